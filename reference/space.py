@@ -1,0 +1,67 @@
+"""Hyper-parameter spaces as plain data.
+
+reference/ imports nothing of the project and no test library, so a spec's space is
+described here as data; checks/strategies.py turns it into hypothesis strategies and the
+validator reads the same names to build constructor keywords.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Real:
+    """A float in [low, high]; drawn log-uniformly when ``log`` (then low > 0)."""
+
+    name: str
+    low: float
+    high: float
+    default: float
+    log: bool = False
+    # Values that hypothesis should try first: edges such as 0 or 1 where formulas change.
+    special: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Int:
+    name: str
+    low: int
+    high: int
+    default: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    values: tuple[Any, ...]
+    default: Any
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A boolean constructor keyword (nesterov, amsgrad, maximize, ...)."""
+
+    name: str
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A 2-tuple hyper-parameter such as Adam's ``betas``; each half is a Real."""
+
+    name: str
+    first: Real
+    second: Real
+
+    @property
+    def default(self) -> tuple[float, float]:
+        return (self.first.default, self.second.default)
+
+
+Dimension = Real | Int | Choice | Flag | Pair
+
+
+def defaults(space: tuple[Dimension, ...]) -> dict[str, Any]:
+    return {d.name: d.default for d in space}

@@ -1,0 +1,191 @@
+"""The optimizer references against torch.optim (float64 round-off) and against the papers."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from optcheck.checks.harness import run_torch
+from optcheck.reference import adam, sgd
+from optcheck.reference.catalog import OPTIMIZERS
+from optcheck.reference.trajectory import run
+
+STEPS = 40
+# Same formulas, different association order: each step adds a few ulps; over 40 steps of
+# displacement the difference stays far below 1e-12 of it (the issue's bound).
+REL_TOL = 1e-12
+SHAPES = [(), (7,), (3, 4)]
+
+
+def torch_class(spec):
+    module, _, name = spec.torch_class.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def problem(seed: int, steps: int = STEPS):
+    rng = np.random.default_rng(seed)
+    params0 = [rng.normal(size=s) for s in SHAPES]
+    scales = 10.0 ** rng.uniform(-3, 2, size=steps)
+    grads = [[scales[k] * rng.normal(size=s) for s in SHAPES] for k in range(steps)]
+    return params0, grads
+
+
+def displacement_error(params0, ref, got) -> float:
+    """max |ref - got| over the run, relative to the largest displacement |ref - θ0|."""
+    worst = 0.0
+    for r_step, g_step in zip(ref, got, strict=True):
+        for p0, r, g in zip(params0, r_step, g_step, strict=True):
+            scale = max(np.max(np.abs(r - p0), initial=0.0), np.finfo(float).tiny)
+            worst = max(worst, float(np.max(np.abs(r - g), initial=0.0)) / scale)
+    return worst
+
+
+def impl_kwargs(impl: str) -> dict:
+    return {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
+        impl
+    ]
+
+
+SGD_CASES = [
+    dict(momentum=m, dampening=d, nesterov=n, weight_decay=w, maximize=x)
+    for m, d, n, w, x in itertools.product(
+        (0.0, 0.9), (0.0, 0.3), (False, True), (0.0, 0.05), (False, True)
+    )
+    if sgd.sgd_constraint(dict(momentum=m, dampening=d, nesterov=n)) is None
+]
+ADAM_CASES = [
+    dict(betas=b, eps=e, weight_decay=w, amsgrad=a, maximize=x)
+    for b, e, w, a, x in itertools.product(
+        ((0.9, 0.999), (0.0, 0.5)), (1e-8, 1e-3), (0.0, 0.1), (False, True), (False, True)
+    )
+]
+CASES = [("SGD", hp) for hp in SGD_CASES] + [
+    (name, hp) for name in ("Adam", "AdamW") for hp in ADAM_CASES
+]
+MAX_ERROR: dict[tuple[str, str], float] = {}
+
+
+@pytest.mark.parametrize("impl", ["forloop", "foreach", "fused"])
+@pytest.mark.parametrize(("name", "flags"), CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_reference_matches_torch_float64(name, flags, impl):
+    spec = OPTIMIZERS[name]
+    hp = {**spec.defaults, **flags, "lr": 0.01}
+    cls = torch_class(spec)
+    for seed in range(2):
+        params0, grads = problem(seed)
+        ref = run(spec.step, params0, grads, hp)
+        got = run_torch(lambda ps: cls(ps, **hp, **impl_kwargs(impl)), params0, grads)
+        err = displacement_error(params0, ref, got)
+        MAX_ERROR[(name, impl)] = max(MAX_ERROR.get((name, impl), 0.0), err)
+        assert err <= REL_TOL, f"{name} {impl} {flags}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_reference_follows_changing_lr_like_torch(name):
+    """A scheduler writes group['lr'] between steps; the reference takes the same lrs."""
+    spec = OPTIMIZERS[name]
+    extra = {"momentum": 0.9, "nesterov": True} if name == "SGD" else {"amsgrad": True}
+    hp = {**spec.defaults, **extra, "weight_decay": 0.01}
+    params0, grads = problem(3)
+    lrs = 0.05 * 0.5 * (1 + np.cos(np.pi * np.arange(STEPS) / STEPS))
+    ref = run(spec.step, params0, grads, hp, lrs=lrs)
+    cls = torch_class(spec)
+    got = run_torch(lambda ps: cls(ps, **hp), params0, grads, lrs=lrs)
+    assert displacement_error(params0, ref, got) <= REL_TOL
+
+
+def test_skipped_tensor_keeps_its_own_step_count():
+    """torch counts steps per tensor: a tensor with grad None is not stepped at all."""
+    spec = OPTIMIZERS["Adam"]
+    params0, grads = problem(4, steps=10)
+    grads = [
+        [None if (k % 3 == 0 and i == 1) else g for i, g in enumerate(gs)]
+        for k, gs in enumerate(grads)
+    ]
+    ref = run(spec.step, params0, grads, {**spec.defaults, "lr": 0.1})
+    got = run_torch(lambda ps: torch.optim.Adam(ps, lr=0.1), params0, grads)
+    assert displacement_error(params0, ref, got) <= REL_TOL
+
+
+# --- values derived by hand from the papers -------------------------------------------------
+
+
+@pytest.mark.parametrize("g", [1e-9, 1e-3, 1.0, -250.0])
+def test_adam_first_step_is_lr_times_g_over_abs_g_plus_eps(g):
+    """Kingma & Ba §3: m̂_1 = g, v̂_1 = g², so Δθ_1 = -η·g/(|g|+ε) whatever β1, β2."""
+    lr, eps = 0.01, 1e-8
+    for betas in ((0.9, 0.999), (0.0, 0.0), (0.5, 0.99999)):
+        hp = {"lr": lr, "betas": betas, "eps": eps}
+        p1, _ = adam.adam_step(np.array(2.0), np.array(g), {}, hp, 1)
+        assert p1 - 2.0 == pytest.approx(-lr * g / (abs(g) + eps), rel=1e-14)
+
+
+def test_adam_constant_gradient_has_unit_corrected_moments():
+    """Under constant g, m̂_t = g and v̂_t = g² exactly (bias correction, §3)."""
+    lr, g, hp = 1e-3, np.array([0.3, -4.0]), {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 0.0}
+    p, state = np.zeros(2), {}
+    for t in range(1, 200):
+        p_new, state = adam.adam_step(p, g, state, hp, t)
+        np.testing.assert_allclose(p_new - p, -lr * np.sign(g), rtol=1e-12)
+        p = p_new
+
+
+def test_adamw_decays_by_one_minus_lr_lambda_under_zero_gradients():
+    """Loshchilov & Hutter Alg. 2 line 12: with g = 0 only the decay acts, θ_t = (1-ηλ)^t θ_0."""
+    hp = {"lr": 0.1, "weight_decay": 0.2, "betas": (0.9, 0.999), "eps": 1e-8}
+    p, state = np.array([1.0, -3.0]), {}
+    for t in range(1, 51):
+        p, state = adam.adamw_step(p, np.zeros(2), state, hp, t)
+    np.testing.assert_allclose(p, (1 - 0.02) ** 50 * np.array([1.0, -3.0]), rtol=1e-13)
+
+
+def test_sgd_buffer_under_constant_gradient_has_closed_form():
+    """b_1 = g, b_t = μ b + (1-τ) g  =>  b_t = μ^(t-1) g + (1-τ) g (1-μ^(t-1)) / (1-μ)."""
+    mu, tau, g = 0.9, 0.25, np.array([2.0])
+    state: dict = {}
+    for t in range(1, 60):
+        _, state = sgd.sgd_step(
+            np.zeros(1), g, state, {"lr": 1.0, "momentum": mu, "dampening": tau}, t
+        )
+        expected = mu ** (t - 1) * g + (1 - tau) * g * (1 - mu ** (t - 1)) / (1 - mu)
+        np.testing.assert_allclose(state["momentum_buffer"], expected, rtol=1e-13)
+
+
+def test_classic_momentum_equals_torch_form_only_at_constant_lr():
+    hp = {"lr": 0.1, "momentum": 0.9}
+    params0, grads = problem(5, steps=30)
+    torch_form = run(sgd.sgd_step, params0, grads, hp)
+    classic = run(sgd.classic_momentum_step, params0, grads, hp)
+    assert displacement_error(params0, torch_form, classic) < 1e-13
+    lrs = np.linspace(0.1, 0.01, 30)
+    torch_form = run(sgd.sgd_step, params0, grads, hp, lrs=lrs)
+    classic = run(sgd.classic_momentum_step, params0, grads, hp, lrs=lrs)
+    assert displacement_error(params0, torch_form, classic) > 1e-3
+
+
+def test_every_variant_differs_from_its_spec():
+    """A named variant that coincides with the spec could never be told apart by the validator."""
+    params0, grads = problem(6, steps=20)
+    for spec in OPTIMIZERS.values():
+        hp = {**spec.defaults, "lr": 0.05, "momentum": 0.9, "dampening": 0.5, "amsgrad": True}
+        hp = {k: v for k, v in hp.items() if k in spec.defaults}
+        hp.setdefault("weight_decay", 0.0)
+        hp["weight_decay"] = 0.1
+        lrs = np.linspace(0.05, 0.01, 20)
+        base = run(spec.step, params0, grads, hp, lrs=lrs)
+        for variant in spec.variants:
+            other = run(variant.fn, params0, grads, hp, lrs=lrs)
+            assert displacement_error(params0, base, other) > 1e-6, (spec.name, variant.name)
+
+
+def test_report_largest_error_per_optimizer(capsys):
+    """Prints the table the closing note quotes (runs after the parametrized tests)."""
+    if not MAX_ERROR:
+        pytest.skip("run with the cross-validation tests to collect errors")
+    with capsys.disabled():
+        for (name, impl), err in sorted(MAX_ERROR.items()):
+            print(f"\n  max relative error {name:6s} {impl:8s} {err:.2e}", end="")
