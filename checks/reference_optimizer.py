@@ -1,0 +1,71 @@
+"""A float64 NumPy reference wrapped as a torch.optim.Optimizer.
+
+This makes the reference a target like any other, so the contract checks and the validator
+run against it too (they must pass on the oracle itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from optcheck.reference.spec import OptimizerSpec, StepFn
+
+
+class ReferenceOptimizer(torch.optim.Optimizer):
+    """Runs ``step_fn`` per tensor in float64; state is kept as tensors so it serialises."""
+
+    def __init__(self, params: Any, step_fn: StepFn, defaults: dict[str, Any]):
+        self._step_fn = step_fn
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            hp = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                t = int(state.get("step", 0)) + 1
+                np_state = {k: v.double().cpu().numpy() for k, v in state.items() if k != "step"}
+                param = p.detach().double().cpu().numpy()
+                grad = p.grad.detach().double().cpu().numpy()
+                new_param, new_state = self._step_fn(param, grad, np_state, hp, t)
+                p.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(p))
+                state.clear()
+                state["step"] = torch.tensor(float(t))
+                for k, v in new_state.items():
+                    state[k] = torch.from_numpy(np.array(v, dtype=np.float64))
+        return loss
+
+
+def reference_factory(spec: OptimizerSpec, step_fn: StepFn | None = None) -> Any:
+    """``factory(params, **hp)`` building a ReferenceOptimizer with the spec's defaults."""
+    fn = step_fn or spec.step
+
+    def factory(params: Any, **hp: Any) -> ReferenceOptimizer:
+        unknown = set(hp) - set(spec.defaults)
+        if unknown:
+            raise TypeError(f"unexpected keyword(s) {sorted(unknown)} for {spec.name}")
+        return ReferenceOptimizer(params, fn, {**spec.defaults, **hp})
+
+    factory.__signature__ = _signature(spec)  # keyword support is read from the signature
+    return factory
+
+
+def _signature(spec: OptimizerSpec) -> Any:
+    import inspect
+
+    params = [inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in spec.defaults.items()
+    ]
+    return inspect.Signature(params)

@@ -1,0 +1,226 @@
+"""Checks: registration, the context they run in, and the hypothesis driver that turns a
+failing property into evidence (minimal case, step, expected vs got, snippet).
+
+A check is a plain function ``fn(ctx) -> CheckResult``; most are written as a property over
+drawn cases and use ``run_property``. Modules named ``*_checks.py`` in this package register
+their checks on import (``load_all``), so adding a check touches one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import hypothesis
+from hypothesis import strategies as st
+
+from optcheck.checks.result import CheckResult, Evidence
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, Variant
+
+Kind = Literal["optimizer", "schedule"]
+
+
+class Violation(Exception):
+    """Raised by a property when the target breaks it; carries the evidence."""
+
+    def __init__(self, evidence: Evidence):
+        super().__init__(evidence.message)
+        self.evidence = evidence
+
+
+class NotApplicable(Exception):
+    """Raised when the check cannot apply to this target; the message is the reason."""
+
+
+@dataclass
+class Settings:
+    max_examples: int = 25
+    seed: int = 0
+    dtype: str = "float64"
+    device: str = "cpu"
+    fixed_hp: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = 60.0
+    derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
+
+
+@dataclass
+class Context:
+    target: OptimizerTarget | ScheduleTarget
+    spec: OptimizerSpec | ScheduleSpec | None = None
+    # When --like names a variant, comparisons use that variant's formula.
+    variant: Variant | None = None
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def reference(self) -> Callable[..., Any]:
+        if self.variant is not None:
+            return self.variant.fn
+        if isinstance(self.spec, OptimizerSpec):
+            return self.spec.step
+        if isinstance(self.spec, ScheduleSpec):
+            return self.spec.closed_form
+        raise NotApplicable("needs --like to name a reference")
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str  # dotted, grouped by prefix: "adam.first_step", "contract.resume", "crossval.f32"
+    title: str
+    kind: Kind
+    fn: Callable[[Context], CheckResult]
+    # Spec invariant name that turns this check on; None means part of the generic contract.
+    invariant: str | None = None
+    # Constructor keywords the check must set; a target rejecting one gets a skip.
+    needs: tuple[str, ...] = ()
+    # Only with --like (cross-validation needs a reference even if not an invariant).
+    needs_reference: bool = False
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(
+    id: str,
+    title: str,
+    *,
+    kind: Kind = "optimizer",
+    invariant: str | None = None,
+    needs: tuple[str, ...] = (),
+    needs_reference: bool = False,
+) -> Callable[[Callable[[Context], CheckResult]], Callable[[Context], CheckResult]]:
+    def register(fn: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
+        if id in CHECKS and CHECKS[id].fn is not fn:
+            raise ValueError(f"check id {id!r} registered twice")
+        CHECKS[id] = Check(id, title, kind, fn, invariant, needs, needs_reference)
+        return fn
+
+    return register
+
+
+def load_all() -> dict[str, Check]:
+    """Import every ``*_checks`` module of this package (each registers its checks)."""
+    package = importlib.import_module("optcheck.checks")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.endswith("_checks"):
+            importlib.import_module(f"optcheck.checks.{info.name}")
+    return CHECKS
+
+
+def applicable(kind: Kind, spec: OptimizerSpec | ScheduleSpec | None) -> list[Check]:
+    """The generic contract of ``kind`` plus, with a spec, its invariants and comparisons."""
+    load_all()
+    names = set(spec.invariants) if spec is not None else set()
+    return [
+        c
+        for c in CHECKS.values()
+        if c.kind == kind
+        and (c.invariant in names if c.invariant else (spec is not None or not c.needs_reference))
+    ]
+
+
+def unknown_invariants(spec: OptimizerSpec | ScheduleSpec) -> set[str]:
+    """Invariant names a spec lists that no registered check implements."""
+    load_all()
+    return set(spec.invariants) - {c.invariant for c in CHECKS.values() if c.invariant}
+
+
+def execute(check_: Check, ctx: Context) -> CheckResult:
+    """Run one check; skips for missing keywords; an exception from the check is an error."""
+    start = time.perf_counter()
+    missing = ctx.target.missing(check_.needs)
+    if missing:
+        return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
+    try:
+        result = check_.fn(ctx)
+    except NotApplicable as exc:
+        result = skipped(check_, str(exc))
+    except Violation as exc:
+        result = violated(check_, exc.evidence)
+    except Exception as exc:  # noqa: BLE001 - a crash in a check must not lose the others
+        result = CheckResult(
+            check_.id, check_.title, "error", f"check crashed: {type(exc).__name__}: {exc}"
+        )
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def passed(check_: Check, detail: str, examples: int = 0) -> CheckResult:
+    return CheckResult(check_.id, check_.title, "pass", detail, examples=examples)
+
+
+def skipped(check_: Check, reason: str) -> CheckResult:
+    return CheckResult(check_.id, check_.title, "skip", reason)
+
+
+def violated(check_: Check, evidence: Evidence, examples: int = 0) -> CheckResult:
+    return CheckResult(check_.id, check_.title, "violation", evidence.message, evidence, examples)
+
+
+def run_property(
+    ctx: Context,
+    check_id: str,
+    cases: st.SearchStrategy[Any],
+    prop: Callable[[Any], None],
+    *,
+    max_examples: int | None = None,
+) -> CheckResult:
+    """Draw cases; ``prop(case)`` raises Violation (or any exception from the target) to fail.
+
+    Hypothesis shrinks the failing case and replays the minimal one last, so the evidence
+    kept is the minimal counterexample's.
+    """
+    check_ = CHECKS[check_id]
+    s = ctx.settings
+    seen: dict[str, Any] = {"n": 0}
+
+    def test(case: Any) -> None:
+        seen["n"] += 1
+        try:
+            prop(case)
+        except NotApplicable:
+            hypothesis.reject()
+        except Violation as exc:
+            seen["evidence"], seen["case"] = exc.evidence, case
+            raise
+        except Exception as exc:
+            message = f"target raised {type(exc).__name__}: {exc}".splitlines()[0]
+            seen["evidence"], seen["case"] = Evidence(message), case
+            raise
+
+    runner = hypothesis.settings(
+        max_examples=max_examples or s.max_examples,
+        derandomize=s.derandomize,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )(hypothesis.given(cases)(test))
+    if not s.derandomize:
+        runner = hypothesis.seed(s.seed)(runner)
+    try:
+        runner()
+    except hypothesis.errors.Unsatisfiable:
+        return skipped(check_, "no valid case could be drawn for this target")
+    except Exception:  # noqa: BLE001 - the evidence was captured in `seen`
+        if "evidence" not in seen:
+            raise
+        evidence = seen["evidence"]
+        if evidence.case is None:
+            evidence.case = describe_case(seen["case"])
+        return violated(check_, evidence, seen["n"])
+    return passed(check_, f"{seen['n']} cases", seen["n"])
+
+
+def describe_case(case: Any) -> dict[str, Any]:
+    """A JSON-able summary of a drawn case (cases may define ``describe()``)."""
+    if hasattr(case, "describe"):
+        return case.describe()
+    if isinstance(case, dict):
+        return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in case.items()}
+    return {"case": repr(case)}

@@ -1,0 +1,460 @@
+"""hypothesis strategies built from the specs' hyper-parameter spaces, and drawn open-loop cases.
+
+Hyper-parameters are drawn under torch's constructor names; flags a target does not accept
+stay at their defaults and are not passed (the checks that need them are skipped instead).
+
+A ``Case`` is everything one open-loop run needs: hyper-parameters (per param group), the
+initial parameters, a fixed gradient sequence and, optionally, the lr a scheduler writes before
+each step. Its arrays are regenerated from a small ``recipe`` (seed, gradient kind per tensor,
+magnitude exponents), so hypothesis shrinks towards few steps, small shapes, the simplest
+gradient kind and seed 0, and ``describe()`` gives a JSON-able minimal counterexample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from optcheck.checks.harness import DTYPES, run_torch
+from optcheck.checks.target import OptimizerTarget
+from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
+from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, StepFn
+from optcheck.reference.trajectory import run as run_reference_steps
+
+
+def real(dim: Real) -> st.SearchStrategy[float]:
+    if dim.log:
+        # log-uniform over [low, high]: draw the exponent; edges first, then the specials.
+        lo, hi = math.log10(dim.low), math.log10(dim.high)
+        body = st.floats(lo, hi, allow_nan=False).map(lambda e: float(10.0**e))
+    else:
+        body = st.floats(dim.low, dim.high, allow_nan=False)
+    body = body.map(lambda x: min(max(x, dim.low), dim.high))
+    return st.one_of(st.sampled_from(dim.special), body) if dim.special else body
+
+
+def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
+    if isinstance(dim, Real):
+        return real(dim)
+    if isinstance(dim, Int):
+        return st.integers(dim.low, dim.high)
+    if isinstance(dim, Choice):
+        return st.sampled_from(dim.values)
+    if isinstance(dim, Flag):
+        return st.booleans()
+    if isinstance(dim, Pair):
+        return st.tuples(real(dim.first), real(dim.second))
+    raise TypeError(f"unknown dimension {dim!r}")
+
+
+def hyperparams(
+    spec: OptimizerSpec | ScheduleSpec,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    accepts: Callable[[str], bool] = lambda _: True,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid hyper-parameter dicts for ``spec``: ``fixed`` values win, ``overrides`` replace a
+    dimension's strategy, keywords the target rejects are left out, and the spec's
+    constraint filters invalid combinations (as torch would reject them)."""
+    fixed = dict(fixed or {})
+    overrides = dict(overrides or {})
+    parts: dict[str, st.SearchStrategy[Any]] = {}
+    for dim in spec.space:
+        if dim.name in fixed:
+            parts[dim.name] = st.just(fixed[dim.name])
+        elif not accepts(dim.name):
+            continue
+        else:
+            parts[dim.name] = overrides.get(dim.name, dimension(dim))
+    check = spec.check_hp if isinstance(spec, OptimizerSpec) else spec.check_params
+    return st.fixed_dictionaries(parts).filter(lambda hp: check(hp) is None)
+
+
+# --- gradient sequences ----------------------------------------------------------------------
+
+# Simplest first: hypothesis shrinks a sampled_from towards its first element.
+GRAD_KINDS = (
+    "constant",  # the same values every step
+    "zeros",
+    "random",  # N(0, 1) · 10^e, fresh each step
+    "sign_flip",  # constant magnitude, sign alternating each step
+    "sparse",  # random with ~70 % exact zeros
+    "spike",  # one large step (10^e), then 10^-4 of it: the second moment must decay
+    "ramp",  # magnitude growing by 10^3 over the run: maximises Adam's |m̂|/√v̂
+    "mixed",  # every element its own magnitude in 10^[lo, hi]
+    "near_eps",  # |g| ≈ ε (Adam): where ε-hat and ε placement differ
+    "near_sqrt_eps",  # |g| ≈ √ε: where √(v̂+ε) and √v̂+ε differ most
+)
+# 0-d, one element, ≥ 8 elements, empty, 2-d, 2-d empty, 3-d.
+SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (8,), (0,), (3, 4), (2, 0), (2, 3, 2))
+# Exponent range of gradient magnitudes (the issue: 1e-12 to 1e6).
+EXPONENTS = (-12, 6)
+# How a scheduler may change the lr between steps; "constant" leaves group['lr'] alone.
+SCHEDULES = ("constant", "step", "cosine", "warmup", "exponential", "random")
+
+
+def _magnitudes(rng: np.random.Generator, shape: tuple[int, ...], e: float) -> np.ndarray:
+    """Random signs, magnitudes within a factor 3 of 10^e (never exactly zero)."""
+    sign = rng.choice([-1.0, 1.0], size=shape)
+    return sign * 10.0 ** (e + rng.uniform(-0.5, 0.5, size=shape))
+
+
+def gradient_sequence(
+    kind: str,
+    shape: tuple[int, ...],
+    steps: int,
+    exponent: int,
+    seed: int,
+    *,
+    eps: float | None = None,
+    exponents: tuple[int, int] = EXPONENTS,
+) -> list[np.ndarray]:
+    """``steps`` gradients of one tensor, regenerated exactly from (kind, shape, exponent, seed)."""
+    rng = np.random.default_rng(seed)
+    lo, hi = exponents
+    if kind == "near_eps" and eps:
+        exponent = math.log10(eps)
+    elif kind == "near_sqrt_eps" and eps:
+        exponent = 0.5 * math.log10(eps)
+    if kind in ("constant", "near_eps", "near_sqrt_eps"):
+        c = _magnitudes(rng, shape, exponent)
+        return [c.copy() for _ in range(steps)]
+    if kind == "zeros":
+        return [np.zeros(shape) for _ in range(steps)]
+    if kind == "random":
+        return [rng.normal(size=shape) * 10.0**exponent for _ in range(steps)]
+    if kind == "sign_flip":
+        c = _magnitudes(rng, shape, exponent)
+        return [c * (-1.0) ** k for k in range(steps)]
+    if kind == "sparse":
+        return [
+            np.where(rng.uniform(size=shape) < 0.7, 0.0, rng.normal(size=shape) * 10.0**exponent)
+            for _ in range(steps)
+        ]
+    if kind == "spike":
+        c = _magnitudes(rng, shape, exponent)
+        small = 10.0 ** (max(exponent - 4, lo) - exponent)
+        return [c if k == 0 else c * small * rng.uniform(0.5, 1.0, size=shape) for k in range(steps)]
+    if kind == "ramp":
+        c = _magnitudes(rng, shape, 0.0)
+        start = max(exponent - 3, lo)
+        growth = (exponent - start) / max(steps - 1, 1)
+        return [c * 10.0 ** (start + growth * k) for k in range(steps)]
+    if kind == "mixed":
+        return [
+            rng.choice([-1.0, 1.0], size=shape) * 10.0 ** rng.uniform(lo, hi, size=shape)
+            for _ in range(steps)
+        ]
+    raise ValueError(f"unknown gradient kind {kind!r}")
+
+
+def lr_schedule(kind: str, lr: float, steps: int, seed: int) -> tuple[float, ...] | None:
+    """The lr written to every group before each step (None: never written), all > 0."""
+    k = np.arange(steps)
+    if kind == "constant":
+        return None
+    if kind == "step":
+        f = 0.5 ** (k // 2)
+    elif kind == "cosine":
+        f = 0.1 + 0.45 * (1 + np.cos(np.pi * k / steps))
+    elif kind == "warmup":
+        f = (k + 1) / steps
+    elif kind == "exponential":
+        f = 0.8**k
+    elif kind == "random":
+        f = 10.0 ** np.random.default_rng(seed).uniform(-1, 0, size=steps)
+    else:
+        raise ValueError(f"unknown lr schedule {kind!r}")
+    return tuple(float(lr * x) for x in f)
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One open-loop run: ``grads[k][i]`` is tensor i's gradient at step k+1 (None: skipped).
+
+    ``groups`` lists tensor indices per param group; ``group_hp[j]`` overrides ``hp`` (the
+    constructor keywords) for group j. ``lrs[k]``, when given, is written to every group
+    before step k+1, as a scheduler would.
+    """
+
+    hp: dict[str, Any]
+    params0: tuple[np.ndarray, ...]
+    grads: tuple[tuple[np.ndarray | None, ...], ...]
+    lrs: tuple[float, ...] | None = None
+    groups: tuple[tuple[int, ...], ...] = ()
+    group_hp: tuple[dict[str, Any], ...] = ()
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            object.__setattr__(self, "groups", (tuple(range(len(self.params0))),))
+        if len(self.group_hp) < len(self.groups):
+            pad = ({},) * (len(self.groups) - len(self.group_hp))
+            object.__setattr__(self, "group_hp", (*self.group_hp, *pad))
+
+    @property
+    def steps(self) -> int:
+        return len(self.grads)
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(p.shape) for p in self.params0]
+
+    def tensor_hp(self, i: int) -> dict[str, Any]:
+        """The hyper-parameters tensor ``i`` is stepped with (its group's overrides applied)."""
+        for idx, ghp in zip(self.groups, self.group_hp, strict=True):
+            if i in idx:
+                return {**self.hp, **ghp}
+        raise IndexError(i)
+
+    def lr_at(self, i: int, k: int) -> float:
+        """The lr tensor ``i`` sees at step k+1."""
+        return float(self.lrs[k]) if self.lrs is not None else float(self.tensor_hp(i)["lr"])
+
+    def replace(self, **changes: Any) -> Case:
+        return dataclasses.replace(self, **changes)
+
+    def rounded(self, dtype: str) -> Case:
+        """Params and grads rounded to ``dtype`` (as the target will hold them), kept as float64.
+
+        The reference then runs on exactly the values the target sees, so the comparison
+        measures the target's arithmetic, not the rounding of its inputs.
+        """
+        if dtype == "float64":
+            return self
+        tdt = DTYPES[dtype]
+
+        def r(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            return torch.as_tensor(np.asarray(a)).to(tdt).to(torch.float64).numpy().copy()
+
+        return self.replace(
+            params0=tuple(r(p) for p in self.params0),
+            grads=tuple(tuple(r(g) for g in gs) for gs in self.grads),
+        )
+
+    def param_groups(self, params: Sequence[torch.nn.Parameter]) -> Any:
+        """What the target's constructor gets: a plain list for one plain group, else dicts."""
+        if len(self.groups) == 1 and not self.group_hp[0]:
+            return list(params)
+        return [
+            {"params": [params[i] for i in idx], **ghp}
+            for idx, ghp in zip(self.groups, self.group_hp, strict=True)
+        ]
+
+    def run_target(
+        self, target: OptimizerTarget, dtype: str = "float64", device: str = "cpu"
+    ) -> list[list[np.ndarray]]:
+        """The target's params after each step, as float64 (driven by the shared harness)."""
+        return run_torch(
+            lambda ps: target.make(self.param_groups(ps), self.hp),
+            self.params0,
+            self.grads,
+            dtype=DTYPES[dtype],
+            device=device,
+            lrs=self.lrs,
+        )
+
+    def run_reference(self, step: StepFn) -> list[list[np.ndarray]]:
+        """The float64 reference's params after each step, group by group."""
+        out: list[list[np.ndarray]] = [[None] * len(self.params0) for _ in range(self.steps)]
+        for idx, ghp in zip(self.groups, self.group_hp, strict=True):
+            traj = run_reference_steps(
+                step,
+                [self.params0[i] for i in idx],
+                [[gs[i] for i in idx] for gs in self.grads],
+                {**self.hp, **ghp},
+                lrs=self.lrs,
+            )
+            for k, ps in enumerate(traj):
+                for i, p in zip(idx, ps, strict=True):
+                    out[k][i] = p
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""
+        return {
+            "hp": _jsonable(self.hp),
+            "shapes": [list(s) for s in self.shapes],
+            "params0": [p.tolist() for p in self.params0],
+            "grads": [[None if g is None else g.tolist() for g in gs] for gs in self.grads],
+            "lrs": None if self.lrs is None else list(self.lrs),
+            "groups": [list(g) for g in self.groups],
+            "group_hp": [_jsonable(g) for g in self.group_hp],
+            "recipe": _jsonable(self.recipe),
+        }
+
+    @classmethod
+    def from_description(cls, d: Mapping[str, Any]) -> Case:
+        """Inverse of ``describe`` (tuples such as betas come back as tuples)."""
+        shapes = [tuple(s) for s in d["shapes"]]
+
+        def arr(v: Any, shape: tuple[int, ...]) -> np.ndarray:
+            return np.asarray(v, dtype=np.float64).reshape(shape)
+
+        return cls(
+            hp=_tuples(d["hp"]),
+            params0=tuple(arr(p, s) for p, s in zip(d["params0"], shapes, strict=True)),
+            grads=tuple(
+                tuple(None if g is None else arr(g, s) for g, s in zip(gs, shapes, strict=True))
+                for gs in d["grads"]
+            ),
+            lrs=None if d.get("lrs") is None else tuple(d["lrs"]),
+            groups=tuple(tuple(g) for g in d.get("groups") or ()),
+            group_hp=tuple(_tuples(g) for g in d.get("group_hp") or ()),
+            recipe=dict(d.get("recipe") or {}),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _tuples(hp: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in hp.items()}
+
+
+def build_case(
+    hp: Mapping[str, Any],
+    recipe: Mapping[str, Any],
+    *,
+    group_hp: Sequence[Mapping[str, Any]] = (),
+    groups: Sequence[Sequence[int]] = (),
+) -> Case:
+    """A case regenerated from its recipe: the one place arrays are made from seeds.
+
+    recipe keys: seed, shapes, kinds (per tensor), exponent (gradients ~ 10^exponent),
+    exponents (the [lo, hi] range), steps, param_exponent (None: params start at zero),
+    param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind).
+    """
+    seed, steps = int(recipe["seed"]), int(recipe["steps"])
+    shapes = [tuple(s) for s in recipe["shapes"]]
+    exps = tuple(recipe.get("exponents", EXPONENTS))
+    per_tensor = [
+        gradient_sequence(
+            kind,
+            shape,
+            steps,
+            int(recipe["exponent"]),
+            seed + 7919 * i,
+            eps=hp.get("eps"),
+            exponents=exps,
+        )
+        for i, (kind, shape) in enumerate(zip(recipe["kinds"], shapes, strict=True))
+    ]
+    rng = np.random.default_rng(seed + 1)
+    pe = recipe.get("param_exponent")
+    scale = float(recipe.get("param_scale", 1.0))
+    params0 = tuple(
+        np.zeros(s) if pe is None else rng.normal(size=s) * 10.0**pe * scale for s in shapes
+    )
+    grads = tuple(tuple(seq[k] for seq in per_tensor) for k in range(steps))
+    lrs = lr_schedule(recipe.get("schedule", "constant"), float(hp.get("lr", 1e-3)), steps, seed)
+    return Case(
+        hp=dict(hp),
+        params0=params0,
+        grads=grads,
+        lrs=lrs,
+        groups=tuple(tuple(g) for g in groups),
+        group_hp=tuple(dict(g) for g in group_hp),
+        recipe=dict(recipe),
+    )
+
+
+def reseeded(case: Case, seed: int, schedule: str | None = None) -> Case:
+    """The same hyper-parameters, shapes and gradient kinds with other random values."""
+    recipe = {**case.recipe, "seed": seed}
+    if schedule is not None:
+        recipe["schedule"] = schedule
+    return build_case(case.hp, recipe, group_hp=case.group_hp, groups=case.groups)
+
+
+def cases(
+    spec: OptimizerSpec,
+    *,
+    accepts: Callable[[str], bool] = lambda _: True,
+    fixed: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    kinds: Sequence[str] = GRAD_KINDS,
+    shapes: Sequence[tuple[int, ...]] = SHAPES,
+    steps: tuple[int, int] = (1, 12),
+    max_tensors: int = 3,
+    max_groups: int = 1,
+    schedules: Sequence[str] = ("constant",),
+    exponents: tuple[int, int] = EXPONENTS,
+    param_exponents: tuple[int, int] | None = (-3, 2),
+    zero_params: bool = True,
+    param_scale: Callable[[Mapping[str, Any], int], float] | None = None,
+) -> st.SearchStrategy[Case]:
+    """Drawn open-loop cases for ``spec``.
+
+    ``fixed`` keywords the target rejects are dropped when they equal the spec's default
+    (so a target without, say, ``maximize`` still gets cases). ``max_groups`` > 1 puts the
+    later tensors in extra param groups with their own drawn hyper-parameters.
+    ``param_scale(hp, exponent)`` multiplies the initial params (low-precision runs use it to
+    keep params comparable to the updates, so that updates are not lost in rounding).
+    """
+    defaults = spec.defaults
+    fixed = {
+        k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v
+    }
+    hp_strategy = hyperparams(spec, fixed=fixed, accepts=accepts, overrides=overrides)
+
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> Case:
+        hp = draw(hp_strategy)
+        hp = {k: v for k, v in hp.items() if accepts(k)}
+        n = draw(st.integers(1, max_tensors))
+        recipe: dict[str, Any] = {
+            "seed": draw(st.integers(0, 2**32 - 1)),
+            "steps": draw(st.integers(*steps)),
+            "shapes": [list(draw(st.sampled_from(list(shapes)))) for _ in range(n)],
+            "kinds": [draw(st.sampled_from(list(kinds))) for _ in range(n)],
+            "exponent": draw(st.integers(*exponents)),
+            "exponents": list(exponents),
+            "schedule": draw(st.sampled_from(list(schedules))),
+        }
+        if param_exponents is None or (zero_params and draw(st.booleans())):
+            recipe["param_exponent"] = None
+        else:
+            recipe["param_exponent"] = draw(st.integers(*param_exponents))
+        if param_scale is not None:
+            recipe["param_scale"] = float(param_scale(hp, recipe["exponent"]))
+        groups: list[list[int]] = []
+        group_hp: list[dict[str, Any]] = []
+        n_groups = draw(st.integers(1, min(max_groups, n)))
+        if n_groups > 1:
+            split = n - (n_groups - 1)
+            groups = [list(range(split))] + [[i] for i in range(split, n)]
+            group_hp = [{}] + [
+                {k: v for k, v in draw(hp_strategy).items() if accepts(k)}
+                for _ in range(n_groups - 1)
+            ]
+        return build_case(hp, recipe, group_hp=group_hp, groups=groups)
+
+    return draw_case()
+
+
+def dyadic(low: int = -3, high: int = 3) -> st.SearchStrategy[float]:
+    """±2^k: scaling by it is exact in binary floating point (no new rounding)."""
+    return st.tuples(st.sampled_from([1.0, -1.0]), st.integers(low, high)).map(
+        lambda t: t[0] * 2.0 ** t[1]
+    )
