@@ -1,0 +1,62 @@
+"""nox sessions: tests, lint, crossval, gpu, validate, bench, report.
+
+Every session installs torch 2.13.0 first: an unpinned torch resolves to a multi-GB CUDA
+build, while 2.13.0 is the CPU wheel this project is developed and tested against.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+TORCH = "torch==2.13.0"
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite (what CI runs)."""
+    _install(session)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def crossval(session: nox.Session) -> None:
+    """Cross-validation of the references against torch.optim on the CPU, every dtype."""
+    _install(session)
+    session.run(
+        "python", "-m", "pytest", "tests/test_crossval.py", "tests/test_reference_optimizers.py",
+        "tests/test_schedule_crossval.py", *session.posargs,
+    )
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """Cross-validation on CUDA: fused/foreach/forloop in every dtype. Needs a CUDA device."""
+    _install(session)
+    has_cuda = session.run(
+        "python", "-c", "import torch; print(torch.cuda.is_available())", silent=True
+    )
+    if "True" not in (has_cuda or ""):
+        session.error("no CUDA device here: the gpu session needs one (CPU checks: nox -s crossval)")
+    session.run("python", "-m", "pytest", "-m", "cuda", "tests/", *session.posargs)
+
+
+@nox.session
+def validate(session: nox.Session) -> None:
+    """The validator against torch.optim itself: every optimizer and scheduler must conform."""
+    _install(session, "bench")
+    for like in ("SGD", "Adam", "AdamW"):
+        session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like)

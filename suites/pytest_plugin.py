@@ -1,0 +1,135 @@
+"""pytest plugin: run optcheck's checks inside an optimizer author's own pytest.
+
+    pytest --optcheck mypkg.optim:MyAdam --optcheck-like Adam [--optcheck-xfails FILE]
+
+Each applicable check becomes one test item ``optcheck[TARGET]::CHECK_ID``. Skip and xfail
+files list one id prefix per line (``#`` comments), matched against the check id, the way
+array-api-tests matches its skips. Inert unless --optcheck (or ini optcheck_target) is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("optcheck", "optimizer and schedule validation (optcheck)")
+    group.addoption(
+        "--optcheck",
+        dest="optcheck_target",
+        metavar="TARGET",
+        help="module.path:Attr of the optimizer or scheduler to validate",
+    )
+    group.addoption("--optcheck-like", metavar="NAME", help="reference it claims to implement")
+    group.addoption(
+        "--optcheck-hp",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix a hyper-parameter (repeatable)",
+    )
+    group.addoption("--optcheck-dtype", default="float64")
+    group.addoption("--optcheck-device", default="cpu")
+    group.addoption("--optcheck-max-examples", type=int, default=None)
+    group.addoption("--optcheck-seed", type=int, default=0)
+    group.addoption("--optcheck-skips", metavar="FILE", help="check-id prefixes to skip")
+    group.addoption("--optcheck-xfails", metavar="FILE", help="check-id prefixes expected to fail")
+    parser.addini("optcheck_target", "default for --optcheck")
+    parser.addini("optcheck_like", "default for --optcheck-like")
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value is None and name in ("optcheck_target", "optcheck_like"):
+        value = config.getini(name) or None
+    return value
+
+
+def read_prefixes(path: str | None) -> list[str]:
+    if not path:
+        return []
+    file = Path(path)
+    if not file.is_file():
+        raise pytest.UsageError(f"optcheck: id file {path} does not exist")
+    lines = (line.split("#", 1)[0].strip() for line in file.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+class OptcheckItem(pytest.Item):
+    def __init__(self, *, check: Any, context: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.check, self.context = check, context
+        self.result: Any = None
+
+    def runtest(self) -> None:
+        from optcheck.suites.runner import run_check
+
+        self.result = run_check(self.check, self.context)
+        if self.result.verdict == "skip":
+            pytest.skip(self.result.detail)
+        if self.result.failed:
+            raise CheckFailed(self.result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            from optcheck.reports.validation import _evidence_lines
+
+            r = excinfo.value.result
+            lines = [f"{r.id}: {r.detail}", *_evidence_lines(r)]
+            if r.evidence and r.evidence.snippet:
+                lines += ["reproduce:", r.evidence.snippet]
+            return "\n".join(lines)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return self.name, 0, f"optcheck {self.name}"
+
+
+class CheckFailed(Exception):
+    def __init__(self, result: Any):
+        super().__init__(result.detail)
+        self.result = result
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    target_path = _option(config, "optcheck_target")
+    if not target_path:
+        return
+    from optcheck.checks import registry
+    from optcheck.checks.registry import Context
+    from optcheck.checks.target import OptimizerTarget
+    from optcheck.suites.runner import parse_hp, resolve_like, settings_for
+    from optcheck.suites.target import TargetError, load
+
+    like = _option(config, "optcheck_like")
+    try:
+        spec, variant = resolve_like(like)
+        kind = None if spec is None else ("optimizer" if hasattr(spec, "step") else "schedule")
+        target = load(target_path, kind)
+        settings = settings_for(
+            max_examples=config.getoption("optcheck_max_examples"),
+            seed=config.getoption("optcheck_seed"),
+            dtype=config.getoption("optcheck_dtype"),
+            device=config.getoption("optcheck_device"),
+            hp=parse_hp(config.getoption("optcheck_hp")),
+        )
+    except (TargetError, ValueError) as exc:
+        raise pytest.UsageError(f"optcheck: {exc}") from None
+    context = Context(target=target, spec=spec, variant=variant, settings=settings)
+    skips = read_prefixes(config.getoption("optcheck_skips"))
+    xfails = read_prefixes(config.getoption("optcheck_xfails"))
+    kind = "optimizer" if isinstance(target, OptimizerTarget) else "schedule"
+    for check in registry.applicable(kind, spec):
+        item = OptcheckItem.from_parent(
+            session, name=f"optcheck[{target_path}]::{check.id}", check=check, context=context
+        )
+        if any(check.id.startswith(p) for p in skips):
+            item.add_marker(pytest.mark.skip(reason="listed in --optcheck-skips"))
+        elif any(check.id.startswith(p) for p in xfails):
+            item.add_marker(pytest.mark.xfail(reason="listed in --optcheck-xfails", strict=True))
+        items.append(item)

@@ -1,0 +1,100 @@
+"""Load a target named ``module.path:Attr`` and decide what it is.
+
+A target is a torch.optim.Optimizer subclass, a factory ``f(params, **hp) -> Optimizer``, or
+an LRScheduler subclass (or a factory ``f(optimizer, **params)`` when --like names a
+schedule). Every way this can go wrong becomes a TargetError with one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from typing import Any
+
+import torch
+
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+
+_SCHEDULER_BASES = tuple(
+    b
+    for b in (
+        getattr(torch.optim.lr_scheduler, "LRScheduler", None),
+        getattr(torch.optim.lr_scheduler, "_LRScheduler", None),
+        torch.optim.lr_scheduler.ReduceLROnPlateau,
+    )
+    if b is not None
+)
+
+
+class TargetError(Exception):
+    """The target cannot be loaded or is not an optimizer or scheduler (exit code 2)."""
+
+
+def parse(path: str) -> tuple[str, str]:
+    module, sep, attr = path.partition(":")
+    if not sep or not module or not attr:
+        raise TargetError(
+            f"target {path!r} must be written module.path:Attr (e.g. torch.optim:Adam)"
+        )
+    return module, attr
+
+
+def resolve(path: str) -> Any:
+    """Import ``module`` and follow the dotted ``Attr``; errors become one-line TargetErrors."""
+    module_name, attr = parse(path)
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: the current directory is importable
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise TargetError(f"cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise TargetError(
+            f"importing {module_name!r} raised {type(exc).__name__}: {first}"
+        ) from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"{module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def is_scheduler_class(obj: Any) -> bool:
+    return inspect.isclass(obj) and issubclass(obj, _SCHEDULER_BASES)
+
+
+def load(path: str, kind: str | None = None) -> OptimizerTarget | ScheduleTarget:
+    """``kind`` ("optimizer" or "schedule") comes from --like; it decides what a plain
+    function is taken for. Classes say what they are by their base class."""
+    obj = resolve(path)
+    if inspect.isclass(obj):
+        if issubclass(obj, torch.optim.Optimizer):
+            target: OptimizerTarget | ScheduleTarget = OptimizerTarget(path, obj, import_path=path)
+        elif issubclass(obj, _SCHEDULER_BASES):
+            target = ScheduleTarget(path, obj, import_path=path)
+        else:
+            raise TargetError(
+                f"{path} is a class but neither a torch.optim.Optimizer nor an LRScheduler subclass"
+            )
+    elif callable(obj):
+        factory_kind = kind or "optimizer"
+        cls = OptimizerTarget if factory_kind == "optimizer" else ScheduleTarget
+        target = cls(path, obj, import_path=path)
+    else:
+        raise TargetError(
+            f"{path} is a {type(obj).__name__}, not an optimizer class, scheduler class or factory"
+        )
+    actual = "optimizer" if isinstance(target, OptimizerTarget) else "schedule"
+    if kind is not None and kind != actual:
+        raise TargetError(f"{path} is an {actual} but --like names a {kind}")
+    return target
+
+
+def torch_target(spec_torch_class: str, label: str | None = None, **fixed: Any) -> OptimizerTarget:
+    """A torch.optim class by its dotted name, with fixed keywords (foreach=True, ...)."""
+    module, _, name = spec_torch_class.rpartition(".")
+    path = f"{module}:{name}"
+    return OptimizerTarget(label or path, resolve(path), import_path=path, fixed=fixed)

@@ -1,0 +1,24 @@
+"""The README's set-up commands are the ones CI runs: they must not drift apart."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def setup_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Set-up: two commands.*?```bash\n(.*?)```", text, re.S)
+    assert block, "README lost its set-up block"
+    return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
+    commands = setup_commands()
+    assert len(commands) == 2
+    assert "optcheck validate" in commands[0]
+    assert "pytest" in commands[1]
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in ci_lines
