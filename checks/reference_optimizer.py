@@ -21,6 +21,11 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         self._step_fn = step_fn
         super().__init__(params, defaults)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # torch's Optimizer pickles only defaults/state/param_groups: copy.deepcopy (and pickle)
+        # would drop the step function (contract.resume, deepcopy mode).
+        return {**super().__getstate__(), "_step_fn": self._step_fn}
+
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         loss = None

@@ -1,0 +1,1349 @@
+"""The generic optimizer contract: what any torch.optim.Optimizer must do, whatever algorithm it
+implements. Every check here has ``invariant=None``, so it runs against every optimizer target.
+
+All comparisons are exact (equal values, -0.0 == 0.0, NaN where NaN): each property compares a
+target with itself under two arrangements that must execute the same arithmetic, so no error
+model applies and any difference is the target's. Hyper-parameters come from the spec's space
+when there is one, else the target's own defaults with only ``lr`` drawn; ``fixed_hp`` always
+wins. Where a property only holds for some algorithms (zero stays zero, lr = 0 freezes), the
+reference decides case by case when there is a spec: a case the reference itself does not keep
+fixed is rejected, never failed. Without a spec the property is assumed (stated per check).
+
+Learning-rate changes (``contract.lr_change``) are tested by two observables:
+  1. (any algorithm) two runs with the same ``group['lr']`` schedule but different constructor
+     lr are identical, so step() reads the group's lr and nothing cached from construction;
+  2. (with a spec) at a step where the schedule sets ``group['lr'] = 0`` and the reference keeps
+     a tensor fixed, the target keeps it fixed too, so the new value takes effect at once (an lr
+     cached at the first step shows here). Not assumed without a spec: heavy-ball momentum with
+     lr inside the buffer (v = μv + ηg; θ -= v) legitimately moves after a switch to lr = 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from optcheck.checks.harness import (
+    DTYPES,
+    MakeOptimizer,
+    make_params,
+    run_torch,
+    set_grads,
+    set_lr,
+    to_numpy,
+)
+from optcheck.checks.registry import (
+    Context,
+    NotApplicable,
+    Violation,
+    check,
+    run_property,
+)
+from optcheck.checks.result import CheckResult, Evidence
+from optcheck.checks.strategies import hyperparams, real
+from optcheck.reference.space import Real
+from optcheck.reference.spec import OptimizerSpec
+from optcheck.reference.trajectory import run as reference_run
+
+Trajectory = list[list[np.ndarray]]  # [step][tensor], float64 copies
+Grads = Sequence[Sequence["np.ndarray | None"]]
+
+# Without a spec only lr is drawn; this range is valid for any first-order method we know of.
+LR_WITHOUT_SPEC = Real("lr", 1e-4, 1e-1, 1e-2, log=True)
+# contract.finite: the largest inputs an optimizer must digest (the issue's bounds).
+FINITE_MAX_GRAD_EXP, FINITE_MAX_PARAM_EXP = 6.0, 3.0
+DTYPE_NAMES = ("float64", "float32", "bfloat16")
+# torch.save first: the usual checkpoint path, and the one whose failure says most.
+RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
+
+
+# --- drawn cases --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Tensors, a fixed gradient sequence and initial values, all from one drawn seed.
+
+    Values are uniform in [-scale, scale]; ``sparse`` zeroes about half the entries (exact
+    zeros are where normalisations divide 0 by 0); ``zero`` makes everything 0.
+    """
+
+    shapes: tuple[tuple[int, ...], ...]
+    steps: int
+    seed: int
+    grad_scale: float = 1.0
+    param_scale: float = 1.0
+    sparse: bool = False
+    zero: bool = False
+
+    def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        rng = np.random.default_rng(self.seed)
+
+        def draw(shape: tuple[int, ...], scale: float) -> np.ndarray:
+            x = np.asarray(rng.uniform(-1.0, 1.0, size=shape) * scale, dtype=np.float64)
+            if self.sparse:
+                x = np.where(rng.random(size=shape) < 0.5, 0.0, x)
+            return np.zeros(shape) if self.zero else x
+
+        params0 = [draw(s, self.param_scale) for s in self.shapes]
+        grads = [[draw(s, self.grad_scale) for s in self.shapes] for _ in range(self.steps)]
+        return params0, grads
+
+
+@dataclass
+class ContractCase:
+    hp: dict[str, Any]
+    problem: Problem
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
+
+
+def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
+    shape = st.one_of(
+        st.just(()),
+        st.tuples(st.integers(1, 4)),
+        st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        st.just((0,)),  # empty tensors: kernels that index element 0 break here
+    )
+    return st.lists(shape, min_size=min_tensors, max_size=max_tensors).map(tuple)
+
+
+def problems(
+    *,
+    min_tensors: int = 1,
+    max_tensors: int = 3,
+    min_steps: int = 1,
+    max_steps: int = 4,
+    grad_exp: tuple[float, float] = (-2.0, 1.0),
+    param_exp: tuple[float, float] = (-1.0, 1.0),
+    sparse: bool = False,
+    zero: bool = False,
+) -> st.SearchStrategy[Problem]:
+    """Small problems (at most 3 tensors of at most 9 entries): the contract is about control
+    flow and bookkeeping, which size does not change, and small keeps the suite fast."""
+
+    def scale(lo: float, hi: float) -> st.SearchStrategy[float]:
+        # The upper bound first: the largest magnitudes are where overflow shows.
+        return st.one_of(st.just(hi), st.floats(lo, hi)).map(lambda e: float(10.0**e))
+
+    return st.builds(
+        Problem,
+        shapes=shapes(min_tensors, max_tensors),
+        steps=st.integers(min_steps, max_steps),
+        seed=st.integers(0, 2**32 - 1),
+        grad_scale=scale(*grad_exp),
+        param_scale=scale(*param_exp),
+        sparse=st.booleans() if sparse else st.just(False),
+        zero=st.just(zero),
+    )
+
+
+def _spec(ctx: Context) -> OptimizerSpec | None:
+    return ctx.spec if isinstance(ctx.spec, OptimizerSpec) else None
+
+
+def _lr_strategy(ctx: Context) -> st.SearchStrategy[float]:
+    spec = _spec(ctx)
+    dims = [d for d in spec.space if d.name == "lr"] if spec else []
+    return real(dims[0] if dims and isinstance(dims[0], Real) else LR_WITHOUT_SPEC)
+
+
+def hp_strategy(
+    ctx: Context, overrides: Mapping[str, Any] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Constructor keywords: the spec's space, else only lr; ``overrides`` replace drawn values
+    (a check's premise, such as lr = 0) and ``ctx.settings.fixed_hp`` replaces everything."""
+    spec = _spec(ctx)
+    fixed = dict(ctx.settings.fixed_hp)
+    if spec is not None:
+        base = hyperparams(spec, fixed=fixed, accepts=ctx.target.accepts)
+    elif ctx.target.accepts("lr"):
+        base = st.fixed_dictionaries({"lr": _lr_strategy(ctx)})
+    else:
+        base = st.just({})
+    strategy = base.map(lambda hp: {**hp, **(overrides or {}), **fixed})
+    if spec is not None:
+        strategy = strategy.filter(lambda hp: spec.check_hp(hp) is None)
+    return strategy
+
+
+def default_hp(ctx: Context) -> dict[str, Any]:
+    """The keywords a pre-flight construction uses: the spec's defaults, else lr = 1e-2."""
+    spec = _spec(ctx)
+    if spec is not None:
+        hp = {k: v for k, v in spec.defaults.items() if ctx.target.accepts(k)}
+    else:
+        hp = {"lr": LR_WITHOUT_SPEC.default} if ctx.target.accepts("lr") else {}
+    return {**hp, **ctx.settings.fixed_hp}
+
+
+def cases(
+    ctx: Context,
+    problem: st.SearchStrategy[Problem],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
+) -> st.SearchStrategy[ContractCase]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> ContractCase:
+        hp = draw(hp_strategy(ctx, overrides))
+        p = draw(problem)
+        return ContractCase(hp, p, draw(extra(p)) if extra else {})
+
+    return draw_case()
+
+
+# --- driving the target -------------------------------------------------------------------
+
+
+def _dtype(ctx: Context) -> torch.dtype:
+    return DTYPES[ctx.settings.dtype]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def build(ctx: Context, params: Any, hp: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Construct the target; a raising constructor or a non-Optimizer is the target's fault."""
+    try:
+        opt = ctx.target.make(params, hp)
+    except (Violation, NotApplicable):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any constructor failure is reported as such
+        raise Violation(Evidence(f"constructor raised {_first_line(exc)}")) from exc
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise Violation(
+            Evidence(
+                f"{ctx.target.label} built a {type(opt).__module__}.{type(opt).__qualname__}, "
+                "not a torch.optim.Optimizer (no param_groups/state_dict contract)"
+            )
+        )
+    return opt
+
+
+def maker(ctx: Context, hp: Mapping[str, Any]) -> MakeOptimizer:
+    return lambda params: build(ctx, params, hp)
+
+
+def drive(
+    opt: torch.optim.Optimizer,
+    params: Sequence[torch.nn.Parameter],
+    grads: Grads,
+    steps: range,
+    lrs: Sequence[float] | None = None,
+) -> Trajectory:
+    """Steps ``steps`` (0-based indices into ``grads``) of a run already under way."""
+    out = []
+    for k in steps:
+        if lrs is not None:
+            set_lr(opt, float(lrs[k]))
+        set_grads(params, grads[k])
+        opt.step()
+        out.append([to_numpy(p) for p in params])
+    return out
+
+
+def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
+    """One construction before drawing cases, so a broken target fails with one clear message
+    instead of a shrinking run over cases that all fail the same way."""
+    params = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
+    opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
+    if _requires_closure(opt):
+        raise NotApplicable(
+            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
+            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
+        )
+    return opt
+
+
+def _requires_closure(opt: torch.optim.Optimizer) -> bool:
+    try:
+        parameters = inspect.signature(opt.step).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters
+    )
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exact equality: arrays and tensors by value (NaN equals NaN), anything else by ==."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.dtype == b.dtype and a.shape == b.shape and same(to_numpy(a), to_numpy(b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        try:
+            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        except TypeError:
+            return np.array_equal(np.asarray(a), np.asarray(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - objects without a usable == are compared by identity
+        return a is b
+
+
+def state_of(opt: torch.optim.Optimizer, p: torch.Tensor) -> dict[str, Any]:
+    """A copy of one tensor's state; ``opt.state`` is a defaultdict, so never index it."""
+    entry = opt.state.get(p) or {}
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in entry.items()
+    }
+
+
+def first_difference(
+    expected: Trajectory, got: Trajectory, first_step: int = 0
+) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """(1-based step, tensor, expected, got) of the first unequal tensor, else None."""
+    for k, (e_step, g_step) in enumerate(zip(expected, got, strict=True)):
+        for i, (e, g) in enumerate(zip(e_step, g_step, strict=True)):
+            if not same(e, g):
+                return first_step + k + 1, i, e, g
+    return None
+
+
+def fail(
+    message: str,
+    *,
+    step: int | None = None,
+    expected: Any = None,
+    got: Any = None,
+    snippet: str | None = None,
+) -> Violation:
+    def plain(v: Any) -> Any:
+        return v.tolist() if hasattr(v, "tolist") else v
+
+    return Violation(Evidence(message, None, step, plain(expected), plain(got), snippet=snippet))
+
+
+def expect_same(
+    expected: Trajectory,
+    got: Trajectory,
+    message: str,
+    snippet: Callable[[], str] | None = None,
+    first_step: int = 0,
+) -> None:
+    diff = first_difference(expected, got, first_step)
+    if diff is not None:
+        step, i, e, g = diff
+        raise fail(
+            f"{message} (step {step}, tensor {i})",
+            step=step,
+            expected=e,
+            got=g,
+            snippet=snippet() if snippet else None,
+        )
+
+
+def reference_trajectory(
+    ctx: Context,
+    hp: Mapping[str, Any],
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    lrs: Sequence[float] | None = None,
+) -> Trajectory | None:
+    """The reference's run on the case (None without a spec): decides where a property holds."""
+    spec = _spec(ctx)
+    if spec is None:
+        return None
+    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
+
+
+def initial_values(ctx: Context, params0: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The target's starting point: params0 rounded to the run's dtype."""
+    return [to_numpy(p) for p in make_params(params0, _dtype(ctx), ctx.settings.device)]
+
+
+def frozen(start: Sequence[np.ndarray], traj: Trajectory, step: int, i: int) -> bool:
+    """Whether tensor i is exactly where it was before ``step`` (0-based); ``start`` is where
+    the run began (params0 for the float64 reference, initial_values for the target)."""
+    before = start[i] if step == 0 else traj[step - 1][i]
+    return same(before, traj[step][i])
+
+
+# --- standalone reproductions -------------------------------------------------------------
+
+
+def snippet(
+    ctx: Context,
+    check_name: str,
+    hp: Mapping[str, Any],
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    body: str,
+    dtype: str | None = None,
+) -> str:
+    """Python (torch alone plus the target's import) that replays the case and asserts the
+    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps)."""
+    target = ctx.target
+    if target.import_path:
+        module, _, attr = target.import_path.partition(":")
+        head, *rest = attr.split(".")
+        factory = f"from {module} import {head}\n\nfactory = {'.'.join([head, *rest])}"
+    else:
+        factory = f"factory = None  # the factory of {target.label!r}: factory(params, **hp)"
+    grads_lists = [[None if g is None else np.asarray(g).tolist() for g in gs] for gs in grads]
+    return f'''"""Reproduces optcheck {check_name} on {target.label} (generated)."""
+import copy
+import io
+
+import torch
+{factory}
+
+HP = {dict(hp)!r}
+FIXED = {dict(target.fixed)!r}
+DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
+PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
+# GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
+GRADS = {grads_lists!r}
+
+
+def make_params():
+    return [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in PARAMS0]
+
+
+def make(params, **hp):
+    return factory(params, **{{**HP, **hp, **FIXED}})
+
+
+def run(opt, params, steps, grads=GRADS, lrs=None):
+    out = []
+    for k in steps:
+        if lrs is not None:
+            for group in opt.param_groups:
+                group["lr"] = lrs[k]
+        for p, g in zip(params, grads[k]):
+            p.grad = None if g is None else torch.tensor(g, dtype=p.dtype, device=p.device)
+        opt.step()
+        out.append([p.detach().clone() for p in params])
+    return out
+
+
+{body.strip()}
+'''
+
+
+_COMPARE = """
+for k, (e_step, g_step) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(e_step, g_step)):
+        assert torch.equal(e, g), f"step {{k + 1 + {offset}}}, tensor {{i}}: {{e}} != {{g}}"
+"""
+
+
+def _compare_lines(expected: str, got: str, offset: int = 0) -> str:
+    return f"expected, got = {expected}, {got}\n" + _COMPARE.format(offset=offset)
+
+
+# --- the contract -------------------------------------------------------------------------
+
+
+def _resume_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"split": st.integers(1, p.steps - 1)})
+
+
+def _weights_only_reason(sd: Mapping[str, Any], exc: Exception) -> str:
+    """Which state entries torch's safe loader refuses, and its own one-line reason."""
+    safe = (torch.Tensor, int, float, bool, str, type(None))
+    bad = [
+        f"state[{index!r}][{key!r}] is a {type(v).__module__}.{type(v).__qualname__}"
+        for index, entry in sd.get("state", {}).items()
+        for key, v in entry.items()
+        if not isinstance(v, safe)
+    ]
+    marker = "WeightsUnpickler error: "
+    text = str(exc)
+    reason = text.split(marker, 1)[1].split(". ")[0] if marker in text else _first_line(exc)
+    return f"{'; '.join(bad[:3]) or 'a non-tensor object'} ({reason})"
+
+
+def _checkpoint(
+    ctx: Context,
+    mode: str,
+    hp: Mapping[str, Any],
+    params: list[torch.nn.Parameter],
+    opt: torch.optim.Optimizer,
+    split: int,
+) -> list[tuple[list[torch.nn.Parameter], torch.optim.Optimizer]]:
+    """The runs that must continue exactly as the uninterrupted one: a fresh optimizer loaded
+    from the state_dict, or the deepcopy and the original side by side (they share nothing)."""
+    where = f"after step {split}"
+    if mode == "deepcopy":
+        try:
+            params2, opt2 = copy.deepcopy((params, opt))
+        except Exception as exc:  # noqa: BLE001
+            raise fail(
+                f"copy.deepcopy((params, optimizer)) {where} raised {_first_line(exc)}"
+            ) from exc
+        return [(params2, opt2), (params, opt)]
+    try:
+        sd = opt.state_dict()
+    except Exception as exc:  # noqa: BLE001
+        raise fail(f"state_dict() {where} raised {_first_line(exc)}") from exc
+    if mode == "torch.save":
+        buffer = io.BytesIO()
+        try:
+            torch.save(sd, buffer)
+        except Exception as exc:  # noqa: BLE001
+            raise fail(
+                f"torch.save(optimizer.state_dict()) {where} raised {_first_line(exc)}"
+            ) from exc
+        buffer.seek(0)
+        try:
+            sd = torch.load(buffer, weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise fail(
+                "the state_dict cannot be loaded with torch.load(weights_only=True), torch's "
+                f"default since 2.6: {_weights_only_reason(sd, exc)}",
+                step=split,
+            ) from exc
+    else:
+        sd = copy.deepcopy(sd)  # an in-memory checkpoint: shares nothing with the original
+    params2 = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    opt2 = build(ctx, params2, hp)
+    try:
+        opt2.load_state_dict(sd)
+    except Exception as exc:  # noqa: BLE001
+        raise fail(
+            f"load_state_dict of its own state_dict ({mode}) raised {_first_line(exc)}"
+        ) from exc
+    return [(params2, opt2)]
+
+
+def _resume_runs(
+    ctx: Context,
+    mode: str,
+    hp: Mapping[str, Any],
+    params: list[torch.nn.Parameter],
+    opt: torch.optim.Optimizer,
+    grads: Grads,
+    split: int,
+    steps: int,
+) -> list[Trajectory]:
+    """Checkpoint after ``split`` steps and step every resumed run, interleaved, to the end."""
+    runs = _checkpoint(ctx, mode, hp, params, opt, split)
+    trajectories: list[Trajectory] = [[] for _ in runs]
+    for k in range(split, steps):
+        for (ps, o), traj in zip(runs, trajectories, strict=True):
+            try:
+                traj += drive(o, ps, grads, range(k, k + 1))
+            except Exception as exc:  # noqa: BLE001 - the target's step, after resuming
+                raise fail(
+                    f"step {k + 1} after resuming via {mode} raised {_first_line(exc)}"
+                    + (_DEEPCOPY_HINT if mode == "deepcopy" else ""),
+                    step=k + 1,
+                ) from exc
+    return trajectories
+
+
+_RESUME_BODY = {
+    "state_dict": """
+params = make_params()
+opt = make(params)
+run(opt, params, range(SPLIT))
+sd = copy.deepcopy(opt.state_dict())
+params2 = [torch.nn.Parameter(p.detach().clone()) for p in params]
+opt2 = make(params2)
+opt2.load_state_dict(sd)
+""",
+    "torch.save": """
+params = make_params()
+opt = make(params)
+run(opt, params, range(SPLIT))
+buffer = io.BytesIO()
+torch.save(opt.state_dict(), buffer)
+buffer.seek(0)
+sd = torch.load(buffer, weights_only=True)
+params2 = [torch.nn.Parameter(p.detach().clone()) for p in params]
+opt2 = make(params2)
+opt2.load_state_dict(sd)
+""",
+    "deepcopy": """
+params = make_params()
+opt = make(params)
+run(opt, params, range(SPLIT))
+params2, opt2 = copy.deepcopy((params, opt))
+""",
+}
+_DEEPCOPY_HINT = (
+    " (torch.optim.Optimizer.__getstate__ keeps only defaults, state and param_groups: "
+    "attributes set in __init__ are lost unless the class extends __getstate__)"
+)
+# As in the check: the deepcopy's original steps right after the copy; a loaded optimizer's
+# original is not stepped.
+_RESUME_CONTINUE = """
+got_copy, got_original = [], []
+for k in range(SPLIT, K):
+    got_copy += run(opt2, params2, [k])
+    if DEEPCOPY:
+        got_original += run(opt, params, [k])
+"""
+
+
+@check(id="contract.resume", title="state_dict save/load mid-run resumes bit-exactly")
+def resume(ctx: Context) -> CheckResult:
+    """Interrupt after ``split`` steps, checkpoint three ways, continue: every continuation equals
+    the uninterrupted run. The deepcopy's original keeps stepping too, interleaved with the
+    copy, so state shared between them shows."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        split, steps = case.extra["split"], case.problem.steps
+        expected = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+
+        def repro(mode: str, which: str = "copy") -> str:
+            body = f"K, SPLIT, DEEPCOPY = {steps}, {split}, {mode == 'deepcopy'}\n"
+            body += _RESUME_BODY[mode] + _RESUME_CONTINUE
+            body += f"got = got_{which}\n"
+            body += "params = make_params()\nexpected = run(make(params), params, range(K))\n"
+            body += _compare_lines("expected[SPLIT:]", "got", split)
+            return snippet(ctx, "contract.resume", case.hp, params0, grads, body)
+
+        for mode in RESUME_MODES:
+            params = make_params(params0, dtype, device)
+            opt = build(ctx, params, case.hp)
+            drive(opt, params, grads, range(split))
+            try:
+                trajectories = _resume_runs(ctx, mode, case.hp, params, opt, grads, split, steps)
+            except Violation as exc:  # a failure to checkpoint or to step after it
+                exc.evidence.snippet = exc.evidence.snippet or repro(mode)
+                raise
+            for which, traj in zip(("copy", "original"), trajectories, strict=False):
+                expect_same(
+                    expected[split:],
+                    traj,
+                    f"resuming via {mode} after step {split} differs from the uninterrupted run"
+                    + (" (the original, stepped after the copy)" if which == "original" else ""),
+                    lambda mode=mode, which=which: repro(mode, which),
+                    first_step=split,
+                )
+
+    problem = problems(min_steps=2, max_steps=5)
+    return run_property(ctx, "contract.resume", cases(ctx, problem, extra=_resume_extra), prop)
+
+
+def _grad_none_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
+    n = len(p.shapes)
+    holes = st.lists(
+        st.lists(st.booleans(), min_size=n, max_size=n), min_size=p.steps, max_size=p.steps
+    )
+    return st.fixed_dictionaries(
+        {
+            "never": st.integers(0, n),  # n: every tensor gets a gradient at some step
+            # 0-based step of each tensor's first gradient: a frozen layer unfrozen later
+            "first": st.lists(st.integers(0, p.steps - 1), min_size=n, max_size=n),
+            "holes": holes,
+        }
+    )
+
+
+@check(id="contract.grad_none", title="a parameter whose grad is None is untouched, no state")
+def grad_none(ctx: Context) -> CheckResult:
+    """Tensor ``never`` (if < n) has no gradient at any step; the others get their first at step
+    ``first`` and lose it again where ``holes`` says. A tensor without a gradient keeps its
+    value and state through the step, so step() never creates state for one. State made in the
+    constructor is the optimizer's business (torch's Adagrad allocates it eagerly, by design)."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, dense = case.problem.arrays()
+        never, first, holes = (case.extra[k] for k in ("never", "first", "holes"))
+        grads = [
+            [None if (i == never or k < first[i] or holes[k][i]) else g for i, g in enumerate(gs)]
+            for k, gs in enumerate(dense)
+        ]
+        params = make_params(params0, dtype, device)
+        opt = build(ctx, params, case.hp)
+
+        def repro(k: int, i: int, assertion: str) -> str:
+            body = f"""
+params = make_params()
+opt = make(params)
+run(opt, params, range({k}))
+p = params[{i}]
+value = p.detach().clone()
+state = {{k: v.clone() if torch.is_tensor(v) else copy.deepcopy(v) for k, v in opt.state.get(p, {{}}).items()}}
+run(opt, params, range({k}, {k + 1}))  # GRADS[{k}][{i}] is None
+after = opt.state.get(p, {{}})
+{assertion}
+"""  # noqa: E501
+            return snippet(ctx, "contract.grad_none", case.hp, params0, grads, body)
+
+        for k, gs in enumerate(grads):
+            before = [(to_numpy(p), state_of(opt, p)) for p in params]
+            drive(opt, params, grads, range(k, k + 1))
+            for i, (p, g) in enumerate(zip(params, gs, strict=True)):
+                if g is not None:
+                    continue
+                value, state = before[i]
+                if not same(value, to_numpy(p)):
+                    raise fail(
+                        f"tensor {i} had grad None at step {k + 1} but step() changed it",
+                        step=k + 1,
+                        expected=value,
+                        got=to_numpy(p),
+                        snippet=repro(k, i, "assert torch.equal(value, p), (value, p)"),
+                    )
+                after = state_of(opt, p)
+                if not state and after:
+                    raise fail(
+                        f"step {k + 1} created state for tensor {i}, which has no gradient "
+                        f"(keys {sorted(after)})",
+                        step=k + 1,
+                        got=sorted(after),
+                        snippet=repro(k, i, "assert not after, sorted(after)"),
+                    )
+                if not same(state, after):
+                    raise fail(
+                        f"tensor {i} had grad None at step {k + 1} but step() changed its state",
+                        step=k + 1,
+                        snippet=repro(
+                            k,
+                            i,
+                            "assert state.keys() == after.keys() and all(torch.equal(v, after[k])"
+                            " if torch.is_tensor(v) else v == after[k] for k, v in state.items())",
+                        ),
+                    )
+
+    problem = problems(min_tensors=2, max_tensors=3, min_steps=2, max_steps=4)
+    return run_property(
+        ctx, "contract.grad_none", cases(ctx, problem, extra=_grad_none_extra), prop
+    )
+
+
+def _groups_extra(ctx: Context) -> Callable[[Problem], st.SearchStrategy[dict[str, Any]]]:
+    def extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {"split": st.integers(1, len(p.shapes) - 1), "hp_b": hp_strategy(ctx)}
+        )
+
+    return extra
+
+
+@check(id="contract.param_groups", title="param groups behave exactly as separate optimizers")
+def param_groups(ctx: Context) -> CheckResult:
+    """Tensors [:split] in a group on the constructor's keywords (hp), [split:] in a group that
+    overrides them (hp_b): each group's trajectory equals a separate optimizer's.
+
+    Only keywords the optimizer keeps per group (its ``defaults``) are overridden, plus lr,
+    which every optimizer must keep per group for LR schedulers to work.
+    """
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+    spec = _spec(ctx)
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        m, hp_a, hp_b = case.extra["split"], case.hp, case.extra["hp_b"]
+        group_keys = set(preflight(ctx, hp_a).defaults) | {"lr"}
+        locked = set(ctx.settings.fixed_hp) | set(ctx.target.fixed)
+        over_b = {k: v for k, v in hp_b.items() if k in group_keys and k not in locked}
+        alone_b = {**hp_a, **over_b}
+        if spec is not None and spec.check_hp(alone_b) is not None:
+            raise NotApplicable("mixed keywords are not a valid combination")
+
+        def grouped(ps: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+            return build(ctx, [{"params": ps[:m]}, {"params": ps[m:], **over_b}], hp_a)
+
+        got = run_torch(grouped, params0, grads, dtype=dtype, device=device)
+        a = run_torch(
+            maker(ctx, hp_a), params0[:m], [g[:m] for g in grads], dtype=dtype, device=device
+        )
+        b = run_torch(
+            maker(ctx, alone_b), params0[m:], [g[m:] for g in grads], dtype=dtype, device=device
+        )
+        body = f"""
+M, OVER_B, HP_B = {m}, {over_b!r}, {alone_b!r}
+params = make_params()
+got = run(make([{{"params": params[:M]}}, {{"params": params[M:], **OVER_B}}]), params, range(len(GRADS)))
+params_a, params_b = make_params()[:M], make_params()[M:]
+alone_a = run(make(params_a), params_a, range(len(GRADS)), [g[:M] for g in GRADS])
+alone_b = run(make(params_b, **HP_B), params_b, range(len(GRADS)), [g[M:] for g in GRADS])
+""" + _compare_lines("[a + b for a, b in zip(alone_a, alone_b)]", "got")  # noqa: E501
+        expect_same(
+            [sa + sb for sa, sb in zip(a, b, strict=True)],
+            got,
+            f"two param groups (the second overriding {sorted(over_b)}) differ from two "
+            "separate optimizers",
+            lambda: snippet(ctx, "contract.param_groups", hp_a, params0, grads, body),
+        )
+
+    problem = problems(min_tensors=2, max_tensors=3, max_steps=4)
+    extra = _groups_extra(ctx)
+    return run_property(ctx, "contract.param_groups", cases(ctx, problem, extra=extra), prop)
+
+
+def _lr_change_extra(ctx: Context) -> Callable[[Problem], st.SearchStrategy[dict[str, Any]]]:
+    lr = _lr_strategy(ctx)
+
+    @st.composite
+    def extra(draw: st.DrawFn, p: Problem) -> dict[str, Any]:
+        schedule = [draw(lr)] + [draw(st.one_of(st.just(0.0), lr)) for _ in range(p.steps - 1)]
+        schedule[draw(st.integers(1, p.steps - 1))] = 0.0  # at least one switch to lr = 0
+        return {"constructor_lr_b": draw(lr), "schedule": schedule}
+
+    return extra
+
+
+@check(
+    id="contract.lr_change",
+    title="a change of group['lr'] between steps takes effect",
+    needs=("lr",),
+)
+def lr_change(ctx: Context) -> CheckResult:
+    """See the module docstring: same schedule with different constructor lr gives the same run;
+    with a spec, a switch to lr = 0 freezes every tensor the reference keeps fixed."""
+    probe = preflight(ctx)
+    if any("lr" not in group for group in probe.param_groups):
+        raise fail("param_groups have no 'lr' entry, so an LR scheduler cannot change it")
+    dtype, device = _dtype(ctx), ctx.settings.device
+    lr_fixed = "lr" in ctx.settings.fixed_hp
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        schedule = case.extra["schedule"]
+        lr_b = case.extra["constructor_lr_b"]
+        if lr_b == case.hp.get("lr"):
+            lr_b /= 2  # the two constructions must differ for the comparison to mean anything
+        hp_b = case.hp if lr_fixed else {**case.hp, "lr": lr_b}
+        run_a = run_torch(
+            maker(ctx, case.hp), params0, grads, dtype=dtype, device=device, lrs=schedule
+        )
+        run_b = run_torch(
+            maker(ctx, hp_b), params0, grads, dtype=dtype, device=device, lrs=schedule
+        )
+        body = f"""
+LRS = {schedule!r}
+params_a, params_b = make_params(), make_params()
+expected = run(make(params_a), params_a, range(len(GRADS)), lrs=LRS)
+got = run(make(params_b, lr={hp_b.get("lr")!r}), params_b, range(len(GRADS)), lrs=LRS)
+""" + _compare_lines("expected", "got")
+        expect_same(
+            run_a,
+            run_b,
+            f"the same group['lr'] schedule with constructor lr {case.hp.get('lr')!r} vs "
+            f"{hp_b.get('lr')!r} gives different runs: step() does not use group['lr']",
+            lambda: snippet(ctx, "contract.lr_change", case.hp, params0, grads, body),
+        )
+        ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=schedule)
+        if ref is None:
+            return
+        start = initial_values(ctx, params0)
+        for k, lr in enumerate(schedule):
+            for i in range(len(params0)):
+                if lr != 0.0 or not frozen(params0, ref, k, i) or frozen(start, run_a, k, i):
+                    continue
+                body = f"""
+LRS = {schedule!r}
+params = make_params()
+traj = run(make(params), params, range(len(GRADS)), lrs=LRS)
+before = traj[{k - 1}][{i}]
+assert torch.equal(before, traj[{k}][{i}]), "moved although group['lr'] was set to 0"
+"""
+                raise fail(
+                    f"group['lr'] was set to 0 before step {k + 1}, where the reference keeps "
+                    f"tensor {i} fixed, but the target moved it: the new lr did not take effect",
+                    step=k + 1,
+                    expected=run_a[k - 1][i],
+                    got=run_a[k][i],
+                    snippet=snippet(ctx, "contract.lr_change", case.hp, params0, grads, body),
+                )
+
+    problem = problems(min_steps=2, max_steps=5)
+    extra = _lr_change_extra(ctx)
+    result = run_property(ctx, "contract.lr_change", cases(ctx, problem, extra=extra), prop)
+    if result.verdict == "pass" and _spec(ctx) is None:
+        result.detail += "; the switch to lr = 0 is not checked without a spec (--like)"
+    return result
+
+
+def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
+    return torch.promote_types(state, param) == state
+
+
+@check(id="contract.dtype", title="parameters and floating state keep dtype and device")
+def dtype_preserved(ctx: Context) -> CheckResult:
+    """float64, float32 and bfloat16 parameters keep dtype, device and shape through step();
+    floating state tensors live on the parameter's device and are at least as precise as it.
+
+    'step' is exempt, as torch's own load_state_dict exempts it (a float32 CPU scalar in
+    torch.optim). More precise state (float32 moments for bfloat16 weights) is a legitimate
+    design; less precise is silent precision loss. A target that raises for a dtype other than
+    the settings' dtype is taken not to support it: the case is dropped and the result says so.
+    """
+    preflight(ctx)
+    device = ctx.settings.device
+    unsupported: dict[str, str] = {}
+
+    def prop(case: ContractCase) -> None:
+        name = case.extra["dtype"]
+        dtype = DTYPES[name]
+        params0, grads = case.problem.arrays()
+        params = make_params(params0, dtype, device)
+        try:
+            opt = ctx.target.make(params, case.hp)
+            for k in range(case.problem.steps):
+                drive(opt, params, grads, range(k, k + 1))
+                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads)
+        except Violation:
+            raise
+        except Exception as exc:
+            if name == ctx.settings.dtype:
+                raise
+            unsupported[name] = _first_line(exc)
+            raise NotApplicable(name) from exc
+
+    def extra(_: Problem) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries({"dtype": st.sampled_from(DTYPE_NAMES)})
+
+    problem = problems(max_steps=3)
+    result = run_property(ctx, "contract.dtype", cases(ctx, problem, extra=extra), prop)
+    if unsupported:
+        notes = "; ".join(f"{n} not supported ({why})" for n, why in sorted(unsupported.items()))
+        result.detail += f"; {notes}"
+    return result
+
+
+def _check_dtypes(
+    ctx: Context,
+    case: ContractCase,
+    opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    dtype: torch.dtype,
+    k: int,
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+) -> None:
+    device = torch.device(ctx.settings.device)
+    name = case.extra["dtype"]
+
+    def repro(assertion: str) -> str:
+        body = f"params = make_params()\nopt = make(params)\nrun(opt, params, range({k + 1}))\n"
+        body += assertion
+        return snippet(ctx, "contract.dtype", case.hp, params0, grads, body, dtype=name)
+
+    for i, p in enumerate(params):
+        if (
+            p.dtype != dtype
+            or p.device.type != device.type
+            or tuple(p.shape) != tuple(np.shape(params0[i]))
+        ):
+            raise fail(
+                f"step {k + 1} turned tensor {i} from {dtype} on {device} into {p.dtype} on "
+                f"{p.device} (shape {tuple(p.shape)})",
+                step=k + 1,
+                expected=str(dtype),
+                got=str(p.dtype),
+                snippet=repro(
+                    f"p = params[{i}]\nassert p.dtype == DTYPE and p.device.type == "
+                    f"torch.device(DEVICE).type, (p.dtype, p.device)\n"
+                ),
+            )
+        for key, v in (opt.state.get(p) or {}).items():
+            if key == "step" or not isinstance(v, torch.Tensor) or not v.is_floating_point():
+                continue
+            if v.device.type != p.device.type or not _at_least_as_precise(v.dtype, p.dtype):
+                raise fail(
+                    f"state[{key!r}] of tensor {i} is {v.dtype} on {v.device} after step "
+                    f"{k + 1}: less precise than, or away from, its {p.dtype} parameter on "
+                    f"{p.device}",
+                    step=k + 1,
+                    expected=str(p.dtype),
+                    got=str(v.dtype),
+                    snippet=repro(
+                        f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
+                        "assert torch.promote_types(v.dtype, p.dtype) == v.dtype and "
+                        "v.device == p.device, (v.dtype, v.device)\n"
+                    ),
+                )
+
+
+@check(id="contract.grad_unchanged", title="step() does not modify p.grad")
+def grad_unchanged(ctx: Context) -> CheckResult:
+    """After step(), every p.grad is the same tensor object, with the same dtype and values:
+    callers read gradients after the step (logging, clipping stats, accumulation checks)."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        params = make_params(params0, dtype, device)
+        opt = build(ctx, params, case.hp)
+
+        def repro(k: int, i: int) -> str:
+            body = f"""
+params = make_params()
+opt = make(params)
+run(opt, params, range({k}))
+for p, g in zip(params, GRADS[{k}]):
+    p.grad = torch.tensor(g, dtype=p.dtype, device=p.device)
+handles = [p.grad for p in params]
+values = [p.grad.clone() for p in params]
+opt.step()
+assert params[{i}].grad is handles[{i}], "p.grad replaced"
+assert torch.equal(handles[{i}], values[{i}]), "p.grad modified"
+"""
+            return snippet(ctx, "contract.grad_unchanged", case.hp, params0, grads, body)
+
+        for k in range(case.problem.steps):
+            set_grads(params, grads[k])
+            handles = [p.grad for p in params]
+            values = [g.detach().clone() for g in handles]
+            opt.step()
+            for i, p in enumerate(params):
+                if p.grad is not handles[i]:
+                    raise fail(
+                        f"step {k + 1} replaced p.grad of tensor {i} "
+                        f"(now {'None' if p.grad is None else 'another tensor'})",
+                        step=k + 1,
+                        snippet=repro(k, i),
+                    )
+                if not same(handles[i], values[i]):
+                    raise fail(
+                        f"step {k + 1} modified p.grad of tensor {i} in place",
+                        step=k + 1,
+                        expected=to_numpy(values[i]),
+                        got=to_numpy(handles[i]),
+                        snippet=repro(k, i),
+                    )
+
+    return run_property(ctx, "contract.grad_unchanged", cases(ctx, problems()), prop)
+
+
+def _takes_closure(opt: torch.optim.Optimizer) -> bool:
+    try:
+        sig = inspect.signature(opt.step)
+    except (TypeError, ValueError):
+        return True  # cannot tell: try it
+    return len(sig.parameters) > 0
+
+
+def _closure_repro(
+    ctx: Context, case: ContractCase, params0: Sequence[np.ndarray], grads: Grads, k: int
+) -> str:
+    body = f"""
+params = make_params()
+opt = make(params)
+run(opt, params, range({k}))
+calls = []
+
+
+def closure():
+    opt.zero_grad()
+    loss = sum((torch.tensor(g, dtype=p.dtype, device=p.device) * p).sum() for g, p in zip(GRADS[{k}], params))
+    loss.backward()
+    calls.append(loss)
+    return loss
+
+
+returned = opt.step(closure)
+assert len(calls) == 1, f"closure called {{len(calls)}} times"
+assert returned is calls[0] or float(returned) == float(calls[0]), (returned, calls)
+"""  # noqa: E501
+    return snippet(ctx, "contract.closure", case.hp, params0, grads, body)
+
+
+@check(id="contract.closure", title="step(closure) calls the closure once and returns its loss")
+def closure(ctx: Context) -> CheckResult:
+    """The closure zeroes the gradients and backpropagates loss = Σ g·θ, whose gradient is the
+    drawn g exactly, so the run must also equal the one with g set on .grad before step()."""
+    probe = preflight(ctx)
+    if not _takes_closure(probe):
+        raise NotApplicable(f"{type(probe).__qualname__}.step() takes no closure argument")
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        params = make_params(params0, dtype, device)
+        opt = build(ctx, params, case.hp)
+        traj = []
+        for k in range(case.problem.steps):
+            losses: list[torch.Tensor] = []
+            gs = [torch.as_tensor(g, dtype=dtype, device=device) for g in grads[k]]
+
+            def loss_closure(gs: list = gs, losses: list = losses) -> torch.Tensor:
+                opt.zero_grad()
+                loss = sum(((g * p).sum() for g, p in zip(gs, params, strict=True)), start=0.0)
+                loss.backward()
+                losses.append(loss)
+                return loss
+
+            returned = opt.step(loss_closure)
+            traj.append([to_numpy(p) for p in params])
+            if len(losses) != 1:
+                raise fail(
+                    f"step(closure) called the closure {len(losses)} times at step {k + 1}",
+                    step=k + 1,
+                    expected=1,
+                    got=len(losses),
+                    snippet=_closure_repro(ctx, case, params0, grads, k),
+                )
+            loss = losses[0]
+            if returned is not loss and not (
+                isinstance(returned, (torch.Tensor, float, int)) and float(returned) == float(loss)
+            ):
+                raise fail(
+                    f"step(closure) returned {returned!r}, not the closure's loss, at step {k + 1}",
+                    step=k + 1,
+                    expected=float(loss),
+                    got=repr(returned),
+                    snippet=_closure_repro(ctx, case, params0, grads, k),
+                )
+        plain = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        body = """
+params = make_params()
+opt = make(params)
+got = []
+for k in range(len(GRADS)):
+
+    def closure(k=k):
+        opt.zero_grad()
+        loss = sum(
+            (torch.tensor(g, dtype=p.dtype, device=p.device) * p).sum()
+            for g, p in zip(GRADS[k], params)
+        )
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    got.append([p.detach().clone() for p in params])
+params = make_params()
+expected = run(make(params), params, range(len(GRADS)))
+""" + _compare_lines("expected", "got")
+        expect_same(
+            plain,
+            traj,
+            "stepping through the closure differs from setting .grad",
+            lambda: snippet(ctx, "contract.closure", case.hp, params0, grads, body),
+        )
+
+    return run_property(ctx, "contract.closure", cases(ctx, problems()), prop)
+
+
+@check(
+    id="contract.maximize",
+    title="maximize=True equals minimizing with negated gradients",
+    needs=("maximize",),
+)
+def maximize(ctx: Context) -> CheckResult:
+    """Negation is exact, so the two runs execute the same arithmetic and must agree bit for bit
+    (weight decay included: both add λθ to the same -g)."""
+    if "maximize" in ctx.settings.fixed_hp:
+        raise NotApplicable("maximize is fixed by the settings")
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        negated = [[-g for g in gs] for gs in grads]
+        up = run_torch(
+            maker(ctx, {**case.hp, "maximize": True}), params0, grads, dtype=dtype, device=device
+        )
+        down = run_torch(
+            maker(ctx, {**case.hp, "maximize": False}), params0, negated, dtype=dtype, device=device
+        )
+        body = """
+params = make_params()
+expected = run(make(params, maximize=False), params, range(len(GRADS)), [[-g for g in gs] for gs in GRADS])
+params = make_params()
+got = run(make(params, maximize=True), params, range(len(GRADS)))
+""" + _compare_lines("expected", "got")  # noqa: E501
+        expect_same(
+            down,
+            up,
+            "maximize=True differs from maximize=False on negated gradients",
+            lambda: snippet(ctx, "contract.maximize", case.hp, params0, grads, body),
+        )
+
+    return run_property(ctx, "contract.maximize", cases(ctx, problems()), prop)
+
+
+def _stays_put_body(check_name: str, k: int, i: int) -> str:
+    before = f"make_params()[{i}]" if k == 0 else f"traj[{k - 1}][{i}]"
+    return f"""
+params = make_params()
+traj = run(make(params), params, range(len(GRADS)))
+before, after = {before}, traj[{k}][{i}]
+assert torch.equal(before, after), f"{check_name}: step {k + 1} moved tensor {i}: {{after}}"
+"""
+
+
+def _expect_frozen(
+    ctx: Context,
+    check_name: str,
+    case: ContractCase,
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    got: Trajectory,
+    ref: Trajectory | None,
+    why: str,
+) -> None:
+    """Every tensor the reference keeps fixed (all of them without a spec) stays put."""
+    start = initial_values(ctx, params0)
+    for k, step in enumerate(got):
+        for i, value in enumerate(step):
+            if ref is not None and not frozen(params0, ref, k, i):
+                continue
+            if not frozen(start, got, k, i):
+                raise fail(
+                    f"{why}, yet step {k + 1} moved tensor {i}",
+                    step=k + 1,
+                    expected=start[i] if k == 0 else got[k - 1][i],
+                    got=value,
+                    snippet=snippet(
+                        ctx, check_name, case.hp, params0, grads, _stays_put_body(check_name, k, i)
+                    ),
+                )
+
+
+@check(id="contract.zero_params", title="zero parameters with zero gradients stay zero")
+def zero_params(ctx: Context) -> CheckResult:
+    """θ = 0 and g = 0 at every step: momentum, moments and (decay of zero) are all zero, so
+    nothing may move. With a spec, only tensors the reference keeps at zero are checked."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        ref = reference_trajectory(ctx, case.hp, params0, grads)
+        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        why = "parameters and gradients are all zero"
+        _expect_frozen(ctx, "contract.zero_params", case, params0, grads, got, ref, why)
+
+    problem = problems(zero=True)
+    return run_property(ctx, "contract.zero_params", cases(ctx, problem), prop)
+
+
+@check(id="contract.zero_lr", title="lr = 0 leaves parameters unchanged", needs=("lr",))
+def zero_lr(ctx: Context) -> CheckResult:
+    """Constructed with lr = 0, nothing moves: SGD and Adam steps are η times a direction, and
+    AdamW's decoupled decay θ(1 - ηλ) is the identity at η = 0. With a spec, only tensors the
+    reference (or the --like variant, e.g. decay not scaled by lr) keeps fixed are checked;
+    without one, any movement is a violation. A constructor that rejects lr = 0 with a
+    ValueError gets a skip: refusing is not moving."""
+    if "lr" in ctx.settings.fixed_hp:
+        raise NotApplicable("lr is fixed by the settings")
+    try:
+        zeros = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
+        ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
+    except ValueError as exc:
+        raise NotApplicable(f"the target rejects lr = 0 ({_first_line(exc)})") from exc
+    except Exception:  # noqa: BLE001 - build() below reports it as a violation
+        pass
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        ref = reference_trajectory(ctx, case.hp, params0, grads)
+        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        _expect_frozen(ctx, "contract.zero_lr", case, params0, grads, got, ref, "lr is 0")
+
+    chosen = cases(ctx, problems(), overrides={"lr": 0.0})
+    return run_property(ctx, "contract.zero_lr", chosen, prop)
+
+
+@check(id="contract.finite", title="finite inputs give finite parameters")
+def finite(ctx: Context) -> CheckResult:
+    """|g| up to 1e6, |θ| up to 1e3, about half the entries exactly zero in some cases: every
+    parameter stays finite. With a spec, cases where the reference overflows are dropped."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        for k, step in enumerate(got):
+            for i, value in enumerate(step):
+                if np.all(np.isfinite(value)):
+                    continue
+                ref = reference_trajectory(ctx, case.hp, params0, grads)
+                if ref is not None and not np.all(np.isfinite(ref[k][i])):
+                    raise NotApplicable("the reference itself overflows")
+                p = case.problem
+                body = (
+                    "params = make_params()\ntraj = run(make(params), params, range(len(GRADS)))\n"
+                )
+                body += "for k, step in enumerate(traj):\n    for i, p in enumerate(step):\n"
+                body += "        assert torch.isfinite(p).all(), f'step {k + 1}, tensor {i}: {p}'\n"
+                raise fail(
+                    f"finite inputs (|g| <= {p.grad_scale:g}, |θ0| <= {p.param_scale:g}) gave "
+                    f"a non-finite tensor {i} at step {k + 1}",
+                    step=k + 1,
+                    got=value,
+                    snippet=snippet(ctx, "contract.finite", case.hp, params0, grads, body),
+                )
+
+    problem = problems(
+        grad_exp=(-3.0, FINITE_MAX_GRAD_EXP),
+        param_exp=(-3.0, FINITE_MAX_PARAM_EXP),
+        sparse=True,
+    )
+    return run_property(ctx, "contract.finite", cases(ctx, problem), prop)
+
+
+@check(id="contract.determinism", title="two identical runs are bit-identical")
+def determinism(ctx: Context) -> CheckResult:
+    """Same construction, same gradients, same process: same parameters at every step and the
+    same state at the end. Randomness inside step() needs an explicit, seeded generator."""
+    preflight(ctx)
+    dtype, device = _dtype(ctx), ctx.settings.device
+
+    def prop(case: ContractCase) -> None:
+        params0, grads = case.problem.arrays()
+        runs = []
+        for _ in range(2):
+            params = make_params(params0, dtype, device)
+            opt = build(ctx, params, case.hp)
+            traj = drive(opt, params, grads, range(case.problem.steps))
+            runs.append((traj, [state_of(opt, p) for p in params]))
+        (traj_a, state_a), (traj_b, state_b) = runs
+        body = """
+params_a, params_b = make_params(), make_params()
+expected = run(make(params_a), params_a, range(len(GRADS)))
+got = run(make(params_b), params_b, range(len(GRADS)))
+""" + _compare_lines("expected", "got")
+        expect_same(
+            traj_a,
+            traj_b,
+            "two identical runs differ",
+            lambda: snippet(ctx, "contract.determinism", case.hp, params0, grads, body),
+        )
+        for i, (sa, sb) in enumerate(zip(state_a, state_b, strict=True)):
+            if not same(sa, sb):
+                body = """
+params_a, params_b = make_params(), make_params()
+opt_a, opt_b = make(params_a), make(params_b)
+run(opt_a, params_a, range(len(GRADS)))
+run(opt_b, params_b, range(len(GRADS)))
+for i, (a, b) in enumerate(zip(params_a, params_b)):
+    state_a, state_b = opt_a.state.get(a, {}), opt_b.state.get(b, {})
+    assert state_a.keys() == state_b.keys(), (i, state_a.keys(), state_b.keys())
+    for key, v in state_a.items():
+        same = torch.equal(v, state_b[key]) if torch.is_tensor(v) else v == state_b[key]
+        assert same, (i, key, v, state_b[key])
+"""
+                raise fail(
+                    f"two identical runs end with different state for tensor {i}",
+                    step=case.problem.steps,
+                    snippet=snippet(ctx, "contract.determinism", case.hp, params0, grads, body),
+                )
+
+    return run_property(ctx, "contract.determinism", cases(ctx, problems()), prop)

@@ -1,0 +1,351 @@
+"""The generic optimizer contract: every check passes on torch.optim (forloop, foreach, fused)
+and on the references, and fails on a deliberately broken optimizer from tests/zoo.
+
+Where torch.optim itself breaks the contract, the pair is listed in TORCH_FINDINGS: the
+passing test runs it with the hyper-parameters that avoid the bug, and a finding test shows
+the bug in plain torch and that the check reports it (it fails once torch fixes the bug).
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from zoo import optimizers_contract as zoo
+
+from optcheck.checks import profiles
+from optcheck.checks.reference_optimizer import reference_factory
+from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
+from optcheck.checks.result import CheckResult
+from optcheck.checks.target import OptimizerTarget
+from optcheck.reference.catalog import OPTIMIZERS
+
+load_all()
+# The optimizer contract (schedule checks may share the "contract." prefix).
+CONTRACT = sorted(
+    i for i, c in CHECKS.items() if i.startswith("contract.") and c.kind == "optimizer"
+)
+EXAMPLES = profiles.EXAMPLES[profiles.default_profile()]
+IMPLEMENTATIONS = {
+    "forloop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+}
+
+
+def torch_target(name: str, impl: str) -> OptimizerTarget:
+    cls = getattr(torch.optim, name)
+    return OptimizerTarget(f"{name}-{impl}", cls, f"torch.optim:{name}", IMPLEMENTATIONS[impl])
+
+
+def zoo_target(name: str) -> OptimizerTarget:
+    return OptimizerTarget(name, getattr(zoo, name), f"zoo.optimizers_contract:{name}")
+
+
+def run_check(
+    check_id: str,
+    target: OptimizerTarget,
+    spec_name: str | None = None,
+    fixed_hp: dict[str, Any] | None = None,
+    examples: int = EXAMPLES,
+) -> CheckResult:
+    spec = OPTIMIZERS[spec_name] if spec_name else None
+    settings = Settings(max_examples=examples, fixed_hp=dict(fixed_hp or {}))
+    return execute(CHECKS[check_id], Context(target=target, spec=spec, settings=settings))
+
+
+# --- passing on torch.optim and the references ----------------------------------------------
+
+CONFORMING: list[tuple[OptimizerTarget, str | None]] = [
+    *[(torch_target(n, impl), n) for n in ("SGD", "Adam", "AdamW") for impl in IMPLEMENTATIONS],
+    *[
+        (OptimizerTarget(f"reference-{n}", reference_factory(OPTIMIZERS[n])), n)
+        for n in ("SGD", "Adam", "AdamW")
+    ],
+    # Without a spec only lr is drawn and every property is assumed (lr = 0 freezes, ...).
+    (torch_target("SGD", "forloop"), None),
+    (torch_target("AdamW", "foreach"), None),
+    (zoo_target("CorrectMomentumSGD"), None),  # the zoo's unbroken base
+    (zoo_target("CorrectMomentumSGD"), "SGD"),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """torch.optim breaking the contract: hyper-parameters that avoid and that trigger it."""
+
+    avoid: dict[str, Any]
+    trigger: dict[str, Any]
+    message: str  # part of the violation's message
+    note: str
+
+
+TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
+    ("SGD-foreach", "contract.grad_unchanged"): Finding(
+        avoid={"nesterov": False},
+        trigger={"momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 0.0},
+        message="modified p.grad",
+        note="_multi_tensor_sgd adds momentum·buf into p.grad in place (torch._foreach_add_ on "
+        "device_grads) when nesterov=True, weight_decay=0 and maximize=False; the forloop and "
+        "fused implementations do not",
+    ),
+    ("SGD-fused", "contract.grad_none"): Finding(
+        avoid={"momentum": 0.0},
+        trigger={"momentum": 0.9},
+        message="expected Tensor as element 1",
+        note="_fused_sgd passes the momentum buffers as a list; a parameter whose first gradient "
+        "arrives after the others have buffers contributes None and the kernel raises TypeError",
+    ),
+}
+
+
+def _label(value: Any) -> str:
+    return value.label if isinstance(value, OptimizerTarget) else str(value)
+
+
+@pytest.mark.parametrize("check_id", CONTRACT)
+@pytest.mark.parametrize(("target", "spec_name"), CONFORMING, ids=_label)
+def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
+    finding = TORCH_FINDINGS.get((target.label, check_id))
+    result = run_check(check_id, target, spec_name, finding.avoid if finding else None)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+    assert result.examples > 0
+
+
+@pytest.mark.parametrize("key", TORCH_FINDINGS, ids="/".join)
+def test_torch_finding_is_reported(key):
+    label, check_id = key
+    finding = TORCH_FINDINGS[key]
+    name, impl = label.split("-")
+    result = run_check(check_id, torch_target(name, impl), name, finding.trigger, examples=25)
+    assert result.verdict == "violation", (finding.note, result.detail)
+    assert finding.message in result.detail
+    assert result.evidence.case is not None
+
+
+def test_torch_finding_foreach_sgd_nesterov_writes_into_grad():
+    """The finding in plain torch: the same step, three implementations."""
+    changed = {}
+    for impl, kw in IMPLEMENTATIONS.items():
+        p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+        p.grad = torch.tensor([0.5, 0.25])
+        torch.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, **kw).step()
+        changed[impl] = not torch.equal(p.grad, torch.tensor([0.5, 0.25]))
+    assert changed == {"forloop": False, "foreach": True, "fused": False}
+
+
+def test_torch_finding_fused_sgd_rejects_a_late_first_gradient():
+    """The finding in plain torch: b gets its first gradient at step 2 (a layer unfrozen)."""
+    outcome = {}
+    for impl, kw in IMPLEMENTATIONS.items():
+        a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+        opt = torch.optim.SGD([a, b], lr=0.1, momentum=0.9, **kw)
+        a.grad = torch.ones(2)
+        opt.step()
+        b.grad = torch.ones(2)
+        try:
+            opt.step()
+            outcome[impl] = "ok"
+        except TypeError:
+            outcome[impl] = "TypeError"
+    assert outcome == {"forloop": "ok", "foreach": "ok", "fused": "TypeError"}
+
+
+# --- failing on broken optimizers -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catch:
+    mutant: str
+    message: str  # part of the violation's message: the check failed for the mutant's bug
+    spec: str | None = None
+    snippet_passes_on_control: bool = True  # CorrectMomentumSGD takes the mutant's keywords
+    snippet_raises: type[Exception] = AssertionError
+
+
+CATCHES: dict[str, list[Catch]] = {
+    "contract.resume": [
+        Catch("SGDBufferOutsideState", "resuming via torch.save after step"),
+        Catch("SGDNumpyState", "weights_only=True", snippet_raises=pickle.UnpicklingError),
+        Catch("SGDFloat32Buffer", "resuming via torch.save"),
+    ],
+    "contract.grad_none": [Catch("SGDStepsGradNone", "created state for tensor")],
+    "contract.param_groups": [Catch("SGDLearningRateFromDefaults", "separate optimizers")],
+    "contract.lr_change": [
+        Catch("SGDLearningRateFromDefaults", "does not use group['lr']"),
+        Catch("SGDLearningRateCachedAtFirstStep", "did not take effect", spec="SGD"),
+    ],
+    "contract.dtype": [
+        Catch("SGDUpcastsParams", "into torch.float32"),
+        Catch("SGDFloat32Buffer", "state['momentum_buffer']"),
+        Catch("AdamHalfMoments", "torch.float16", snippet_passes_on_control=False),
+    ],
+    "contract.grad_unchanged": [Catch("SGDInPlaceWeightDecay", "modified p.grad")],
+    "contract.closure": [Catch("SGDClosureTwice", "called the closure 2 times")],
+    "contract.maximize": [Catch("SGDIgnoresMaximize", "maximize=True differs")],
+    "contract.zero_params": [
+        Catch("AdamNoEps", "all zero", snippet_passes_on_control=False),
+        Catch("SGDNoisy", "all zero"),
+    ],
+    "contract.zero_lr": [Catch("SGDDecayWithoutLR", "lr is 0")],
+    "contract.finite": [
+        Catch("AdamHalfMoments", "non-finite", snippet_passes_on_control=False),
+        Catch("AdamNoEps", "non-finite", snippet_passes_on_control=False),
+    ],
+    "contract.determinism": [Catch("SGDNoisy", "two identical runs differ")],
+}
+CATCH_CASES = [(check_id, c) for check_id, catches in CATCHES.items() for c in catches]
+
+
+def test_every_contract_check_has_a_mutant():
+    assert sorted(CATCHES) == CONTRACT
+
+
+def _exec(source: str) -> None:
+    exec(compile(source, "<snippet>", "exec"), {"__name__": "snippet"})
+
+
+@pytest.mark.parametrize(
+    ("check_id", "catch"), CATCH_CASES, ids=[f"{i}-{c.mutant}" for i, c in CATCH_CASES]
+)
+def test_contract_check_catches_mutant(check_id, catch):
+    """A violation for the mutant's own bug, with the minimal case and a snippet that fails on
+    the mutant and, swapped to the unbroken base class with the same keywords, passes: the
+    snippet tests the contract, not something that always fails."""
+    result = run_check(check_id, zoo_target(catch.mutant), catch.spec)
+    assert result.verdict == "violation", result.detail
+    assert catch.message in result.detail
+    evidence = result.evidence
+    assert evidence.case is not None and evidence.snippet is not None
+    source = evidence.snippet
+    assert "optcheck" not in source.split('"""', 2)[2]  # torch alone, no project import
+    with pytest.raises(catch.snippet_raises):
+        _exec(source)
+    if catch.snippet_passes_on_control:
+        fixed = source.replace(
+            f"factory = {catch.mutant}",
+            "from zoo.optimizers_contract import CorrectMomentumSGD\n\n"
+            "factory = CorrectMomentumSGD",
+        )
+        assert fixed != source
+        _exec(fixed)
+
+
+BROKEN = ["NotAnOptimizer", "RaisingConstructor", "RaisingStep"]
+BROKEN_MESSAGE = {
+    "NotAnOptimizer": "not a torch.optim.Optimizer",
+    "RaisingConstructor": "constructor raised RuntimeError: RaisingConstructor needs CUDA",
+    "RaisingStep": "RuntimeError: RaisingStep: kernel not implemented",
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_target_gives_violations_never_errors(name):
+    for check_id in CONTRACT:
+        result = run_check(check_id, zoo_target(name), examples=3)
+        if result.verdict == "skip":
+            assert "does not accept 'maximize'" in result.detail
+            continue
+        assert result.verdict == "violation", (check_id, result.verdict, result.detail)
+        assert BROKEN_MESSAGE[name] in result.detail, (check_id, result.detail)
+
+
+# --- skips and notes ------------------------------------------------------------------------
+
+
+class NoClosureSGD(torch.optim.Optimizer):
+    """A valid optimizer whose step() takes no closure (allowed: the closure is optional)."""
+
+    def __init__(self, params: Any, lr: float = 1e-2):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+
+
+class PositiveLRSGD(NoClosureSGD):
+    """Rejects lr = 0 in the constructor, as some libraries do."""
+
+    def __init__(self, params: Any, lr: float = 1e-2):
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        super().__init__(params, lr)
+
+
+class Float64OnlySGD(NoClosureSGD):
+    """Refuses anything but float64 parameters, with an error: a dtype it does not support."""
+
+    def __init__(self, params: Any, lr: float = 1e-2):
+        params = list(params)
+        if any(p.dtype != torch.float64 for p in params):
+            raise TypeError("Float64OnlySGD supports float64 parameters only")
+        super().__init__(params, lr)
+
+
+def local_target(cls: type) -> OptimizerTarget:
+    return OptimizerTarget(cls.__name__, cls, f"{__name__}:{cls.__name__}")
+
+
+def test_step_without_closure_is_skipped_with_the_reason():
+    result = run_check("contract.closure", local_target(NoClosureSGD))
+    assert result.verdict == "skip"
+    assert "takes no closure" in result.detail
+
+
+def test_constructor_refusing_lr_zero_is_skipped_with_the_reason():
+    result = run_check("contract.zero_lr", local_target(PositiveLRSGD))
+    assert result.verdict == "skip"
+    assert "rejects lr = 0" in result.detail
+
+
+def test_target_without_maximize_is_skipped():
+    result = run_check("contract.maximize", local_target(NoClosureSGD))
+    assert result.verdict == "skip"
+    assert "maximize" in result.detail
+
+
+def test_maximize_fixed_by_settings_is_skipped():
+    target = torch_target("SGD", "forloop")
+    result = run_check("contract.maximize", target, "SGD", {"maximize": False})
+    assert result.verdict == "skip"
+
+
+def test_unsupported_dtype_is_noted_not_failed():
+    result = run_check("contract.dtype", local_target(Float64OnlySGD))
+    assert result.verdict == "pass", result.detail
+    assert "bfloat16 not supported" in result.detail
+
+
+def test_line_search_optimizer_is_skipped_with_the_reason():
+    result = run_check("contract.resume", OptimizerTarget("LBFGS", torch.optim.LBFGS))
+    assert result.verdict == "skip"
+    assert "requires a closure" in result.detail
+
+
+def test_state_made_in_the_constructor_is_allowed():
+    """torch's Adagrad allocates state for every parameter at construction (by design);
+    grad_none only forbids step() creating or changing state for a tensor without gradient."""
+    result = run_check("contract.grad_none", torch_target("Adagrad", "forloop"))
+    assert result.verdict == "pass", result.detail
+
+
+def test_lr_change_says_what_it_did_not_check_without_a_spec():
+    result = run_check("contract.lr_change", torch_target("SGD", "forloop"))
+    assert result.verdict == "pass"
+    assert "not checked without a spec" in result.detail
+
+
+def test_contract_checks_are_generic_and_registered():
+    for check_id in CONTRACT:
+        c = CHECKS[check_id]
+        assert c.invariant is None and c.kind == "optimizer" and not c.needs_reference
+    assert len(CONTRACT) == 12
+    assert inspect.getmodule(CHECKS["contract.resume"].fn).__name__.endswith("contract_checks")
