@@ -6,6 +6,8 @@ build, while 2.13.0 is the CPU wheel this project is developed and tested agains
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests"]
@@ -37,8 +39,13 @@ def crossval(session: nox.Session) -> None:
     """Cross-validation of the references against torch.optim on the CPU, every dtype."""
     _install(session)
     session.run(
-        "python", "-m", "pytest", "tests/test_crossval.py", "tests/test_reference_optimizers.py",
-        "tests/test_schedule_crossval.py", *session.posargs,
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_crossval.py",
+        "tests/test_reference_optimizers.py",
+        "tests/test_schedule_crossval.py",
+        *session.posargs,
     )
 
 
@@ -50,7 +57,9 @@ def gpu(session: nox.Session) -> None:
         "python", "-c", "import torch; print(torch.cuda.is_available())", silent=True
     )
     if "True" not in (has_cuda or ""):
-        session.error("no CUDA device here: the gpu session needs one (CPU checks: nox -s crossval)")
+        session.error(
+            "no CUDA device here: the gpu session needs one (CPU checks: nox -s crossval)"
+        )
     session.run("python", "-m", "pytest", "-m", "cuda", "tests/", *session.posargs)
 
 
@@ -60,3 +69,29 @@ def validate(session: nox.Session) -> None:
     _install(session, "bench")
     for like in ("SGD", "Adam", "AdamW"):
         session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Step-time benchmarks (pytest-benchmark) and the speed report, in build/bench."""
+    _install(session)
+    Path("build/bench").mkdir(parents=True, exist_ok=True)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/benchmarks",
+        "--benchmark-only",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-json=build/bench/step-time.json",
+        *session.posargs,
+    )
+    session.run("optcheck", "bench", "--sections", "speed", "crossval", "--out", "build/bench")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """The standard convergence report: build/report/bench.{json,md,html}."""
+    _install(session, "bench")
+    session.run("optcheck", "bench", "--out", "build/report", *session.posargs)

@@ -1,0 +1,45 @@
+"""Write a bench result as bench.json, bench.md (+ bench_files/*.png) and bench.html."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from optcheck.reports import plots
+from optcheck.reports.bench_markdown import render_markdown
+from optcheck.reports.compare import Comparison
+from optcheck.reports.html import render_html
+from optcheck.reports.io import write_atomic
+from optcheck.suites import bench_result as br
+
+JSON_NAME, MD_NAME, HTML_NAME, FILES_DIR = "bench.json", "bench.md", "bench.html", "bench_files"
+
+
+def write_json(out_dir: str | os.PathLike[str], result: br.BenchResult) -> Path:
+    path = Path(out_dir) / JSON_NAME
+    write_atomic(path, br.dumps(result))
+    return path
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    result: br.BenchResult,
+    comparison: Comparison | None = None,
+) -> list[Path]:
+    """Render and write the Markdown (with its PNGs) and the self-contained HTML page.
+
+    Everything is rendered in memory first, so a rendering error writes nothing.
+    """
+    out = Path(out_dir)
+    figs = plots.figures(result)
+    md = render_markdown(result, figs, comparison, image_dir=FILES_DIR)
+    page = render_html(result, figs, comparison)
+    written = []
+    for name, png in figs.items():
+        path = out / FILES_DIR / f"{name}.png"
+        write_atomic(path, png)
+        written.append(path)
+    for name, text in ((MD_NAME, md), (HTML_NAME, page)):
+        write_atomic(out / name, text)
+        written.append(out / name)
+    return written

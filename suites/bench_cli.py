@@ -1,0 +1,292 @@
+"""``optcheck bench``: run the convergence and speed benchmarks and write the report.
+
+    optcheck bench                          the standard report into build/bench
+    optcheck bench --quick                  a small run, well under a minute
+    optcheck bench --compare OLD.json       also compare with an earlier run (exit 1 on
+                                            regressions)
+    optcheck bench --render-only RUN.json   re-render Markdown/HTML from a saved result
+
+Exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark checks itself
+(f*, theory rates, Reddi's outcome) did not hold; 2 usage error (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from optcheck.suites.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError
+
+SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval")
+DEFAULT_OUT = os.path.join("build", "bench")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="convergence and speed benchmarks with a JSON/Markdown/HTML report",
+        description="Run the convergence benchmarks (tuned lr, seeds, bootstrap intervals), "
+        "theory rates, Reddi et al.'s counterexample and step-time measurements; write "
+        "bench.json, bench.md and a self-contained bench.html into --out.",
+    )
+    p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
+    p.add_argument(
+        "--problems",
+        nargs="+",
+        metavar="P",
+        help="problems (default: all; a wrong name lists them)",
+    )
+    p.add_argument(
+        "--optimizers",
+        nargs="+",
+        metavar="O",
+        help="torch:NAME, ref:NAME, a family (both), torch, ref or all; "
+        "families: SGD Momentum Nesterov Adam AMSGrad AdamW",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="module:Attr",
+        help="a third-party optimizer, built as Attr(params, lr=...) (repeatable)",
+    )
+    p.add_argument("--seeds", type=int, metavar="N", help="evaluation seeds 0..N-1 (default 5)")
+    p.add_argument("--steps", type=int, metavar="N", help="step budget for every problem")
+    p.add_argument("--tau", type=float, metavar="T", help="target: f - f* <= T (f0 - f*)")
+    p.add_argument(
+        "--schedules",
+        nargs="+",
+        metavar="S",
+        help="schedules of the schedule study (constant step cosine warmup-cosine warm-restarts)",
+    )
+    p.add_argument(
+        "--schedule-problems", nargs="+", metavar="P", help="problems of the schedule study"
+    )
+    p.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="S",
+        help=f"what to run (default all): {' '.join(SECTIONS)}",
+    )
+    p.add_argument(
+        "--speed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="include the step-time section (default: yes)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="device of the step-time section",
+    )
+    p.add_argument("--reddi-steps", type=int, metavar="N", help="length of the Reddi runs")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output directory")
+    p.add_argument("--compare", metavar="OLD.json", help="compare with an earlier bench.json")
+    p.add_argument(
+        "--render-only",
+        metavar="RUN.json",
+        help="render the report of a saved result; runs nothing",
+    )
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: CPUs)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(run=run)
+
+
+class _Progress:
+    """One line per finished task on a terminal (overwritten), sparse lines in logs."""
+
+    def __init__(self, stream: Any = sys.stderr) -> None:
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.last = -1e9
+
+    def __call__(self, done: int, total: int, label: str, fraction: float) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.start
+        eta = f", ~{elapsed / fraction * (1 - fraction):.0f} s left" if fraction > 0.05 else ""
+        line = f"[{done}/{total}] {elapsed:4.0f} s{eta}: {label}"
+        if self.tty:
+            self.stream.write("\r" + line[:110].ljust(110))
+            if done == total:
+                self.stream.write("\n")
+        elif now - self.last >= 10 or done == total:
+            self.stream.write(line + "\n")
+            self.last = now
+        self.stream.flush()
+
+
+def _check_out(out: str) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot write in {probe}")
+    return path
+
+
+def _load(path: str, flag: str) -> Any:
+    from optcheck.reports.io import load_result
+
+    try:
+        return load_result(path)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _plan(args: argparse.Namespace) -> Any:
+    from optcheck.suites import bench
+    from optcheck.suites.problems import PROBLEMS
+
+    plan = bench.quick_plan() if args.quick else bench.standard_plan()
+    known = ", ".join(PROBLEMS)
+    for flag, names in (
+        ("--problems", args.problems),
+        ("--schedule-problems", args.schedule_problems),
+    ):
+        for name in names or []:
+            if name not in PROBLEMS:
+                raise UsageError(f"{flag}: unknown problem {name!r}; known: {known}")
+    if args.problems:
+        plan.problems = list(dict.fromkeys(args.problems))
+    if args.schedule_problems:
+        plan.schedule_problems = list(dict.fromkeys(args.schedule_problems))
+    if args.optimizers:
+        try:
+            plan.optimizers = bench.parse_optimizers(args.optimizers)
+        except ValueError as exc:
+            raise UsageError(f"--optimizers: {exc}") from None
+    for path in args.target:
+        try:
+            plan.optimizers.append(bench.check_target(path))
+        except ValueError as exc:
+            raise UsageError(f"--target: {exc}") from None
+    if args.schedules:
+        for s in args.schedules:
+            if s not in bench.SCHEDULE_NAMES:
+                raise UsageError(
+                    f"--schedules: unknown schedule {s!r}; known: {', '.join(bench.SCHEDULE_NAMES)}"
+                )
+        plan.schedules = list(dict.fromkeys(args.schedules))
+    settings = plan.settings
+    if args.seeds is not None:
+        if not 1 <= args.seeds <= 1000:
+            raise UsageError(f"--seeds must be between 1 and 1000, got {args.seeds}")
+        settings = replace(settings, seeds=tuple(range(args.seeds)))
+    if args.steps is not None:
+        if not 10 <= args.steps <= 10**7:
+            raise UsageError(f"--steps must be between 10 and 10000000, got {args.steps}")
+        settings = replace(settings, steps=tuple((p, args.steps) for p in PROBLEMS))
+    if args.tau is not None:
+        if not 0 < args.tau < 1:
+            raise UsageError(f"--tau must lie in (0, 1), got {args.tau}")
+        settings = replace(settings, tau=args.tau)
+    plan.settings = settings
+    if args.reddi_steps is not None:
+        if not 1 <= args.reddi_steps <= 10**8:
+            raise UsageError(f"--reddi-steps must be between 1 and 1e8, got {args.reddi_steps}")
+        plan.reddi_steps = args.reddi_steps
+    sections = set(args.sections or SECTIONS)
+    if args.speed is not None:
+        sections = sections | {"speed"} if args.speed else sections - {"speed"}
+    if "convergence" not in sections:
+        plan.problems = []
+    if "schedules" not in sections:
+        plan.schedule_problems, plan.schedules = [], []
+    if "theory" not in sections:
+        plan.theory = []
+    if "reddi" not in sections:
+        plan.reddi = []
+    if "crossval" not in sections:
+        plan.crossval = []
+    if "speed" not in sections:
+        plan.speed = None
+    elif plan.speed is not None:
+        import torch
+
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available")
+        plan.speed = {**plan.speed, "device": args.device}
+    return plan
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and not 1 <= args.jobs <= 512:
+        raise UsageError(f"--jobs must be between 1 and 512, got {args.jobs}")
+    out = _check_out(args.out)
+    baseline = _load(args.compare, "--compare") if args.compare else None
+    if args.render_only:
+        result = _load(args.render_only, "--render-only")
+        return _finish(
+            out,
+            result,
+            baseline,
+            write_json=Path(args.render_only).resolve() != (out / "bench.json").resolve(),
+            quiet=args.quiet,
+        )
+    plan = _plan(args)
+    from optcheck.suites.bench import format_exception, run_bench
+
+    progress = None if args.quiet else _Progress()
+    try:
+        result = run_bench(plan, jobs=args.jobs or 0, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (design card)
+        if os.environ.get("OPTCHECK_DEBUG"):
+            raise
+        print(
+            f"optcheck bench: error: {format_exception(exc)} (set OPTCHECK_DEBUG=1 for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return _finish(out, result, baseline, write_json=True, quiet=args.quiet)
+
+
+def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
+    from optcheck.reports.bench_report import write_json as save_json
+    from optcheck.reports.bench_report import write_report
+    from optcheck.reports.compare import compare
+    from optcheck.suites.bench import format_exception
+
+    if write_json:
+        path = save_json(out, result)  # first: the results survive a rendering failure
+        print(f"wrote {path}")
+    comparison = compare(baseline, result) if baseline is not None else None
+    try:
+        written = write_report(out, result, comparison)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("OPTCHECK_DEBUG"):
+            raise
+        print(
+            f"optcheck bench: error: rendering failed: {format_exception(exc)}; the results "
+            f"are in {out / 'bench.json'} (re-render with --render-only)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for p in written:
+        if p.suffix != ".png":
+            print(f"wrote {p}")
+    status = EXIT_OK
+    for v in result.violations():
+        print(f"violation: {v}", file=sys.stderr)
+        status = EXIT_VIOLATION
+    if comparison is not None:
+        for c in comparison.regressions:
+            print(
+                f"regression: {c.kind}: {c.item}: {c.old} -> {c.new} ({c.message})", file=sys.stderr
+            )
+        if comparison.regressions:
+            status = EXIT_VIOLATION
+        elif not quiet:
+            print(f"no regressions against the run of {comparison.baseline}")
+    return status
