@@ -1,0 +1,525 @@
+"""Schedules against their closed forms, and the resume contract every scheduler must keep.
+
+``crossval.schedule`` compares the lr (and cycled momentum) a target publishes after each
+``scheduler.step()`` with the spec's closed form (or the variant --like names), within the
+round-off model of schedule_checks.RoundOff. A failure names the documented variant the target
+matches, if any (torch's own quirks are variants of the specs).
+
+``drift_table`` measures, over LONG_HORIZON (>= 10,000) steps, how far torch's chainable
+(recursive) forms drift from the closed forms: the figure the closing note reports, and what
+tests/test_schedule_crossval.py holds to the error model.
+
+The two resume checks are generic contract (no reference needed):
+  * ``contract.schedule_resume``: stop after k steps, build a fresh optimizer and scheduler,
+    load both state_dicts (torch docs order: construct, then optimizer.load_state_dict, then
+    scheduler.load_state_dict), continue: every later lr and momentum is bit-identical to the
+    uninterrupted run (the same arithmetic on the same restored values).
+  * ``contract.schedule_last_epoch``: resume through the constructor instead. The optimizer is
+    restored first (its groups carry ``initial_lr``, which torch requires when last_epoch >= 0)
+    and the scheduler is built with ``last_epoch = k - 1``: LRScheduler's constructor takes
+    one step (its docstring: "initializing a scheduler overwrites its optimizer's lr"; with
+    the default -1 it lands on epoch 0), so ``k - 1`` lands on epoch k, the saved scheduler's
+    ``last_epoch``. The run must then continue as the uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from optcheck.checks.registry import Context, NotApplicable, check, run_property
+from optcheck.checks.result import CheckResult
+from optcheck.checks.schedule_checks import (
+    MIN_STEPS,
+    Case,
+    Driver,
+    RoundOff,
+    cycles_momentum,
+    drive,
+    full_params,
+    ints_in,
+    make_optimizer,
+    period_of,
+    quiet,
+    roundoff_model,
+    scale_of,
+    schedule_cases,
+    schedule_spec,
+    size,
+    snippet_head,
+    start,
+    steepest,
+    steps_for,
+    torch_schedule_target,
+    violation,
+)
+from optcheck.checks.target import ScheduleTarget
+from optcheck.reference import schedules as S
+from optcheck.reference.schedules import SCHEDULES
+from optcheck.reference.space import Dimension, Int, Real
+from optcheck.reference.spec import ScheduleSpec
+
+# Cross-validation draws sizes up to CROSSVAL_CAP and drives at most CROSSVAL_STEPS per case.
+CROSSVAL_CAP, CROSSVAL_STEPS = 500, 600
+# Resume checks: short runs, the split point anywhere in them.
+RESUME_CAP, RESUME_STEPS = 48, 150
+LONG_HORIZON = 10_000
+
+
+def _first_mismatch(got: np.ndarray, want: np.ndarray, tol: np.ndarray) -> int | None:
+    bad = np.flatnonzero(~(np.abs(got - want) <= tol))
+    return int(bad[0]) if bad.size else None
+
+
+def matching_variant(
+    spec: ScheduleSpec, t: np.ndarray, got: np.ndarray, base_lr: float, p: Mapping[str, Any]
+) -> str | None:
+    for v in spec.variants:
+        try:
+            want = np.asarray(v.fn(t, base_lr, **p), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - a variant outside its domain matches nothing
+            continue
+        if _first_mismatch(got, want, roundoff_model(spec, base_lr, p, want)(t, want)) is None:
+            return f"{spec.name}:{v.name} ({v.description}; {v.source})"
+    return None
+
+
+@check(
+    id="crossval.schedule",
+    title="lr (and cycled momentum) after every step equals the closed form",
+    kind="schedule",
+    needs_reference=True,
+)
+def schedule_crossval(ctx: Context) -> CheckResult:
+    spec = schedule_spec(ctx)
+    reference = ctx.reference
+
+    @quiet
+    def prop(case: Case) -> None:
+        p = full_params(spec, case.params)
+        n = steps_for(spec, p, size(p) + MIN_STEPS, most=CROSSVAL_STEPS)
+        mom = cycles_momentum(spec, p)
+        tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
+        t = np.arange(n + 1)
+        exact = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
+        series = [("lr", tr.lr, exact, roundoff_model(spec, case.base_lr, p, exact))]
+        if mom and tr.momentum is not None and spec.momentum is not None:
+            m_exact = np.asarray(spec.momentum(t, case.base_lr, **p), dtype=np.float64)
+            m_model = RoundOff(1.0, steepest(m_exact), period_of(spec, p))
+            series.append(("momentum", tr.momentum, m_exact, m_model))
+        for what, got, want, model in series:
+            tol = model(t, want)
+            bad = _first_mismatch(got, want, tol)
+            if bad is None:
+                continue
+            hint = ""
+            if what == "lr" and ctx.variant is None:
+                match = matching_variant(spec, t, got, case.base_lr, p)
+                hint = f"; matches the documented variant {match}" if match else ""
+            raise violation(
+                ctx,
+                case,
+                f"{what} at t={bad} is {got[bad]:.17g}, the closed form gives {want[bad]:.17g} "
+                f"(|diff| = {abs(got[bad] - want[bad]) / tol[bad]:.3g} x round-off){hint}",
+                t=bad,
+                expected=float(want[bad]),
+                got=float(got[bad]),
+                tol=float(tol[bad]),
+                steps=n,
+                show=f"{'lrs' if what == 'lr' else 'momenta'}[{bad}]",
+            )
+
+    return run_property(ctx, "crossval.schedule", schedule_cases(ctx, cap=CROSSVAL_CAP), prop)
+
+
+# --- long-horizon drift of torch's chainable forms --------------------------------------------
+
+# Parameters that keep every schedule moving for the whole LONG_HORIZON (none finishes early,
+# none underflows), so the drift is measured where a recursion accumulates the most.
+HORIZON_PARAMS: dict[str, dict[str, Any]] = {
+    "ConstantLR": {"factor": 0.3, "total_iters": 5000},
+    "StepLR": {"step_size": 7, "gamma": 0.999},
+    "MultiStepLR": {"milestones": tuple(range(97, LONG_HORIZON, 97)), "gamma": 0.95},
+    "ExponentialLR": {"gamma": 0.9995},
+    "CosineAnnealingLR": {"T_max": 3000, "eta_min": 1e-4},
+    "CosineAnnealingWarmRestarts": {"T_0": 100, "T_mult": 2, "eta_min": 1e-4},
+    "LinearLR": {"start_factor": 0.01, "end_factor": 1.0, "total_iters": LONG_HORIZON - 1},
+    "PolynomialLR": {"total_iters": LONG_HORIZON, "power": 2.0},
+    "OneCycleLR": {"max_lr": 0.1, "total_steps": LONG_HORIZON + 1},
+    "CyclicLR": {
+        "base_lr": 1e-3,
+        "max_lr": 1e-2,
+        "step_size_up": 700,
+        "step_size_down": 300,
+        "mode": "exp_range",
+        "gamma": 0.9999,
+    },
+    "LambdaLR": {"lr_lambda": S.lambda_inverse_sqrt},
+    "MultiplicativeLR": {"lr_lambda": S.factor_0999},
+    "SequentialLR": {
+        "schedulers": (
+            ("LinearLR", {"start_factor": 0.01, "total_iters": 500}),
+            ("CosineAnnealingLR", {"T_max": 4000}),
+            ("ExponentialLR", {"gamma": 0.9995}),
+        ),
+        "milestones": (500, 6000),
+    },
+    "ChainedScheduler": {
+        "schedulers": (
+            ("LinearLR", {"start_factor": 0.1, "total_iters": 3000}),
+            ("ExponentialLR", {"gamma": 0.9997}),
+            ("StepLR", {"step_size": 1000, "gamma": 0.7}),
+        ),
+    },
+    "WarmupCosine": {"start_factor": 0.01, "warmup_steps": 1000, "T_max": 9000, "eta_min": 1e-5},
+}
+
+
+@dataclass(frozen=True)
+class Drift:
+    name: str
+    steps: int
+    chainable: bool  # torch's get_lr multiplies the current lr (round-off accumulates)
+    max_rel: float  # max_t |torch - exact| / |exact| (exact = 0: relative to the scale)
+    at: int  # the t where it is reached
+    max_in_roundoff: float  # max_t |torch - exact| / RoundOff(t): <= 1 holds the model
+
+    def row(self) -> str:
+        kind = "chainable" if self.chainable else "closed form"
+        return (
+            f"{self.name:28s} {kind:11s} {self.max_rel:10.3e} at t={self.at:<6d} "
+            f"{self.max_in_roundoff:6.3f} of the bound"
+        )
+
+
+def drift(name: str, steps: int = LONG_HORIZON, base_lr: float = 0.1) -> Drift:
+    """torch's scheduler ``name`` against its closed form for ``steps`` steps."""
+    spec = SCHEDULES[name]
+    p = full_params(spec, HORIZON_PARAMS[name])
+    n = steps_for(spec, p, steps, most=steps)
+    tr = drive(torch_schedule_target(name), HORIZON_PARAMS[name], base_lr, n)
+    t = np.arange(n + 1)
+    want = np.asarray(spec.closed_form(t, base_lr, **p), dtype=np.float64)
+    scale = scale_of(spec, base_lr, p)
+    err = np.abs(tr.lr - want)
+    rel = err / np.where(want != 0.0, np.abs(want), scale)
+    at = int(np.argmax(rel))
+    return Drift(
+        name,
+        n,
+        bool(spec.extra.get("chainable", False)),
+        float(rel[at]),
+        at,
+        float(np.max(err / roundoff_model(spec, base_lr, p, want)(t, want))),
+    )
+
+
+def drift_table(steps: int = LONG_HORIZON) -> list[Drift]:
+    """Every torch scheduler's largest drift from its closed form over ``steps`` steps."""
+    return [drift(name, steps) for name in HORIZON_PARAMS]
+
+
+# --- resume -----------------------------------------------------------------------------------
+
+
+def _resume_case(ctx: Context) -> st.SearchStrategy[Case]:
+    # ``snap``: interrupt exactly at one of the schedule's own epochs (a milestone, a restart,
+    # the end of a warmup), where a resume that re-applies or skips a step shows.
+    extra = {"split": st.floats(0.0, 1.0), "snap": st.booleans()}
+    return schedule_cases(ctx, cap=RESUME_CAP, extra=extra)
+
+
+def _spec_or_none(ctx: Context) -> ScheduleSpec | None:
+    return ctx.spec if isinstance(ctx.spec, ScheduleSpec) else None
+
+
+def require_constructible(ctx: Context) -> None:
+    """Without a spec only --hp says what to pass: a target that needs more is skipped (the
+    check cannot run), not failed."""
+    if _spec_or_none(ctx) is not None:
+        return
+    try:
+        start(ctx.target, ctx.settings.fixed_hp, 0.1)
+    except TypeError as exc:
+        raise NotApplicable(f"cannot construct without --like or --hp: {exc}") from None
+
+
+def _split(ctx: Context, case: Case, low: int) -> tuple[ScheduleSpec | None, int, int]:
+    spec = _spec_or_none(ctx)
+    p = full_params(spec, case.params)
+    n = steps_for(spec, p, size(p) + MIN_STEPS, most=RESUME_STEPS)
+    if n < low:
+        raise NotApplicable("the schedule is too short to interrupt")
+    k = low + round(case.extra["split"] * (n - low))
+    marks = sorted({m for m in ints_in(p) if low <= m <= n})
+    if case.extra.get("snap") and marks:
+        k = min(marks, key=lambda m: (abs(m - k), m))
+    return spec, n, k
+
+
+def resume_snippet(
+    target: ScheduleTarget, case: Case, k: int, n: int, t: int, last_epoch: bool
+) -> str | None:
+    """Standalone Python: the uninterrupted run and the resumed one, printing both at t."""
+    head = snippet_head(target, case.params)
+    if head is None:
+        return None
+    imports, body = head
+    kw = f", {body}" if body else ""
+    if last_epoch:
+        rebuild = [
+            "saved = sched.last_epoch",
+            "p, opt = fresh()",
+            "opt.load_state_dict(opt_sd)  # its groups carry initial_lr",
+            f"sched = make_schedule(opt{kw}, last_epoch=saved - 1)  # the constructor steps once",
+        ]
+    else:
+        rebuild = [
+            "sched_sd = copy.deepcopy(sched.state_dict())",
+            "p, opt = fresh()",
+            f"sched = make_schedule(opt{kw})",
+            "opt.load_state_dict(opt_sd)",
+            "sched.load_state_dict(sched_sd)",
+        ]
+    return "\n".join(
+        [
+            "import copy",
+            imports,
+            "",
+            "",
+            "def fresh():",
+            "    p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
+            f"    return p, torch.optim.SGD([p], lr={case.base_lr!r}, momentum=0.0)",
+            "",
+            "",
+            "def run(p, opt, sched, steps, lrs):",
+            "    for _ in range(steps):",
+            "        p.grad = torch.ones_like(p)",
+            "        opt.step()",
+            "        sched.step()",
+            "        lrs.append(opt.param_groups[0]['lr'])",
+            "",
+            "",
+            "p, opt = fresh()",
+            f"sched = make_schedule(opt{kw})",
+            "whole = [opt.param_groups[0]['lr']]",
+            f"run(p, opt, sched, {n}, whole)",
+            "p, opt = fresh()",
+            f"sched = make_schedule(opt{kw})",
+            f"run(p, opt, sched, {k}, [])",
+            "opt_sd = copy.deepcopy(opt.state_dict())",
+            *rebuild,
+            "resumed = [opt.param_groups[0]['lr']]",
+            f"run(p, opt, sched, {n - k}, resumed)",
+            f"print('uninterrupted:', whole[{t}], 'resumed:', resumed[{t - k}])",
+            "",
+        ]
+    )
+
+
+def _compare_resumed(
+    ctx: Context,
+    case: Case,
+    whole: Driver,
+    resumed: Driver,
+    k: int,
+    n: int,
+    how: str,
+    exact: bool,
+) -> None:
+    last_epoch = not exact
+    spec = _spec_or_none(ctx)
+    p = full_params(spec, case.params)
+    models = {
+        "lr": roundoff_model(spec, case.base_lr, p, whole.lr),
+        "momentum": RoundOff(1.0, steepest(whole.momentum), period_of(spec, p)),
+    }
+    for what, a, b in (
+        ("lr", whole.lr, resumed.lr),
+        ("momentum", whole.momentum, resumed.momentum),
+    ):
+        for j, got in enumerate(b):
+            t, want = k + j, a[k + j]
+            tol = 0.0 if exact else float(models[what](t, want))
+            # Equal (infs included), or both NaN: the same result.
+            same = got == want or (np.isnan(got) and np.isnan(want))
+            if not (same or abs(got - want) <= tol):
+                raise violation(
+                    ctx,
+                    case,
+                    f"resumed {how} at t={k}: {what} at t={t} is {got:.17g}, the uninterrupted "
+                    f"run has {want:.17g}",
+                    t=t,
+                    expected=float(want),
+                    got=float(got),
+                    tol=tol or None,
+                    steps=n,
+                    code=resume_snippet(ctx.target, case, k, n, t, last_epoch),
+                )
+
+
+@check(
+    id="contract.schedule_resume",
+    title="scheduler + optimizer state_dict resume equals an uninterrupted run, bit for bit",
+    kind="schedule",
+)
+def schedule_resume(ctx: Context) -> CheckResult:
+    @quiet
+    def prop(case: Case) -> None:
+        _, n, k = _split(ctx, case, 0)
+        whole = start(ctx.target, case.params, case.base_lr)
+        whole.step(n)
+        first = start(ctx.target, case.params, case.base_lr)
+        first.step(k)
+        opt_sd = copy.deepcopy(first.opt.state_dict())
+        sched_sd = copy.deepcopy(first.sched.state_dict())
+        param, opt = make_optimizer(case.base_lr)
+        sched = ctx.target.make(opt, case.params)
+        opt.load_state_dict(opt_sd)
+        sched.load_state_dict(sched_sd)
+        resumed = Driver(opt, param, sched)
+        resumed.step(n - k)
+        _compare_resumed(ctx, case, whole, resumed, k, n, "from state_dicts", exact=True)
+
+    require_constructible(ctx)
+    return run_property(ctx, "contract.schedule_resume", _resume_case(ctx), prop)
+
+
+@check(
+    id="contract.schedule_last_epoch",
+    title="rebuilt with last_epoch on a restored optimizer, the scheduler continues the run",
+    kind="schedule",
+    needs=("last_epoch",),
+)
+def schedule_last_epoch(ctx: Context) -> CheckResult:
+    @quiet
+    def prop(case: Case) -> None:
+        _, n, k = _split(ctx, case, 1)
+        whole = start(ctx.target, case.params, case.base_lr)
+        whole.step(n)
+        first = start(ctx.target, case.params, case.base_lr)
+        first.step(k)
+        saved_epoch = int(getattr(first.sched, "last_epoch", k))
+        opt_sd = copy.deepcopy(first.opt.state_dict())
+        param, opt = make_optimizer(case.base_lr)
+        opt.load_state_dict(opt_sd)
+        sched = ctx.target.make(opt, {**case.params, "last_epoch": saved_epoch - 1})
+        resumed = Driver(opt, param, sched)
+        resumed.step(n - k)
+        _compare_resumed(
+            ctx,
+            case,
+            whole,
+            resumed,
+            k,
+            n,
+            f"with last_epoch={saved_epoch - 1} (saved last_epoch {saved_epoch})",
+            exact=False,
+        )
+
+    require_constructible(ctx)
+    return run_property(ctx, "contract.schedule_last_epoch", _resume_case(ctx), prop)
+
+
+# --- what torch does differently --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where torch breaks a check: why (with the torch issue where one exists), parameters
+    that trigger it, and, where one is known, a restriction of the spec's space (dimension
+    replacements) inside which torch passes the check."""
+
+    why: str
+    trigger: Mapping[str, Any]
+    outside: Mapping[str, Dimension] | None = None
+
+
+_NORMAL_FACTOR = {"factor": Real("factor", 1e-300, 1.0, 1.0 / 3, special=(1.0,))}
+_TOTAL_ITERS_POSITIVE = {"total_iters": Int("total_iters", 1, 1000, 5)}
+_TRIGGERS_ZERO = {
+    "ConstantLR": {"factor": 0.5, "total_iters": 0},
+    "LinearLR": {"start_factor": 0.5, "end_factor": 1.0, "total_iters": 0},
+    "PolynomialLR": {"total_iters": 0, "power": 1.0},
+}
+_WHY_ZERO = {
+    "ConstantLR": "total_iters=0 keeps base*factor for ever; torch's own closed form gives base "
+    "(spec variant ConstantLR:torch; pytorch/pytorch PR #192655)",
+    "LinearLR": "total_iters=0 holds base*start_factor for ever instead of end_factor (spec "
+    "variant LinearLR:torch)",
+    "PolynomialLR": "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the "
+    "limit is 0 (spec variant PolynomialLR:torch)",
+}
+_WHY_TINY_FACTOR = (
+    "factor below ~5.6e-309 (subnormal): at total_iters torch multiplies by 1/factor, which "
+    "overflows, and the lr becomes inf (or NaN where base*factor underflowed to 0)"
+)
+
+# tests/test_schedule_*.py assert each finding still reproduces (a fix upstream shows) and that
+# torch passes everywhere else; a validator can label these as known.
+TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
+    **{
+        (name, check_id): Finding(
+            _WHY_ZERO[name],
+            _TRIGGERS_ZERO[name],
+            {**_TOTAL_ITERS_POSITIVE, **(_NORMAL_FACTOR if name == "ConstantLR" else {})},
+        )
+        for name in _TRIGGERS_ZERO
+        for check_id in ("crossval.schedule", "interplay.schedule_applied_lr")
+    },
+    **{
+        ("ConstantLR", check_id): Finding(
+            _WHY_TINY_FACTOR,
+            {"factor": 5e-324, "total_iters": 1},
+            _NORMAL_FACTOR,
+        )
+        for check_id in (
+            "schedule.bounded",
+            "schedule.nonnegative",
+            "schedule.nondecreasing_warmup",
+        )
+    },
+    ("StepLR", "contract.schedule_last_epoch"): Finding(
+        "rebuilt at a drop epoch on the restored optimizer, the constructor's step multiplies "
+        "by gamma again: StepLR.get_lr lacks the _is_initial guard ExponentialLR has (the "
+        "recursion trusts group['lr'], cf. pytorch/pytorch#29697)",
+        {"step_size": 3, "gamma": 0.5},
+    ),
+    ("MultiStepLR", "contract.schedule_last_epoch"): Finding(
+        "as StepLR, at a milestone", {"milestones": (5, 5, 20), "gamma": 0.5}
+    ),
+    ("ConstantLR", "contract.schedule_last_epoch"): Finding(
+        "rebuilt at total_iters, the constructor's step divides by factor again (2x base)",
+        {"factor": 0.5, "total_iters": 4},
+    ),
+    ("CosineAnnealingWarmRestarts", "contract.schedule_last_epoch"): Finding(
+        "the constructor resets T_i to T_0: past the first restart with T_mult > 1 the cycle "
+        "length is wrong (pytorch/pytorch#88791; fix PR #110497 closed unmerged)",
+        {"T_0": 2, "T_mult": 2},
+        {"T_mult": Int("T_mult", 1, 1, 1)},
+    ),
+    ("SequentialLR", "contract.schedule_last_epoch"): Finding(
+        "last_epoch only moves SequentialLR's own counter; the children start from scratch "
+        "(pytorch/pytorch#162591)",
+        {},
+    ),
+    ("WarmupCosine", "contract.schedule_last_epoch"): Finding(
+        "a SequentialLR: as SequentialLR", {"warmup_steps": 5}
+    ),
+}
+# Documented torch behaviours that differ from a paper; the closed forms follow torch, so these
+# pass, and the tests named here pin them down.
+TORCH_DOCUMENTED = {
+    "CosineAnnealingLR": "past T_max the lr rises again (period 2 T_max) instead of holding "
+    "eta_min or restarting: test_reference_schedules.py::test_cosine_past_t_max_rises_again",
+    "CosineAnnealingWarmRestarts": "integer steps never reach eta_min (T_cur runs 0..T_i-1): "
+    "test_reference_schedules.py::test_sgdr_never_reaches_eta_min_at_integer_epochs",
+    "OneCycleLR": "two phases and cosine annealing by default (the paper: three linear "
+    "phases); at t = total_steps, an lr no optimizer step uses, it extrapolates: "
+    "test_reference_schedules.py::test_one_cycle_default_two_phase_vs_paper_three_phase",
+}

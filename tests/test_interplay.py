@@ -1,0 +1,184 @@
+"""Optimizer-scheduler interplay: the lr applied at step t is the schedule's eta_t.
+
+torch's schedulers and optimizers pass (ASGD and Rprop excepted, with their reasons), the
+closed forms and the reference optimizers pass, and each check fails on the zoo's slips.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from optcheck.checks import profiles, registry
+from optcheck.checks.interplay_checks import TORCH_OPTIMIZER_FINDINGS
+from optcheck.checks.reference_optimizer import reference_factory
+from optcheck.checks.registry import Context, Settings, execute
+from optcheck.checks.result import CheckResult
+from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+from optcheck.reference.catalog import OPTIMIZERS
+from optcheck.reference.schedules import SCHEDULES
+
+CHECKS = registry.load_all()
+SCHEDULE, OPT, OPT_REF = (
+    "interplay.schedule_applied_lr",
+    "interplay.optimizer_lr",
+    "interplay.optimizer_lr_reference",
+)
+# Plain SGD for the zoo's SGD subclasses, which implement only that (their slip is the lr).
+PLAIN_SGD = {
+    "momentum": 0.0,
+    "dampening": 0.0,
+    "weight_decay": 0.0,
+    "nesterov": False,
+    "maximize": False,
+}
+
+
+def settings(**fixed: object) -> Settings:
+    return Settings(max_examples=profiles.EXAMPLES[profiles.default_profile()], fixed_hp=fixed)
+
+
+def run(
+    target, like: str | None, check_id: str, variant: str | None = None, **fixed: object
+) -> CheckResult:
+    spec = None
+    if like in SCHEDULES:
+        spec = SCHEDULES[like]
+    elif like is not None:
+        spec = OPTIMIZERS[like]
+    v = next(x for x in spec.variants if x.name == variant) if variant else None
+    return execute(CHECKS[check_id], Context(target, spec, v, settings(**fixed)))
+
+
+def torch_optimizer(name: str) -> OptimizerTarget:
+    return OptimizerTarget(
+        f"torch.optim:{name}", getattr(torch.optim, name), import_path=f"torch.optim:{name}"
+    )
+
+
+def zoo(name: str, kind: str = "schedule"):
+    from zoo import schedules
+
+    cls = ScheduleTarget if kind == "schedule" else OptimizerTarget
+    return cls(f"zoo {name}", getattr(schedules, name), import_path=f"zoo.schedules:{name}")
+
+
+# --- schedule targets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_torch_schedule_is_applied_as_published(name):
+    # Against torch's own variant where the spec has one (total_iters = 0 quirks: the
+    # crossval findings, tests/test_schedule_crossval.py).
+    variant = "torch" if any(v.name == "torch" for v in SCHEDULES[name].variants) else None
+    result = run(torch_schedule_target(name), name, SCHEDULE, variant)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_closed_form_is_applied_as_published(name):
+    result = run(reference_schedule_target(name), name, SCHEDULE)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+def test_without_a_spec_the_published_lr_is_still_checked():
+    target = torch_schedule_target("StepLR")
+    ok = run(target, None, SCHEDULE, step_size=3, gamma=0.5)
+    assert ok.verdict == "pass", ok.detail
+    bad = run(zoo("CosineHookedScale"), None, SCHEDULE, T_max=10)
+    assert bad.verdict == "violation" and "group['lr'] before it was" in bad.detail
+    skipped = run(target, None, SCHEDULE)  # nothing says what step_size is
+    assert skipped.verdict == "skip" and "cannot construct" in skipped.detail
+
+
+def test_lr_changed_behind_the_optimizers_back_is_caught():
+    # group['lr'] read between steps is right, so only the applied lr shows it.
+    result = run(zoo("CosineHookedScale"), "CosineAnnealingLR", SCHEDULE)
+    assert result.verdict == "violation"
+    assert result.evidence.got == pytest.approx(result.evidence.expected / 2, rel=1e-15)
+    crossval = execute(
+        CHECKS["crossval.schedule"],
+        Context(zoo("CosineHookedScale"), SCHEDULES["CosineAnnealingLR"], settings=settings()),
+    )
+    assert crossval.verdict == "pass"
+
+
+def test_scheduler_one_step_ahead_is_caught_and_named():
+    result = run(zoo("CosinePreStep"), "CosineAnnealingLR", SCHEDULE)
+    assert result.verdict == "violation" and "one step ahead" in result.detail
+
+
+# --- optimizer targets ------------------------------------------------------------------------
+
+CONFORMING = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "NAdam", "RAdam", "Adadelta", "Adamax"]
+
+
+@pytest.mark.parametrize("name", CONFORMING)
+def test_torch_optimizer_applies_the_scheduled_lr(name):
+    result = run(torch_optimizer(name), name if name in OPTIMIZERS else None, OPT)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_torch_optimizer_matches_the_reference_under_a_scheduler(name):
+    result = run(torch_optimizer(name), name, OPT_REF)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_reference_optimizer_passes(name):
+    target = OptimizerTarget(f"reference {name}", reference_factory(OPTIMIZERS[name]))
+    for check_id in (OPT, OPT_REF):
+        result = run(target, name, check_id)
+        assert result.verdict == "pass", (check_id, result.detail, result.evidence)
+
+
+@pytest.mark.parametrize(("name", "check_id"), list(TORCH_OPTIMIZER_FINDINGS))
+def test_torch_optimizer_finding_reproduces(name, check_id):
+    """ASGD (finding, pytorch/pytorch#74884) and Rprop (documented: lr is only the initial
+    step size) ignore a scheduler from their second step on."""
+    result = run(torch_optimizer(name), None, check_id)
+    assert result.verdict == "violation", TORCH_OPTIMIZER_FINDINGS[name, check_id]
+    assert result.evidence.step == 2 and "ignores group['lr']" in result.detail
+
+
+def test_line_search_optimizer_is_skipped():
+    result = run(torch_optimizer("LBFGS"), None, OPT)
+    assert result.verdict == "skip" and "closure" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("mutant", "check_id"),
+    [
+        ("SGDCachedLr", OPT),
+        ("SGDCachedLr", OPT_REF),
+        ("SGDFirstStepLr", OPT),
+        ("SGDFirstStepLr", OPT_REF),
+        ("SGDLaggingLr", OPT),
+        ("SGDLaggingLr", OPT_REF),
+        ("SGDScaledLr", OPT_REF),
+    ],
+)
+def test_optimizer_mutant_is_caught(mutant, check_id):
+    result = run(zoo(mutant, "optimizer"), "SGD", check_id, **PLAIN_SGD)
+    assert result.verdict == "violation", (result.verdict, result.detail)
+    assert result.evidence.step is not None and result.evidence.snippet
+
+
+def test_scaled_lr_still_responds_at_once():
+    # 1.001 * lr is applied at the right step: only the reference can tell it is wrong.
+    assert run(zoo("SGDScaledLr", "optimizer"), "SGD", OPT, **PLAIN_SGD).verdict == "pass"
+
+
+def test_heavy_ball_is_told_apart_by_the_variant():
+    """lr inside the momentum buffer (v = mu v + lr g) applies each lr at its own step but is
+    not torch's SGD when the lr changes: a violation as SGD, a pass as SGD:classic-momentum."""
+    spec = OPTIMIZERS["SGD"]
+    target = OptimizerTarget(
+        "heavy ball", reference_factory(spec, spec.variant("classic-momentum").fn)
+    )
+    fixed = {"momentum": 0.9, "dampening": 0.0, "nesterov": False}
+    assert run(target, "SGD", OPT, **fixed).verdict == "pass"
+    assert run(target, "SGD", OPT_REF, **fixed).verdict == "violation"
+    assert run(target, "SGD", OPT_REF, "classic-momentum", **fixed).verdict == "pass"

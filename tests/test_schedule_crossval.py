@@ -1,0 +1,167 @@
+"""Schedules against their closed forms (torch, long horizons) and the resume contract.
+
+torch passes every check here or has a documented finding (FINDINGS, reproduced by its
+trigger); each check fails on a deliberately broken scheduler from tests/zoo/schedules.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from optcheck.checks import profiles, registry
+from optcheck.checks.registry import Context, Settings, execute
+from optcheck.checks.result import CheckResult
+from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
+from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, TORCH_FINDINGS, drift_table
+from optcheck.checks.target import ScheduleTarget
+from optcheck.reference.schedules import SCHEDULES
+
+CHECKS = registry.load_all()
+NAMES = list(SCHEDULES)
+CROSSVAL, RESUME, LAST_EPOCH = (
+    "crossval.schedule",
+    "contract.schedule_resume",
+    "contract.schedule_last_epoch",
+)
+
+FINDINGS = TORCH_FINDINGS
+
+
+def settings(**fixed: object) -> Settings:
+    return Settings(max_examples=profiles.EXAMPLES[profiles.default_profile()], fixed_hp=fixed)
+
+
+def run(
+    target: ScheduleTarget, like: str, check_id: str, variant: str | None = None, **fixed: object
+) -> CheckResult:
+    spec = SCHEDULES[like]
+    v = next((x for x in spec.variants if x.name == variant), None) if variant else None
+    return execute(CHECKS[check_id], Context(target, spec, v, settings(**fixed)))
+
+
+def zoo_target(name: str) -> ScheduleTarget:
+    from zoo import schedules as zoo
+
+    return ScheduleTarget(f"zoo {name}", getattr(zoo, name), import_path=f"zoo.schedules:{name}")
+
+
+TORCH_CASES = [
+    (name, check_id)
+    for name in NAMES
+    for check_id in (CROSSVAL, RESUME, LAST_EPOCH)
+    if (name, check_id) not in FINDINGS
+]
+
+
+@pytest.mark.parametrize(("name", "check_id"), TORCH_CASES)
+def test_torch_passes(name, check_id):
+    result = run(torch_schedule_target(name), name, check_id)
+    if name == "ChainedScheduler" and check_id == LAST_EPOCH:
+        assert result.verdict == "skip"  # ChainedScheduler takes no last_epoch
+    else:
+        assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+@pytest.mark.parametrize(("name", "check_id"), list(FINDINGS))
+def test_torch_finding_reproduces(name, check_id):
+    finding = FINDINGS[name, check_id]
+    result = run(torch_schedule_target(name), name, check_id, **finding.trigger)
+    assert result.verdict == "violation", (finding.why, result.detail)
+    assert result.evidence.case is not None and result.evidence.step is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "check_id"), [key for key, f in FINDINGS.items() if f.outside is not None]
+)
+def test_torch_passes_outside_the_finding(name, check_id):
+    """Restricted to the part of the space the finding leaves out, torch passes the check."""
+    spec = SCHEDULES[name]
+    outside = FINDINGS[name, check_id].outside
+    space = tuple(outside.get(d.name, d) for d in spec.space)
+    context = Context(torch_schedule_target(name), replace(spec, space=space), settings=settings())
+    result = execute(CHECKS[check_id], context)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+@pytest.mark.parametrize("name", ["ConstantLR", "LinearLR", "PolynomialLR"])
+def test_total_iters_zero_is_the_only_crossval_finding(name):
+    """The failure names torch's variant, and against that variant torch passes everywhere."""
+    bad = run(torch_schedule_target(name), name, CROSSVAL, **FINDINGS[name, CROSSVAL].trigger)
+    assert f"{name}:torch" in bad.detail
+    ok = run(torch_schedule_target(name), name, CROSSVAL, variant="torch")
+    assert ok.verdict == "pass", ok.detail
+
+
+@pytest.mark.parametrize("check_id", [RESUME, LAST_EPOCH])  # crossval would compare it to itself
+@pytest.mark.parametrize("name", NAMES)
+def test_closed_form_passes(name, check_id):
+    result = run(reference_schedule_target(name), name, check_id)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
+MUTANTS = [
+    ("StepLRGammaOff", "StepLR", CROSSVAL),
+    ("ExponentialLRGammaOff", "ExponentialLR", CROSSVAL),
+    ("CosineWrongPeriod", "CosineAnnealingLR", CROSSVAL),
+    ("CosinePreStep", "CosineAnnealingLR", CROSSVAL),
+    ("WarmupFromZero", "LinearLR", CROSSVAL),
+    ("CyclicPeriodOff", "CyclicLR", CROSSVAL),
+    ("RestartOffByOne", "CosineAnnealingWarmRestarts", CROSSVAL),
+    ("CosineForgetfulStateDict", "CosineAnnealingLR", RESUME),
+    ("CosineIgnoresLastEpoch", "CosineAnnealingLR", LAST_EPOCH),
+]
+
+
+@pytest.mark.parametrize(("mutant", "like", "check_id"), MUTANTS)
+def test_mutant_is_caught(mutant, like, check_id):
+    result = run(zoo_target(mutant), like, check_id)
+    assert result.verdict == "violation", (result.verdict, result.detail)
+    assert result.evidence.step is not None and result.evidence.case is not None
+
+
+def test_resume_finding_reproduces_with_torch_alone():
+    """The evidence snippet replays both runs with torch and prints the two lrs that differ."""
+    result = run(
+        torch_schedule_target("StepLR"),
+        "StepLR",
+        LAST_EPOCH,
+        **FINDINGS["StepLR", LAST_EPOCH].trigger,
+    )
+    ev = result.evidence
+    out = subprocess.run(
+        [sys.executable, "-c", ev.snippet],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert f"uninterrupted: {ev.expected!r} resumed: {ev.got!r}" in out
+
+
+def test_resume_mutants_keep_the_other_resume():
+    # Each resume mutant breaks one route only, so the two checks are told apart.
+    assert run(zoo_target("CosineIgnoresLastEpoch"), "CosineAnnealingLR", RESUME).verdict == "pass"
+
+
+def test_gamma_off_by_a_tenth_of_a_percent_is_seen_at_once():
+    result = run(zoo_target("ExponentialLRGammaOff"), "ExponentialLR", CROSSVAL)
+    assert result.evidence.step == 1  # one step of 0.1 % is ~4.5e12 round-off units
+
+
+def test_drift_over_long_horizons_stays_within_the_error_model():
+    """Every torch scheduler over >= 10,000 steps against its closed form: the chainable
+    (recursive) forms drift, but never beyond the round-off model (schedule_checks.roundoff).
+    The table is the closing note's; run with -s to see it."""
+    table = drift_table()
+    assert {d.name for d in table} == set(SCHEDULES)
+    print("\nscheduler                    form        max rel drift          vs model")
+    for d in table:
+        print(d.row())
+        assert d.steps >= LONG_HORIZON, d
+        assert d.max_in_roundoff <= 1.0, d
+    worst = max(table, key=lambda d: d.max_rel)
+    assert worst.chainable  # the largest drift is a recursion's, not a closed form's
