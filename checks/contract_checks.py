@@ -1347,3 +1347,34 @@ for i, (a, b) in enumerate(zip(params_a, params_b)):
                 )
 
     return run_property(ctx, "contract.determinism", cases(ctx, problems()), prop)
+
+
+# torch.optim breaking the contract, keyed by (class-implementation, check id). The tests
+# reproduce each; optcheck.checks.findings reports them as known when the target is torch.
+@dataclass(frozen=True)
+class ContractFinding:
+    """torch.optim breaking the contract: hyper-parameters that avoid and that trigger it."""
+
+    avoid: dict[str, Any]
+    trigger: dict[str, Any]
+    message: str  # part of the violation's message
+    note: str
+
+
+TORCH_FINDINGS: dict[tuple[str, str], ContractFinding] = {
+    ("SGD-foreach", "contract.grad_unchanged"): ContractFinding(
+        avoid={"nesterov": False},
+        trigger={"momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 0.0},
+        message="modified p.grad",
+        note="_multi_tensor_sgd adds momentum·buf into p.grad in place (torch._foreach_add_ on "
+        "device_grads) when nesterov=True, weight_decay=0 and maximize=False; the forloop and "
+        "fused implementations do not",
+    ),
+    ("SGD-fused", "contract.grad_none"): ContractFinding(
+        avoid={"momentum": 0.0},
+        trigger={"momentum": 0.9},
+        message="expected Tensor as element 1",
+        note="_fused_sgd passes the momentum buffers as a list; a parameter whose first gradient "
+        "arrives after the others have buffers contributes None and the kernel raises TypeError",
+    ),
+}

@@ -12,12 +12,20 @@ from pathlib import Path
 
 from optcheck.checks.result import CheckResult, Report
 
-LABELS = {"pass": "pass", "violation": "VIOLATION", "skip": "skipped", "error": "ERROR"}
+LABELS = {
+    "pass": "pass",
+    "violation": "VIOLATION",
+    "known": "known",
+    "skip": "skipped",
+    "error": "ERROR",
+}
 
 
 def summary(report: Report) -> str:
     c = report.counts
     parts = [f"{c['pass']} passed", f"{c['violation']} violations", f"{c['skip']} skipped"]
+    if c["known"]:
+        parts.append(f"{c['known']} known torch findings")
     if c["error"]:
         parts.append(f"{c['error']} errors")
     like = f" (like {report.like})" if report.like else " (generic contract)"
@@ -48,6 +56,11 @@ def _evidence_lines(r: CheckResult) -> list[str]:
     return lines
 
 
+def detailed(report: Report) -> list[CheckResult]:
+    """Results whose evidence is shown in full: violations, errors and known findings."""
+    return [r for r in report.results if r.failed or r.verdict == "known"]
+
+
 def terminal(report: Report, width: int | None = None) -> str:
     width = width or shutil.get_terminal_size((120, 20)).columns
     id_w = max([len(r.id) for r in report.results] + [5])
@@ -58,8 +71,7 @@ def terminal(report: Report, width: int | None = None) -> str:
         room = max(width - len(head), 20)
         detail = r.detail if len(r.detail) <= room else r.detail[: room - 1] + "…"
         out.append(head + detail)
-    failed = [r for r in report.results if r.failed]
-    for r in failed:
+    for r in detailed(report):
         out += ["", f"── {r.id}: {r.title}", f"   {r.detail}"]
         out += [f"   {line}" for line in _evidence_lines(r)]
         if r.evidence and r.evidence.snippet:
@@ -79,7 +91,7 @@ def markdown(report: Report) -> str:
     for r in report.results:
         detail = r.detail.replace("|", "\\|")
         out.append(f"| `{r.id}` | {LABELS[r.verdict]} | {detail} |")
-    for r in (r for r in report.results if r.failed):
+    for r in detailed(report):
         out += ["", f"## {r.id}: {r.title}", "", r.detail, ""]
         out += [f"- {line}" for line in _evidence_lines(r)]
         if r.evidence and r.evidence.snippet:
@@ -100,7 +112,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;
 text-align:left;vertical-align:top}code,pre{font-family:ui-monospace,monospace;font-size:12.5px}
 pre{background:#f6f6f6;padding:10px;overflow-x:auto}.pass{color:#17702b}.violation,.error
-{color:#b00020;font-weight:600}.skip{color:#777}.banner{padding:10px;border-radius:4px}
+{color:#b00020;font-weight:600}.known{color:#a05a00}.skip{color:#777}.banner{padding:10px;border-radius:4px}
 .ok{background:#e7f5ea}.bad{background:#fbe9eb}
 """
 
@@ -113,7 +125,7 @@ def html_page(report: Report) -> str:
         for r in report.results
     )
     details = []
-    for r in (r for r in report.results if r.failed):
+    for r in detailed(report):
         items = "".join(f"<li>{e(line)}</li>" for line in _evidence_lines(r))
         snippet = (
             f"<p>Reproduce:</p><pre>{e(r.evidence.snippet)}</pre>"
@@ -135,7 +147,7 @@ def html_page(report: Report) -> str:
 <h1>optcheck validation: <code>{e(report.target)}</code></h1>
 <p class="banner {"ok" if report.ok else "bad"}">{e(summary(report))}</p>{matches}
 <table><tr><th>check</th><th>verdict</th><th>evidence</th><th>time</th></tr>{rows}</table>
-{"<h2>Violations</h2>" if details else ""}{"".join(details)}
+{"<h2>Evidence</h2>" if details else ""}{"".join(details)}
 <p><small>Settings: <code>{e(json.dumps(report.settings, default=repr))}</code><br>
 Environment: {env}</small></p></body></html>
 """

@@ -65,11 +65,13 @@ class OptcheckItem(pytest.Item):
         self.result: Any = None
 
     def runtest(self) -> None:
-        from optcheck.suites.runner import run_check
+        from optcheck.suites.runner import mark_known, run_check
 
-        self.result = run_check(self.check, self.context)
+        self.result = mark_known(run_check(self.check, self.context), self.context)
         if self.result.verdict == "skip":
             pytest.skip(self.result.detail)
+        if self.result.verdict == "known":
+            pytest.xfail(self.result.detail)
         if self.result.failed:
             raise CheckFailed(self.result)
 

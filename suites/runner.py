@@ -17,6 +17,7 @@ import torch
 
 import optcheck
 from optcheck.checks import profiles, registry
+from optcheck.checks.findings import known_finding
 from optcheck.checks.registry import Check, Context, Settings
 from optcheck.checks.result import CheckResult, Report
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
@@ -182,13 +183,24 @@ def validate(
         report.results.append(failure)
     else:
         for check in checks:
-            result = run_check(check, ctx)
+            result = mark_known(run_check(check, ctx), ctx)
             report.results.append(result)
             if progress is not None:
                 progress(result)
         report.matches = identify_variants(ctx, report)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def mark_known(result: CheckResult, ctx: Context) -> CheckResult:
+    """A violation by torch's own class that is a documented torch finding becomes "known"."""
+    if result.verdict != "violation":
+        return result
+    why = known_finding(ctx.target, result.id, ctx.settings.fixed_hp, ctx.settings.device)
+    if why is not None:
+        result.verdict = "known"
+        result.detail = f"known torch finding: {why} — {result.detail}"
+    return result
 
 
 def identify_variants(ctx: Context, report: Report) -> list[str]:

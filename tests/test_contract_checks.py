@@ -18,6 +18,7 @@ import torch
 from zoo import optimizers_contract as zoo
 
 from optcheck.checks import profiles
+from optcheck.checks.contract_checks import TORCH_FINDINGS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.result import CheckResult
@@ -72,35 +73,6 @@ CONFORMING: list[tuple[OptimizerTarget, str | None]] = [
     (zoo_target("CorrectMomentumSGD"), None),  # the zoo's unbroken base
     (zoo_target("CorrectMomentumSGD"), "SGD"),
 ]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """torch.optim breaking the contract: hyper-parameters that avoid and that trigger it."""
-
-    avoid: dict[str, Any]
-    trigger: dict[str, Any]
-    message: str  # part of the violation's message
-    note: str
-
-
-TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
-    ("SGD-foreach", "contract.grad_unchanged"): Finding(
-        avoid={"nesterov": False},
-        trigger={"momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 0.0},
-        message="modified p.grad",
-        note="_multi_tensor_sgd adds momentum·buf into p.grad in place (torch._foreach_add_ on "
-        "device_grads) when nesterov=True, weight_decay=0 and maximize=False; the forloop and "
-        "fused implementations do not",
-    ),
-    ("SGD-fused", "contract.grad_none"): Finding(
-        avoid={"momentum": 0.0},
-        trigger={"momentum": 0.9},
-        message="expected Tensor as element 1",
-        note="_fused_sgd passes the momentum buffers as a list; a parameter whose first gradient "
-        "arrives after the others have buffers contributes None and the kernel raises TypeError",
-    ),
-}
 
 
 def _label(value: Any) -> str:
