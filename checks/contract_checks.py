@@ -1237,13 +1237,14 @@ def zero_lr(ctx: Context) -> CheckResult:
     AdamW's decoupled decay θ(1 - ηλ) is the identity at η = 0. With a spec, only tensors the
     reference (or the --like variant, e.g. decay not scaled by lr) keeps fixed are checked;
     without one, any movement is a violation. A constructor that rejects lr = 0 with a
-    ValueError gets a skip: refusing is not moving."""
+    ValueError or a failed assert (lion-pytorch: ``assert lr > 0``) gets a skip: refusing is
+    not moving."""
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
     try:
         zeros = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
-    except ValueError as exc:
+    except (ValueError, AssertionError) as exc:
         raise NotApplicable(f"the target rejects lr = 0 ({_first_line(exc)})") from exc
     except Exception:  # noqa: BLE001 - build() below reports it as a violation
         pass

@@ -6,6 +6,7 @@ This is ``optcheck.validate``: the CLI, the pytest plugin and the nox session al
 from __future__ import annotations
 
 import ast
+import inspect
 import platform
 import threading
 import time
@@ -76,10 +77,34 @@ def settings_for(
     )
 
 
+def _missing_required(ctx: Context) -> list[str]:
+    """Constructor arguments without defaults that neither the spec nor --hp supplies."""
+    try:
+        params = list(inspect.signature(ctx.target.factory).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    supplied = set(ctx.settings.fixed_hp) | {"lr"}  # checks always pass an lr
+    if ctx.spec is not None:
+        supplied |= {d.name for d in ctx.spec.space}
+    return [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in supplied
+    ]
+
+
 def _probe(ctx: Context) -> CheckResult | None:
     """Build the target once with default hyper-parameters; a failure is a violation that
     stands for every check (they would all fail the same way)."""
     target = ctx.target
+    missing = _missing_required(ctx)
+    if missing:
+        raise TargetError(
+            f"{target.label} requires {', '.join(missing)}: give a value with --hp NAME=VALUE"
+            + ("" if ctx.spec is not None else " (or name its reference with --like)")
+        )
     hp = dict(ctx.settings.fixed_hp)
     if isinstance(target, OptimizerTarget):
         if ctx.spec is not None:
