@@ -56,4 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script this file is __main__, a second copy of the module: the subcommands'
+    # UsageError comes from the imported one, so dispatch through that.
+    from optcheck.suites.cli import main as _main
+
+    sys.exit(_main())

@@ -24,7 +24,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(
-        [sys.executable, "-m", "optcheck.suites.cli", *args],
+        [sys.executable, "-m", "optcheck", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -80,3 +80,15 @@ def test_python_api_is_lazy_and_exposed():
     assert callable(optcheck.validate)
     with pytest.raises(AttributeError):
         optcheck.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("module", ["optcheck", "optcheck.suites.cli"])
+def test_module_entry_points_report_usage_errors_in_one_line(module):
+    out = subprocess.run(
+        [sys.executable, "-m", module, "validate", "torch.optim:Adam", "--like", "Nope"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "unknown --like 'Nope'" in out.stderr

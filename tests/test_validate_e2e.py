@@ -26,7 +26,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(
-        [sys.executable, "-m", "optcheck.suites.cli", *args],
+        [sys.executable, "-m", "optcheck", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -1,0 +1,7 @@
+"""``python -m optcheck ...`` is the ``optcheck`` command."""
+
+import sys
+
+from optcheck.suites.cli import main
+
+sys.exit(main())
