@@ -34,9 +34,18 @@ from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Choice, Flag, Int
 
 EPS = float(np.finfo(np.float64).eps)
-INVARIANTS = {"monotone_nonincreasing", "nondecreasing_warmup", "bounded", "nonnegative",
-              "cosine_landmarks", "restart_points", "one_cycle_landmarks", "step_drops",
-              "periodic", "sequential_continuity"}
+INVARIANTS = {
+    "monotone_nonincreasing",
+    "nondecreasing_warmup",
+    "bounded",
+    "nonnegative",
+    "cosine_landmarks",
+    "restart_points",
+    "one_cycle_landmarks",
+    "step_drops",
+    "periodic",
+    "sequential_continuity",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,8 +88,9 @@ def momentum_of(opt: torch.optim.Optimizer) -> float:
     return group["betas"][0] if "betas" in group else group["momentum"]
 
 
-def drive(name: str, params: dict[str, Any], n_steps: int, base_lr: float,
-          kind: str = "sgd") -> tuple[np.ndarray, np.ndarray]:
+def drive(
+    name: str, params: dict[str, Any], n_steps: int, base_lr: float, kind: str = "sgd"
+) -> tuple[np.ndarray, np.ndarray]:
     """lr and momentum at t = 0..n_steps; optimizer.step() first, as torch asks."""
     opt = make_optimizer(base_lr, kind)
     sched = build(name, opt, params)
@@ -97,8 +107,9 @@ def drive(name: str, params: dict[str, Any], n_steps: int, base_lr: float,
 # Round-off bounds (absolute, per step) of torch's evaluation
 
 
-def _naive_cos_err(amp: Any, lr: np.ndarray, h: np.ndarray, x: np.ndarray,
-                   dx: np.ndarray) -> np.ndarray:
+def _naive_cos_err(
+    amp: Any, lr: np.ndarray, h: np.ndarray, x: np.ndarray, dx: np.ndarray
+) -> np.ndarray:
     """floor + amp * (1 + cos x) / 2 evaluated naively, x known to within dx."""
     amp = np.abs(amp)
     return amp * (0.5 * np.abs(np.sin(x)) * dx + EPS + 2 * EPS * h) + EPS * np.abs(lr)
@@ -175,8 +186,9 @@ def _bound_polynomial(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> n
 def _one_cycle_bound(p: dict, t: np.ndarray, ref: np.ndarray, key: str) -> np.ndarray:
     # torch evaluates each phase's anneal naively at pct = (t - start)/(end - start).
     n_total = S._one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
-    masks, fracs = S._one_cycle_phases(t, n_total, p.get("pct_start", 0.3),
-                                       bool(p.get("three_phase")), True)
+    masks, fracs = S._one_cycle_phases(
+        t, n_total, p.get("pct_start", 0.3), bool(p.get("three_phase")), True
+    )
     lv = S.one_cycle_levels(p)
     ends = S.ONE_CYCLE_PHASES[(key, bool(p.get("three_phase")))]
     out = np.zeros(len(t))
@@ -264,7 +276,8 @@ BOUNDS: dict[str, Callable[..., np.ndarray]] = {
 MOMENTUM_BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "OneCycleLR": lambda p, t, ref: _one_cycle_bound(p, t, ref, "momentum"),
     "CyclicLR": lambda p, t, ref: _cyclic_bound(
-        p, t, ref, p.get("max_momentum", 0.9) - p.get("base_momentum", 0.8)),
+        p, t, ref, p.get("max_momentum", 0.9) - p.get("base_momentum", 0.8)
+    ),
 }
 
 
@@ -283,8 +296,9 @@ class Case:
 
     @property
     def id(self) -> str:
-        shown = ",".join(f"{k}={getattr(v, '__name__', v)}" for k, v in self.params.items()
-                         if k != "schedulers")
+        shown = ",".join(
+            f"{k}={getattr(v, '__name__', v)}" for k, v in self.params.items() if k != "schedulers"
+        )
         return f"{self.name}[{shown}]" + (f"~{self.variant}" if self.variant else "")
 
 
@@ -335,34 +349,73 @@ CASES: list[Case] = [
     Case("OneCycleLR", dict(_ONE_CYCLE), n_steps=1000),
     Case("OneCycleLR", dict(_ONE_CYCLE, anneal_strategy="linear"), n_steps=1000),
     Case("OneCycleLR", dict(_ONE_CYCLE, three_phase=True), n_steps=1000),
-    Case("OneCycleLR", dict(_ONE_CYCLE, three_phase=True, anneal_strategy="linear"),
-         n_steps=1000),
+    Case("OneCycleLR", dict(_ONE_CYCLE, three_phase=True, anneal_strategy="linear"), n_steps=1000),
     Case("OneCycleLR", dict(max_lr=1.0, total_steps=1200, pct_start=0.0), n_steps=1199),
-    Case("OneCycleLR", dict(max_lr=2.0, epochs=10, steps_per_epoch=137, pct_start=0.25,
-                            div_factor=1.0, final_div_factor=1e5), n_steps=1369),
-    Case("OneCycleLR", dict(_ONE_CYCLE, base_momentum=0.8, max_momentum=0.99),
-         n_steps=1000, optimizer="adam"),
+    Case(
+        "OneCycleLR",
+        dict(
+            max_lr=2.0,
+            epochs=10,
+            steps_per_epoch=137,
+            pct_start=0.25,
+            div_factor=1.0,
+            final_div_factor=1e5,
+        ),
+        n_steps=1369,
+    ),
+    Case(
+        "OneCycleLR",
+        dict(_ONE_CYCLE, base_momentum=0.8, max_momentum=0.99),
+        n_steps=1000,
+        optimizer="adam",
+    ),
     Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-1, step_size_up=200)),
-    Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-1, step_size_up=100, step_size_down=50,
-                          mode="triangular2")),
-    Case("CyclicLR", dict(base_lr=1e-4, max_lr=1e-2, step_size_up=150, mode="exp_range",
-                          gamma=0.999)),
+    Case(
+        "CyclicLR",
+        dict(base_lr=1e-3, max_lr=1e-1, step_size_up=100, step_size_down=50, mode="triangular2"),
+    ),
+    Case(
+        "CyclicLR", dict(base_lr=1e-4, max_lr=1e-2, step_size_up=150, mode="exp_range", gamma=0.999)
+    ),
     Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-2, step_size_up=3, step_size_down=0)),
-    Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-2, step_size_up=70,
-                          scale_fn=S.scale_inverse_cycle, scale_mode="cycle")),
-    Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-2, step_size_up=70, step_size_down=30,
-                          scale_fn=S.scale_exp_iterations, scale_mode="iterations")),
-    Case("CyclicLR", dict(base_lr=1e-3, max_lr=1e-1, step_size_up=40, base_momentum=0.85,
-                          max_momentum=0.95), optimizer="adam"),
+    Case(
+        "CyclicLR",
+        dict(
+            base_lr=1e-3,
+            max_lr=1e-2,
+            step_size_up=70,
+            scale_fn=S.scale_inverse_cycle,
+            scale_mode="cycle",
+        ),
+    ),
+    Case(
+        "CyclicLR",
+        dict(
+            base_lr=1e-3,
+            max_lr=1e-2,
+            step_size_up=70,
+            step_size_down=30,
+            scale_fn=S.scale_exp_iterations,
+            scale_mode="iterations",
+        ),
+    ),
+    Case(
+        "CyclicLR",
+        dict(base_lr=1e-3, max_lr=1e-1, step_size_up=40, base_momentum=0.85, max_momentum=0.95),
+        optimizer="adam",
+    ),
     *[Case("LambdaLR", dict(lr_lambda=f)) for f in S._LAMBDAS],
     *[Case("MultiplicativeLR", dict(lr_lambda=f)) for f in S._FACTORS],
-    *[Case("SequentialLR", dict(schedulers=c, milestones=m)) for c, m in [
-        (S._SEQ_CHILDREN[0], (50,)),
-        (S._SEQ_CHILDREN[1], (100,)),
-        (S._SEQ_CHILDREN[1], (0,)),  # milestone 0: the first child never runs
-        (S._SEQ_CHILDREN[2], (100, 400)),
-        (S._SEQ_CHILDREN[2], (100, 100)),  # repeated milestone: the middle child is skipped
-    ]],
+    *[
+        Case("SequentialLR", dict(schedulers=c, milestones=m))
+        for c, m in [
+            (S._SEQ_CHILDREN[0], (50,)),
+            (S._SEQ_CHILDREN[1], (100,)),
+            (S._SEQ_CHILDREN[1], (0,)),  # milestone 0: the first child never runs
+            (S._SEQ_CHILDREN[2], (100, 400)),
+            (S._SEQ_CHILDREN[2], (100, 100)),  # repeated milestone: the middle child is skipped
+        ]
+    ],
     *[Case("ChainedScheduler", dict(schedulers=c)) for c in S._CHAINED_CHILDREN],
     Case("WarmupCosine", dict(start_factor=0.1, warmup_steps=100, T_max=900, eta_min=0.0)),
     Case("WarmupCosine", dict(start_factor=0.01, warmup_steps=0, T_max=1000, eta_min=1e-4)),
@@ -424,7 +477,8 @@ def test_closed_form_matches_torch(case: Case) -> None:
     r = lr_result(case)
     assert r.max_ratio <= 1.0, (
         f"t={r.worst_t}: torch {r.got[r.worst_t]!r} vs reference {r.ref[r.worst_t]!r}, "
-        f"error {abs(r.got[r.worst_t] - r.ref[r.worst_t]):.3g} > bound {r.bound[r.worst_t]:.3g}")
+        f"error {abs(r.got[r.worst_t] - r.ref[r.worst_t]):.3g} > bound {r.bound[r.worst_t]:.3g}"
+    )
 
 
 @pytest.mark.parametrize("case", MOMENTUM_CASES, ids=lambda c: c.id)
@@ -549,8 +603,13 @@ def test_one_cycle_landmarks_and_torch_peak_convention() -> None:
     # ends at float(pct_start*N) - 1), ends at initial_lr/final_div_factor at t = N - 1.
     for three in (False, True):
         for strategy in ("cos", "linear"):
-            p = dict(max_lr=0.5, total_steps=1000, pct_start=0.3, anneal_strategy=strategy,
-                     three_phase=three)
+            p = dict(
+                max_lr=0.5,
+                total_steps=1000,
+                pct_start=0.3,
+                anneal_strategy=strategy,
+                three_phase=three,
+            )
             got, _ = drive("OneCycleLR", p, 999, 0.1)
             assert got[0] == pytest.approx(0.5 / 25, rel=1e-14)
             assert int(np.argmax(got)) == 299 and got[299] == 0.5
@@ -640,8 +699,9 @@ def test_warmup_cosine_equals_torch_sequential_and_is_continuous() -> None:
         ("PolynomialLR", dict(total_iters=0, power=1.0), 0.0, 0.1),
     ],
 )
-def test_torch_total_iters_zero(name: str, params: dict, math_value: float,
-                                torch_value: float) -> None:
+def test_torch_total_iters_zero(
+    name: str, params: dict, math_value: float, torch_value: float
+) -> None:
     got, _ = drive(name, params, 5, 0.1)
     assert np.all(got == torch_value)
     assert SCHEDULES[name].closed_form(3, 0.1, **params) == pytest.approx(math_value)
@@ -660,8 +720,9 @@ def test_torch_total_iters_zero(name: str, params: dict, math_value: float,
         ("CosineAnnealingLR", dict(T_max=0), 1, ZeroDivisionError),
     ],
 )
-def test_constraint_rejects_what_torch_cannot_run(name: str, params: dict, steps: int,
-                                                  error: type[Exception]) -> None:
+def test_constraint_rejects_what_torch_cannot_run(
+    name: str, params: dict, steps: int, error: type[Exception]
+) -> None:
     assert SCHEDULES[name].check_params(params)
     opt = make_optimizer(0.1)
     with pytest.raises(error):
@@ -674,8 +735,13 @@ def test_constraint_rejects_what_torch_cannot_run(name: str, params: dict, steps
 def test_torch_sequential_multiplicative_child_does_not_restart() -> None:
     # At a milestone torch calls child._update_lr(0); MultiplicativeLR has no closed form, so
     # it multiplies the previous child's lr by lr_lambda(0) rather than restarting at base.
-    p = dict(schedulers=(("ExponentialLR", {"gamma": 0.5}),
-                         ("MultiplicativeLR", {"lr_lambda": S.factor_0999})), milestones=(3,))
+    p = dict(
+        schedulers=(
+            ("ExponentialLR", {"gamma": 0.5}),
+            ("MultiplicativeLR", {"lr_lambda": S.factor_0999}),
+        ),
+        milestones=(3,),
+    )
     got, _ = drive("SequentialLR", p, 5, 0.1)
     assert got[3] == pytest.approx(0.1 * 0.5**2 * 0.999)  # not 0.1
     assert "MultiplicativeLR" in SCHEDULES["SequentialLR"].check_params(p)
@@ -697,10 +763,23 @@ def test_torch_chained_cosine_past_t_max_is_not_a_product() -> None:
 
 
 def test_specs_are_well_formed() -> None:
-    names = {"ConstantLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-             "CosineAnnealingWarmRestarts", "LinearLR", "PolynomialLR", "OneCycleLR",
-             "CyclicLR", "LambdaLR", "MultiplicativeLR", "SequentialLR", "ChainedScheduler",
-             "WarmupCosine"}
+    names = {
+        "ConstantLR",
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
+        "LinearLR",
+        "PolynomialLR",
+        "OneCycleLR",
+        "CyclicLR",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "SequentialLR",
+        "ChainedScheduler",
+        "WarmupCosine",
+    }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
         assert spec.name == key and spec.source and set(spec.invariants) <= INVARIANTS
