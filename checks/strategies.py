@@ -142,7 +142,9 @@ def gradient_sequence(
     if kind == "spike":
         c = _magnitudes(rng, shape, exponent)
         small = 10.0 ** (max(exponent - 4, lo) - exponent)
-        return [c if k == 0 else c * small * rng.uniform(0.5, 1.0, size=shape) for k in range(steps)]
+        return [
+            c if k == 0 else c * small * rng.uniform(0.5, 1.0, size=shape) for k in range(steps)
+        ]
     if kind == "ramp":
         c = _magnitudes(rng, shape, 0.0)
         start = max(exponent - 3, lo)
@@ -177,6 +179,14 @@ def lr_schedule(kind: str, lr: float, steps: int, seed: int) -> tuple[float, ...
 
 
 # --- cases -----------------------------------------------------------------------------------
+
+
+class TargetRaised(Exception):
+    """The target raised while being driven; ``step`` is 1-based (0: while constructing)."""
+
+    def __init__(self, step: int, cause: Exception):
+        super().__init__(f"{type(cause).__name__}: {cause}".splitlines()[0])
+        self.step, self.cause = step, cause
 
 
 @dataclass(frozen=True)
@@ -255,17 +265,38 @@ class Case:
         ]
 
     def run_target(
-        self, target: OptimizerTarget, dtype: str = "float64", device: str = "cpu"
+        self,
+        target: OptimizerTarget,
+        dtype: str = "float64",
+        device: str = "cpu",
+        on_step: Callable[[torch.optim.Optimizer, list[torch.nn.Parameter]], None] | None = None,
     ) -> list[list[np.ndarray]]:
-        """The target's params after each step, as float64 (driven by the shared harness)."""
-        return run_torch(
-            lambda ps: target.make(self.param_groups(ps), self.hp),
-            self.params0,
-            self.grads,
-            dtype=DTYPES[dtype],
-            device=device,
-            lrs=self.lrs,
-        )
+        """The target's params after each step, as float64 (driven by the shared harness).
+
+        ``on_step(opt, params)`` runs after every step (to look at state). An exception from
+        the target comes out as ``TargetRaised`` naming the step (0: the constructor)."""
+        steps = [0]
+
+        def make(ps: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+            opt = target.make(self.param_groups(ps), self.hp)
+            original = opt.step
+
+            def step(*args: Any, **kwargs: Any) -> Any:
+                steps[0] += 1
+                out = original(*args, **kwargs)
+                if on_step is not None:
+                    on_step(opt, ps)
+                return out
+
+            opt.step = step  # type: ignore[method-assign]
+            return opt
+
+        try:
+            return run_torch(
+                make, self.params0, self.grads, dtype=DTYPES[dtype], device=device, lrs=self.lrs
+            )
+        except Exception as exc:
+            raise TargetRaised(steps[0], exc) from exc
 
     def run_reference(self, step: StepFn) -> list[list[np.ndarray]]:
         """The float64 reference's params after each step, group by group."""
@@ -364,9 +395,10 @@ def build_case(
     pe = recipe.get("param_exponent")
     scale = float(recipe.get("param_scale", 1.0))
     params0 = tuple(
-        np.zeros(s) if pe is None else rng.normal(size=s) * 10.0**pe * scale for s in shapes
+        np.zeros(s) if pe is None else np.asarray(rng.normal(size=s) * 10.0**pe * scale)
+        for s in shapes
     )
-    grads = tuple(tuple(seq[k] for seq in per_tensor) for k in range(steps))
+    grads = tuple(tuple(np.asarray(seq[k]) for seq in per_tensor) for k in range(steps))
     lrs = lr_schedule(recipe.get("schedule", "constant"), float(hp.get("lr", 1e-3)), steps, seed)
     return Case(
         hp=dict(hp),
@@ -397,7 +429,7 @@ def cases(
     shapes: Sequence[tuple[int, ...]] = SHAPES,
     steps: tuple[int, int] = (1, 12),
     max_tensors: int = 3,
-    max_groups: int = 1,
+    max_groups: int = 3,
     schedules: Sequence[str] = ("constant",),
     exponents: tuple[int, int] = EXPONENTS,
     param_exponents: tuple[int, int] | None = (-3, 2),
@@ -408,14 +440,14 @@ def cases(
 
     ``fixed`` keywords the target rejects are dropped when they equal the spec's default
     (so a target without, say, ``maximize`` still gets cases). ``max_groups`` > 1 puts the
-    later tensors in extra param groups with their own drawn hyper-parameters.
+    later tensors in extra param groups with their own drawn hyper-parameters, so one example
+    exercises several hyper-parameter settings (the spaces put half their mass on special
+    values such as λ = 0, where whole terms vanish).
     ``param_scale(hp, exponent)`` multiplies the initial params (low-precision runs use it to
     keep params comparable to the updates, so that updates are not lost in rounding).
     """
     defaults = spec.defaults
-    fixed = {
-        k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v
-    }
+    fixed = {k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v}
     hp_strategy = hyperparams(spec, fixed=fixed, accepts=accepts, overrides=overrides)
 
     @st.composite
@@ -432,7 +464,8 @@ def cases(
             "exponents": list(exponents),
             "schedule": draw(st.sampled_from(list(schedules))),
         }
-        if param_exponents is None or (zero_params and draw(st.booleans())):
+        # Zero params in a quarter of the cases: θ = 0 hides every θ-dependent term (decay).
+        if param_exponents is None or (zero_params and draw(st.integers(0, 3)) == 3):
             recipe["param_exponent"] = None
         else:
             recipe["param_exponent"] = draw(st.integers(*param_exponents))
@@ -451,6 +484,19 @@ def cases(
         return build_case(hp, recipe, group_hp=group_hp, groups=groups)
 
     return draw_case()
+
+
+def target_cases(
+    spec: OptimizerSpec,
+    target: OptimizerTarget,
+    user_fixed: Mapping[str, Any],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    **kw: Any,
+) -> st.SearchStrategy[Case]:
+    """``cases`` for a target: its accepted keywords, the user's fixed values, and the
+    check's own ``fixed`` values, which win (they define what the check observes)."""
+    return cases(spec, accepts=target.accepts, fixed={**user_fixed, **(fixed or {})}, **kw)
 
 
 def dyadic(low: int = -3, high: int = 3) -> st.SearchStrategy[float]:

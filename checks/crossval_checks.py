@@ -1,0 +1,270 @@
+"""Cross-validation: the target's open-loop trajectory against the float64 reference.
+
+The target runs in ``ctx.settings.dtype`` (float64 by default: there small formula slips are
+far above round-off) on inputs first rounded to that dtype; the reference (the spec's step, or
+the ``--like`` variant's) runs in float64 on the same rounded inputs. They are compared step by
+step against checks.tolerance; a failure names the first step over tolerance and by how much.
+``behaves_like`` then tells which named variants the target matches instead.
+
+Low precision needs cases the model covers (every intermediate a normal number, see
+checks.tolerance) and that say something: params start near the size of a few updates, so
+that updates are not all lost in the params' rounding (|θ|·u per step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from optcheck.checks import strategies as S
+from optcheck.checks import tolerance as T
+from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
+from optcheck.checks.snippet import Observation, note_worst, require, run_target, worst
+from optcheck.reference.space import Flag
+from optcheck.reference.spec import OptimizerSpec, StepFn
+
+
+@dataclass(frozen=True)
+class Departure:
+    """Where two trajectories part: the first step with an element over tolerance."""
+
+    step: int  # 1-based
+    tensor: int
+    ratio: float  # worst |got − expected| / tolerance at that step
+    observation: Observation
+
+
+def compare(
+    got: list[list[np.ndarray]], expected: list[list[np.ndarray]], tol: T.Tolerance
+) -> tuple[Departure | None, float]:
+    """(first departure or None, worst ratio over the whole run)."""
+    first, overall = None, 0.0
+    for k, (gk, ek) in enumerate(zip(got, expected, strict=True)):
+        for i, (g, e) in enumerate(zip(gk, ek, strict=True)):
+            obs = Observation(f"traj[0][STEP][{i}]", g, e, tol.theta[k][i])
+            ratio, _ = worst(obs)
+            overall = max(overall, ratio)
+            if ratio > 1 and first is None:
+                first = Departure(k + 1, i, ratio, obs)
+        if first is not None:
+            break
+    return first, overall
+
+
+def _family(ctx: Context) -> tuple[OptimizerSpec, str]:
+    spec = ctx.spec
+    if not isinstance(spec, OptimizerSpec):
+        raise NotApplicable("cross-validation needs an optimizer spec (--like)")
+    fam = T.family(spec.name)
+    if fam is None:
+        raise NotApplicable(f"no error model for {spec.name} yet (checks/tolerance.py)")
+    return spec, fam
+
+
+def case_strategy(
+    ctx: Context, spec: OptimizerSpec, dtype: str, schedules: tuple[str, ...], max_groups: int
+) -> st.SearchStrategy[S.Case]:
+    """Cases inside the tolerance model's domain for ``dtype`` (see the module docstring)."""
+    fam = T.family(spec.name)
+    accepts = ctx.target.accepts
+    # Several tensors, each group with its own drawn hyper-parameters: one example exercises
+    # several flag combinations (a flag-specific slip is seen in 1 - 2^-groups of them).
+    kw: dict[str, Any] = {
+        "schedules": schedules,
+        "max_groups": max_groups,
+        "max_tensors": 4,
+        "steps": (2, 12),
+    }
+    if dtype in ("float64", "float32"):
+        return S.cases(spec, accepts=accepts, fixed=ctx.settings.fixed_hp, **kw)
+
+    # Params ~ lr·10^[0,2] (Adam steps are ~η; SGD steps ~η·|g|): updates stay visible.
+    def update_scale(hp: Mapping[str, Any], exponent: int) -> float:
+        lr = float(hp.get("lr", 1e-3))
+        return lr if fam != "sgd" else lr * 10.0**exponent
+
+    kinds: tuple[str, ...] = S.GRAD_KINDS
+    exponents = S.EXPONENTS
+    overrides: dict[str, st.SearchStrategy[Any]] = {}
+    if dtype == "float16":
+        # 2^-14 ≤ every intermediate ≤ 65504: (1−β2)·g² and g² bound |g| to about [0.1, 100],
+        # v = 0 would leave ε alone in the denominator (below float16's normals), and params
+        # near the lr need lr ≳ 1e-3.
+        kinds = ("constant", "random", "sign_flip", "spike", "ramp", "mixed")
+        exponents = (-1, 1)
+        overrides = {"lr": st.floats(-3, 0).map(lambda e: float(10.0**e))}
+        if fam != "sgd":
+            overrides["betas"] = st.tuples(
+                st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.sampled_from([0.9, 0.99, 0.999])
+            )
+    return S.cases(
+        spec,
+        accepts=accepts,
+        fixed=ctx.settings.fixed_hp,
+        overrides=overrides,
+        kinds=kinds,
+        exponents=exponents,
+        param_exponents=(0, 2),
+        param_scale=update_scale,
+        **kw,
+    )
+
+
+def crossvalidate(
+    ctx: Context,
+    check_id: str,
+    schedules: tuple[str, ...],
+    max_groups: int = 3,
+) -> CheckResult:
+    """Compare in ``ctx.settings.dtype`` with the reference (spec or --like variant); cases
+    outside the tolerance model's domain are rejected, not compared."""
+    spec, fam = _family(ctx)
+    dtype = ctx.settings.dtype
+    step = ctx.reference
+    ref_name = ctx.variant.name if ctx.variant is not None else spec.name
+    seen = {"ratio": 0.0}
+
+    def prop(case: S.Case) -> None:
+        rounded = case.rounded(dtype)
+        tol = T.case_tolerance(fam, rounded, dtype)
+        if tol.outside:
+            raise NotApplicable(tol.outside)
+        got = run_target(
+            rounded, check_id=check_id, target=ctx.target, dtype=dtype, device=ctx.settings.device
+        )
+        expected = rounded.run_reference(step)
+        departure, overall = compare(got, expected, tol)
+        seen["ratio"] = max(seen["ratio"], overall)
+        if departure is not None:
+            require(
+                departure.observation,
+                check_id=check_id,
+                what=f"{dtype} trajectory parts from {ref_name}",
+                target=ctx.target,
+                runs=[rounded],
+                step=departure.step,
+                tensor=departure.tensor,
+                dtype=dtype,
+                device=ctx.settings.device,
+            )
+
+    result = run_property(
+        ctx, check_id, case_strategy(ctx, spec, dtype, schedules, max_groups), prop
+    )
+    return note_worst(result, seen["ratio"], f" in {dtype}")
+
+
+@check(
+    "crossval.trajectory",
+    "open-loop trajectory equals the reference's within the derived tolerance",
+    needs_reference=True,
+)
+def trajectory(ctx: Context) -> CheckResult:
+    return crossvalidate(ctx, "crossval.trajectory", ("constant",))
+
+
+@check(
+    "crossval.scheduled_lr",
+    "trajectory equals the reference's when the lr changes between steps (as a scheduler)",
+    needs_reference=True,
+)
+def scheduled_lr(ctx: Context) -> CheckResult:
+    return crossvalidate(ctx, "crossval.scheduled_lr", S.SCHEDULES[1:])
+
+
+# --- which variant does it behave like? --------------------------------------------------------
+
+
+def _agrees(ctx: Context, fam: str, step: StepFn, case: S.Case, dtype: str) -> bool | None:
+    """Does the target follow ``step`` on ``case``? None when the case is outside the model."""
+    rounded = case.rounded(dtype)
+    tol = T.case_tolerance(fam, rounded, dtype)
+    if tol.outside:
+        return None
+    try:
+        got = rounded.run_target(ctx.target, dtype, ctx.settings.device)
+    except Exception:  # noqa: BLE001 - a target that raises matches no formula
+        return False
+    departure, _ = compare(got, rounded.run_reference(step), tol)
+    return departure is None
+
+
+def probes(
+    case: S.Case,
+    spec: OptimizerSpec,
+    accepts: Callable[[str], bool] = lambda _: True,
+    extra: int = 3,
+) -> list[S.Case]:
+    """Where a candidate variant must agree with the target:
+    - the failing case, the same set-up with other random values and with a changing lr;
+    - a rich set-up with the failing hyper-parameters: 10 steps of spiky, random, sparse and
+      sign-flipping gradients (a minimal failing case is often one step of a constant
+      gradient, where variants differing in their history coincide);
+    - both with each boolean flag the target accepts flipped (where valid): variants that
+      coincide under one setting (AdamW's amsgrad-vhat and coupled-decay without AMSGrad)
+      part under the other."""
+    seed = int(case.recipe.get("seed", 0))
+    out = [case]
+    if "seed" in case.recipe:
+        for j in range(1, extra):
+            out.append(S.reseeded(case, (seed + 104729 * j) % 2**32))
+        out.append(S.reseeded(case, (seed + 1) % 2**32, schedule="cosine"))
+    else:
+        out.append(case.replace(lrs=S.lr_schedule("cosine", case.hp["lr"], case.steps, 0)))
+    recipe = {
+        **case.recipe,
+        "seed": (seed + 7) % 2**32,
+        "steps": 10,
+        "kinds": ["spike", "random", "sparse", "sign_flip"],
+        "shapes": [[8]] * 4,
+        "exponent": int(np.clip(0, *case.recipe.get("exponents", S.EXPONENTS))),
+        "schedule": "cosine",
+    }
+    recipe.setdefault("param_exponent", 0)
+    rich = S.build_case(case.hp, recipe)
+    out.append(rich)
+    for base in (case, rich):
+        for dim in spec.space:
+            if not isinstance(dim, Flag) or not accepts(dim.name):
+                continue
+            hp = {**base.hp, dim.name: not base.hp.get(dim.name, dim.default)}
+            groups = tuple({**g, dim.name: hp[dim.name]} if g else g for g in base.group_hp)
+            if spec.check_hp(hp) is None and all(
+                spec.check_hp({**hp, **g}) is None for g in groups
+            ):
+                out.append(base.replace(hp=hp, group_hp=groups))
+    return out
+
+
+def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
+    """Names of the spec's variants (and the spec itself, when --like named a variant) that
+    the target matches on a failed comparison's case and on ``probes`` of it.
+
+    A candidate matches when no probe inside the model's domain departs from it, and at
+    least the failing case itself was compared."""
+    spec, fam = _family(ctx)
+    if isinstance(case, Mapping):
+        case = S.Case.from_description(case)
+    dtype = ctx.settings.dtype
+    candidates: list[tuple[str, Callable[..., Any]]] = [(v.name, v.fn) for v in spec.variants]
+    if ctx.variant is not None:
+        candidates = [(spec.name, spec.step)] + [c for c in candidates if c[0] != ctx.variant.name]
+    cases = probes(case, spec, ctx.target.accepts)
+    matches = []
+    for name, fn in candidates:
+        verdicts = [_agrees(ctx, fam, fn, c, dtype) for c in cases]
+        if verdicts[0] and not any(v is False for v in verdicts):
+            matches.append(name)
+    return matches
+
+
+def evidence_case(result: CheckResult) -> S.Case | None:
+    """The minimal case of a failed cross-validation result, rebuilt from its evidence."""
+    if result.evidence is None or not result.evidence.case:
+        return None
+    d = result.evidence.case
+    return S.Case.from_description(d["runs"][0] if "runs" in d else d)

@@ -1,0 +1,480 @@
+"""Numerically broken optimizers, written the way a third party writes a torch optimizer.
+
+``ZooAdam`` / ``ZooAdamW`` / ``ZooSGD`` are *correct* implementations in that style (own state
+keys, torch-style constructors): every check must pass on them. Each mutant below overrides
+one method the way the bug is usually written; its docstring names the slip. The numeric
+checks must catch every mutant (tests/test_adam_checks.py, test_sgd_checks.py,
+test_crossval.py say which check catches which).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+# --- Adam / AdamW ----------------------------------------------------------------------------
+
+
+class ZooAdam(Optimizer):
+    """Adam with L2 decay in the gradient (Kingma & Ba 2015, Alg. 1 + torch's options)."""
+
+    decoupled = False
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ):
+        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("invalid hyper-parameter")
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad, self.state[p], group)
+        return loss
+
+    # the pieces mutants override -------------------------------------------------------------
+
+    def _lr(self, group: dict) -> float:
+        return group["lr"]
+
+    def _betas(self, group: dict) -> tuple[float, float]:
+        beta1, beta2 = group["betas"]
+        return beta1, beta2
+
+    def _grad(self, grad: torch.Tensor, group: dict) -> torch.Tensor:
+        return -grad if group["maximize"] else grad
+
+    def _bias_corrections(self, beta1: float, beta2: float, t: int) -> tuple[float, float]:
+        return 1 - beta1**t, 1 - beta2**t
+
+    def _second_moment(self, state: dict, v: torch.Tensor, bc2: float, group: dict):
+        if not group["amsgrad"]:
+            return v
+        torch.maximum(state["v_max"], v, out=state["v_max"])
+        return state["v_max"]
+
+    def _denominator(self, v: torch.Tensor, bc2: float, eps: float) -> torch.Tensor:
+        return (v.sqrt() / math.sqrt(bc2)).add_(eps)
+
+    def _decay_before(self, p: torch.Tensor, g: torch.Tensor, lr: float, wd: float):
+        if wd == 0:
+            return g
+        if self.decoupled:
+            p.mul_(1 - lr * wd)
+            return g
+        return g.add(p, alpha=wd)
+
+    def _decay_after(self, p: torch.Tensor, lr: float, wd: float) -> None:
+        pass
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        lr, eps, wd = self._lr(group), group["eps"], group["weight_decay"]
+        beta1, beta2 = self._betas(group)
+        if not state:
+            state["t"] = 0
+            state["m"] = torch.zeros_like(p)
+            state["v"] = torch.zeros_like(p)
+            if group["amsgrad"]:
+                state["v_max"] = torch.zeros_like(p)
+        state["t"] += 1
+        g = self._decay_before(p, self._grad(grad, group), lr, wd)
+        m = state["m"].mul_(beta1).add_(g, alpha=1 - beta1)
+        v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bc1, bc2 = self._bias_corrections(beta1, beta2, state["t"])
+        denom = self._denominator(self._second_moment(state, v, bc2, group), bc2, eps)
+        p.addcdiv_(m, denom, value=-lr / bc1)
+        self._decay_after(p, lr, wd)
+
+
+class ZooAdamW(ZooAdam):
+    """AdamW: θ ← θ(1-ηλ) before the Adam step (Loshchilov & Hutter 2019, Alg. 2)."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+class AdamNoBiasCorrection(ZooAdam):
+    """Forgets the §3 bias correction."""
+
+    def _bias_corrections(self, beta1, beta2, t):
+        return 1.0, 1.0
+
+
+class AdamBiasCorrectionOffByOne(ZooAdam):
+    """Counts the step once too often in the bias correction (1 - β^(t+1))."""
+
+    def _bias_corrections(self, beta1, beta2, t):
+        return 1 - beta1 ** (t + 1), 1 - beta2 ** (t + 1)
+
+
+class AdamBiasCorrectionStepMinusOne(ZooAdam):
+    """Uses the step count before incrementing it (1 - β^(t-1)): divides by zero at t = 1."""
+
+    def _bias_corrections(self, beta1, beta2, t):
+        return 1 - beta1 ** (t - 1), 1 - beta2 ** (t - 1)
+
+
+class AdamEpsInsideSqrt(ZooAdam):
+    """ε under the root: √(v̂ + ε)."""
+
+    def _denominator(self, v, bc2, eps):
+        return (v / bc2 + eps).sqrt()
+
+
+class AdamKerasEpsHat(ZooAdam):
+    """ε added before bias-correcting v: (√v + ε)/√(1-β2^t) — Keras/TF's ε-hat."""
+
+    def _denominator(self, v, bc2, eps):
+        return (v.sqrt() + eps) / math.sqrt(bc2)
+
+
+class AdamEpsAsFloor(ZooAdam):
+    """ε as a floor on the denominator, max(√v̂, ε), instead of added to it."""
+
+    def _denominator(self, v, bc2, eps):
+        return (v.sqrt() / math.sqrt(bc2)).clamp_(min=eps)
+
+
+class AdamSqrtOfBiasCorrectionMissing(ZooAdam):
+    """Divides √v by (1-β2^t) instead of √(1-β2^t)."""
+
+    def _denominator(self, v, bc2, eps):
+        return (v.sqrt() / bc2).add_(eps)
+
+
+class AdamAmsgradIgnored(ZooAdam):
+    """Accepts amsgrad=True and ignores it."""
+
+    def _second_moment(self, state, v, bc2, group):
+        return v
+
+
+class AdamAmsgradVhat(ZooAdam):
+    """AMSGrad's max over the bias-corrected v̂ instead of raw v (a named variant)."""
+
+    def _second_moment(self, state, v, bc2, group):
+        if not group["amsgrad"]:
+            return v
+        torch.maximum(state["v_max"], v / bc2, out=state["v_max"])
+        return state["v_max"] * bc2
+
+
+class AdamMaximizeIgnored(ZooAdam):
+    """Accepts maximize=True and descends anyway."""
+
+    def _grad(self, grad, group):
+        return grad
+
+
+class AdamBetasSwapped(ZooAdam):
+    """Unpacks betas the wrong way round."""
+
+    def _betas(self, group):
+        beta2, beta1 = group["betas"]
+        return beta1, beta2
+
+
+class AdamWeightDecayIgnored(ZooAdam):
+    """Accepts weight_decay and never applies it."""
+
+    def _decay_before(self, p, g, lr, wd):
+        return g
+
+
+class AdamLrCached(ZooAdam):
+    """Reads the lr once at construction: a scheduler's changes to group['lr'] are ignored."""
+
+    def __init__(self, params: Any, **kw: Any):
+        super().__init__(params, **kw)
+        self._initial_lrs = [g["lr"] for g in self.param_groups]
+
+    def _lr(self, group):
+        return self._initial_lrs[next(i for i, g in enumerate(self.param_groups) if g is group)]
+
+
+class AdamFloat32Internal(ZooAdam):
+    """Computes in float32 whatever the params' dtype, then writes back: float64 params
+    silently get float32 precision."""
+
+    def _update(self, p, grad, state, group):
+        work = p.detach().float()
+        super()._update(work, grad.float(), state, group)
+        p.copy_(work)
+
+
+class AdamWCoupledDecay(ZooAdamW):
+    """'AdamW' whose decay goes into the gradient: Adam with L2 (what AdamW fixes)."""
+
+    decoupled = False
+
+
+class AdamWDecayWithoutLr(ZooAdamW):
+    """Decoupled decay θ(1-λ), not scaled by the lr."""
+
+    def _decay_before(self, p, g, lr, wd):
+        p.mul_(1 - wd)
+        return g
+
+
+class AdamWDecayAfterStep(ZooAdamW):
+    """Applies θ(1-ηλ) after the Adam step instead of before it."""
+
+    def _decay_before(self, p, g, lr, wd):
+        return g
+
+    def _decay_after(self, p, lr, wd):
+        p.mul_(1 - lr * wd)
+
+
+class AdamWLrCached(AdamLrCached, ZooAdamW):
+    """AdamW that ignores a scheduler (lr read once at construction)."""
+
+
+# --- SGD -------------------------------------------------------------------------------------
+
+
+class ZooSGD(Optimizer):
+    """SGD with momentum, dampening, Nesterov and L2 decay in torch's convention."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad, self.state[p], group)
+        return loss
+
+    def _lr(self, group: dict) -> float:
+        return group["lr"]
+
+    def _grad(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+        g = -grad if group["maximize"] else grad
+        wd = group["weight_decay"]
+        return g.add(p, alpha=wd) if wd != 0 else g
+
+    def _buffer(self, state: dict, g: torch.Tensor, group: dict) -> torch.Tensor:
+        mu, tau = group["momentum"], group["dampening"]
+        if "buf" not in state:
+            state["buf"] = g.clone()
+        else:
+            state["buf"].mul_(mu).add_(g, alpha=1 - tau)
+        return state["buf"]
+
+    def _direction(self, g: torch.Tensor, buf: torch.Tensor, group: dict) -> torch.Tensor:
+        return g.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        g = self._grad(p, grad, group)
+        if group["momentum"] != 0:
+            g = self._direction(g, self._buffer(state, g, group), group)
+        p.add_(g, alpha=-self._lr(group))
+
+
+class SGDDampenedStart(ZooSGD):
+    """Starts the buffer from zero, so b_1 = (1-τ)·g (an EMA), not g (a named variant)."""
+
+    def _buffer(self, state, g, group):
+        mu, tau = group["momentum"], group["dampening"]
+        buf = state.setdefault("buf", torch.zeros_like(g))
+        return buf.mul_(mu).add_(g, alpha=1 - tau)
+
+
+class SGDLrInsideBuffer(ZooSGD):
+    """Classic heavy ball, v = μv + ηg; θ -= v (Nesterov: θ -= μv + ηg): equals torch's form
+    only while the lr is constant (a named variant)."""
+
+    def _update(self, p, grad, state, group):
+        g = self._grad(p, grad, group)
+        lr, mu = self._lr(group), group["momentum"]
+        v = state.setdefault("v", torch.zeros_like(p))
+        v.mul_(mu).add_(g, alpha=lr)
+        p.sub_(v * mu + g * lr if group["nesterov"] else v)
+
+
+class SGDNesterovIgnored(ZooSGD):
+    """Accepts nesterov=True and does plain momentum."""
+
+    def _direction(self, g, buf, group):
+        return buf
+
+
+class SGDNesterovOldBuffer(ZooSGD):
+    """Nesterov's look-ahead with the buffer from before this step: g + μ·b_{t-1}."""
+
+    def _update(self, p, grad, state, group):
+        if not group["nesterov"]:
+            return super()._update(p, grad, state, group)
+        g = self._grad(p, grad, group)
+        mu = group["momentum"]
+        old = state["buf"].clone() if "buf" in state else g.clone()
+        self._buffer(state, g, group)
+        p.add_(g.add(old, alpha=mu), alpha=-self._lr(group))
+
+
+class SGDWeightDecayIgnored(ZooSGD):
+    """Accepts weight_decay and never applies it."""
+
+    def _grad(self, p, grad, group):
+        return -grad if group["maximize"] else grad
+
+
+class SGDDampeningIgnored(ZooSGD):
+    """Accepts dampening and never applies it."""
+
+    def _buffer(self, state, g, group):
+        return super()._buffer(state, g, {**group, "dampening": 0.0})
+
+
+class SGDMaximizeIgnored(ZooSGD):
+    """Accepts maximize=True and descends anyway."""
+
+    def _grad(self, p, grad, group):
+        return super()._grad(p, grad, {**group, "maximize": False})
+
+
+class SGDDecayAfterMomentum(ZooSGD):
+    """Adds the L2 term to the step direction instead of the gradient that feeds the buffer."""
+
+    def _update(self, p, grad, state, group):
+        wd = group["weight_decay"]
+        g = -grad if group["maximize"] else grad
+        if group["momentum"] != 0:
+            g = self._direction(g, self._buffer(state, g, group), group)
+        p.add_(g.add(p, alpha=wd), alpha=-self._lr(group))
+
+
+class SGDGradClipped(ZooSGD):
+    """Clips each gradient to norm 1 inside step() ("for stability")."""
+
+    def _grad(self, p, grad, group):
+        norm = float(grad.norm())
+        clipped = grad * (1.0 / norm) if norm > 1.0 else grad
+        return super()._grad(p, clipped, group)
+
+
+class SGDLrCached(ZooSGD):
+    """Reads the lr once at construction: a scheduler's changes to group['lr'] are ignored."""
+
+    def __init__(self, params: Any, **kw: Any):
+        super().__init__(params, **kw)
+        self._initial_lrs = [g["lr"] for g in self.param_groups]
+
+    def _lr(self, group):
+        return self._initial_lrs[next(i for i, g in enumerate(self.param_groups) if g is group)]
+
+
+class SGDFloat32Internal(ZooSGD):
+    """Computes in float32 whatever the params' dtype, then writes back."""
+
+    def _update(self, p, grad, state, group):
+        work = p.detach().float()
+        super()._update(work, grad.float(), state, group)
+        p.copy_(work)
+
+
+ADAM_MUTANTS = {
+    "Adam": [
+        AdamNoBiasCorrection,
+        AdamBiasCorrectionOffByOne,
+        AdamBiasCorrectionStepMinusOne,
+        AdamEpsInsideSqrt,
+        AdamKerasEpsHat,
+        AdamEpsAsFloor,
+        AdamSqrtOfBiasCorrectionMissing,
+        AdamAmsgradIgnored,
+        AdamAmsgradVhat,
+        AdamMaximizeIgnored,
+        AdamBetasSwapped,
+        AdamWeightDecayIgnored,
+        AdamLrCached,
+        AdamFloat32Internal,
+    ],
+    "AdamW": [AdamWCoupledDecay, AdamWDecayWithoutLr, AdamWDecayAfterStep, AdamWLrCached],
+}
+SGD_MUTANTS = [
+    SGDDampenedStart,
+    SGDLrInsideBuffer,
+    SGDNesterovIgnored,
+    SGDNesterovOldBuffer,
+    SGDWeightDecayIgnored,
+    SGDDampeningIgnored,
+    SGDMaximizeIgnored,
+    SGDDecayAfterMomentum,
+    SGDGradClipped,
+    SGDLrCached,
+    SGDFloat32Internal,
+]
+CORRECT = {"Adam": ZooAdam, "AdamW": ZooAdamW, "SGD": ZooSGD}
+# The spec's named variant each mutant implements (what "behaves like" should say).
+VARIANT_OF = {
+    AdamNoBiasCorrection: "no-bias-correction",
+    AdamEpsInsideSqrt: "eps-inside-sqrt",
+    AdamKerasEpsHat: "keras-eps-hat",
+    AdamAmsgradVhat: "amsgrad-vhat",
+    AdamWCoupledDecay: "coupled-decay",
+    AdamWDecayWithoutLr: "decay-without-lr",
+    SGDDampenedStart: "dampened-start",
+    SGDLrInsideBuffer: "classic-momentum",
+}
