@@ -18,6 +18,7 @@ import torch
 
 import optcheck
 from optcheck.checks import profiles, registry
+from optcheck.checks.crossval_checks import behaves_like, evidence_case
 from optcheck.checks.findings import known_finding
 from optcheck.checks.registry import Check, Context, Settings
 from optcheck.checks.result import CheckResult, Report
@@ -229,14 +230,22 @@ def mark_known(result: CheckResult, ctx: Context) -> CheckResult:
 
 
 def identify_variants(ctx: Context, report: Report) -> list[str]:
-    """When the comparison with the reference fails, which named variants does it match?"""
-    if not isinstance(ctx.spec, OptimizerSpec) or report.ok:
+    """When the trajectory comparison fails, which named variants does the target match?
+
+    Rebuilt from the minimal failing case and probes around it, so "behaves like" names a
+    formula, not a guess ("Adam:keras-eps-hat: Keras/TF Adam ...")."""
+    if not isinstance(ctx.spec, OptimizerSpec):
         return []
-    try:
-        from optcheck.checks.crossval_checks import matching_variants
-    except ImportError:
-        return []
-    return matching_variants(ctx)
+    failed = [r for r in report.results if r.id.startswith("crossval.") and r.failed]
+    for result in failed:
+        case = evidence_case(result)
+        if case is None:
+            continue
+        names = behaves_like(ctx, case)
+        descriptions = {v.name: v.description for v in ctx.spec.variants}
+        descriptions[ctx.spec.name] = f"the {ctx.spec.name} reference itself"
+        return [f"{ctx.spec.name}:{n} — {descriptions.get(n, '')}".rstrip(" —") for n in names]
+    return []
 
 
 def environment() -> dict[str, str]:

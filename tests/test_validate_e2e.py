@@ -223,3 +223,36 @@ def test_known_torch_finding_is_shown_not_failed_but_a_subclass_is_not_excused(
     ours = optcheck.validate("mysched:MyStepLR", like="StepLR", select=select, max_examples=25)
     assert [r.verdict for r in ours.results] == ["violation"]
     assert ours.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "like", "variant"),
+    [
+        ("zoo.optimizers_numeric:AdamKerasEpsHat", "Adam", "Adam:keras-eps-hat"),
+        ("zoo.optimizers_numeric:SGDLrInsideBuffer", "SGD", "SGD:classic-momentum"),
+        ("zoo.optimizers_numeric:AdamWCoupledDecay", "AdamW", "AdamW:coupled-decay"),
+    ],
+)
+def test_failed_comparison_names_the_variant_the_target_matches(target, like, variant, capsys):
+    code = main(["validate", target, "--like", like, "--max-examples", str(EXAMPLES)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"behaves like: {variant} — " in out
+
+
+@pytest.mark.parametrize(
+    ("target", "like", "check_prefix"),
+    [
+        ("zoo.optimizers_numeric:AdamBiasCorrectionOffByOne", "Adam", "adam.first_step"),
+        ("zoo.optimizers_numeric:AdamEpsInsideSqrt", "Adam", "adam.first_step"),
+        ("zoo.optimizers_numeric:AdamAmsgradIgnored", "Adam", "amsgrad.monotone"),
+        ("zoo.optimizers_numeric:SGDNesterovIgnored", "SGD", "nesterov.relation"),
+        ("zoo.optimizers_numeric:AdamFloat32Internal", "Adam", "crossval.trajectory"),
+    ],
+)
+def test_numeric_mutants_exit_1_naming_the_check(target, like, check_prefix, capsys):
+    code = main(["validate", target, "--like", like, "--max-examples", str(EXAMPLES)])
+    out = capsys.readouterr().out
+    assert code == 1
+    flagged = [line.split()[1] for line in out.splitlines() if line.startswith("VIOLATION")]
+    assert any(f.startswith(check_prefix) for f in flagged), out
