@@ -27,6 +27,8 @@ from optcheck.reference import catalog
 from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, Variant
 from optcheck.suites.target import TargetError, load
 
+VALIDATE_PROFILE = "ci"
+
 
 class UnknownLike(ValueError):
     pass
@@ -65,7 +67,8 @@ def settings_for(
     hp: Mapping[str, Any] | None = None,
     timeout: float | None = 60.0,
 ) -> Settings:
-    name = profile or profiles.default_profile()
+    # 25 examples (the ci profile) unless told otherwise: below that, rare-flag bugs slip by.
+    name = profile or VALIDATE_PROFILE
     if name not in profiles.EXAMPLES:
         raise ValueError(f"unknown profile {name!r}; known: {', '.join(profiles.EXAMPLES)}")
     return Settings(
@@ -197,7 +200,7 @@ def validate(
     report = Report(
         target=tgt.label,
         like=like,
-        settings={**vars(settings), "profile": profile or profiles.default_profile()},
+        settings={**vars(settings), "profile": profile or VALIDATE_PROFILE},
         environment=environment(),
     )
     failure = _probe(ctx)

@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--profile",
         choices=tuple(EXAMPLES),
-        help="hypothesis profile (default dev, ci when CI is set)",
+        help="hypothesis profile: dev 10, ci 25 (default), thorough 300 examples per check",
     )
     p.add_argument(
         "--timeout",
