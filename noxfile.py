@@ -13,6 +13,19 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 TORCH = "torch==2.13.0"
+# torch's schedulers whose constructors take plain parameters (validated with --like alone).
+SCHEDULERS = (
+    "ConstantLR",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "LinearLR",
+    "PolynomialLR",
+    "OneCycleLR",
+    "CyclicLR",
+)
 
 
 def _install(session: nox.Session, extras: str = "test") -> None:
@@ -69,7 +82,10 @@ def validate(session: nox.Session) -> None:
     """The validator against torch.optim itself: every optimizer and scheduler must conform."""
     _install(session, "bench")
     for like in ("SGD", "Adam", "AdamW"):
-        session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like)
+        session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like, "--quiet")
+    for like in SCHEDULERS:
+        target = f"torch.optim.lr_scheduler:{like}"
+        session.run("optcheck", "validate", target, "--like", like, "--quiet")
 
 
 @nox.session
