@@ -179,18 +179,21 @@ def run_property(
     seen: dict[str, Any] = {"n": 0}
 
     def test(case: Any) -> None:
-        seen["n"] += 1
         try:
             prop(case)
         except NotApplicable:
-            hypothesis.reject()
+            hypothesis.reject()  # a rejected draw is not counted as a checked case
         except Violation as exc:
+            seen["n"] += 1
             seen["evidence"], seen["case"] = exc.evidence, case
             raise
         except Exception as exc:
+            seen["n"] += 1
             message = f"target raised {type(exc).__name__}: {exc}".splitlines()[0]
             seen["evidence"], seen["case"] = Evidence(message), case
             raise
+        else:
+            seen["n"] += 1
 
     runner = hypothesis.settings(
         max_examples=max_examples or s.max_examples,
