@@ -49,6 +49,29 @@ def _out(value: Any, t: TLike) -> LR:
     return float(arr) if np.ndim(t) == 0 else arr
 
 
+def _pow(base: Any, exponent: Any) -> np.ndarray:
+    """base**exponent element-wise through the C library's pow, once per distinct pair.
+
+    NumPy's SIMD power loop and its scalar path may differ by an ulp (seen: AVX-512, 0.1**2),
+    so np.power would make a closed form's value depend on whether it was called with a scalar
+    or an array. One code path for both keeps piecewise-constant schedules bit-identical
+    however they are evaluated, and exact where the power is representable (2.0**k).
+    """
+    b, e = np.broadcast_arrays(np.asarray(base, np.float64), np.asarray(exponent, np.float64))
+    pairs, where = np.unique(np.stack([b.ravel(), e.ravel()]), axis=1, return_inverse=True)
+    values = np.array([_c_pow(float(x), float(y)) for x, y in pairs.T], dtype=np.float64)
+    return values[np.ravel(where)].reshape(b.shape)
+
+
+def _c_pow(x: float, y: float) -> float:
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return math.inf
+    except (ValueError, ZeroDivisionError):  # negative base to a fractional power; 0**-y
+        return math.nan if x < 0 else math.inf
+
+
 def _cos_half(num: Any, den: Any) -> np.ndarray:
     """(1 + cos(pi * num / den)) / 2, accurate to a few ulps relative everywhere.
 
@@ -123,13 +146,13 @@ def linear_lr_torch(
 def exponential_lr(t: TLike, base_lr: float, /, gamma: float = 0.95) -> LR:
     # torch docs, ExponentialLR: eta_t = base * gamma^t.
     t = np.asarray(t)
-    return _out(base_lr * np.power(float(gamma), t), t)
+    return _out(base_lr * _pow(float(gamma), t), t)
 
 
 def step_lr(t: TLike, base_lr: float, /, step_size: int = 30, gamma: float = 0.1) -> LR:
     # torch docs, StepLR: eta_t = base * gamma^floor(t / step_size).
     t = np.asarray(t)
-    return _out(base_lr * np.power(float(gamma), t // step_size), t)
+    return _out(base_lr * _pow(float(gamma), t // step_size), t)
 
 
 def multistep_lr(
@@ -140,16 +163,16 @@ def multistep_lr(
     count = np.zeros(t.shape, dtype=np.int64)
     for m in milestones:
         count = count + (t >= m)
-    return _out(base_lr * np.power(float(gamma), count), t)
+    return _out(base_lr * _pow(float(gamma), count), t)
 
 
 def polynomial_lr(t: TLike, base_lr: float, /, total_iters: int = 5, power: float = 1.0) -> LR:
     # torch docs, PolynomialLR: eta_t = base * (1 - min(t, T) / T)^power.
     t = np.asarray(t)
     if total_iters == 0:  # the decay is already complete at t = 0
-        return _out(base_lr * np.power(0.0, power) * np.ones_like(t, dtype=np.float64), t)
+        return _out(base_lr * _pow(0.0, power) * np.ones_like(t, dtype=np.float64), t)
     left = (total_iters - np.minimum(t, total_iters)) / total_iters
-    return _out(base_lr * np.power(left, power), t)
+    return _out(base_lr * _pow(left, power), t)
 
 
 def polynomial_lr_torch(
@@ -178,12 +201,12 @@ def _restart_index(t: np.ndarray, T_0: int, T_mult: int) -> tuple[np.ndarray, np
     n = np.floor(np.log(t * (m - 1.0) / T_0 + 1.0) / np.log(m))
 
     def start(k: np.ndarray) -> np.ndarray:  # exact in float64 for integer k, T_0
-        return T_0 * (np.power(m, k) - 1.0) / (m - 1.0)
+        return T_0 * (_pow(m, k) - 1.0) / (m - 1.0)
 
     # The log may land one off at a boundary; settle n with exact comparisons.
     n = np.where(start(n + 1.0) <= t, n + 1.0, n)
     n = np.where(start(n) > t, n - 1.0, n)
-    return t - start(n), T_0 * np.power(m, n)
+    return t - start(n), T_0 * _pow(m, n)
 
 
 def cosine_annealing_warm_restarts(
@@ -342,9 +365,9 @@ def _cyclic_scale(t: np.ndarray, p: Mapping[str, Any]) -> tuple[np.ndarray, np.n
     elif mode == "triangular":
         scale = np.ones(t.shape)
     elif mode == "triangular2":
-        scale = np.power(0.5, cycle - 1.0)
+        scale = _pow(0.5, cycle - 1.0)
     elif mode == "exp_range":
-        scale = np.power(float(p.get("gamma", 1.0)), t)
+        scale = _pow(float(p.get("gamma", 1.0)), t)
     else:
         raise ValueError(f"unknown CyclicLR mode {mode!r}")
     return tri, scale
