@@ -1,7 +1,9 @@
-"""nox sessions: tests, lint, crossval, gpu, validate, bench, report.
+"""nox sessions: tests, thorough, latest, lint, crossval, gpu, validate, bench, report.
 
 Every session installs torch 2.13.0 first: an unpinned torch resolves to a multi-GB CUDA
-build, while 2.13.0 is the CPU wheel this project is developed and tested against.
+build, while 2.13.0 is the CPU wheel this project is developed and tested against. Sessions
+install with .ci/constraints.txt (the versions CI is known to pass with) except ``latest``,
+which takes the newest releases so that drift is seen there before it reaches main.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 TORCH = "torch==2.13.0"
+CONSTRAINTS = ".ci/constraints.txt"
 # torch's schedulers whose constructors take plain parameters (validated with --like alone).
 SCHEDULERS = (
     "ConstantLR",
@@ -28,16 +31,43 @@ SCHEDULERS = (
 )
 
 
-def _install(session: nox.Session, extras: str = "test") -> None:
-    session.install(TORCH)
-    session.install("-e", f".[{extras}]")
+def _install(session: nox.Session, extras: str = "test", *, pinned: bool = True) -> None:
+    pins = ("-c", CONSTRAINTS) if pinned else ("--upgrade", "--upgrade-strategy", "eager")
+    session.install(TORCH, *pins, "-e", f".[{extras}]")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (what CI runs)."""
+    """The test suite as CI runs it (pinned versions, both cores)."""
     _install(session)
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
+
+
+@nox.session
+def thorough(session: nox.Session) -> None:
+    """Every exhaustive case too: all flags x implementations x dtypes, long horizons.
+    (HYPOTHESIS_PROFILE=thorough nox -s thorough also draws 300 examples per property.)"""
+    _install(session)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        "--dist",
+        "loadgroup",
+        "--thorough",
+        *session.posargs,
+    )
+
+
+@nox.session
+def latest(session: nox.Session) -> None:
+    """The tests against the newest releases of every dependency (torch stays 2.13.0): a
+    failure here is drift to fix, then to record in .ci/constraints.txt."""
+    _install(session, pinned=False)
+    session.run("python", "-m", "pip", "freeze")
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session

@@ -516,18 +516,27 @@ def scale_exp_iterations(x: float) -> float:
 # Constraints (None: torch accepts and runs; else why not)
 
 
+# torch's recursive get_lr undoes a factor by dividing by it: below this, base_lr·factor falls
+# among the subnormals (base_lr >= 1e-4) or 1/factor overflows, and torch's lr becomes inf or
+# nan (seen: ConstantLR factor=5e-324 gives nan at total_iters). Like factor = 0, such factors
+# are outside what torch can run.
+_TINY_FACTOR = 1e-300
+
+
 def _c_constant(p: Mapping[str, Any]) -> str | None:
     f, n = p.get("factor", 1.0 / 3), p.get("total_iters", 5)
     if not 0.0 <= f <= 1.0:
         return "factor must lie in [0, 1]"
-    if f == 0.0 and n > 0:
-        return "factor=0 makes torch divide by zero at total_iters"
+    if f < _TINY_FACTOR and n > 0:
+        return "factor=0 (or below 1e-300) makes torch divide by it at total_iters"
     return None if n >= 0 else "total_iters must be >= 0"
 
 
 def _c_linear(p: Mapping[str, Any]) -> str | None:
     if not 0.0 < p.get("start_factor", 1.0 / 3) <= 1.0:
         return "start_factor must lie in (0, 1]"
+    if p.get("start_factor", 1.0 / 3) < _TINY_FACTOR:
+        return "start_factor below 1e-300 makes torch's recursive form overflow"
     if not 0.0 <= p.get("end_factor", 1.0) <= 1.0:
         return "end_factor must lie in [0, 1]"
     return None if p.get("total_iters", 5) >= 0 else "total_iters must be >= 0"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
+
+import pytest
 
 from optcheck.checks import profiles
 
@@ -13,3 +17,56 @@ profiles.load()
 TESTS = Path(__file__).parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
+
+
+def _import_everything() -> None:
+    """hypothesis mixes literal constants of the loaded local modules into its draws, so a
+    derandomized run would depend on which tests ran before in the same process (xdist).
+    Loading every project module up front makes that pool the same in every worker."""
+    import optcheck
+
+    layers = ("optcheck.reference", "optcheck.checks", "optcheck.suites", "optcheck.reports")
+    for package in (*layers, "zoo"):
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+    assert optcheck
+
+
+_import_everything()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--thorough",
+        action="store_true",
+        help="also run the exhaustive tests (marker 'thorough'; nox -s thorough)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The default run keeps one fast case of each exhaustive family; --thorough runs them all.
+    if config.getoption("--thorough"):
+        return
+    skip = pytest.mark.skip(reason="exhaustive case: run with --thorough (nox -s thorough)")
+    for item in items:
+        if "thorough" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    # Results may depend on NumPy's SIMD loops (an ulp here and there): say which ones ran.
+    import numpy
+    import torch
+
+    try:
+        from numpy._core import _multiarray_umath as umath
+
+        found = [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f)]
+    except (ImportError, AttributeError):  # NumPy's private names moved: report nothing
+        found = ["?"]
+    return [
+        f"optcheck: numpy {numpy.__version__} (SIMD found: {', '.join(found) or 'none'}), "
+        f"torch {torch.__version__}, hypothesis profile {profiles.default_profile()}"
+    ]

@@ -30,6 +30,10 @@ SMALL = [
 ]  # fmt: skip
 
 
+# One worker runs this module under xdist, so the module-scoped benchmark run happens once.
+pytestmark = pytest.mark.xdist_group("bench")
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")

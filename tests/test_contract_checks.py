@@ -61,8 +61,21 @@ def run_check(
 
 # --- passing on torch.optim and the references ----------------------------------------------
 
-CONFORMING: list[tuple[OptimizerTarget, str | None]] = [
-    *[(torch_target(n, impl), n) for n in ("SGD", "Adam", "AdamW") for impl in IMPLEMENTATIONS],
+# The default run keeps every forloop class and one foreach and one fused class; the other
+# implementation x class pairs run with --thorough.
+DEFAULT_RUN = {("SGD", "forloop"), ("Adam", "forloop"), ("AdamW", "forloop")}
+DEFAULT_RUN |= {("SGD", "foreach"), ("Adam", "fused")}
+CONFORMING: list[Any] = [
+    *[
+        pytest.param(
+            torch_target(n, impl),
+            n,
+            marks=() if (n, impl) in DEFAULT_RUN else pytest.mark.thorough,
+            id=f"{n}-{impl}",
+        )
+        for n in ("SGD", "Adam", "AdamW")
+        for impl in IMPLEMENTATIONS
+    ],
     *[
         (OptimizerTarget(f"reference-{n}", reference_factory(OPTIMIZERS[n])), n)
         for n in ("SGD", "Adam", "AdamW")

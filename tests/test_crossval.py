@@ -56,11 +56,34 @@ def zoo_target(cls) -> OptimizerTarget:
     return OptimizerTarget(cls.__name__, cls, f"zoo.optimizers_numeric:{cls.__name__}")
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("check_id", CROSSVAL)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def _exhaustive(name: str, impl: str, dtype: str, check_id: str) -> bool:
+    """Every dtype of forloop, and float32 of the other implementations, with the constant lr
+    run by default; the rest with --thorough (CUDA runs everything it has)."""
+    return (impl != "forloop" and dtype != "float32") or (
+        impl != "forloop" and check_id != CROSSVAL[0]
+    )
+
+
+CROSSVAL_CASES = [
+    pytest.param(
+        name,
+        impl,
+        dtype,
+        check_id,
+        device.values[0],
+        marks=[*device.marks]
+        or ([pytest.mark.thorough] if _exhaustive(name, impl, dtype, check_id) else []),
+        id=f"{name}-{impl}-{dtype}-{check_id}-{device.values[0]}",
+    )
+    for name in ("SGD", "Adam", "AdamW")
+    for impl in IMPLS
+    for dtype in DTYPES
+    for check_id in CROSSVAL
+    for device in (pytest.param(d) if isinstance(d, str) else d for d in DEVICES)
+]
+
+
+@pytest.mark.parametrize(("name", "impl", "dtype", "check_id", "device"), CROSSVAL_CASES)
 def test_torch_matches_the_reference(name, impl, dtype, check_id, device):
     ctx = Context(
         torch_target(name, impl), OPTIMIZERS[name], settings=settings(dtype=dtype, device=device)

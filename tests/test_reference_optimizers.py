@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,8 +70,21 @@ CASES = [("SGD", hp) for hp in SGD_CASES] + [
 MAX_ERROR: dict[tuple[str, str], float] = {}
 
 
-@pytest.mark.parametrize("impl", ["forloop", "foreach", "fused"])
-@pytest.mark.parametrize(("name", "flags"), CASES, ids=lambda v: v if isinstance(v, str) else None)
+def _impl_cases() -> list[Any]:
+    """forloop for every flag combination; foreach and fused for the first of each optimizer
+    by default, for all of them with --thorough."""
+    out, first = [], set()
+    for impl in ("forloop", "foreach", "fused"):
+        for name, flags in CASES:
+            default = impl == "forloop" or (impl, name) not in first
+            first.add((impl, name))
+            out.append(
+                pytest.param(name, flags, impl, marks=() if default else pytest.mark.thorough)
+            )
+    return out
+
+
+@pytest.mark.parametrize(("name", "flags", "impl"), _impl_cases())
 def test_reference_matches_torch_float64(name, flags, impl):
     spec = OPTIMIZERS[name]
     hp = {**spec.defaults, **flags, "lr": 0.01}

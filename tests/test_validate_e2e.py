@@ -105,8 +105,13 @@ def test_cli_exit_0_json_and_html_for_a_conforming_target(tmp_path):
         ("zoo.optimizers_numeric:AdamFloat32Internal", "Adam", "crossval.trajectory"),
     ],
 )
-def test_broken_targets_exit_1_naming_the_check(target, like, check_prefix, capsys):
+@pytest.mark.parametrize(
+    "scope", ["selected", pytest.param("all checks", marks=pytest.mark.thorough)]
+)
+def test_broken_targets_exit_1_naming_the_check(target, like, check_prefix, scope, capsys):
     args = ["validate", target, "--max-examples", str(EXAMPLES), "--timeout", "120"]
+    if scope == "selected":  # the whole run (every check) is the --thorough case
+        args += ["--select", check_prefix]
     code = main(args + (["--like", like] if like else []))
     out = capsys.readouterr().out
     assert code == 1, out
