@@ -16,7 +16,7 @@ torch's algorithm (torch.optim.Adafactor docs and torch/optim/_adafactor.py), pe
     Û = U / max(1, RMS(U)/d)                                     (S&S §6 update clipping)
     θ <- θ - α_t Û
 ε1 = None means torch.finfo(param.dtype).eps: 2⁻⁵² ≈ 2.22e-16 for float64 (1.19e-7 float32,
-3.91e-3 bfloat16, 9.77e-4 float16). torch resolves it once per step call from the first
+7.81e-3 bfloat16, 9.77e-4 float16). torch resolves it once per step call from the first
 tensor it visits (forloop) or the first (device, dtype) group (foreach) and reuses it for
 the rest: a float64 tensor stepped after a float32 one gets ε1 = 1.19e-7.
 lerp is torch's: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w).
