@@ -16,19 +16,8 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 TORCH = "torch==2.13.0"
 CONSTRAINTS = ".ci/constraints.txt"
-# torch's schedulers whose constructors take plain parameters (validated with --like alone).
-SCHEDULERS = (
-    "ConstantLR",
-    "StepLR",
-    "MultiStepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "LinearLR",
-    "PolynomialLR",
-    "OneCycleLR",
-    "CyclicLR",
-)
+# Which algorithms exist is the catalog's business: sessions ask it (after installing).
+CATALOG = "from optcheck.checks import catalog; print(' '.join({}))"
 
 
 def _install(session: nox.Session, extras: str = "test", *, pinned: bool = True) -> None:
@@ -111,11 +100,17 @@ def gpu(session: nox.Session) -> None:
 def validate(session: nox.Session) -> None:
     """The validator against torch.optim itself: every optimizer and scheduler must conform."""
     _install(session, "bench")
-    for like in ("SGD", "Adam", "AdamW"):
+    optimizers = _catalog(session, "r.name for r in catalog.torch_optimizers()")
+    for like in optimizers:
         session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like, "--quiet")
-    for like in SCHEDULERS:
+    for like in _catalog(session, "catalog.torch_schedulers()"):
         target = f"torch.optim.lr_scheduler:{like}"
         session.run("optcheck", "validate", target, "--like", like, "--quiet")
+
+
+def _catalog(session: nox.Session, expression: str) -> list[str]:
+    out = session.run("python", "-c", CATALOG.format(expression), silent=True)
+    return str(out or "").split()
 
 
 @nox.session

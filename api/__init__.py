@@ -4,15 +4,17 @@
     >>> report = optcheck.validate("torch.optim:Adam", like="Adam")
     >>> report.ok, report.counts
 
-The subpackages follow the data flow: optcheck.reference (float64 oracles) → optcheck.checks
-(invariants, comparisons) → optcheck.suites (runner, CLI, benchmarks) → optcheck.reports.
+The layers import downward only (tests/test_layers.py): this module and the CLI and pytest
+plugin → optcheck.suites (runner, benchmarks) → optcheck.reports (result models, rendering)
+→ optcheck.checks (records, invariants, comparisons) → optcheck.reference (float64 oracles).
 """
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = version("optcheck")  # one place: pyproject.toml
 __all__ = ["validate", "__version__"]
 
 

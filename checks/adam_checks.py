@@ -20,21 +20,20 @@ from hypothesis import strategies as st
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
 from optcheck.checks.harness import to_numpy
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, trajectory
-from optcheck.reference.spec import OptimizerSpec
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 
 
-def _adam(ctx: Context) -> tuple[OptimizerSpec, bool]:
-    """The spec and whether its decay is decoupled (AdamW)."""
+def _adam(ctx: Context) -> tuple[OptimizerRecord, bool]:
+    """The record and whether its decay is decoupled (AdamW)."""
     spec = ctx.spec
-    fam = T.family(spec.name) if isinstance(spec, OptimizerSpec) else None
-    if fam not in ("adam", "adamw"):
-        raise NotApplicable(f"{getattr(spec, 'name', spec)} is not an Adam-family spec")
-    return spec, fam == "adamw"
+    if not isinstance(spec, OptimizerRecord):
+        raise NotApplicable("needs --like to name an Adam-family optimizer")
+    return spec, spec.decay == "decoupled"
 
 
 def _signed(hp: dict[str, Any]) -> float:
@@ -63,7 +62,7 @@ def _residual_expr(i: int, run: int, d: float) -> str:
 @check(
     "adam.first_step",
     "first step is −η·g/(|g|+ε) elementwise, whatever β1, β2 (plus the weight-decay term)",
-    invariant="adam_first_step",
+    invariant=True,
 )
 def first_step(ctx: Context) -> CheckResult:
     """Kingma & Ba §3: m̂_1 = g', v̂_1 = g'², so Δθ_1 = −η·g'/(|g'|+ε) (also under AMSGrad)."""
@@ -72,7 +71,7 @@ def first_step(ctx: Context) -> CheckResult:
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.first_step", F64)
-        tol = T.case_tolerance(T.family(spec.name), case, F64, observed=traj[1:])
+        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp, lr = case.tensor_hp(i), case.lr_at(i, 0)
             gp = _moment_grad(hp, case.grads[0][i], theta0, decoupled)
@@ -108,7 +107,7 @@ def first_step(ctx: Context) -> CheckResult:
 @check(
     "adam.constant_gradient",
     "under a constant gradient every step is −η_t·g/(|g|+ε) (m̂_t = g, v̂_t = g²)",
-    invariant="adam_constant_gradient",
+    invariant=True,
 )
 def constant_gradient(ctx: Context) -> CheckResult:
     """Bias correction makes m̂_t = g and v̂_t = g² exactly for constant g (Kingma & Ba §3), so
@@ -119,7 +118,7 @@ def constant_gradient(ctx: Context) -> CheckResult:
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.constant_gradient", F64)
-        tol = T.case_tolerance(T.family(spec.name), case, F64, observed=traj[1:])
+        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
         for k in range(case.steps):
             for i in range(len(case.params0)):
                 hp, lr = case.tensor_hp(i), case.lr_at(i, k)
@@ -189,7 +188,7 @@ def ratio_bound(beta1: float, beta2: float, t: int) -> float:
 @check(
     "adam.step_bound",
     "every step obeys the tight form of Kingma & Ba's bound |Δθ_t| ≤ η·C_t·G_t/(G_t+ε)",
-    invariant="adam_step_bound",
+    invariant=True,
 )
 def step_bound(ctx: Context) -> CheckResult:
     """|r_t| = η|m̂|/(√v̂+ε) = η·(|m̂|/√v̂)·(√v̂/(√v̂+ε)) ≤ η·C_t·G_t/(G_t+ε), with C_t from
@@ -200,7 +199,7 @@ def step_bound(ctx: Context) -> CheckResult:
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.step_bound", F64)
-        tol = T.case_tolerance(T.family(spec.name), case, F64, observed=traj[1:])
+        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
             b1, b2 = (float(b) for b in hp.get("betas", (0.9, 0.999)))
@@ -287,7 +286,7 @@ class _Scaled:
 @check(
     "adam.scale_invariance",
     "gradients c·g give the same steps as g up to the derived ε effect",
-    invariant="adam_scale_invariance",
+    invariant=True,
 )
 def scale_invariance(ctx: Context) -> CheckResult:
     """m̂ scales with c, √v̂ with |c|: as ε → 0 the update is invariant (Kingma & Ba §2.1); the
@@ -295,7 +294,7 @@ def scale_invariance(ctx: Context) -> CheckResult:
     L2 term λθ does not scale with c, so Adam is drawn with λ = 0; AdamW's decay is outside the
     moments and stays."""
     spec, decoupled = _adam(ctx)
-    fam = T.family(spec.name)
+    fam = spec.error_model
     worst = {"ratio": 0.0}
 
     def prop(pair: _Scaled) -> None:
@@ -382,7 +381,7 @@ def _max_state(opt: Any, params: list) -> list[dict[str, np.ndarray]]:
 @check(
     "amsgrad.monotone",
     "AMSGrad's running max of the second moment never decreases",
-    invariant="amsgrad_monotone",
+    invariant=True,
     needs=("amsgrad",),
 )
 def amsgrad_monotone(ctx: Context) -> CheckResult:
@@ -394,7 +393,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
       |r_t| ≤ η_t|m̂_t| / (√(vmax_{t−1}/(1−β2^t)) + ε). Only well-conditioned elements are used
       (relative error of the revealed denominator ≤ 1e-3)."""
     spec, decoupled = _adam(ctx)
-    fam = T.family(spec.name)
+    fam = spec.error_model
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
@@ -498,7 +497,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
 @check(
     "adamw.pure_decay",
     "under zero gradients AdamW only decays: θ_t = Π(1−η_kλ)·θ_0 within round-off",
-    invariant="adamw_pure_decay",
+    invariant=True,
 )
 def pure_decay(ctx: Context) -> CheckResult:
     """Loshchilov & Hutter 2019, Alg. 2 line 12 with g = 0: m = v = 0, so the Adam step is
@@ -511,7 +510,7 @@ def pure_decay(ctx: Context) -> CheckResult:
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adamw.pure_decay", F64)
-        tol = T.case_tolerance(T.family(spec.name), case, F64, observed=traj[1:])
+        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
             factor = 1.0

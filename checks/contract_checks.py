@@ -40,6 +40,7 @@ from optcheck.checks.harness import (
     set_lr,
     to_numpy,
 )
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import (
     Context,
     NotApplicable,
@@ -50,7 +51,6 @@ from optcheck.checks.registry import (
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.strategies import hyperparams, real
 from optcheck.reference.space import Real
-from optcheck.reference.spec import OptimizerSpec
 from optcheck.reference.trajectory import run as reference_run
 
 Trajectory = list[list[np.ndarray]]  # [step][tensor], float64 copies
@@ -148,8 +148,8 @@ def problems(
     )
 
 
-def _spec(ctx: Context) -> OptimizerSpec | None:
-    return ctx.spec if isinstance(ctx.spec, OptimizerSpec) else None
+def _spec(ctx: Context) -> OptimizerRecord | None:
+    return ctx.spec if isinstance(ctx.spec, OptimizerRecord) else None
 
 
 def _lr_strategy(ctx: Context) -> st.SearchStrategy[float]:

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, run_target, worst
 from optcheck.reference.space import Flag
-from optcheck.reference.spec import OptimizerSpec, StepFn
+from optcheck.reference.spec import StepFn
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,20 @@ def compare(
     return first, overall
 
 
-def _family(ctx: Context) -> tuple[OptimizerSpec, str]:
+def _family(ctx: Context) -> tuple[OptimizerRecord, str]:
     spec = ctx.spec
-    if not isinstance(spec, OptimizerSpec):
+    if not isinstance(spec, OptimizerRecord):
         raise NotApplicable("cross-validation needs an optimizer spec (--like)")
-    fam = T.family(spec.name)
-    if fam is None:
-        raise NotApplicable(f"no error model for {spec.name} yet (checks/tolerance.py)")
-    return spec, fam
+    if spec.error_model is None:
+        raise NotApplicable(f"no error model for {spec.name} yet (its record has none)")
+    return spec, spec.error_model
 
 
 def case_strategy(
-    ctx: Context, spec: OptimizerSpec, dtype: str, schedules: tuple[str, ...], max_groups: int
+    ctx: Context, spec: OptimizerRecord, dtype: str, schedules: tuple[str, ...], max_groups: int
 ) -> st.SearchStrategy[S.Case]:
     """Cases inside the tolerance model's domain for ``dtype`` (see the module docstring)."""
-    fam = T.family(spec.name)
+    fam = spec.error_model
     accepts = ctx.target.accepts
     # Several tensors, each group with its own drawn hyper-parameters: one example exercises
     # several flag combinations (a flag-specific slip is seen in 1 - 2^-groups of them).
@@ -195,7 +195,7 @@ def _agrees(ctx: Context, fam: str, step: StepFn, case: S.Case, dtype: str) -> b
 
 def probes(
     case: S.Case,
-    spec: OptimizerSpec,
+    spec: OptimizerRecord,
     accepts: Callable[[str], bool] = lambda _: True,
     extra: int = 3,
 ) -> list[S.Case]:

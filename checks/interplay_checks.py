@@ -51,6 +51,7 @@ from optcheck.checks.contract_checks import (
     snippet,
 )
 from optcheck.checks.harness import make_params, run_torch, set_grads, to_numpy
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import Context, NotApplicable, Violation, check, run_property
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.schedule_checks import (
@@ -70,7 +71,7 @@ from optcheck.checks.schedule_checks import (
     Case as ScheduleCase,
 )
 from optcheck.checks.schedule_crossval_checks import matching_variant, require_constructible
-from optcheck.reference.spec import OptimizerSpec, ScheduleSpec
+from optcheck.reference.spec import ScheduleSpec
 
 # Roundings in one optimizer step (Adam-family: about a dozen; margin for others).
 TRAJ_OPS = 32
@@ -326,12 +327,12 @@ def optimizer_lr(ctx: Context) -> CheckResult:
     needs_reference=True,
 )
 def optimizer_lr_reference(ctx: Context) -> CheckResult:
-    if not isinstance(ctx.spec, OptimizerSpec):
+    if not isinstance(ctx.spec, OptimizerRecord):
         raise NotApplicable("needs --like to name an optimizer")
 
     _refuse_closure_only(ctx)
     spec = ctx.spec
-    fam = tolerance.family(spec.name)
+    fam = spec.error_model
     if fam is None:
         raise NotApplicable(f"no error model for {spec.name} (checks/tolerance.py)")
 

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from optcheck.reference.spec import OptimizerSpec, StepFn
+from optcheck.checks.records import OptimizerRecord
+from optcheck.reference.spec import StepFn
 
 
 class ReferenceOptimizer(torch.optim.Optimizer):
@@ -51,7 +52,7 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         return loss
 
 
-def reference_factory(spec: OptimizerSpec, step_fn: StepFn | None = None) -> Any:
+def reference_factory(spec: OptimizerRecord, step_fn: StepFn | None = None) -> Any:
     """``factory(params, **hp)`` building a ReferenceOptimizer with the spec's defaults."""
     fn = step_fn or spec.step
 
@@ -65,7 +66,7 @@ def reference_factory(spec: OptimizerSpec, step_fn: StepFn | None = None) -> Any
     return factory
 
 
-def _signature(spec: OptimizerSpec) -> Any:
+def _signature(spec: OptimizerRecord) -> Any:
     import inspect
 
     params = [inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]

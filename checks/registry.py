@@ -18,9 +18,10 @@ from typing import Any, Literal
 import hypothesis
 from hypothesis import strategies as st
 
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, Variant
+from optcheck.reference.spec import ScheduleSpec, Variant
 
 Kind = Literal["optimizer", "schedule"]
 
@@ -51,7 +52,7 @@ class Settings:
 @dataclass
 class Context:
     target: OptimizerTarget | ScheduleTarget
-    spec: OptimizerSpec | ScheduleSpec | None = None
+    spec: OptimizerRecord | ScheduleSpec | None = None
     # When --like names a variant, comparisons use that variant's formula.
     variant: Variant | None = None
     settings: Settings = field(default_factory=Settings)
@@ -60,7 +61,7 @@ class Context:
     def reference(self) -> Callable[..., Any]:
         if self.variant is not None:
             return self.variant.fn
-        if isinstance(self.spec, OptimizerSpec):
+        if isinstance(self.spec, OptimizerRecord):
             return self.spec.step
         if isinstance(self.spec, ScheduleSpec):
             return self.spec.closed_form
@@ -73,8 +74,9 @@ class Check:
     title: str
     kind: Kind
     fn: Callable[[Context], CheckResult]
-    # Spec invariant name that turns this check on; None means part of the generic contract.
-    invariant: str | None = None
+    # An invariant runs only for records that list it (optimizer records list the check
+    # functions; schedule specs name them); False: part of the generic contract.
+    invariant: bool = False
     # Constructor keywords the check must set; a target rejecting one gets a skip.
     needs: tuple[str, ...] = ()
     # Only with --like (cross-validation needs a reference even if not an invariant).
@@ -89,7 +91,7 @@ def check(
     title: str,
     *,
     kind: Kind = "optimizer",
-    invariant: str | None = None,
+    invariant: bool = False,
     needs: tuple[str, ...] = (),
     needs_reference: bool = False,
 ) -> Callable[[Callable[[Context], CheckResult]], Callable[[Context], CheckResult]]:
@@ -97,6 +99,7 @@ def check(
         if id in CHECKS and CHECKS[id].fn is not fn:
             raise ValueError(f"check id {id!r} registered twice")
         CHECKS[id] = Check(id, title, kind, fn, invariant, needs, needs_reference)
+        fn.check_id = id  # type: ignore[attr-defined]  # records list checks by function
         return fn
 
     return register
@@ -111,22 +114,28 @@ def load_all() -> dict[str, Check]:
     return CHECKS
 
 
-def applicable(kind: Kind, spec: OptimizerSpec | ScheduleSpec | None) -> list[Check]:
-    """The generic contract of ``kind`` plus, with a spec, its invariants and comparisons."""
+def applicable(kind: Kind, spec: OptimizerRecord | ScheduleSpec | None) -> list[Check]:
+    """The generic contract of ``kind`` plus, with a record, its invariants and comparisons."""
     load_all()
-    names = set(spec.invariants) if spec is not None else set()
+    ids = invariant_ids(spec) if spec is not None else frozenset()
     return [
         c
         for c in CHECKS.values()
         if c.kind == kind
-        and (c.invariant in names if c.invariant else (spec is not None or not c.needs_reference))
+        and (c.id in ids if c.invariant else (spec is not None or not c.needs_reference))
     ]
 
 
-def unknown_invariants(spec: OptimizerSpec | ScheduleSpec) -> set[str]:
-    """Invariant names a spec lists that no registered check implements."""
+def invariant_ids(spec: OptimizerRecord | ScheduleSpec) -> frozenset[str]:
+    if isinstance(spec, OptimizerRecord):
+        return spec.invariant_ids
+    return frozenset(f"schedule.{name}" for name in spec.invariants)
+
+
+def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
+    """Invariants a record lists that are not registered invariant checks."""
     load_all()
-    return set(spec.invariants) - {c.invariant for c in CHECKS.values() if c.invariant}
+    return set(invariant_ids(spec)) - {i for i, c in CHECKS.items() if c.invariant}
 
 
 def execute(check_: Check, ctx: Context) -> CheckResult:

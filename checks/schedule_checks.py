@@ -95,11 +95,11 @@ def torch_schedule_factory(name: str) -> Callable[..., Any]:
     """
     spec = SCHEDULES[name]
     cls = torch_class(spec.torch_class)
-    if "recipe" in spec.extra:
+    if spec.recipe is not None:
         sequential = torch_schedule_factory("SequentialLR")
 
         def named(optimizer: torch.optim.Optimizer, last_epoch: int = -1, **params: Any) -> Any:
-            return sequential(optimizer, last_epoch=last_epoch, **spec.extra["recipe"](params))
+            return sequential(optimizer, last_epoch=last_epoch, **spec.recipe(params))
 
         sig = [inspect.Parameter(d.name, inspect.Parameter.KEYWORD_ONLY) for d in spec.space]
         return _signed(named, name, sig + [_LAST_EPOCH])
@@ -179,8 +179,8 @@ class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
     def _value(self, key: str, base: float, t: int) -> float:
         if (key, base, t) not in self._cache:
             ts = np.arange(t, t + self.BLOCK)
-            if "horizon" in self.spec.extra:  # OneCycleLR: nothing past total_steps
-                ts = ts[ts <= int(self.spec.extra["horizon"](self.params))]
+            if self.spec.horizon is not None:  # OneCycleLR: nothing past total_steps
+                ts = ts[ts <= int(self.spec.horizon(self.params))]
             fn = self.spec.closed_form if key == "lr" else self.spec.momentum
             assert fn is not None
             values = np.asarray(fn(ts, base, **self.params), dtype=np.float64)
@@ -313,8 +313,8 @@ def size(p: Mapping[str, Any]) -> int:
 def last_step(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> int | None:
     """The last t whose lr an optimizer can apply: OneCycleLR's lr at t = total_steps is
     never used by an optimizer step (the run is over), so the checks stop at N - 1."""
-    if spec is not None and "horizon" in spec.extra:
-        return int(spec.extra["horizon"](p)) - 1
+    if spec is not None and spec.horizon is not None:
+        return int(spec.horizon(p)) - 1
     return None
 
 
@@ -329,8 +329,8 @@ def steps_for(
 
 def scale_of(spec: ScheduleSpec | None, base_lr: float, p: Mapping[str, Any]) -> float:
     """The schedule's size: the larger bound where the spec gives bounds, else base_lr."""
-    if spec is not None and "bounds" in spec.extra:
-        lo, hi = spec.extra["bounds"](base_lr, p)
+    if spec is not None and spec.bounds is not None:
+        lo, hi = spec.bounds(base_lr, p)
         return float(max(abs(lo), abs(hi)))
     return float(base_lr)
 
@@ -358,7 +358,7 @@ def steepest(values: Any) -> float:
 
 
 def period_of(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> int:
-    return int(spec.extra["period"](p)) if spec is not None and "period" in spec.extra else 0
+    return int(spec.period(p)) if spec is not None and spec.period is not None else 0
 
 
 def roundoff_model(
@@ -372,7 +372,7 @@ def roundoff_model(
 def scope(spec: ScheduleSpec, invariant: str, p: Mapping[str, Any], n: int) -> tuple[int, int]:
     """[lo, hi] of epochs where ``invariant`` holds for these parameters (spec's ``scope``),
     clipped to the trace; NotApplicable where it does not hold at all."""
-    fn = spec.extra.get("scope", {}).get(invariant)
+    fn = spec.scope.get(invariant)
     where = fn(p) if fn else (0, None)
     if where is None:
         raise NotApplicable(f"{invariant} does not hold for these parameters")
@@ -608,10 +608,10 @@ def _monotone(ctx: Context, check_id: str, invariant: str, sign: int) -> CheckRe
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
         n = steps_for(spec, p, size(p) + MIN_STEPS)
         lo, hi = scope(spec, invariant, p, n)
-        if sign < 0 and "bounds" in spec.extra and "ignores_optimizer_lr" not in spec.extra:
+        if sign < 0 and spec.bounds is not None and not spec.ignores_optimizer_lr:
             # A decay starts at its top; where the bounds put the top above base_lr (eta_min >
             # base_lr), the same formula rises to eta_min instead.
-            if spec.extra["bounds"](case.base_lr, p)[1] > case.base_lr:
+            if spec.bounds(case.base_lr, p)[1] > case.base_lr:
                 raise NotApplicable("eta_min above base_lr: the schedule rises to it")
         tr = drive(ctx.target, case.params, case.base_lr, hi, momentum=False)
         model = roundoff_model(spec, case.base_lr, p, tr.lr)
@@ -640,7 +640,7 @@ def _monotone(ctx: Context, check_id: str, invariant: str, sign: int) -> CheckRe
     id="schedule.monotone_nonincreasing",
     title="the lr never rises where the schedule promises decay",
     kind="schedule",
-    invariant="monotone_nonincreasing",
+    invariant=True,
 )
 def monotone_nonincreasing(ctx: Context) -> CheckResult:
     return _monotone(ctx, "schedule.monotone_nonincreasing", "monotone_nonincreasing", -1)
@@ -650,7 +650,7 @@ def monotone_nonincreasing(ctx: Context) -> CheckResult:
     id="schedule.nondecreasing_warmup",
     title="the lr never falls during warmup",
     kind="schedule",
-    invariant="nondecreasing_warmup",
+    invariant=True,
 )
 def nondecreasing_warmup(ctx: Context) -> CheckResult:
     return _monotone(ctx, "schedule.nondecreasing_warmup", "nondecreasing_warmup", +1)
@@ -660,17 +660,17 @@ def nondecreasing_warmup(ctx: Context) -> CheckResult:
     id="schedule.bounded",
     title="the lr stays within the schedule's bounds (eta_min..base, base_lr..max_lr)",
     kind="schedule",
-    invariant="bounded",
+    invariant=True,
 )
 def bounded(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
-        if "bounds" not in spec.extra:
+        if spec.bounds is None:
             raise NotApplicable(f"the {spec.name} spec gives no bounds")
         n = steps_for(spec, p, size(p) + MIN_STEPS)
         lo_t, hi_t = scope(spec, "bounded", p, n)
         mom = cycles_momentum(spec, p)
         tr = drive(ctx.target, case.params, case.base_lr, hi_t, momentum=mom)
-        lo, hi = spec.extra["bounds"](case.base_lr, p)
+        lo, hi = spec.bounds(case.base_lr, p)
         series = [("lr", tr.lr, lo, hi, roundoff_model(spec, case.base_lr, p, tr.lr))]
         if mom and tr.momentum is not None:
             m_lo, m_hi = sorted((p.get("base_momentum", 0.85), p.get("max_momentum", 0.95)))
@@ -700,7 +700,7 @@ def bounded(ctx: Context) -> CheckResult:
     id="schedule.nonnegative",
     title="the lr is never negative",
     kind="schedule",
-    invariant="nonnegative",
+    invariant=True,
 )
 def nonnegative(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
@@ -768,7 +768,7 @@ def restart_starts(p: Mapping[str, Any], upto: int) -> list[int]:
     id="schedule.cosine_landmarks",
     title="cosine annealing: base at T_cur=0, (base+eta_min)/2 at T_i/2, eta_min at T_i",
     kind="schedule",
-    invariant="cosine_landmarks",
+    invariant=True,
 )
 def cosine_landmarks(ctx: Context) -> CheckResult:
     # SGDR eq. (5): eta = eta_min + (base - eta_min)(1 + cos(pi T_cur / T_i)) / 2.
@@ -803,7 +803,7 @@ def cosine_landmarks(ctx: Context) -> CheckResult:
     id="schedule.restart_points",
     title="warm restarts return to base exactly at T_0 (T_mult^i - 1)/(T_mult - 1), only there",
     kind="schedule",
-    invariant="restart_points",
+    invariant=True,
 )
 def restart_points(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
@@ -868,14 +868,14 @@ def restart_points(ctx: Context) -> CheckResult:
     id="schedule.one_cycle_landmarks",
     title="one-cycle: starts at max_lr/div_factor, peaks at pct_start, ends at min_lr",
     kind="schedule",
-    invariant="one_cycle_landmarks",
+    invariant=True,
 )
 def one_cycle_landmarks(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
         n = steps_for(spec, p, MAX_STEPS)
         mom = cycles_momentum(spec, p)
         tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
-        marks = spec.extra["landmarks"](case.base_lr, p)
+        marks = spec.landmarks(case.base_lr, p)
         model = roundoff_model(spec, case.base_lr, p, tr.lr)
         # Landmarks at fractional epochs (float(pct*N) - 1) fall between optimizer steps.
         points = [
@@ -949,7 +949,7 @@ def drops(p: Mapping[str, Any], n: int) -> tuple[float, dict[int, float]]:
     id="schedule.step_drops",
     title="step schedules change exactly at their milestones, by gamma, and nowhere else",
     kind="schedule",
-    invariant="step_drops",
+    invariant=True,
 )
 def step_drops(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
@@ -996,13 +996,13 @@ def step_drops(ctx: Context) -> CheckResult:
     id="schedule.periodic",
     title="the lr repeats with the schedule's period",
     kind="schedule",
-    invariant="periodic",
+    invariant=True,
 )
 def periodic(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
-        if "period" not in spec.extra:
+        if spec.period is None:
             raise NotApplicable(f"the {spec.name} spec gives no period")
-        period = int(spec.extra["period"](p))
+        period = int(spec.period(p))
         n = steps_for(spec, p, 2 * period + 1)
         lo, hi = scope(spec, "periodic", p, n)
         if hi - lo < period + 1:
@@ -1030,7 +1030,7 @@ def periodic(ctx: Context) -> CheckResult:
 
 def pieces(spec: ScheduleSpec, p: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
     """Children ((spec, params) pairs) and milestones of a sequential schedule."""
-    recipe = spec.extra["recipe"](p) if "recipe" in spec.extra else p
+    recipe = spec.recipe(p) if spec.recipe is not None else p
     if "schedulers" not in recipe or "milestones" not in recipe:
         raise NotApplicable(f"{spec.name} is not a sequence of schedules")
     kids = []
@@ -1044,7 +1044,7 @@ def pieces(spec: ScheduleSpec, p: Mapping[str, Any]) -> tuple[list[Any], list[in
     title="at each SequentialLR milestone the lr goes from the ending piece to the next one's "
     "start (continuous, or exactly the documented jump)",
     kind="schedule",
-    invariant="sequential_continuity",
+    invariant=True,
 )
 def sequential_continuity(ctx: Context) -> CheckResult:
     # torch docs/source: child k runs on its own clock restarted at milestone m_k; so around

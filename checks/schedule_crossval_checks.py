@@ -212,7 +212,7 @@ def drift(name: str, steps: int = LONG_HORIZON, base_lr: float = 0.1) -> Drift:
     return Drift(
         name,
         n,
-        bool(spec.extra.get("chainable", False)),
+        spec.chainable,
         float(rel[at]),
         at,
         float(np.max(err / roundoff_model(spec, base_lr, p, want)(t, want))),

@@ -15,19 +15,19 @@ from hypothesis import strategies as st
 
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, trajectory
-from optcheck.reference.spec import OptimizerSpec
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 _MOMENTUM = st.one_of(st.just(0.9), st.floats(0.05, 0.999))
 
 
-def _sgd(ctx: Context) -> OptimizerSpec:
+def _sgd(ctx: Context) -> OptimizerRecord:
     spec = ctx.spec
-    if not isinstance(spec, OptimizerSpec) or T.family(spec.name) != "sgd":
-        raise NotApplicable(f"{getattr(spec, 'name', spec)} is not an SGD-family spec")
+    if not isinstance(spec, OptimizerRecord):
+        raise NotApplicable("needs --like to name an SGD-family optimizer")
     return spec
 
 
@@ -73,7 +73,7 @@ class _Combination:
 @check(
     "sgd.linearity",
     "the trajectory is linear in (θ_0, gradients): run(a·A + b·B) = a·run(A) + b·run(B)",
-    invariant="sgd_linearity",
+    invariant=True,
 )
 def linearity(ctx: Context) -> CheckResult:
     """Every SGD update (momentum, dampening, Nesterov, L2 decay, maximize included) is linear
@@ -86,10 +86,10 @@ def linearity(ctx: Context) -> CheckResult:
     def prop(combo: _Combination) -> None:
         A, B, C = combo.runs
         ta, tb, tc = (trajectory(ctx, r, "sgd.linearity", F64) for r in combo.runs)
-        tol_a = T.case_tolerance("sgd", A, F64, observed=ta[1:])
-        tol_b = T.case_tolerance("sgd", B, F64, observed=tb[1:])
+        tol_a = T.case_tolerance(spec.error_model, A, F64, observed=ta[1:])
+        tol_b = T.case_tolerance(spec.error_model, B, F64, observed=tb[1:])
         tol_c = T.case_tolerance(
-            "sgd",
+            spec.error_model,
             C,
             F64,
             grad_error=combo.grad_error,
@@ -146,7 +146,7 @@ def linearity(ctx: Context) -> CheckResult:
 @check(
     "sgd.buffer_closed_form",
     "under a constant gradient Δθ_t = −η_t·(μ^(t−1)·g + (1−τ)·g·Σ_{j<t−1} μ^j)",
-    invariant="sgd_buffer_closed_form",
+    invariant=True,
     needs=("momentum",),
 )
 def buffer_closed_form(ctx: Context) -> CheckResult:
@@ -158,7 +158,7 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "sgd.buffer_closed_form", F64)
-        tol = T.case_tolerance("sgd", case, F64, observed=traj[1:])
+        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             hp = case.tensor_hp(i)
             mu, tau = float(hp.get("momentum", 0.0)), float(hp.get("dampening", 0.0))
@@ -258,7 +258,7 @@ def _direction_check(
     "sgd.classic_equivalence",
     "equals classic momentum (v = μv + ηg; θ −= v) at constant lr; keeps lr outside the "
     "buffer when it changes",
-    invariant="sgd_classic_equivalence",
+    invariant=True,
     needs=("momentum",),
 )
 def classic_equivalence(ctx: Context) -> CheckResult:
@@ -280,7 +280,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
         ref = [list(constant.params0), *constant.run_reference(classic)]
         # The classic form does the same operations on the same magnitudes (v = η·b), so the
         # model's reference term bounds its round-off as it does torch's form.
-        tol = T.case_tolerance("sgd", constant, F64)
+        tol = T.case_tolerance(spec.error_model, constant, F64)
         for k in range(constant.steps):
             for i in range(len(constant.params0)):
                 obs = Observation(
@@ -307,7 +307,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
                 "sgd.classic_equivalence",
                 case,
                 traj,
-                T.case_tolerance("sgd", case, F64, observed=traj[1:]),
+                T.case_tolerance(spec.error_model, case, F64, observed=traj[1:]),
                 "with a changing lr the direction −Δθ_t/η_t depends on past lrs "
                 "(lr inside the momentum buffer?)",
             ),
@@ -328,7 +328,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
 @check(
     "nesterov.relation",
     "Nesterov's step is −η_t·(g'_t + μ·b_t)",
-    invariant="nesterov_relation",
+    invariant=True,
     needs=("momentum", "nesterov"),
 )
 def nesterov_relation(ctx: Context) -> CheckResult:
@@ -347,7 +347,7 @@ def nesterov_relation(ctx: Context) -> CheckResult:
                 "nesterov.relation",
                 case,
                 traj,
-                T.case_tolerance("sgd", case, F64, observed=traj[1:]),
+                T.case_tolerance(spec.error_model, case, F64, observed=traj[1:]),
                 "the step is not −η·(g' + μ·b_t)",
             ),
         )

@@ -13,6 +13,7 @@ gradient kind and seed 0, and ``describe()`` gives a JSON-able minimal counterex
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.harness import DTYPES, run_torch
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
-from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, StepFn
+from optcheck.reference.spec import ScheduleSpec, StepFn
 from optcheck.reference.trajectory import run as run_reference_steps
 
 
@@ -55,7 +57,7 @@ def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
 
 
 def hyperparams(
-    spec: OptimizerSpec | ScheduleSpec,
+    spec: OptimizerRecord | ScheduleSpec,
     *,
     fixed: Mapping[str, Any] | None = None,
     accepts: Callable[[str], bool] = lambda _: True,
@@ -74,7 +76,7 @@ def hyperparams(
             continue
         else:
             parts[dim.name] = overrides.get(dim.name, dimension(dim))
-    check = spec.check_hp if isinstance(spec, OptimizerSpec) else spec.check_params
+    check = spec.check_hp if isinstance(spec, OptimizerRecord) else spec.check_params
     return st.fixed_dictionaries(parts).filter(lambda hp: check(hp) is None)
 
 
@@ -99,6 +101,40 @@ SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (8,), (0,), (3, 4), (2, 0), (2,
 EXPONENTS = (-12, 6)
 # How a scheduler may change the lr between steps; "constant" leaves group['lr'] alone.
 SCHEDULES = ("constant", "step", "cosine", "warmup", "exponential", "random")
+
+
+def corners(
+    space: Sequence[Dimension], constraint: Callable[[Mapping[str, Any]], str | None] | None
+) -> list[dict[str, Any]]:
+    """Every combination of each dimension's distinguished values (where formulas change:
+    both sides of a flag, the ``special`` values and one interior value of a range), minus
+    the combinations the constraint rejects; lr stays at its default. For exhaustive,
+    deterministic sweeps such as float64 cross-validation over every flag combination."""
+
+    def interior(d: Real) -> float:
+        if d.log:
+            return float(np.sqrt(d.low * d.high) if d.low > 0 else d.high / 10)
+        return float(d.low + 0.1 * (d.high - d.low)) if d.high > d.low else float(d.low)
+
+    def values(d: Dimension) -> list[Any]:
+        if isinstance(d, Flag):
+            return [False, True]
+        if isinstance(d, Choice):
+            return list(d.values)
+        if isinstance(d, Int):
+            return sorted({d.low, d.default})
+        if isinstance(d, Pair):
+            return [(a, b) for a in values(d.first) for b in values(d.second)]
+        if d.name == "lr":
+            return [d.default]
+        return list(dict.fromkeys([*d.special, d.default, interior(d)]))
+
+    out = []
+    for combo in itertools.product(*(values(d) for d in space)):
+        hp = dict(zip((d.name for d in space), combo, strict=True))
+        if constraint is None or constraint(hp) is None:
+            out.append(hp)
+    return out
 
 
 def _magnitudes(rng: np.random.Generator, shape: tuple[int, ...], e: float) -> np.ndarray:
@@ -420,7 +456,7 @@ def reseeded(case: Case, seed: int, schedule: str | None = None) -> Case:
 
 
 def cases(
-    spec: OptimizerSpec,
+    spec: OptimizerRecord,
     *,
     accepts: Callable[[str], bool] = lambda _: True,
     fixed: Mapping[str, Any] | None = None,
@@ -487,7 +523,7 @@ def cases(
 
 
 def target_cases(
-    spec: OptimizerSpec,
+    spec: OptimizerRecord,
     target: OptimizerTarget,
     user_fixed: Mapping[str, Any],
     *,

@@ -85,12 +85,6 @@ N_CHAIN = 32
 
 # First order needs every divisor known to within a fraction of itself.
 MAX_DIVISOR_ERROR = 0.25
-# Which error model (and, for the Adam checks, which decay) a spec follows.
-FAMILIES = {"SGD": "sgd", "Adam": "adam", "AdamW": "adamw"}
-
-
-def family(spec_name: str) -> str | None:
-    return FAMILIES.get(spec_name)
 
 
 def precision(dtype: str) -> Precision:

@@ -13,17 +13,9 @@ argument, ratios of integers formed before one division), not torch's recursive 
 they differ from torch's chainable forms by round-off only, except where a spec's ``notes``
 say torch differs on purpose or by accident (then a ``Variant`` reproduces torch).
 
-A spec's ``extra`` carries, for the checks:
-  bounds(base_lr, params) -> (lo, hi)            the range "bounded" asserts;
-  landmarks(base_lr, params) -> ((t, lr), ...)   paper values at named epochs;
-  scope: {invariant: fn(params) -> (t_lo, t_hi | None) | None}
-                                                 where an invariant holds (None: not here);
-  chainable: True                                torch's get_lr multiplies the current lr,
-                                                 so round-off accumulates with t;
-  period(params) -> int                          the period where "periodic" applies;
-  horizon(params) -> int                         the last t torch accepts (OneCycleLR);
-  ignores_optimizer_lr: True                     the scheduler sets the lr itself;
-  recipe(params) -> {"schedulers", "milestones"} how to build a named composite in torch.
+A spec's typed fields (``bounds``, ``landmarks``, ``scope``, ``chainable``, ``period``,
+``horizon``, ``ignores_optimizer_lr``, ``recipe``) say what the checks need to know; see
+optcheck.reference.spec.ScheduleSpec.
 """
 
 from __future__ import annotations
@@ -516,27 +508,18 @@ def scale_exp_iterations(x: float) -> float:
 # Constraints (None: torch accepts and runs; else why not)
 
 
-# torch's recursive get_lr undoes a factor by dividing by it: below this, base_lr·factor falls
-# among the subnormals (base_lr >= 1e-4) or 1/factor overflows, and torch's lr becomes inf or
-# nan (seen: ConstantLR factor=5e-324 gives nan at total_iters). Like factor = 0, such factors
-# are outside what torch can run.
-_TINY_FACTOR = 1e-300
-
-
 def _c_constant(p: Mapping[str, Any]) -> str | None:
     f, n = p.get("factor", 1.0 / 3), p.get("total_iters", 5)
     if not 0.0 <= f <= 1.0:
         return "factor must lie in [0, 1]"
-    if f < _TINY_FACTOR and n > 0:
-        return "factor=0 (or below 1e-300) makes torch divide by it at total_iters"
+    if f == 0.0 and n > 0:
+        return "factor=0 makes torch divide by zero at total_iters"
     return None if n >= 0 else "total_iters must be >= 0"
 
 
 def _c_linear(p: Mapping[str, Any]) -> str | None:
     if not 0.0 < p.get("start_factor", 1.0 / 3) <= 1.0:
         return "start_factor must lie in (0, 1]"
-    if p.get("start_factor", 1.0 / 3) < _TINY_FACTOR:
-        return "start_factor below 1e-300 makes torch's recursive form overflow"
     if not 0.0 <= p.get("end_factor", 1.0) <= 1.0:
         return "end_factor must lie in [0, 1]"
     return None if p.get("total_iters", 5) >= 0 else "total_iters must be >= 0"
@@ -780,11 +763,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         ),
         notes="torch quirk: total_iters=0 never undoes the factor (its own _get_closed_form_lr "
         "says base); factor=0 raises ZeroDivisionError at total_iters.",
-        extra={
-            **_CHAINABLE,
-            "bounds": lambda lr, p: _factor_bounds(lr, p.get("factor", 1 / 3), 1.0),
-            "landmarks": lambda lr, p: ((p["total_iters"], lr),),
-        },
+        **_CHAINABLE,
+        bounds=lambda lr, p: _factor_bounds(lr, p.get("factor", 1 / 3), 1.0),
+        landmarks=lambda lr, p: ((p["total_iters"], lr),),
     ),
     "StepLR": ScheduleSpec(
         name="StepLR",
@@ -794,7 +775,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         invariants=("monotone_nonincreasing", "bounded", "nonnegative", "step_drops"),
         source="torch docs, StepLR",
         constraint=_c_step,
-        extra={**_CHAINABLE, "bounds": lambda lr, p: (0.0, lr), "landmarks": _step_landmarks},
+        **_CHAINABLE,
+        bounds=lambda lr, p: (0.0, lr),
+        landmarks=_step_landmarks,
     ),
     "MultiStepLR": ScheduleSpec(
         name="MultiStepLR",
@@ -812,13 +795,11 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         source="torch docs, MultiStepLR",
         constraint=_c_multistep,
         notes="A milestone repeated k times drops by gamma^k; milestone 0 applies at t=0.",
-        extra={
-            **_CHAINABLE,
-            "bounds": lambda lr, p: (0.0, lr),
-            "landmarks": lambda lr, p: tuple(
-                (m, multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
-            ),
-        },
+        **_CHAINABLE,
+        bounds=lambda lr, p: (0.0, lr),
+        landmarks=lambda lr, p: tuple(
+            (m, multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
+        ),
     ),
     "ExponentialLR": ScheduleSpec(
         name="ExponentialLR",
@@ -830,7 +811,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         constraint=_c_exponential,
         notes="gamma^t underflows past ~1000 steps for gamma=0.5; compare above the "
         "subnormal range.",
-        extra={**_CHAINABLE, "bounds": lambda lr, p: (0.0, lr)},
+        **_CHAINABLE,
+        bounds=lambda lr, p: (0.0, lr),
     ),
     "CosineAnnealingLR": ScheduleSpec(
         name="CosineAnnealingLR",
@@ -850,13 +832,11 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "rises back to base_lr at 2*T_max (period 2*T_max); the paper restarts instead. "
         "torch's recursion evaluates 1+cos(pi t/T) naively, so near t = T_max (2k+1) "
         "its relative error grows like eps*T_max^2 (cancellation), not a bug.",
-        extra={
-            **_CHAINABLE,
-            "bounds": lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
-            "landmarks": _cosine_landmarks,
-            "period": lambda p: 2 * p["T_max"],
-            "scope": {"monotone_nonincreasing": lambda p: (0, p["T_max"])},
-        },
+        **_CHAINABLE,
+        bounds=lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
+        landmarks=_cosine_landmarks,
+        period=lambda p: 2 * p["T_max"],
+        scope={"monotone_nonincreasing": lambda p: (0, p["T_max"])},
     ),
     "CosineAnnealingWarmRestarts": ScheduleSpec(
         name="CosineAnnealingWarmRestarts",
@@ -879,12 +859,10 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "torch's step(epoch) finds the cycle by int(math.log(x, T_mult)), which is one "
         "cycle short where the log rounds below an integer (e.g. T_0=1, T_mult=10, "
         "epoch=111 gives eta_min instead of a restart at base_lr).",
-        extra={
-            "bounds": lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
-            "landmarks": _restart_points,
-            "period": lambda p: p["T_0"],
-            "scope": {"periodic": lambda p: (0, None) if p.get("T_mult", 1) == 1 else None},
-        },
+        bounds=lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
+        landmarks=_restart_points,
+        period=lambda p: p["T_0"],
+        scope={"periodic": lambda p: (0, None) if p.get("T_mult", 1) == 1 else None},
     ),
     "LinearLR": ScheduleSpec(
         name="LinearLR",
@@ -908,19 +886,17 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         ),
         notes="torch quirk: total_iters=0 keeps start_factor forever (the closed form "
         "_get_closed_form_lr divides by zero there).",
-        extra={
-            **_CHAINABLE,
-            "bounds": lambda lr, p: _factor_bounds(
-                lr, p.get("start_factor", 1 / 3), p.get("end_factor", 1.0)
+        **_CHAINABLE,
+        bounds=lambda lr, p: _factor_bounds(
+            lr, p.get("start_factor", 1 / 3), p.get("end_factor", 1.0)
+        ),
+        scope={
+            "nondecreasing_warmup": lambda p: (
+                (0, None) if p.get("start_factor", 1 / 3) <= p.get("end_factor", 1.0) else None
             ),
-            "scope": {
-                "nondecreasing_warmup": lambda p: (
-                    (0, None) if p.get("start_factor", 1 / 3) <= p.get("end_factor", 1.0) else None
-                ),
-                "monotone_nonincreasing": lambda p: (
-                    (0, None) if p.get("start_factor", 1 / 3) >= p.get("end_factor", 1.0) else None
-                ),
-            },
+            "monotone_nonincreasing": lambda p: (
+                (0, None) if p.get("start_factor", 1 / 3) >= p.get("end_factor", 1.0) else None
+            ),
         },
     ),
     "PolynomialLR": ScheduleSpec(
@@ -944,7 +920,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         ),
         notes="torch quirk: total_iters=0 keeps base_lr forever (its closed form divides by "
         "zero); the mathematical limit is 0 (decay already complete).",
-        extra={**_CHAINABLE, "bounds": lambda lr, p: (0.0, lr)},
+        **_CHAINABLE,
+        bounds=lambda lr, p: (0.0, lr),
     ),
     "OneCycleLR": ScheduleSpec(
         name="OneCycleLR",
@@ -980,29 +957,23 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "t = float(pct_start*N) - 1, exact only where that is an integer. torch accepts "
         "t = total_steps and extrapolates there (linear: below zero); raises past it. "
         "Momentum cycles inversely (betas[0] for Adam-family).",
-        extra={
-            "bounds": lambda _lr, p: (0.0, p["max_lr"]),
-            "landmarks": _one_cycle_landmarks,
-            "ignores_optimizer_lr": True,
-            "horizon": lambda p: _one_cycle_total(
-                p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
+        bounds=lambda _lr, p: (0.0, p["max_lr"]),
+        landmarks=_one_cycle_landmarks,
+        ignores_optimizer_lr=True,
+        horizon=lambda p: _one_cycle_total(
+            p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
+        ),
+        scope={
+            "bounded": lambda p: (
+                0,
+                _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+                - 1,
             ),
-            "scope": {
-                "bounded": lambda p: (
-                    0,
-                    _one_cycle_total(
-                        p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
-                    )
-                    - 1,
-                ),
-                "nonnegative": lambda p: (
-                    0,
-                    _one_cycle_total(
-                        p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
-                    )
-                    - 1,
-                ),
-            },
+            "nonnegative": lambda p: (
+                0,
+                _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+                - 1,
+            ),
         },
     ),
     "CyclicLR": ScheduleSpec(
@@ -1030,24 +1001,22 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "given. The optimizer's lr is overwritten by base_lr. Periodic only for "
         "'triangular' without scale_fn. Momentum cycles inversely (betas[0] for "
         "Adam-family, same closed form).",
-        extra={
-            "bounds": lambda _lr, p: _bounds_between(p["base_lr"], p["max_lr"]),
-            "ignores_optimizer_lr": True,
-            "period": lambda p: (
-                p.get("step_size_up", 2000)
-                + (
-                    p.get("step_size_down")
-                    if p.get("step_size_down") is not None
-                    else p.get("step_size_up", 2000)
-                )
-            ),
-            "scope": {
-                "periodic": lambda p: (
-                    (0, None)
-                    if p.get("scale_fn") is None and p.get("mode", "triangular") == "triangular"
-                    else None
-                )
-            },
+        bounds=lambda _lr, p: _bounds_between(p["base_lr"], p["max_lr"]),
+        ignores_optimizer_lr=True,
+        period=lambda p: (
+            p.get("step_size_up", 2000)
+            + (
+                p.get("step_size_down")
+                if p.get("step_size_down") is not None
+                else p.get("step_size_up", 2000)
+            )
+        ),
+        scope={
+            "periodic": lambda p: (
+                (0, None)
+                if p.get("scale_fn") is None and p.get("mode", "triangular") == "triangular"
+                else None
+            )
         },
     ),
     "LambdaLR": ScheduleSpec(
@@ -1069,7 +1038,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         source="torch docs, MultiplicativeLR",
         constraint=_c_lambda,
         notes="lr_lambda(0) is never applied: t=0 is base_lr, then t multiplies by lr_lambda(t).",
-        extra=_CHAINABLE,
+        **_CHAINABLE,
     ),
     "SequentialLR": ScheduleSpec(
         name="SequentialLR",
@@ -1088,7 +1057,7 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "(multiplies the previous lr by lr_lambda(0)); OneCycleLR/CyclicLR overwrite "
         "initial_lr and are excluded. Repeated milestones skip a child; milestone 0 "
         "skips the first.",
-        extra={"chainable": True},
+        chainable=True,
     ),
     "ChainedScheduler": ScheduleSpec(
         name="ChainedScheduler",
@@ -1102,7 +1071,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         "(eta_min=0) is a factor only up to T_max: past it torch adds "
         "base*(1-cos(pi/T_max))/2 and the product breaks. Non-chainable children "
         "(LambdaLR, CyclicLR, OneCycleLR, CAWR) overwrite the product.",
-        extra={"chainable": True, "scope": {"nonnegative": lambda p: (0, None)}},
+        chainable=True,
+        scope={"nonnegative": lambda p: (0, None)},
     ),
     "WarmupCosine": ScheduleSpec(
         name="WarmupCosine",
@@ -1126,17 +1096,15 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         notes="Named composite: torch SequentialLR([LinearLR(start_factor, 1.0, warmup_steps),"
         " CosineAnnealingLR(T_max, eta_min)], milestones=[warmup_steps]). Continuous at "
         "the milestone (the warmup ends at base_lr where the cosine starts).",
-        extra={
-            "chainable": True,
-            "recipe": _warmup_cosine_recipe,
-            "bounds": lambda lr, p: _bounds_between(
-                lr, p.get("eta_min", 0.0), lr * p.get("start_factor", 0.1)
-            ),
-            "landmarks": _warmup_landmarks,
-            "scope": {
-                "nondecreasing_warmup": lambda p: (0, p["warmup_steps"]),
-                "bounded": lambda p: (0, p["warmup_steps"] + p["T_max"]),
-            },
+        chainable=True,
+        recipe=_warmup_cosine_recipe,
+        bounds=lambda lr, p: _bounds_between(
+            lr, p.get("eta_min", 0.0), lr * p.get("start_factor", 0.1)
+        ),
+        landmarks=_warmup_landmarks,
+        scope={
+            "nondecreasing_warmup": lambda p: (0, p["warmup_steps"]),
+            "bounded": lambda p: (0, p["warmup_steps"] + p["T_max"]),
         },
     ),
 }

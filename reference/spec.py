@@ -1,8 +1,9 @@
-"""The spec types: one entry per algorithm, read by references, checks, validator and benchmarks.
+"""Types of the references: step functions, variants and the schedule spec.
 
-A spec names the reference function, the torch counterpart (as a dotted string: reference/
-never imports torch), the constructor's hyper-parameter space under torch's names, the
-invariants that apply (names resolved by optcheck.checks) and the named variants.
+Optimizers are described by records (optcheck.checks.records), which hold a reference step
+from here; a schedule spec names its closed form, the torch counterpart (as a dotted string:
+reference/ never imports torch), its parameter space under torch's names, the invariants that
+apply (checked against the registered checks when the catalog is imported) and its variants.
 """
 
 from __future__ import annotations
@@ -35,33 +36,6 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
-    name: str
-    step: StepFn
-    torch_class: str
-    space: tuple[Dimension, ...]
-    invariants: tuple[str, ...]
-    source: str
-    state_keys: tuple[str, ...]
-    constraint: Constraint | None = None
-    variants: tuple[Variant, ...] = ()
-    # torch implementations that exist for this class ("forloop" always).
-    implementations: tuple[str, ...] = ("forloop", "foreach")
-    # Keyword overrides torch needs for the spec's defaults to mean the same thing.
-    notes: str = ""
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return defaults(self.space)
-
-    def check_hp(self, hp: Hyper) -> str | None:
-        return self.constraint(hp) if self.constraint else None
-
-    def variant(self, name: str) -> Variant:
-        return _find_variant(self.name, self.variants, name)
-
-
-@dataclass(frozen=True)
 class ScheduleSpec:
     """A learning-rate schedule as a closed form eta_t = closed_form(t, base_lr, **params).
 
@@ -80,7 +54,23 @@ class ScheduleSpec:
     momentum: Callable[..., Any] | None = None
     variants: tuple[Variant, ...] = ()
     notes: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # What the checks need to know, each None/False where it does not apply:
+    # bounds(base_lr, params) -> (lo, hi), the range "bounded" asserts;
+    bounds: Callable[[float, Hyper], tuple[float, float]] | None = None
+    # landmarks(base_lr, params) -> ((t, lr), ...), paper values at named epochs;
+    landmarks: Callable[[float, Hyper], tuple[tuple[float, float], ...]] | None = None
+    # {invariant: fn(params) -> (t_lo, t_hi | None) | None}: where an invariant holds;
+    scope: Mapping[str, Callable[[Hyper], Any]] = field(default_factory=dict)
+    # torch's get_lr multiplies the current lr, so its round-off accumulates with t;
+    chainable: bool = False
+    # period(params): the period where "periodic" applies;
+    period: Callable[[Hyper], int] | None = None
+    # horizon(params): the last t torch accepts (OneCycleLR);
+    horizon: Callable[[Hyper], int] | None = None
+    # the scheduler sets the lr itself (it ignores the optimizer's lr);
+    ignores_optimizer_lr: bool = False
+    # recipe(params) -> {"schedulers", "milestones"}: how to build a named composite in torch.
+    recipe: Callable[[Hyper], Mapping[str, Any]] | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -90,10 +80,10 @@ class ScheduleSpec:
         return self.constraint(params) if self.constraint else None
 
     def variant(self, name: str) -> Variant:
-        return _find_variant(self.name, self.variants, name)
+        return find_variant(self.name, self.variants, name)
 
 
-def _find_variant(owner: str, variants: tuple[Variant, ...], name: str) -> Variant:
+def find_variant(owner: str, variants: tuple[Variant, ...], name: str) -> Variant:
     for v in variants:
         if v.name.lower() == name.lower():
             return v

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
 from optcheck.reports.compare import Comparison
-from optcheck.suites import bench_result as br
 
 _MARK = {"bad": "❌ ", "best": "**", "good": "✅ ", "warn": "⚠️ "}
 

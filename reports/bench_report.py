@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from optcheck.reports import bench_result as br
 from optcheck.reports import plots
 from optcheck.reports.bench_markdown import render_markdown
 from optcheck.reports.compare import Comparison
 from optcheck.reports.html import render_html
 from optcheck.reports.io import write_atomic
-from optcheck.suites import bench_result as br
 
 JSON_NAME, MD_NAME, HTML_NAME, FILES_DIR = "bench.json", "bench.md", "bench.html", "bench_files"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from optcheck.reports import bench_result as br
 from optcheck.reports.compare import Comparison
-from optcheck.suites import bench_result as br
 
 
 @dataclass
@@ -306,7 +306,7 @@ def crossval_table(result: br.BenchResult) -> Table:
     impls = list(dict.fromkeys(r.implementation for r in result.crossval))
     t = Table(
         ["Optimizer", "dtype", "Steps"]
-        + [f"{i}: max |ref − torch| / displacement (÷ allowance)" for i in impls]
+        + [f"{i}: max |ref − torch| / displacement (÷ tolerance)" for i in impls]
         + [""]
     )
     keyed = {(r.optimizer, r.dtype, r.implementation): r for r in result.crossval}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from optcheck.suites import bench_result as br
+from optcheck.reports import bench_result as br
 
 MARGIN_DECADES = 0.3  # a factor of 2 in suboptimality
 STEPS_FACTOR = 1.10

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import html
 
+from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
 from optcheck.reports.compare import Comparison
-from optcheck.suites import bench_result as br
 
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 1.5em auto;
@@ -152,10 +152,10 @@ def render_html(
     if result.crossval:
         parts += [
             "<h2>Cross-validation against the references (open loop)</h2>",
-            '<p class="muted">The same seeded gradient sequence fed to torch.optim and to '
-            "the float64 reference; error relative to the largest displacement, and in "
-            "parentheses in units of the allowance eps·(16·t·|Δ| + |θ|): a few ulps of "
-            "the update per step plus the rounding of θ to the dtype (≤ 1 agrees).</p>",
+            '<p class="muted">The same seeded gradient sequence, rounded to the dtype, fed '
+            "to torch.optim and to the float64 reference; error relative to the largest "
+            "displacement, and in parentheses in units of the tolerance the validator's "
+            "cross-validation derives (optcheck.checks.tolerance; ≤ 1 agrees).</p>",
             _table(bt.crossval_table(result)),
         ]
     if result.notes:

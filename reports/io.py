@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from optcheck.suites import bench_result as br
+from optcheck.reports import bench_result as br
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:

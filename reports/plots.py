@@ -14,9 +14,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables
 from optcheck.reports.profiles import METRICS, performance_profile
-from optcheck.suites import bench_result as br
 
 # Relative suboptimality is drawn down to here; below is clipped (the quadratics reach 1e-300).
 PLOT_FLOOR = 1e-16

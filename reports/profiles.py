@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optcheck.suites import bench_result as br
+from optcheck.reports import bench_result as br
 
 METRICS = {"steps": "steps to target", "time": "wall time to target"}
 

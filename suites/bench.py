@@ -7,7 +7,7 @@ final suboptimality f - f*, steps to reach f - f* <= tau (f(x0) - f*), wall time
 bootstrap intervals over seeds (scipy.stats.bootstrap, percentile method).
 
 Work is spread over processes (spawn-safe, one torch thread each); ``run_bench`` returns a
-``BenchResult`` (optcheck.suites.bench_result) that the reports render.
+``BenchResult`` (optcheck.reports.bench_result) that the reports render.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ import numpy as np
 import scipy.stats
 import torch
 
-from optcheck.checks.harness import run_torch
-from optcheck.reference.catalog import OPTIMIZERS
+from optcheck.checks import catalog
+from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.harness import DTYPES, run_torch
+from optcheck.checks.tolerance import tolerance
 from optcheck.reference.trajectory import run as run_reference
-from optcheck.suites import bench_result as br
+from optcheck.reports import bench_result as br
 from optcheck.suites.problems import PROBLEMS, REDDI, Instance, Problem, verify_f_star
 from optcheck.suites.target import TargetError, resolve
 
@@ -49,23 +51,6 @@ CURVE_POINTS = 160
 
 
 @dataclass(frozen=True)
-class Family:
-    torch_class: str
-    spec: str
-    hp: tuple[tuple[str, Any], ...] = ()
-
-
-FAMILIES: dict[str, Family] = {
-    "SGD": Family("torch.optim.SGD", "SGD"),
-    "Momentum": Family("torch.optim.SGD", "SGD", (("momentum", 0.9),)),
-    "Nesterov": Family("torch.optim.SGD", "SGD", (("momentum", 0.9), ("nesterov", True))),
-    "Adam": Family("torch.optim.Adam", "Adam"),
-    "AMSGrad": Family("torch.optim.Adam", "Adam", (("amsgrad", True),)),
-    "AdamW": Family("torch.optim.AdamW", "AdamW", (("weight_decay", 1e-2),)),
-}
-
-
-@dataclass(frozen=True)
 class OptimizerConfig:
     """``kind`` torch: a torch.optim class; reference: the float64 NumPy spec step;
     target: a user's ``module:Attr`` called as Attr(params, lr=...)."""
@@ -78,12 +63,12 @@ class OptimizerConfig:
 
 
 def torch_config(family: str) -> OptimizerConfig:
-    fam = FAMILIES[family]
+    fam = catalog.bench_lines()[family]
     return OptimizerConfig(f"torch:{family}", "torch", family, fam.torch_class, fam.hp)
 
 
 def reference_config(family: str) -> OptimizerConfig:
-    fam = FAMILIES[family]
+    fam = catalog.bench_lines()[family]
     return OptimizerConfig(f"ref:{family}", "reference", family, fam.spec, fam.hp)
 
 
@@ -92,7 +77,7 @@ def target_config(path: str) -> OptimizerConfig:
 
 
 def known_optimizers() -> list[str]:
-    return [f"{k}:{f}" for k in ("torch", "ref") for f in FAMILIES]
+    return [f"{k}:{f}" for k in ("torch", "ref") for f in catalog.bench_lines()]
 
 
 def parse_optimizers(names: Sequence[str]) -> list[OptimizerConfig]:
@@ -101,12 +86,14 @@ def parse_optimizers(names: Sequence[str]) -> list[OptimizerConfig]:
     for raw in names:
         name = raw.strip()
         low = name.lower()
-        fams = {f.lower(): f for f in FAMILIES}
+        fams = {f.lower(): f for f in catalog.bench_lines()}
         kind, _, fam = low.partition(":")
         if low == "all":
-            out += [torch_config(f) for f in FAMILIES] + [reference_config(f) for f in FAMILIES]
+            out += [torch_config(f) for f in fams.values()]
+            out += [reference_config(f) for f in fams.values()]
         elif low in ("torch", "ref"):
-            out += [(torch_config if low == "torch" else reference_config)(f) for f in FAMILIES]
+            make = torch_config if low == "torch" else reference_config
+            out += [make(f) for f in fams.values()]
         elif low in fams:
             out += [torch_config(fams[low]), reference_config(fams[low])]
         elif kind in ("torch", "ref") and fam in fams:
@@ -707,14 +694,10 @@ CROSSVAL_STEPS = 50
 
 
 def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
-    """Open-loop agreement of torch.optim with the references: the same seeded gradients in,
-    max |ref - torch| over the run relative to the largest displacement.
-
-    Allowance at step t, per tensor: eps(dtype) * (16 t |Δ_t| + max|θ_t|), where Δ_t is the
-    reference's displacement: a few ulps of the update per step accumulating at most
-    linearly (different association order), plus the rounding of θ itself to the dtype
-    (which dominates in float32, where θ0 is already rounded). ``bound`` reports the worst
-    error in units of that allowance: <= 1 is agreement.
+    """Open-loop agreement of torch.optim with the references: the same seeded gradients in
+    (rounded to the dtype first, for both), max |ref - torch| over the run relative to the
+    largest displacement, and the worst error in units of the checks' tolerance model
+    (optcheck.checks.tolerance, the one cross-validation uses): <= 1 is agreement.
     """
     rng = np.random.default_rng(1234)
     shapes = [(7,), (3, 4)]
@@ -723,22 +706,23 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
     grads = [[scales[k] * rng.standard_normal(s) for s in shapes] for k in range(CROSSVAL_STEPS)]
     rows = []
     for fam_name in families:
-        fam = FAMILIES[fam_name]
+        fam = catalog.bench_lines()[fam_name]
         spec = OPTIMIZERS[fam.spec]
         hp = {**spec.defaults, **dict(fam.hp), "lr": 1e-2}
-        ref = run_reference(spec.step, params0, grads, hp)
         cls = _torch_class(fam.torch_class)
         for impl in spec.implementations:
             flag = {"forloop": {"foreach": False}, "foreach": {"foreach": True}}.get(
                 impl, {"fused": True}
             )
-            for dtype_name, dtype in (("float64", torch.float64), ("float32", torch.float32)):
-                eps = float(torch.finfo(dtype).eps)
+            for dtype_name in ("float64", "float32"):
+                dtype = DTYPES[dtype_name]
+                p0 = [_rounded(p, dtype) for p in params0]
+                gs = [[_rounded(g, dtype) for g in step] for step in grads]
                 try:
                     got = run_torch(
                         lambda ps, cls=cls, flag=flag, hp=hp: cls(ps, **{**hp, **flag}),
-                        params0,
-                        grads,
+                        p0,
+                        gs,
                         dtype=dtype,
                     )
                 except Exception as exc:  # noqa: BLE001 - e.g. fused not built for this dtype
@@ -747,18 +731,25 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
                         br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, None, None, msg)
                     )
                     continue
+                ref = run_reference(spec.step, p0, gs, hp)
+                tol = tolerance(spec.error_model, p0, gs, [hp] * len(p0), None, dtype_name)
                 worst, units = 0.0, 0.0
-                for t, (r_step, g_step) in enumerate(zip(ref, got, strict=True), 1):
-                    for p0, r, g in zip(params0, r_step, g_step, strict=True):
-                        disp = float(np.max(np.abs(r - p0)))
-                        err = float(np.max(np.abs(r - g)))
-                        worst = max(worst, err / max(disp, np.finfo(float).tiny))
-                        allowed = eps * (16 * t * disp + float(np.max(np.abs(r))))
-                        units = max(units, err / allowed)
+                for k, (r_step, g_step) in enumerate(zip(ref, got, strict=True)):
+                    for i, (p, r, g) in enumerate(zip(p0, r_step, g_step, strict=True)):
+                        disp = float(np.max(np.abs(r - p)))
+                        err = np.abs(r - g)
+                        worst = max(worst, float(np.max(err)) / max(disp, np.finfo(float).tiny))
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            ratio = np.where(err > 0, err / tol.theta[k][i], 0.0)
+                        units = max(units, float(np.max(ratio)))
                 rows.append(
                     br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, worst, units)
                 )
     return rows
+
+
+def _rounded(x: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    return torch.as_tensor(x).to(dtype).double().numpy()
 
 
 def schedule_info(name: str, steps: int) -> br.ScheduleInfo:
@@ -818,7 +809,7 @@ def standard_plan() -> Plan:
         ],
         reddi=parse_optimizers(["torch:Adam", "torch:AMSGrad", "ref:Adam", "ref:AMSGrad"]),
         reddi_steps=60_000,
-        crossval=list(FAMILIES),
+        crossval=list(catalog.bench_lines()),
         speed={
             "families": ["SGD", "Momentum", "Adam", "AMSGrad", "AdamW"],
             "sizes": [10**3, 10**4, 10**5, 10**6, 10**7],

@@ -11,20 +11,20 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import torch
 
-import optcheck
-from optcheck.checks import profiles, registry
+from optcheck.checks import catalog, profiles, registry
 from optcheck.checks.crossval_checks import behaves_like, evidence_case
 from optcheck.checks.findings import known_finding
+from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import Check, Context, Settings
 from optcheck.checks.result import CheckResult, Report
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference import catalog
-from optcheck.reference.spec import OptimizerSpec, ScheduleSpec, Variant
+from optcheck.reference.spec import ScheduleSpec, Variant
 from optcheck.suites.target import TargetError, load
 
 VALIDATE_PROFILE = "ci"
@@ -34,7 +34,7 @@ class UnknownLike(ValueError):
     pass
 
 
-def resolve_like(like: str | None) -> tuple[OptimizerSpec | ScheduleSpec | None, Variant | None]:
+def resolve_like(like: str | None) -> tuple[OptimizerRecord | ScheduleSpec | None, Variant | None]:
     if like is None:
         return None, None
     try:
@@ -182,7 +182,7 @@ def validate(
     spec, variant = resolve_like(like)
     kind = None
     if spec is not None:
-        kind = "optimizer" if isinstance(spec, OptimizerSpec) else "schedule"
+        kind = "optimizer" if isinstance(spec, OptimizerRecord) else "schedule"
     tgt = load(target, kind) if isinstance(target, str) else target
     kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
     if device == "cuda" and not torch.cuda.is_available():
@@ -237,7 +237,7 @@ def identify_variants(ctx: Context, report: Report) -> list[str]:
 
     Rebuilt from the minimal failing case and probes around it, so "behaves like" names a
     formula, not a guess ("Adam:keras-eps-hat: Keras/TF Adam ...")."""
-    if not isinstance(ctx.spec, OptimizerSpec):
+    if not isinstance(ctx.spec, OptimizerRecord):
         return []
     failed = [r for r in report.results if r.id.startswith("crossval.") and r.failed]
     for result in failed:
@@ -253,7 +253,7 @@ def identify_variants(ctx: Context, report: Report) -> list[str]:
 
 def environment() -> dict[str, str]:
     return {
-        "optcheck": optcheck.__version__,
+        "optcheck": version("optcheck"),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),

@@ -2,13 +2,8 @@
 and fused implementations, as seconds per step and as a fraction of memory bandwidth.
 
 Bytes per step are what an ideal single-pass kernel must move per parameter element (each
-array read once and written once at most), times the element size:
-
-    SGD              read p, g;          write p            3 arrays
-    Momentum         read p, g, buf;     write buf, p       5 arrays
-    Nesterov         read p, g, buf;     write buf, p       5 arrays
-    Adam, AdamW      read p, g, m, v;    write m, v, p      7 arrays
-    AMSGrad          read p, g, m, v, v̂; write m, v, v̂, p   9 arrays
+array read once and written once at most), times the element size; each algorithm's record
+says how many (``bytes_per_element``: SGD 3 arrays, momentum 5, Adam 7, AMSGrad 9).
 
 AdamW's decay and Adam's bias correction are scalar work folded into the same pass. A
 fraction near 1 means the step is bandwidth-bound and as fast as the memory allows; the
@@ -27,24 +22,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from optcheck.reference.catalog import OPTIMIZERS
-from optcheck.suites import bench_result as br
-from optcheck.suites.bench import FAMILIES
+from optcheck.checks import catalog
+from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.reports import bench_result as br
 
-ARRAYS_PER_STEP = {"SGD": 3, "Momentum": 5, "Nesterov": 5, "Adam": 7, "AMSGrad": 9, "AdamW": 7}
-BYTE_COUNTS = {
-    "SGD": "read p, g; write p (3 arrays)",
-    "Momentum": "read p, g, buf; write buf, p (5 arrays)",
-    "Nesterov": "read p, g, buf; write buf, p (5 arrays)",
-    "Adam": "read p, g, m, v; write m, v, p (7 arrays)",
-    "AMSGrad": "read p, g, m, v, vmax; write m, v, vmax, p (9 arrays)",
-    "AdamW": "read p, g, m, v; write m, v, p (7 arrays)",
-}
 IMPLEMENTATIONS = ("reference", "forloop", "foreach", "fused")
 
 
 def bytes_per_step(family: str, size: int, itemsize: int) -> int:
-    return ARRAYS_PER_STEP[family] * size * itemsize
+    """From the algorithm's record (what an ideal single-pass kernel moves per element)."""
+    return int(catalog.bench_lines()[family].bytes_per_element(itemsize) * size)
 
 
 def _sync(device: str) -> None:
@@ -95,7 +82,7 @@ def make_stepper(
     The reference always runs in float64 NumPy on the CPU (that is what it is); torch runs
     in ``dtype`` on ``device``. The gradient is fixed: the step's cost does not depend on it.
     """
-    fam = FAMILIES[family]
+    fam = catalog.bench_lines()[family]
     gen = torch.Generator().manual_seed(seed)
     grad = torch.randn(size, generator=gen, dtype=torch.float64)
     if implementation == "reference":
@@ -239,7 +226,11 @@ def _run_speed(
         bandwidth_method=f"best of 7 copies and 7 in-place adds of {bandwidth_bytes >> 20} MiB "
         f"on {device} (bytes read + written counted; {threads} CPU "
         f"thread{'s' if threads > 1 else ''})",
-        byte_counts={f: BYTE_COUNTS[f] for f in families},
+        byte_counts={
+            f: f"{catalog.bench_lines()[f].bytes_per_element(1):g} element-sized arrays read "
+            "or written (the record's bytes_per_element)"
+            for f in families
+        },
         rows=rows,
         threads=threads,
     )

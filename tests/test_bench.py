@@ -13,11 +13,11 @@ import re
 import numpy as np
 import pytest
 
+from optcheck.reports import bench_result as br
 from optcheck.reports.compare import compare
 from optcheck.reports.io import load_result, write_atomic
 from optcheck.reports.profiles import performance_profile
 from optcheck.suites import bench
-from optcheck.suites import bench_result as br
 from optcheck.suites.cli import main
 
 SMALL = [

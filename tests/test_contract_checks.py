@@ -17,13 +17,13 @@ import pytest
 import torch
 from zoo import optimizers_contract as zoo
 
-from optcheck.checks import profiles
+from optcheck.checks import catalog, profiles
+from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.contract_checks import TORCH_FINDINGS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget
-from optcheck.reference.catalog import OPTIMIZERS
 
 load_all()
 # The optimizer contract (schedule checks may share the "contract." prefix).
@@ -61,25 +61,21 @@ def run_check(
 
 # --- passing on torch.optim and the references ----------------------------------------------
 
-# The default run keeps every forloop class and one foreach and one fused class; the other
-# implementation x class pairs run with --thorough.
-DEFAULT_RUN = {("SGD", "forloop"), ("Adam", "forloop"), ("AdamW", "forloop")}
-DEFAULT_RUN |= {("SGD", "foreach"), ("Adam", "fused")}
+# The default run keeps every forloop class and the first class's other implementations;
+# the other implementation x class pairs run with --thorough.
+_TORCH = catalog.torch_optimizers()
 CONFORMING: list[Any] = [
     *[
         pytest.param(
-            torch_target(n, impl),
-            n,
-            marks=() if (n, impl) in DEFAULT_RUN else pytest.mark.thorough,
-            id=f"{n}-{impl}",
+            torch_target(r.name, impl),
+            r.name,
+            marks=() if impl == "forloop" or r is _TORCH[0] else pytest.mark.thorough,
+            id=f"{r.name}-{impl}",
         )
-        for n in ("SGD", "Adam", "AdamW")
-        for impl in IMPLEMENTATIONS
+        for r in _TORCH
+        for impl in r.implementations
     ],
-    *[
-        (OptimizerTarget(f"reference-{n}", reference_factory(OPTIMIZERS[n])), n)
-        for n in ("SGD", "Adam", "AdamW")
-    ],
+    *[(OptimizerTarget(f"reference-{n}", reference_factory(OPTIMIZERS[n])), n) for n in OPTIMIZERS],
     # Without a spec only lr is drawn and every property is assumed (lr = 0 freezes, ...).
     (torch_target("SGD", "forloop"), None),
     (torch_target("AdamW", "foreach"), None),
@@ -331,6 +327,6 @@ def test_lr_change_says_what_it_did_not_check_without_a_spec():
 def test_contract_checks_are_generic_and_registered():
     for check_id in CONTRACT:
         c = CHECKS[check_id]
-        assert c.invariant is None and c.kind == "optimizer" and not c.needs_reference
+        assert not c.invariant and c.kind == "optimizer" and not c.needs_reference
     assert len(CONTRACT) == 12
     assert inspect.getmodule(CHECKS["contract.resume"].fn).__name__.endswith("contract_checks")

@@ -18,17 +18,20 @@ import pytest
 import torch
 from zoo import optimizers_numeric as Z
 
+from optcheck.checks import catalog
 from optcheck.checks import tolerance as T
+from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.crossval_checks import behaves_like, compare, evidence_case
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.snippet import Observation, excess_ratio
 from optcheck.checks.target import OptimizerTarget
-from optcheck.reference.catalog import OPTIMIZERS
 
 load_all()
 TESTS = Path(__file__).parent
 IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+# Records with a torch counterpart and an error model: cross-validated against torch.
+CROSSVALIDATED = [r.name for r in catalog.torch_optimizers() if r.error_model is not None]
 DTYPES = ["float64", "float32", "bfloat16", "float16"]
 CROSSVAL = ["crossval.trajectory", "crossval.scheduled_lr"]
 DEVICES = [
@@ -75,8 +78,8 @@ CROSSVAL_CASES = [
         or ([pytest.mark.thorough] if _exhaustive(name, impl, dtype, check_id) else []),
         id=f"{name}-{impl}-{dtype}-{check_id}-{device.values[0]}",
     )
-    for name in ("SGD", "Adam", "AdamW")
-    for impl in IMPLS
+    for name in CROSSVALIDATED
+    for impl in OPTIMIZERS[name].implementations
     for dtype in DTYPES
     for check_id in CROSSVAL
     for device in (pytest.param(d) if isinstance(d, str) else d for d in DEVICES)
@@ -93,7 +96,7 @@ def test_torch_matches_the_reference(name, impl, dtype, check_id, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", CROSSVALIDATED)
 def test_the_reference_optimizer_matches_itself_in_every_dtype(name, dtype):
     spec = OPTIMIZERS[name]
     ctx = Context(
@@ -244,13 +247,13 @@ def test_float16_adam_turns_a_zero_first_gradient_into_nan():
     assert (out["fused"] == 0).all()
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", CROSSVALIDATED)
 def test_low_precision_cases_mostly_lie_inside_the_model(name):
     spec = OPTIMIZERS[name]
     ctx = Context(torch_target(name, "forloop"), spec, settings=settings(dtype="float16"))
     from optcheck.checks.crossval_checks import case_strategy
 
-    fam = T.family(name)
+    fam = spec.error_model
     inside = []
 
     @hypothesis.settings(max_examples=40, database=None, deadline=None)

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from optcheck.checks import profiles, registry
+from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.interplay_checks import TORCH_OPTIMIZER_FINDINGS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import Context, Settings, execute
 from optcheck.checks.result import CheckResult
 from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.catalog import OPTIMIZERS
 from optcheck.reference.schedules import SCHEDULES
 
 CHECKS = registry.load_all()

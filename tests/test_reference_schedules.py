@@ -61,8 +61,8 @@ def make_optimizer(base_lr: float, kind: str = "sgd") -> torch.optim.Optimizer:
 
 def build(name: str, opt: torch.optim.Optimizer, params: dict[str, Any]) -> L.LRScheduler:
     spec = SCHEDULES[name]
-    if "recipe" in spec.extra:
-        return build("SequentialLR", opt, spec.extra["recipe"](params))
+    if spec.recipe is not None:
+        return build("SequentialLR", opt, spec.recipe(params))
     if name in ("SequentialLR", "ChainedScheduler"):
         children = []
         for child, child_params in params["schedulers"]:
@@ -79,7 +79,7 @@ def build(name: str, opt: torch.optim.Optimizer, params: dict[str, Any]) -> L.LR
 
 
 def variant(name: str, which: str) -> Callable[..., Any]:
-    # ScheduleSpec has no variant() lookup (OptimizerSpec does); the same by hand.
+    # ScheduleSpec has no variant() lookup (OptimizerRecord does); the same by hand.
     return next(v.fn for v in SCHEDULES[name].variants if v.name == which)
 
 
@@ -253,7 +253,7 @@ def _bound_chained(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> np.n
 
 
 def _bound_warmup_cosine(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    return _bound_sequential(SCHEDULES["WarmupCosine"].extra["recipe"](p), base, t, ref)
+    return _bound_sequential(SCHEDULES["WarmupCosine"].recipe(p), base, t, ref)
 
 
 BOUNDS: dict[str, Callable[..., np.ndarray]] = {
@@ -783,18 +783,18 @@ def test_specs_are_well_formed() -> None:
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
         assert spec.name == key and spec.source and set(spec.invariants) <= INVARIANTS
-        assert set(spec.extra.get("scope", {})) <= set(spec.invariants)
+        assert set(spec.scope) <= set(spec.invariants)
         module, _, cls = spec.torch_class.rpartition(".")
         torch_cls = getattr(importlib.import_module(module), cls)
         assert spec.check_params(spec.defaults) is None, key
         # The extra callables the checks will call all work at the defaults.
         for fn_name in ("bounds", "landmarks"):
-            if fn_name in spec.extra:
-                assert spec.extra[fn_name](0.1, spec.defaults) is not None
+            if getattr(spec, fn_name) is not None:
+                assert getattr(spec, fn_name)(0.1, spec.defaults) is not None
         for fn_name in ("period", "horizon", "recipe"):
-            if fn_name in spec.extra:
-                assert spec.extra[fn_name](spec.defaults)
-        for scope in spec.extra.get("scope", {}).values():
+            if getattr(spec, fn_name) is not None:
+                assert getattr(spec, fn_name)(spec.defaults)
+        for scope in spec.scope.values():
             scope(spec.defaults)
         if key == "WarmupCosine":
             continue
@@ -826,8 +826,8 @@ def test_defaults_match_torch_and_vectorize(name: str) -> None:
     got, _ = drive(name, params, n, 0.1)
     bound = BOUNDS[name](params, 0.1, t, vec)
     assert np.all(np.abs(got - vec) <= bound)
-    if "bounds" in spec.extra:
-        lo, hi = spec.extra["bounds"](0.1, params)
+    if spec.bounds is not None:
+        lo, hi = spec.bounds(0.1, params)
         assert np.all((vec >= lo * (1 - 4 * EPS)) & (vec <= hi * (1 + 4 * EPS)))
 
 
@@ -905,8 +905,8 @@ def test_space_draws_match_torch(name: str) -> None:
         if spec.check_params(params) is not None:
             continue
         n = 300
-        if "horizon" in spec.extra:
-            n = min(n, spec.extra["horizon"](params) - 1)
+        if spec.horizon is not None:
+            n = min(n, spec.horizon(params) - 1)
         t = np.arange(n + 1)
         got, _ = drive(name, params, n, 0.1)
         ref = np.asarray(torch_form(t, 0.1, **params))

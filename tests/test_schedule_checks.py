@@ -25,7 +25,11 @@ from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Int, Real
 
 CHECKS = registry.load_all()
-INVARIANT_CHECK = {c.invariant: c for c in CHECKS.values() if c.kind == "schedule" and c.invariant}
+INVARIANT_CHECK = {
+    c.id.removeprefix("schedule."): c
+    for c in CHECKS.values()
+    if c.kind == "schedule" and c.invariant
+}
 TESTS = Path(__file__).parent
 
 

@@ -92,7 +92,13 @@ def test_total_iters_zero_is_the_only_crossval_finding(name):
     """The failure names torch's variant, and against that variant torch passes everywhere."""
     bad = run(torch_schedule_target(name), name, CROSSVAL, **FINDINGS[name, CROSSVAL].trigger)
     assert f"{name}:torch" in bad.detail
-    ok = run(torch_schedule_target(name), name, CROSSVAL, variant="torch")
+    # Everywhere but ConstantLR's other finding (a subnormal factor overflows 1/factor).
+    tiny = FINDINGS.get((name, "schedule.bounded"))
+    spec = SCHEDULES[name]
+    if tiny is not None:
+        spec = replace(spec, space=tuple(tiny.outside.get(d.name, d) for d in spec.space))
+    context = Context(torch_schedule_target(name), spec, spec.variant("torch"), settings=settings())
+    ok = execute(CHECKS[CROSSVAL], context)
     assert ok.verdict == "pass", ok.detail
 
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from zoo import optimizers_numeric as Z
 
+from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference import sgd
-from optcheck.reference.catalog import OPTIMIZERS
 from optcheck.reference.trajectory import run
 
 load_all()

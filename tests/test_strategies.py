@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optcheck.checks import strategies as S
+from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.target import OptimizerTarget
-from optcheck.reference.catalog import OPTIMIZERS
 
 ADAM = OPTIMIZERS["Adam"]
 HP = {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import optcheck
+from optcheck.checks import catalog
 from optcheck.suites.cli import main
 
 TESTS = Path(__file__).parent
@@ -38,28 +39,14 @@ def failing_ids(report) -> set[str]:
     return {r.id for r in report.results if r.failed}
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", [r.name for r in catalog.torch_optimizers()])
 def test_torch_optimizers_conform(name):
     report = optcheck.validate(f"torch.optim:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, failing_ids(report)
     assert report.counts["pass"] >= 15
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "StepLR",
-        "MultiStepLR",
-        "ExponentialLR",
-        "CosineAnnealingLR",
-        "CosineAnnealingWarmRestarts",
-        "LinearLR",
-        "ConstantLR",
-        "PolynomialLR",
-        "OneCycleLR",
-        "CyclicLR",
-    ],
-)
+@pytest.mark.parametrize("name", catalog.torch_schedulers())
 def test_torch_schedulers_conform(name):
     report = optcheck.validate(f"torch.optim.lr_scheduler:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, [(r.id, r.detail) for r in report.results if r.failed]

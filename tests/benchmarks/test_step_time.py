@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from optcheck.checks import catalog
 from optcheck.suites.speed import IMPLEMENTATIONS, bytes_per_step, make_stepper
 
-FAMILIES = ["SGD", "Momentum", "Adam", "AMSGrad", "AdamW"]
+FAMILIES = list(catalog.bench_lines())
 SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
 DEVICES = [
     "cpu",

@@ -182,7 +182,7 @@ class CrossvalRow:
     dtype: str
     steps: int
     max_error: float | None  # max |ref - torch| / max displacement
-    bound: float | None  # the worst error in units of the allowance (<= 1: agreement)
+    bound: float | None  # the worst error in units of the derived tolerance (<= 1: agreement)
     error: str | None = None
 
     @property

@@ -1,0 +1,81 @@
+"""The algorithm record: everything optcheck knows about one optimizer, in one place.
+
+torch's ``OptimizerInfo`` (torch/testing/_internal/common_optimizers.py) is the model: one
+record per algorithm, and every consumer — strategies, checks, validator, tests, nox, .ci/gpu,
+benchmarks — iterates the catalog (``optcheck.checks.catalog``) instead of naming algorithms.
+A record lives in ``checks/algorithms/<name>.py``; adding an algorithm is its reference file,
+its record, its invariants module and its tests.
+
+Invariants are the check functions themselves (decorated with ``@check(..., invariant=True)``),
+so a misspelt invariant fails when the record is imported, and a record never runs a check it
+does not list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from optcheck.reference.space import Dimension, defaults
+from optcheck.reference.spec import Constraint, Hyper, StepFn, Variant, find_variant
+
+Implementation = Literal["forloop", "foreach", "fused"]
+Decay = Literal["coupled", "decoupled", "none"]
+
+
+@dataclass(frozen=True)
+class BenchPreset:
+    """One line of the convergence benchmark: the record's algorithm with these keywords."""
+
+    label: str
+    hp: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimizerRecord:
+    name: str
+    # The float64 reference step, step(param, grad, state, hp, t) -> (param, state).
+    step: StepFn
+    source: str
+    # Constructor keywords under torch's names, their defaults and safe drawing ranges.
+    space: tuple[Dimension, ...]
+    # Per-parameter state tensors (torch's names), for the dtype and resume checks.
+    state_keys: tuple[str, ...]
+    # Dotted torch class; None when torch has no counterpart (then no torch cross-validation).
+    torch_class: str | None = None
+    # torch code paths of torch_class ("forloop" is plain foreach=False).
+    implementations: tuple[Implementation, ...] = ("forloop",)
+    constraint: Constraint | None = None
+    variants: tuple[Variant, ...] = ()
+    # What optcheck.checks.tolerance propagates; None: no cross-validation yet (skipped, with
+    # that reason).
+    error_model: Any = None
+    # Check functions that hold for this algorithm (beyond the generic contract).
+    invariants: tuple[Callable[..., Any], ...] = ()
+    # How weight_decay enters: into the gradient (L2), decoupled θ(1-ηλ), or not at all.
+    decay: Decay = "coupled"
+    # Bytes one step moves per parameter element (reads + writes), from hp and the item size.
+    bytes_per_element: Callable[[Hyper, int], float] | None = None
+    # Lines of the convergence benchmark (none: not benchmarked).
+    bench: tuple[BenchPreset, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for fn in self.invariants:
+            if getattr(fn, "check_id", None) is None:
+                raise TypeError(f"{self.name}: invariant {fn!r} is not a registered check")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return defaults(self.space)
+
+    def check_hp(self, hp: Hyper) -> str | None:
+        return self.constraint(hp) if self.constraint else None
+
+    def variant(self, name: str) -> Variant:
+        return find_variant(self.name, self.variants, name)
+
+    @property
+    def invariant_ids(self) -> frozenset[str]:
+        return frozenset(fn.check_id for fn in self.invariants)  # type: ignore[attr-defined]
