@@ -94,7 +94,7 @@ def constraint(hp: Hyper) -> str | None:
     return None
 
 
-def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Memory traffic of one step per parameter element, one pass over every tensor.
 
     param read + write (2), grad read (1), square_avg read + write (2), acc_delta read +
@@ -102,6 +102,3 @@ def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
     8 elementwise kernels with two temporaries (std, delta), about 2-3 times this.
     """
     return 7 * itemsize
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

@@ -234,7 +234,7 @@ VARIANTS = (
 )
 
 
-def bytes_per_element_step(itemsize: int, *, factored: bool = True) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int, *, factored: bool = True) -> int:
     """Bytes one torch step must move per parameter element (an ideal fused kernel).
 
     Adafactor needs whole-tensor reductions before it can write: RMS(θ) and the row/col
@@ -246,6 +246,3 @@ def bytes_per_element_step(itemsize: int, *, factored: bool = True) -> int:
     torch's forloop/foreach make several more passes (norms, lerps, clamp, rsqrt, mul).
     """
     return (6 if factored else 10) * itemsize
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

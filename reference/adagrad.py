@@ -134,7 +134,7 @@ def constraint(hp: Hyper) -> str | None:
     return None
 
 
-def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Memory traffic of one step per parameter element, one pass (the fused kernel's).
 
     param read + write (2), grad read (1), sum read + write (2): 5 elements. Flags change
@@ -143,6 +143,3 @@ def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
     so they move roughly twice this; this is the floor a roofline should use.
     """
     return 5 * itemsize
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

@@ -105,7 +105,7 @@ def constraint(hp: Hyper) -> str | None:
     return None
 
 
-def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Memory traffic of one step per parameter element, one pass over every tensor.
 
     param read + write (2), grad read (1), exp_avg read + write (2), exp_inf read + write
@@ -113,6 +113,3 @@ def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
     5-7 elementwise kernels with a temporary (|g| + ε), about twice this.
     """
     return 7 * itemsize
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

@@ -132,7 +132,8 @@ VARIANTS: tuple = ()
 # read θ, g, ax; write θ, ax -> 5 arrays (ax = θ while μ = 1 still writes ax). η, μ are
 # scalars per tensor.
 _ARRAYS_PER_ELEMENT = 5
-BYTES_PER_ELEMENT_STEP = {
-    dtype: _ARRAYS_PER_ELEMENT * size
-    for dtype, size in (("float64", 8), ("float32", 4), ("bfloat16", 2), ("float16", 2))
-}
+
+
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
+    """Bytes one ideal single-pass step moves per parameter element."""
+    return _ARRAYS_PER_ELEMENT * itemsize

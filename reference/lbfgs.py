@@ -395,16 +395,14 @@ VARIANTS = (
 )
 
 
-def bytes_per_element_step(
-    itemsize: int, *, history: int = 100, iterations: int = 20, evaluations: int = 25
-):
+def bytes_per_element(
+    hp: Hyper, itemsize: int, *, iterations: int = 20, evaluations: int = 25
+) -> int:
     """Bytes per element of the flat vector that one .step(closure) moves, besides the
     closure's own traffic. Per iteration: the two-loop recursion reads s_i, y_i and reads and
     writes q (or r) twice per pair, 5 + 5 arrays, so 10·h; y = g - g_prev (3), s = t d (2),
     yᵀs and yᵀy (3), gᵀd (2), g_prev copy (2), x += t d (3): ≈ 10 h + 15 arrays. Per
     evaluation: gather the flat gradient (2), x + t d and restore x in a line search (2 + 2).
     """
+    history = int(hp.get("history_size", 100))
     return itemsize * (iterations * (10 * history + 15) + evaluations * 6)
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

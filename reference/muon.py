@@ -260,7 +260,7 @@ VARIANTS = (
 )
 
 
-def bytes_per_element_step(itemsize: int, *, ns_steps: int = 5) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Bytes per parameter element that one torch step moves (an ideal implementation).
 
     Element-wise part (one fused pass): read θ, g, B; write B, θ -> 5 itemsize. NS in bf16:
@@ -268,7 +268,7 @@ def bytes_per_element_step(itemsize: int, *, ns_steps: int = 5) -> int:
     and write it once (6 bytes); A_j, B_j are m × m with m = min(A, B), O(m/n) per element.
     Muon is compute-bound rather than memory-bound: see flops_per_element_step.
     """
-    return 5 * itemsize + 4 + 6 * ns_steps
+    return 5 * itemsize + 4 + 6 * int(hp.get("ns_steps", 5))
 
 
 def flops_per_element_step(rows: int, cols: int, ns_steps: int = 5) -> float:
@@ -276,6 +276,3 @@ def flops_per_element_step(rows: int, cols: int, ns_steps: int = 5) -> float:
     2m³/(mn), m = min(A, B), n = max(A, B)."""
     m, n = min(rows, cols), max(rows, cols)
     return ns_steps * (4 * m + 2 * m * m / n)
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

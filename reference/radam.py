@@ -156,7 +156,8 @@ VARIANTS = (
 # read θ, g, m, v; write m, v, θ -> 7 arrays. Un-rectified steps need not read v for the
 # update, but v is updated anyway, so the count is the same every step.
 _ARRAYS_PER_ELEMENT = 7
-BYTES_PER_ELEMENT_STEP = {
-    dtype: _ARRAYS_PER_ELEMENT * size
-    for dtype, size in (("float64", 8), ("float32", 4), ("bfloat16", 2), ("float16", 2))
-}
+
+
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
+    """Bytes one ideal single-pass step moves per parameter element."""
+    return _ARRAYS_PER_ELEMENT * itemsize

@@ -173,7 +173,7 @@ def constraint(hp: Hyper) -> str | None:
     return None
 
 
-def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Memory traffic of one step per parameter element, one pass over every tensor.
 
     param read + write (2), grad read (1), square_avg read + write (2) = 5 elements, plus 2
@@ -183,6 +183,3 @@ def bytes_per_element_step(hp: Hyper, itemsize: int = 4) -> int:
     """
     n = 5 + (2 if hp.get("momentum", 0.0) > 0 else 0) + (2 if hp.get("centered", False) else 0)
     return n * itemsize
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

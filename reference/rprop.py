@@ -146,7 +146,8 @@ VARIANTS = (
 # read θ, g, prev, Δ; write prev, Δ, θ -> 7 arrays. torch's paths move several more
 # (the sign/factor tensor, a clone of g, masked writes).
 _ARRAYS_PER_ELEMENT = 7
-BYTES_PER_ELEMENT_STEP = {
-    dtype: _ARRAYS_PER_ELEMENT * size
-    for dtype, size in (("float64", 8), ("float32", 4), ("bfloat16", 2), ("float16", 2))
-}
+
+
+def bytes_per_element(hp: Hyper, itemsize: int) -> int:
+    """Bytes one ideal single-pass step moves per parameter element."""
+    return _ARRAYS_PER_ELEMENT * itemsize

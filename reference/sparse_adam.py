@@ -191,7 +191,9 @@ VARIANTS = (
 )
 
 
-def bytes_per_element_step(itemsize: int, *, touched_fraction: float = 1.0, row: int = 1):
+def bytes_per_element(
+    hp: Hyper, itemsize: int, *, touched_fraction: float = 1.0, row: int = 1
+) -> float:
     """Bytes one torch step moves per parameter element (an ideal fused kernel).
 
     Only touched entries cost anything: read g, m, v, θ; write m, v, θ -> 7 itemsize per
@@ -200,6 +202,3 @@ def bytes_per_element_step(itemsize: int, *, touched_fraction: float = 1.0, row:
     index_add, the division), roughly 3x that.
     """
     return touched_fraction * (7 * itemsize + 8 / row)
-
-
-BYTES_PER_ELEMENT_STEP = bytes_per_element_step

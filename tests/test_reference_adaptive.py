@@ -320,8 +320,8 @@ def test_bytes_per_element_step_counts_arrays():
     """θ, g and each state tensor are read once and written once (g read only)."""
     arrays = {nadam: 7, radam: 7, asgd: 5, rprop: 7}
     for module, n in arrays.items():
-        assert module.BYTES_PER_ELEMENT_STEP["float64"] == n * 8
-        assert module.BYTES_PER_ELEMENT_STEP["float32"] == n * 4
+        assert module.bytes_per_element({}, 8) == n * 8
+        assert module.bytes_per_element({}, 4) == n * 4
         # state tensors: every key but 'step' and the scalars is one array read + written
         tensors = [k for k in module.STATE_KEYS if k not in ("step", "mu_product", "eta", "mu")]
         assert n == 3 + 2 * len(tensors)

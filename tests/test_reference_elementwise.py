@@ -296,8 +296,8 @@ def test_bytes_per_element_counts_torchs_state_tensors(name):
         opt.step()
         n_state = sum(1 for k, v in opt.state[param].items() if k != "step" and v.numel() == 6)
         expected = (3 + 2 * n_state) * 4
-        assert MODULES[name].BYTES_PER_ELEMENT_STEP(hp, 4) == expected, (name, flags)
-        assert MODULES[name].BYTES_PER_ELEMENT_STEP(hp, 8) == 2 * expected
+        assert MODULES[name].bytes_per_element(hp, 4) == expected, (name, flags)
+        assert MODULES[name].bytes_per_element(hp, 8) == 2 * expected
 
 
 # --- values derived by hand from the papers -------------------------------------------------
