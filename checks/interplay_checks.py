@@ -50,6 +50,7 @@ from optcheck.checks.contract_checks import (
     reference_trajectory,
     snippet,
 )
+from optcheck.checks.error_models import error_model_for
 from optcheck.checks.harness import make_params, run_torch, set_grads, to_numpy
 from optcheck.checks.registry import Context, NotApplicable, Violation, check, run_property
 from optcheck.checks.result import CheckResult, Evidence
@@ -331,16 +332,16 @@ def optimizer_lr_reference(ctx: Context) -> CheckResult:
 
     _refuse_closure_only(ctx)
     spec = ctx.spec
-    fam = tolerance.family(spec.name)
-    if fam is None:
-        raise NotApplicable(f"no error model for {spec.name} (checks/tolerance.py)")
+    model = error_model_for(spec.name)
+    if model is None:
+        raise NotApplicable(f"no error model for {spec.name} (checks/error_models.py)")
 
     def prop(case: ContractCase) -> None:
         params0, grads, lrs, traj = scheduled_run(ctx, case)
         ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=lrs)
         assert ref is not None
         hp = {**spec.defaults, **case.hp}
-        tol = tolerance.tolerance(fam, params0, grads, [hp] * len(params0), lrs, "float64")
+        tol = tolerance.tolerance(model, params0, grads, [hp] * len(params0), lrs, "float64")
         if tol.outside:
             raise NotApplicable(tol.outside)
         for k in range(len(grads)):
