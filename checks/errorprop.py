@@ -126,7 +126,7 @@ class ErrorBound:
 class Arith:
     """The precision of one propagation and its domain bookkeeping."""
 
-    def __init__(self, prec: Precision):
+    def __init__(self, prec: Precision, runs: int = 1):
         self.prec = prec
         self.u, self.tiny = prec.u, prec.tiny
         hyper = hyper_precision(prec)
@@ -134,6 +134,11 @@ class Arith:
         self._hyper_f32 = hyper.name == "float32"
         self.largest = 0.0
         self.divisor = 0.0
+        # Runs propagated together in this precision, two error channels each (module
+        # docstring): run 0 follows ``observed``, run 1 (if any) does not.
+        self.runs = runs
+        self.channels = 2 * runs
+        self._restart = np.repeat(np.arange(0, self.channels, 2), 2)
         self._leaves: dict[tuple[type, Any], Scalar] = {}
         # (θ the target reached after this step, the one before or None) for ``update``.
         self.observed: tuple[np.ndarray, np.ndarray | None] | None = None
@@ -168,8 +173,11 @@ class Arith:
 
     def see(self, x: np.ndarray) -> None:
         """Record |x|'s largest element (a NaN or inf stays recorded)."""
-        if x.size:
-            top = float(np.abs(x).max())
+        self.see_abs(np.abs(x))
+
+    def see_abs(self, a: np.ndarray) -> None:
+        if a.size:
+            top = float(a.max())
             if not top <= self.largest and self.largest == self.largest:
                 self.largest = top
 
@@ -389,7 +397,7 @@ class Tracked:
     def __init__(self, v: Any, E: Any, ar: Arith, rho: float = 0.0):
         self.v = np.asarray(v, dtype=np.float64)
         E = np.asarray(E, dtype=np.float64)
-        shape = (2, *self.v.shape)
+        shape = (ar.channels, *self.v.shape)
         if E.shape != shape:
             full = np.empty(shape)
             full[...] = E
@@ -447,7 +455,7 @@ class Tracked:
     def reshape(self, *shape: Any) -> Tracked:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
         v = self.v.reshape(shape)
-        return Tracked(v, self.E.reshape((2, *v.shape)), self.ar, self.rho)
+        return Tracked(v, self.E.reshape((self.ar.channels, *v.shape)), self.ar, self.rho)
 
     @property
     def T(self) -> Tracked:  # noqa: N802 - NumPy's name
@@ -561,7 +569,7 @@ def _err(x: Tracked | Scalar, shape: tuple[int, ...]) -> Any:
     if isinstance(x, Scalar):
         return x.e + x.ar.cast(x.v)
     pad = len(shape) - x.v.ndim
-    return x.E.reshape((2,) + (1,) * pad + x.v.shape) if pad else x.E
+    return x.E.reshape((x.ar.channels,) + (1,) * pad + x.v.shape) if pad else x.E
 
 
 def _val(x: Tracked | Scalar) -> Any:
@@ -592,21 +600,23 @@ def _binary(op: str, a: Any, b: Any) -> Any:
     shape = r.shape
     ex, ey = _err(x, shape), _err(y, shape)
     u = ar.u
+    absr = np.abs(r)
+    rounding = u * (absr + ar.tiny)
     if op == "add" or op == "sub":
-        E = ex + ey + ar.rnd(r)
+        E = ex + ey + rounding
         rho = max(_rel(x), _rel(y)) + u
     elif op == "mul":
-        E = np.abs(yv) * ex + np.abs(xv) * ey + ex * ey + ar.rnd(r)
+        E = np.abs(yv) * ex + np.abs(xv) * ey + ex * ey + rounding
         rho = _rel(x) + _rel(y) + u
     else:
         ayv = np.abs(yv)
         # (|x|+E_x)/(|y|-E_y) - |x|/|y| = (E_x + |r|E_y)/(|y|-E_y): inf where y may vanish
-        E = (ex + np.abs(r) * ey) / np.maximum(ayv - ey, 0.0) + ar.rnd(r)
+        E = (ex + absr * ey) / np.maximum(ayv - ey, 0.0) + rounding
         if isinstance(y, Scalar):  # torch may multiply by 1/s cast to the dtype
             E = E + u * ar.tiny * np.abs(xv)
         ar.divide_by(ayv, ey[0] if isinstance(y, Tracked) else ey)
         rho = _rel(x) + _rel(y) + u
-    ar.see(r)
+    ar.see_abs(absr)
     return Tracked(r, E, ar, rho)
 
 
@@ -667,9 +677,9 @@ def _sum(x: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
     n = x.v.size // max(r.size, 1) if x.v.size else 0
     eaxis = None if axis is None else tuple(a % x.ndim + 1 for a in np.atleast_1d(axis))
     if axis is None:
-        E = x.E.reshape(2, -1).sum(axis=1)
+        E = x.E.reshape(ar.channels, -1).sum(axis=1)
         if keepdims:
-            E = E.reshape((2,) + (1,) * x.ndim)
+            E = E.reshape((ar.channels,) + (1,) * x.ndim)
     else:
         E = x.E.sum(axis=eaxis, keepdims=keepdims)
     adds = max(n - 1, 0)  # n - 1 additions, each rounded (with its subnormal floor)
@@ -687,7 +697,7 @@ def _matmul(a: Tracked | Scalar, b: Tracked | Scalar) -> Tracked:
     r = np.asarray(a.v @ b.v, dtype=np.float64)
     m = a.v.shape[-1] if a.v.ndim else 1
     aa, ab = np.abs(a.v), np.abs(b.v)
-    E = np.stack([aa @ b.E[c] + a.E[c] @ ab + a.E[c] @ b.E[c] for c in (0, 1)])
+    E = np.stack([aa @ b.E[c] + a.E[c] @ ab + a.E[c] @ b.E[c] for c in range(ar.channels)])
     E = E + _gamma(m, ar.u) * (aa @ ab + m * ar.tiny)
     ar.see(r)
     return Tracked(r, E, ar, a.rho + b.rho + _gamma(m, ar.u))
@@ -790,8 +800,13 @@ class _Ops:
         if ar.observed is not None:
             obs, prev = ar.observed
             prev = p.v if prev is None else prev
-            mag_new = np.maximum(mag_new, np.abs(obs))
-            mag_step = np.maximum(mag_step, np.abs(obs - prev))
+            seen_new = np.maximum(mag_new, np.abs(obs))
+            seen_step = np.maximum(mag_step, np.abs(obs - prev))
+            if ar.runs == 1:
+                mag_new, mag_step = seen_new, seen_step
+            else:  # run 0 follows the target's magnitudes, run 1 the reference's
+                mag_new = np.stack([seen_new, seen_new, mag_new, mag_new])
+                mag_step = np.stack([seen_step, seen_step, mag_step, mag_step])
         rel = np.minimum(np.where(step_v != 0, es / step_v, _rel(s)), 1.0)
         E = ep + np.maximum(es, rel * mag_step) + ar.rnd(mag_new)
         ar.see(r)
@@ -820,9 +835,10 @@ def _hyper(hp: Mapping[str, Any], ar: Arith) -> dict[str, Any]:
 
 
 def _restart(x: Any) -> Any:
-    """A state value at the start of a step: its accumulated error in both channels."""
+    """A state value at the start of a step: each run's accumulated error in both its
+    channels."""
     if isinstance(x, Tracked):
-        return Tracked(x.v, x.E[0], x.ar)
+        return Tracked(x.v, x.E[x.ar._restart], x.ar)
     return x
 
 
@@ -848,59 +864,100 @@ def propagate(
     ``observed[k][i]``, the target's θ after step k+1, raises the update's rounding terms to
     its magnitudes. ``values``, when given, receives the tracked trajectory's float64 values
     (the reference's own, which tests check)."""
-    with np.errstate(all="ignore"):  # out-of-range values show up in largest/divisor
-        return _propagate(
-            model, params0, grads, hps, lrs, prec, grad_error, param_error, observed, values
+    kw = {"grad_error": grad_error, "param_error": param_error, "observed": observed}
+    return _propagate(model, params0, grads, hps, lrs, prec, runs=1, values=values, **kw)[0]
+
+
+def propagate_pair(
+    model: ErrorModel,
+    params0: Sequence[np.ndarray],
+    grads: Sequence[Sequence[np.ndarray | None]],
+    hps: Sequence[Mapping[str, Any]],
+    lrs: Sequence[float] | None,
+    prec: Precision,
+    *,
+    grad_error: Sequence[Sequence[np.ndarray | None]] | None = None,
+    param_error: Sequence[np.ndarray] | None = None,
+    observed: Sequence[Sequence[np.ndarray]] | None = None,
+) -> tuple[ErrorBound, ErrorBound]:
+    """``propagate`` with and without ``observed``, in one pass (the float64 target's bound
+    and the float64 reference's own share every operation)."""
+    if observed is None:
+        one = propagate(
+            model, params0, grads, hps, lrs, prec, grad_error=grad_error, param_error=param_error
         )
+        return one, one
+    kw = {"grad_error": grad_error, "param_error": param_error, "observed": observed}
+    first, second = _propagate(model, params0, grads, hps, lrs, prec, runs=2, values=None, **kw)
+    return first, second
 
 
-def _propagate(model, params0, grads, hps, lrs, prec, grad_error, param_error, observed, values):  # noqa: ANN001, ANN202
-    ar = Arith(prec)
+def _propagate(
+    model: ErrorModel,
+    params0: Sequence[np.ndarray],
+    grads: Sequence[Sequence[np.ndarray | None]],
+    hps: Sequence[Mapping[str, Any]],
+    lrs: Sequence[float] | None,
+    prec: Precision,
+    *,
+    runs: int,
+    grad_error: Sequence[Sequence[np.ndarray | None]] | None,
+    param_error: Sequence[np.ndarray] | None,
+    observed: Sequence[Sequence[np.ndarray]] | None,
+    values: list[list[np.ndarray]] | None,
+) -> list[ErrorBound]:
+    ar = Arith(prec, runs)
     steps = len(grads)
-    thetas: list[list[np.ndarray]] = [[] for _ in range(steps)]
-    locals_: list[list[np.ndarray]] = [[] for _ in range(steps)]
+    thetas: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
+    locals_: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
     if values is not None:
         values.extend([] for _ in range(steps))
-    for i, p0 in enumerate(params0):
-        theta = np.asarray(p0, dtype=np.float64)
-        zeros = np.zeros_like(theta)
-        dth = zeros if param_error is None else np.asarray(param_error[i], dtype=np.float64)
-        state: dict[str, Any] = {}
-        t = 0
-        ar.see(theta)
-        for k, gk in enumerate(grads):
-            g = gk[i]
-            if g is not None:
-                t += 1
-                hp = dict(hps[i]) if lrs is None else {**hps[i], "lr": float(lrs[k])}
-                g64 = np.asarray(g, dtype=np.float64)
-                dg = grad_error[k][i] if grad_error is not None else None
-                dg = np.zeros_like(g64) if dg is None else np.asarray(dg, dtype=np.float64)
-                ar.see(g64)
-                if observed is not None and observed[k] is not None and observed[k][i] is not None:
-                    prev = observed[k - 1][i] if k > 0 and observed[k - 1] is not None else None
-                    ar.observed = (np.asarray(observed[k][i], dtype=np.float64), prev)
+    with np.errstate(all="ignore"):  # out-of-range values show up in largest/divisor
+        for i, p0 in enumerate(params0):
+            theta = np.asarray(p0, dtype=np.float64)
+            zeros = np.zeros_like(theta)
+            dth0 = zeros if param_error is None else np.asarray(param_error[i], dtype=np.float64)
+            dth = np.stack([dth0] * runs)
+            state: dict[str, Any] = {}
+            t = 0
+            ar.see(theta)
+            for k, gk in enumerate(grads):
+                g = gk[i]
+                if g is not None:
+                    t += 1
+                    hp = dict(hps[i]) if lrs is None else {**hps[i], "lr": float(lrs[k])}
+                    g64 = np.asarray(g, dtype=np.float64)
+                    dg = grad_error[k][i] if grad_error is not None else None
+                    dg = np.zeros_like(g64) if dg is None else np.asarray(dg, dtype=np.float64)
+                    ar.see(g64)
+                    ar.observed = _observed(observed, k, i)
+                    E0 = np.empty((2 * runs, *theta.shape))
+                    E0[0::2], E0[1::2] = dth, 0.0  # the step's own error: θ_{t-1} exact
+                    new, new_state = model.step(
+                        Tracked(theta, E0, ar),
+                        Tracked(g64, dg, ar),
+                        {key: _restart(v) for key, v in state.items()},
+                        _hyper(hp, ar),
+                        ar.leaf(t),
+                    )
+                    new = _lift(new, ar)
+                    if not isinstance(new, Tracked):
+                        raise TypeError(f"{model.name}'s step did not return an array")
+                    state = dict(new_state)
+                    theta, dth, own = new.v, new.E[0::2], new.E[1::2]
                 else:
-                    ar.observed = None
-                th = Tracked(theta, np.stack([dth, zeros]), ar)
-                new, new_state = model.step(
-                    th,
-                    Tracked(g64, dg, ar),
-                    {key: _restart(v) for key, v in state.items()},
-                    _hyper(hp, ar),
-                    ar.leaf(t),
-                )
-                new = _lift(new, ar)
-                if not isinstance(new, Tracked):
-                    raise TypeError(f"{model.name}'s step did not return an array")
-                state = dict(new_state)
-                theta, dth = new.v, new.E[0]
-                thetas[k].append(dth.copy())
-                locals_[k].append(new.E[1].copy())
-            else:
-                thetas[k].append(dth.copy())
-                locals_[k].append(np.zeros_like(theta))
-            if values is not None:
-                values[k].append(theta.copy())
+                    own = np.zeros((runs, *theta.shape))
+                for r in range(runs):
+                    thetas[r][k].append(dth[r].copy())
+                    locals_[r][k].append(own[r].copy())
+                if values is not None:
+                    values[k].append(theta.copy())
     ar.observed = None
-    return ErrorBound(thetas, locals_, largest=ar.largest, divisor=ar.divisor)
+    return [ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor) for r in range(runs)]
+
+
+def _observed(observed: Any, k: int, i: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+    if observed is None or observed[k] is None or observed[k][i] is None:
+        return None
+    prev = observed[k - 1][i] if k > 0 and observed[k - 1] is not None else None
+    return np.asarray(observed[k][i], dtype=np.float64), prev

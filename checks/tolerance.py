@@ -50,6 +50,7 @@ from optcheck.checks.errorprop import (
     hyper_precision,
     precision,
     propagate,
+    propagate_pair,
 )
 from optcheck.reference.spec import ErrorModel
 
@@ -145,8 +146,13 @@ def tolerance(
     prec = precision(dtype)
     kw = {"grad_error": grad_error, "param_error": param_error}
     with np.errstate(all="ignore"):  # out-of-range inputs show up in `outside`
-        target = error_bound(model, params0, grads, hps, lrs, prec, observed=observed, **kw)
-        ref = error_bound(model, params0, grads, hps, lrs, FLOAT64, **kw)
+        if prec is FLOAT64:  # same operations, same precision: one pass
+            target, ref = propagate_pair(
+                model, params0, grads, hps, lrs, prec, observed=observed, **kw
+            )
+        else:
+            target = error_bound(model, params0, grads, hps, lrs, prec, observed=observed, **kw)
+            ref = error_bound(model, params0, grads, hps, lrs, FLOAT64, **kw)
     f = second_order_factor(prec)
     theta = [
         [f * (a + b) for a, b in zip(x, y, strict=True)]

@@ -270,3 +270,24 @@ def test_torch_rprop_lies_inside_the_tolerance_of_its_description():
         opt.step()
         err = np.abs(p.detach().double().numpy() - ref[k][0])
         assert (err <= tol.theta[k][0]).all(), (k, float(np.max(err / tol.theta[k][0])))
+
+
+def test_one_pass_with_and_without_observed_equals_two():
+    """tolerance() bounds a float64 target and the float64 reference in one pass."""
+    rng = np.random.default_rng(1)
+    model = error_model_for("Adam")
+    p0 = [rng.normal(size=5), rng.normal(size=3)]
+    gs = [[rng.normal(size=5), None if k == 2 else rng.normal(size=3)] for k in range(6)]
+    hp = {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}
+    obs = [[x * (1 + 1e-6) for x in s] for s in run(model.step, p0, gs, hp)]
+    both = EP.propagate_pair(model, p0, gs, [hp, hp], None, EP.FLOAT64, observed=obs)
+    alone = (
+        EP.propagate(model, p0, gs, [hp, hp], None, EP.FLOAT64, observed=obs),
+        EP.propagate(model, p0, gs, [hp, hp], None, EP.FLOAT64),
+    )
+    for a, b in zip(both, alone, strict=True):
+        assert (a.largest, a.divisor) == (b.largest, b.divisor)
+        for k in range(6):
+            for i in range(2):
+                assert np.array_equal(a.theta[k][i], b.theta[k][i])
+                assert np.array_equal(a.local[k][i], b.local[k][i])
