@@ -193,21 +193,21 @@ def _torch_rms(p0, gs, hp, dtype, eps_inside_sqrt=False):
     """The toy as torch would run it in ``dtype``; the mutant puts ε under the root."""
     if not eps_inside_sqrt:
         kw = {k: hp[k] for k in ("lr", "alpha", "eps")}
-        ps = [torch.nn.Parameter(torch.as_tensor(p).to(TORCH[dtype])) for p in p0]
+        ps = [torch.nn.Parameter(torch.tensor(p).to(TORCH[dtype])) for p in p0]
         opt = torch.optim.RMSprop(ps, foreach=False, **kw)
         out = []
         for g_k in gs:
             for p, g in zip(ps, g_k, strict=True):
-                p.grad = torch.as_tensor(g).to(TORCH[dtype])
+                p.grad = torch.tensor(g).to(TORCH[dtype])
             opt.step()
             out.append([p.detach().double().numpy().copy() for p in ps])
         return out
-    ps = [torch.as_tensor(p).to(TORCH[dtype]) for p in p0]
+    ps = [torch.tensor(p).to(TORCH[dtype]) for p in p0]
     vs = [torch.zeros_like(p) for p in ps]
     out = []
     for g_k in gs:
         for p, v, g in zip(ps, vs, g_k, strict=True):
-            g = torch.as_tensor(g).to(TORCH[dtype])
+            g = torch.tensor(g).to(TORCH[dtype])
             v.mul_(hp["alpha"]).addcmul_(g, g, value=1 - hp["alpha"])
             p.addcdiv_(g, (v + hp["eps"]).sqrt(), value=-hp["lr"])
         out.append([p.double().numpy().copy() for p in ps])
