@@ -34,7 +34,7 @@ subnormal, steps 0.19 % = 3.9 u off), so the operand's error is e_s + u(|s| + ti
 
 Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the result):
     x ± y          E_x + E_y + rnd(r)
-    x·y            |y|E_x + |x|E_y + E_x·E_y + rnd(r)
+    x·y            |y|E_x + |x|E_y + E_x·E_y + rnd(r)  (the product of errors is kept: exact)
     x / y          (E_x + |r|E_y)/(|y| - E_y) + rnd(r); a scalar divisor adds u(1/|s| + tiny)|x|
                    (torch may multiply by the reciprocal, cast to the dtype). Records the
                    divisor's uncertainty E_y/|y| for the domain.
@@ -59,10 +59,16 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    stored in bfloat16 or float16 the last term dominates: Σ_k u·|θ_k| grows
                    linearly (an update below u|θ|/2 is lost every time, deterministically).
 
-Each tracked value carries two error channels: [0] the total error (θ_{t-1} with its own
-accumulated error), [1] the step's own error (θ_{t-1} exact: what a residual θ_t - D·θ_{t-1}
-formed from the target's own θ_{t-1} may show). Both start each step from the state errors
-accumulated so far.
+Each tracked value carries two error channels per run: [0] the total error (θ_{t-1} with its
+own accumulated error), [1] the step's own error (θ_{t-1} exact: what a residual
+θ_t - D·θ_{t-1} formed from the target's own θ_{t-1} may show). Both start each step from the
+state errors accumulated so far. Runs in the same precision share one pass (``propagate_pair``:
+a float64 target, which follows ``observed``, and the float64 reference, which does not).
+
+Sources of the torch behaviours: the casts of scalar operands and the float16 lr finding are
+tests/test_crossval.py::test_float16_scalars_are_rounded_to_float16_by_torch; lerp's two
+branches are ATen's lerp kernel (``weight < 0.5 ? self + weight*diff : end - diff*(1-weight)``);
+tests/test_errorprop.py checks every rule above against what torch computes.
 
 Domain. The bound is first order; ``Arith`` records what decides whether it holds: the largest
 magnitude met (overflow) and the largest relative uncertainty of a divisor (tolerance.py turns
@@ -139,6 +145,7 @@ class Arith:
         self.runs = runs
         self.channels = 2 * runs
         self._restart = np.repeat(np.arange(0, self.channels, 2), 2)
+        self.first_run = np.arange(self.channels) < 2
         self._leaves: dict[tuple[type, Any], Scalar] = {}
         # (θ the target reached after this step, the one before or None) for ``update``.
         self.observed: tuple[np.ndarray, np.ndarray | None] | None = None
@@ -774,14 +781,15 @@ class _Ops:
             ca, cb = 2 * beta_v + 3 * w_v, 3 * w_v
         else:
             ca, cb = 3 * beta_v, max(3 * beta_v, 2 * w_v)
-        mag = absa + absy
-        u = ar.u
+        u, tiny = ar.u, ar.tiny
+        # u(ca|a| + cb|x| + tiny(|a| + |x| + 3)) + rnd(r) + w.e(|a| + |x|), grouped by operand:
+        # β̂ and ŵ = fl(1 - β̂) both err by at most w.e (w.e ≥ β's own error).
         E = (
             beta_v * _err(a, shape)
             + w_v * _err(y, shape)
-            + u * (ca * absa + cb * absy + ar.tiny * (mag + 3))
-            + ar.rnd(r)
-            + w.e * mag  # β̂ and ŵ = fl(1 - β̂) both err by at most w.e (w.e ≥ β's own)
+            + (u * (ca + tiny) + w.e) * absa
+            + (u * (cb + tiny) + w.e) * absy
+            + u * (np.abs(r) + 4 * tiny)
         )
         ar.see(r)
         return Tracked(r, E, ar, max(a.rho, y.rho) + 4 * u + (w.e / w_v if w_v else 0.0))
@@ -805,8 +813,9 @@ class _Ops:
             if ar.runs == 1:
                 mag_new, mag_step = seen_new, seen_step
             else:  # run 0 follows the target's magnitudes, run 1 the reference's
-                mag_new = np.stack([seen_new, seen_new, mag_new, mag_new])
-                mag_step = np.stack([seen_step, seen_step, mag_step, mag_step])
+                first = ar.first_run.reshape((ar.channels,) + (1,) * len(shape))
+                mag_new = np.where(first, seen_new, mag_new)
+                mag_step = np.where(first, seen_step, mag_step)
         rel = np.minimum(np.where(step_v != 0, es / step_v, _rel(s)), 1.0)
         E = ep + np.maximum(es, rel * mag_step) + ar.rnd(mag_new)
         ar.see(r)
