@@ -23,17 +23,18 @@ from optcheck.checks.harness import to_numpy
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, trajectory
+from optcheck.reference.spec import ErrorModel
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 
 
-def _adam(ctx: Context) -> tuple[OptimizerRecord, bool]:
-    """The record and whether its decay is decoupled (AdamW)."""
+def _adam(ctx: Context) -> tuple[OptimizerRecord, ErrorModel, bool]:
+    """The record, its error model and whether its decay is decoupled (AdamW)."""
     spec = ctx.spec
-    if not isinstance(spec, OptimizerRecord):
-        raise NotApplicable("needs --like to name an Adam-family optimizer")
-    return spec, spec.decay == "decoupled"
+    if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
+        raise NotApplicable("needs --like to name an Adam-family optimizer with an error model")
+    return spec, spec.error_model, spec.decay == "decoupled"
 
 
 def _signed(hp: dict[str, Any]) -> float:
@@ -66,12 +67,12 @@ def _residual_expr(i: int, run: int, d: float) -> str:
 )
 def first_step(ctx: Context) -> CheckResult:
     """Kingma & Ba §3: m̂_1 = g', v̂_1 = g'², so Δθ_1 = −η·g'/(|g'|+ε) (also under AMSGrad)."""
-    spec, decoupled = _adam(ctx)
+    spec, model, decoupled = _adam(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.first_step", F64)
-        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp, lr = case.tensor_hp(i), case.lr_at(i, 0)
             gp = _moment_grad(hp, case.grads[0][i], theta0, decoupled)
@@ -113,12 +114,12 @@ def constant_gradient(ctx: Context) -> CheckResult:
     """Bias correction makes m̂_t = g and v̂_t = g² exactly for constant g (Kingma & Ba §3), so
     the step does not depend on t, β1 or β2 — only on η_t. Adam's coupled decay would make g'
     vary, so Adam is drawn with λ = 0; AdamW keeps its decay (it is outside the moments)."""
-    spec, decoupled = _adam(ctx)
+    spec, model, decoupled = _adam(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.constant_gradient", F64)
-        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for k in range(case.steps):
             for i in range(len(case.params0)):
                 hp, lr = case.tensor_hp(i), case.lr_at(i, k)
@@ -194,12 +195,12 @@ def step_bound(ctx: Context) -> CheckResult:
     """|r_t| = η|m̂|/(√v̂+ε) = η·(|m̂|/√v̂)·(√v̂/(√v̂+ε)) ≤ η·C_t·G_t/(G_t+ε), with C_t from
     ``ratio_bound`` and G_t = max_{k≤t}|g'_k| ≥ √v̂_t (v̂ is a convex combination of the g'²);
     strictly below η·C_t for ε > 0. AMSGrad only enlarges the denominator, so it holds too."""
-    spec, decoupled = _adam(ctx)
+    spec, model, decoupled = _adam(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adam.step_bound", F64)
-        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
             b1, b2 = (float(b) for b in hp.get("betas", (0.9, 0.999)))
@@ -293,16 +294,15 @@ def scale_invariance(ctx: Context) -> CheckResult:
     ε effect is bounded by ``eps_effect``. c = 2^k, so scaling adds no rounding. Adam's coupled
     L2 term λθ does not scale with c, so Adam is drawn with λ = 0; AdamW's decay is outside the
     moments and stays."""
-    spec, decoupled = _adam(ctx)
-    fam = spec.error_model
+    spec, model, decoupled = _adam(ctx)
     worst = {"ratio": 0.0}
 
     def prop(pair: _Scaled) -> None:
         case, scaled = pair.case, pair.scaled
         traj = trajectory(ctx, case, "adam.scale_invariance", F64)
         traj_c = trajectory(ctx, scaled, "adam.scale_invariance", F64)
-        tol = T.case_tolerance(fam, case, F64, observed=traj[1:])
-        tol_c = T.case_tolerance(fam, scaled, F64, observed=traj_c[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
+        tol_c = T.case_tolerance(model, scaled, F64, observed=traj_c[1:])
         for i in range(len(case.params0)):
             hp = case.tensor_hp(i)
             b1, b2 = (float(b) for b in hp.get("betas", (0.9, 0.999)))
@@ -392,8 +392,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
       η_{t−1}|m̂_{t−1}|/|r_{t−1}| − ε (m̂ from the gradients), and since vmax cannot shrink,
       |r_t| ≤ η_t|m̂_t| / (√(vmax_{t−1}/(1−β2^t)) + ε). Only well-conditioned elements are used
       (relative error of the revealed denominator ≤ 1e-3)."""
-    spec, decoupled = _adam(ctx)
-    fam = spec.error_model
+    spec, model, decoupled = _adam(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
@@ -401,7 +400,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
         traj = trajectory(
             ctx, case, "amsgrad.monotone", F64, lambda opt, ps: records.append(_max_state(opt, ps))
         )
-        tol = T.case_tolerance(fam, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             _state_monotone(case, records, traj, i)
             _behaviour(case, traj, tol, i)
@@ -503,14 +502,14 @@ def pure_decay(ctx: Context) -> CheckResult:
     """Loshchilov & Hutter 2019, Alg. 2 line 12 with g = 0: m = v = 0, so the Adam step is
     0/(0+ε) = 0 and only θ ← (1−η_tλ)θ acts. One rounding per step: the tolerance is the
     model's (t·u·|θ|) plus the float64 product's own rounding."""
-    spec, decoupled = _adam(ctx)
+    spec, model, decoupled = _adam(ctx)
     if not decoupled:
         raise NotApplicable(f"{spec.name} couples its weight decay")
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "adamw.pure_decay", F64)
-        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
             factor = 1.0

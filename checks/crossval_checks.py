@@ -26,7 +26,7 @@ from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, run_target, worst
 from optcheck.reference.space import Flag
-from optcheck.reference.spec import StepFn
+from optcheck.reference.spec import ErrorModel, StepFn
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def compare(
     return first, overall
 
 
-def _family(ctx: Context) -> tuple[OptimizerRecord, str]:
+def _model(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
     spec = ctx.spec
     if not isinstance(spec, OptimizerRecord):
         raise NotApplicable("cross-validation needs an optimizer spec (--like)")
@@ -69,7 +69,7 @@ def case_strategy(
     ctx: Context, spec: OptimizerRecord, dtype: str, schedules: tuple[str, ...], max_groups: int
 ) -> st.SearchStrategy[S.Case]:
     """Cases inside the tolerance model's domain for ``dtype`` (see the module docstring)."""
-    fam = spec.error_model
+    _, model = _model(ctx)
     accepts = ctx.target.accepts
     # Several tensors, each group with its own drawn hyper-parameters: one example exercises
     # several flag combinations (a flag-specific slip is seen in 1 - 2^-groups of them).
@@ -82,25 +82,20 @@ def case_strategy(
     if dtype in ("float64", "float32"):
         return S.cases(spec, accepts=accepts, fixed=ctx.settings.fixed_hp, **kw)
 
-    # Params ~ lr·10^[0,2] (Adam steps are ~η; SGD steps ~η·|g|): updates stay visible.
-    def update_scale(hp: Mapping[str, Any], exponent: int) -> float:
-        lr = float(hp.get("lr", 1e-3))
-        return lr if fam != "sgd" else lr * 10.0**exponent
-
+    # Params ~ update_scale·10^[0,2] (the model says how big one update is): updates stay
+    # visible above the params' rounding.
     kinds: tuple[str, ...] = S.GRAD_KINDS
     exponents = S.EXPONENTS
     overrides: dict[str, st.SearchStrategy[Any]] = {}
     if dtype == "float16":
-        # 2^-14 ≤ every intermediate ≤ 65504: (1−β2)·g² and g² bound |g| to about [0.1, 100],
-        # v = 0 would leave ε alone in the denominator (below float16's normals), and params
-        # near the lr need lr ≳ 1e-3.
+        # 2^-14 ≤ every intermediate ≤ 65504: squares of g bound |g| to about [0.1, 100],
+        # a zero gradient can leave a tiny constant alone in a denominator (below float16's
+        # normals), and params near the lr need lr ≳ 1e-3.
         kinds = ("constant", "random", "sign_flip", "spike", "ramp", "mixed")
         exponents = (-1, 1)
         overrides = {"lr": st.floats(-3, 0).map(lambda e: float(10.0**e))}
-        if fam != "sgd":
-            overrides["betas"] = st.tuples(
-                st.sampled_from([0.0, 0.5, 0.9, 0.99]), st.sampled_from([0.9, 0.99, 0.999])
-            )
+    for dim in model.low_precision_overrides.get(dtype, ()):
+        overrides[dim.name] = S.dimension(dim)
     return S.cases(
         spec,
         accepts=accepts,
@@ -109,7 +104,7 @@ def case_strategy(
         kinds=kinds,
         exponents=exponents,
         param_exponents=(0, 2),
-        param_scale=update_scale,
+        param_scale=model.update_scale,
         **kw,
     )
 
@@ -122,7 +117,7 @@ def crossvalidate(
 ) -> CheckResult:
     """Compare in ``ctx.settings.dtype`` with the reference (spec or --like variant); cases
     outside the tolerance model's domain are rejected, not compared."""
-    spec, fam = _family(ctx)
+    spec, model = _model(ctx)
     dtype = ctx.settings.dtype
     step = ctx.reference
     ref_name = ctx.variant.name if ctx.variant is not None else spec.name
@@ -130,7 +125,7 @@ def crossvalidate(
 
     def prop(case: S.Case) -> None:
         rounded = case.rounded(dtype)
-        tol = T.case_tolerance(fam, rounded, dtype)
+        tol = T.case_tolerance(model, rounded, dtype)
         if tol.outside:
             raise NotApplicable(tol.outside)
         got = run_target(
@@ -179,10 +174,10 @@ def scheduled_lr(ctx: Context) -> CheckResult:
 # --- which variant does it behave like? --------------------------------------------------------
 
 
-def _agrees(ctx: Context, fam: str, step: StepFn, case: S.Case, dtype: str) -> bool | None:
+def _agrees(ctx: Context, model: ErrorModel, step: StepFn, case: S.Case, dtype: str) -> bool | None:
     """Does the target follow ``step`` on ``case``? None when the case is outside the model."""
     rounded = case.rounded(dtype)
-    tol = T.case_tolerance(fam, rounded, dtype)
+    tol = T.case_tolerance(model, rounded, dtype)
     if tol.outside:
         return None
     try:
@@ -205,8 +200,8 @@ def probes(
       sign-flipping gradients (a minimal failing case is often one step of a constant
       gradient, where variants differing in their history coincide);
     - both with each boolean flag the target accepts flipped (where valid): variants that
-      coincide under one setting (AdamW's amsgrad-vhat and coupled-decay without AMSGrad)
-      part under the other."""
+      coincide under one setting of a flag (two variants of the running max, with the max
+      off) part under the other."""
     seed = int(case.recipe.get("seed", 0))
     out = [case]
     if "seed" in case.recipe:
@@ -246,7 +241,7 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
 
     A candidate matches when no probe inside the model's domain departs from it, and at
     least the failing case itself was compared."""
-    spec, fam = _family(ctx)
+    spec, model = _model(ctx)
     if isinstance(case, Mapping):
         case = S.Case.from_description(case)
     dtype = ctx.settings.dtype
@@ -256,7 +251,7 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
     cases = probes(case, spec, ctx.target.accepts)
     matches = []
     for name, fn in candidates:
-        verdicts = [_agrees(ctx, fam, fn, c, dtype) for c in cases]
+        verdicts = [_agrees(ctx, model, fn, c, dtype) for c in cases]
         if verdicts[0] and not any(v is False for v in verdicts):
             matches.append(name)
     return matches

@@ -332,16 +332,16 @@ def optimizer_lr_reference(ctx: Context) -> CheckResult:
 
     _refuse_closure_only(ctx)
     spec = ctx.spec
-    fam = spec.error_model
-    if fam is None:
-        raise NotApplicable(f"no error model for {spec.name} (checks/tolerance.py)")
+    model = spec.error_model
+    if model is None:
+        raise NotApplicable(f"no error model for {spec.name} (its record has none)")
 
     def prop(case: ContractCase) -> None:
         params0, grads, lrs, traj = scheduled_run(ctx, case)
         ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=lrs)
         assert ref is not None
         hp = {**spec.defaults, **case.hp}
-        tol = tolerance.tolerance(fam, params0, grads, [hp] * len(params0), lrs, "float64")
+        tol = tolerance.tolerance(model, params0, grads, [hp] * len(params0), lrs, "float64")
         if tol.outside:
             raise NotApplicable(tol.outside)
         for k in range(len(grads)):

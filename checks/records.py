@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optcheck.reference.space import Dimension, defaults
-from optcheck.reference.spec import Constraint, Hyper, StepFn, Variant, find_variant
+from optcheck.reference.spec import Constraint, ErrorModel, Hyper, StepFn, Variant, find_variant
 
 Implementation = Literal["forloop", "foreach", "fused"]
 Decay = Literal["coupled", "decoupled", "none"]
@@ -48,9 +48,10 @@ class OptimizerRecord:
     implementations: tuple[Implementation, ...] = ("forloop",)
     constraint: Constraint | None = None
     variants: tuple[Variant, ...] = ()
-    # What optcheck.checks.tolerance propagates; None: no cross-validation yet (skipped, with
-    # that reason).
-    error_model: Any = None
+    # The tolerance model: the step run on tracked values (reference.ops, checks.errorprop),
+    # with its update scale and low-precision domain; None: no cross-validation yet (skipped,
+    # with that reason).
+    error_model: ErrorModel | None = None
     # Check functions that hold for this algorithm (beyond the generic contract).
     invariants: tuple[Callable[..., Any], ...] = ()
     # How weight_decay enters: into the gradient (L2), decoupled θ(1-ηλ), or not at all.
@@ -62,6 +63,8 @@ class OptimizerRecord:
     notes: str = ""
 
     def __post_init__(self) -> None:
+        if self.error_model is not None and self.error_model.step is not self.step:
+            raise TypeError(f"{self.name}: the error model must run the record's own step")
         for fn in self.invariants:
             if getattr(fn, "check_id", None) is None:
                 raise TypeError(f"{self.name}: invariant {fn!r} is not a registered check")

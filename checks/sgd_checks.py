@@ -18,17 +18,18 @@ from optcheck.checks import tolerance as T
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, require, trajectory
+from optcheck.reference.spec import ErrorModel
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 _MOMENTUM = st.one_of(st.just(0.9), st.floats(0.05, 0.999))
 
 
-def _sgd(ctx: Context) -> OptimizerRecord:
+def _sgd(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
     spec = ctx.spec
-    if not isinstance(spec, OptimizerRecord):
-        raise NotApplicable("needs --like to name an SGD-family optimizer")
-    return spec
+    if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
+        raise NotApplicable("needs --like to name an SGD-family optimizer with an error model")
+    return spec, spec.error_model
 
 
 def _grad(hp: dict[str, Any], g: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,16 +81,16 @@ def linearity(ctx: Context) -> CheckResult:
     in (θ, b, g) with coefficients fixed by the hyper-parameters and η_t, so θ_t is linear in
     the initial params and the gradient sequence jointly. Clipping, normalisation, adaptive
     scaling, value-dependent branches or lower internal precision break it."""
-    spec = _sgd(ctx)
+    spec, model = _sgd(ctx)
     worst = {"ratio": 0.0}
 
     def prop(combo: _Combination) -> None:
         A, B, C = combo.runs
         ta, tb, tc = (trajectory(ctx, r, "sgd.linearity", F64) for r in combo.runs)
-        tol_a = T.case_tolerance(spec.error_model, A, F64, observed=ta[1:])
-        tol_b = T.case_tolerance(spec.error_model, B, F64, observed=tb[1:])
+        tol_a = T.case_tolerance(model, A, F64, observed=ta[1:])
+        tol_b = T.case_tolerance(model, B, F64, observed=tb[1:])
         tol_c = T.case_tolerance(
-            spec.error_model,
+            model,
             C,
             F64,
             grad_error=combo.grad_error,
@@ -153,12 +154,12 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
     """b_1 = g, b_t = μb_{t−1} + (1−τ)g  ⇒  b_t = μ^(t−1)g + (1−τ)g(1−μ^(t−1))/(1−μ), the
     geometric sum evaluated term by term (no cancellation). Seen through Δθ_t = −η_t·b_t, with
     the lr changed between steps: the lr must stay outside the buffer."""
-    spec = _sgd(ctx)
+    spec, model = _sgd(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, "sgd.buffer_closed_form", F64)
-        tol = T.case_tolerance(spec.error_model, case, F64, observed=traj[1:])
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             hp = case.tensor_hp(i)
             mu, tau = float(hp.get("momentum", 0.0)), float(hp.get("dampening", 0.0))
@@ -267,7 +268,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
     scheduler changes η, torch's direction d_t = −r_t/η_t obeys an lr-free recursion
     (``_direction_check``); classic momentum instead gives d_t = μ(η_{t−1}/η_t)d_{t−1} + g'_t,
     off by μ(η_{t−1}/η_t − 1)·d_{t−1}. τ = 0: the classic form has no dampening."""
-    spec = _sgd(ctx)
+    spec, model = _sgd(ctx)
     try:
         classic = spec.variant("classic-momentum").fn
     except KeyError:
@@ -280,7 +281,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
         ref = [list(constant.params0), *constant.run_reference(classic)]
         # The classic form does the same operations on the same magnitudes (v = η·b), so the
         # model's reference term bounds its round-off as it does torch's form.
-        tol = T.case_tolerance(spec.error_model, constant, F64)
+        tol = T.case_tolerance(model, constant, F64)
         for k in range(constant.steps):
             for i in range(len(constant.params0)):
                 obs = Observation(
@@ -307,7 +308,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
                 "sgd.classic_equivalence",
                 case,
                 traj,
-                T.case_tolerance(spec.error_model, case, F64, observed=traj[1:]),
+                T.case_tolerance(model, case, F64, observed=traj[1:]),
                 "with a changing lr the direction −Δθ_t/η_t depends on past lrs "
                 "(lr inside the momentum buffer?)",
             ),
@@ -335,7 +336,7 @@ def nesterov_relation(ctx: Context) -> CheckResult:
     """Sutskever et al. 2013 §3 in torch's form: d_t = g'_t + μb_t with b_t = μb_{t−1} + g'_t
     (τ = 0, which torch requires for Nesterov). Eliminating b gives the lr-free recursion of
     ``_direction_check``: d_1 = (1+μ)g'_1, d_t = μd_{t−1} + (1+μ)g'_t − μg'_{t−1}."""
-    spec = _sgd(ctx)
+    spec, model = _sgd(ctx)
     worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
@@ -347,7 +348,7 @@ def nesterov_relation(ctx: Context) -> CheckResult:
                 "nesterov.relation",
                 case,
                 traj,
-                T.case_tolerance(spec.error_model, case, F64, observed=traj[1:]),
+                T.case_tolerance(model, case, F64, observed=traj[1:]),
                 "the step is not −η·(g' + μ·b_t)",
             ),
         )

@@ -52,7 +52,7 @@ def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
     if isinstance(dim, Flag):
         return st.booleans()
     if isinstance(dim, Pair):
-        return st.tuples(real(dim.first), real(dim.second))
+        return st.tuples(dimension(dim.first), dimension(dim.second))
     raise TypeError(f"unknown dimension {dim!r}")
 
 

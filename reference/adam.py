@@ -13,18 +13,18 @@ Adam step, with no decay term in g.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from optcheck.reference.spec import Array, Hyper, State
+from optcheck.reference.ops import ema, update
+from optcheck.reference.space import Choice, Pair
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State
 
 
 def _moments(grad: Array, state: State, hp: Hyper) -> tuple[Array, Array]:
     b1, b2 = hp.get("betas", (0.9, 0.999))
     m = state.get("exp_avg", np.zeros_like(grad))
     v = state.get("exp_avg_sq", np.zeros_like(grad))
-    return b1 * m + (1.0 - b1) * grad, b2 * v + (1.0 - b2) * grad * grad
+    return ema(m, grad, b1), ema(v, grad * grad, b2)
 
 
 def _signed_grad(grad: Array, hp: Hyper) -> Array:
@@ -67,12 +67,12 @@ def _adam(
             v_used = v_used * bc2
     if eps_hat:
         # Kingma & Ba §2, last paragraph: fold corrections into the step size, ε̂ unscaled.
-        step_size = lr * math.sqrt(bc2) / bc1
-        return param - step_size * m / (np.sqrt(v_used) + eps), new_state
+        step_size = lr * np.sqrt(bc2) / bc1
+        return update(param, step_size * m / (np.sqrt(v_used) + eps)), new_state
     if eps_inside_sqrt:
-        return param - lr * (m / bc1) / np.sqrt(v_used / bc2 + eps), new_state
-    denom = np.sqrt(v_used) / math.sqrt(bc2) + eps
-    return param - (lr / bc1) * m / denom, new_state
+        return update(param, lr * (m / bc1) / np.sqrt(v_used / bc2 + eps)), new_state
+    denom = np.sqrt(v_used) / np.sqrt(bc2) + eps
+    return update(param, (lr / bc1) * m / denom), new_state
 
 
 def adam_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -135,3 +135,22 @@ def adam_constraint(hp: Hyper) -> str | None:
     if hp.get("eps", 1e-8) < 0 or hp.get("lr", 0.0) < 0:
         return "lr and eps must be non-negative"
     return None
+
+
+def adam_update_scale(hp: Hyper, exponent: int) -> float:
+    """One Adam update is about η whatever the gradients' size (|m̂|/√v̂ ≲ 1)."""
+    return float(hp.get("lr", 1e-3))
+
+
+# float16: 2^-14 ≤ (1-β2)·g² needs 1-β2 not too small, and β1, β2 on a coarse grid keeps the
+# bias corrections well inside float16's range.
+_FLOAT16_BETAS = Pair(
+    "betas",
+    Choice("beta1", (0.0, 0.5, 0.9, 0.99), 0.9),
+    Choice("beta2", (0.9, 0.99, 0.999), 0.999),
+)
+# The error models are the steps themselves (see reference.ops).
+ADAM_ERROR_MODEL = ErrorModel("Adam", adam_step, adam_update_scale, {"float16": (_FLOAT16_BETAS,)})
+ADAMW_ERROR_MODEL = ErrorModel(
+    "AdamW", adamw_step, adam_update_scale, {"float16": (_FLOAT16_BETAS,)}
+)

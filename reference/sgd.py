@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from optcheck.reference.spec import Array, Hyper, State
+from optcheck.reference.ops import update
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State
 
 
 def _direction(param: Array, grad: Array, hp: Hyper) -> Array:
@@ -27,12 +28,12 @@ def sgd_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tupl
     g = _direction(param, grad, hp)
     mu = hp.get("momentum", 0.0)
     if mu == 0:
-        return param - hp["lr"] * g, {}
+        return update(param, hp["lr"] * g), {}
     buf = state.get("momentum_buffer")
     # torch: the first buffer is a copy of g, not (1-τ)·g.
     buf = g.copy() if buf is None else mu * buf + (1.0 - hp.get("dampening", 0.0)) * g
     d = g + mu * buf if hp.get("nesterov", False) else buf
-    return param - hp["lr"] * d, {"momentum_buffer": buf}
+    return update(param, hp["lr"] * d), {"momentum_buffer": buf}
 
 
 def classic_momentum_step(
@@ -44,7 +45,7 @@ def classic_momentum_step(
     v_prev = state.get("velocity", np.zeros_like(param))
     v = mu * v_prev + lr * g
     d = mu * v + lr * g if hp.get("nesterov", False) else v
-    return param - d, {"velocity": v}
+    return update(param, d), {"velocity": v}
 
 
 def dampened_start_step(
@@ -57,7 +58,7 @@ def dampened_start_step(
     buf = state.get("momentum_buffer", np.zeros_like(param))
     buf = mu * buf + (1.0 - tau) * g
     d = g + mu * buf if hp.get("nesterov", False) else buf
-    return param - hp["lr"] * d, {"momentum_buffer": buf}
+    return update(param, hp["lr"] * d), {"momentum_buffer": buf}
 
 
 def sgd_constraint(hp: Hyper) -> str | None:
@@ -67,3 +68,12 @@ def sgd_constraint(hp: Hyper) -> str | None:
     if hp.get("lr", 0.0) < 0:
         return "lr must be non-negative"
     return None
+
+
+def sgd_update_scale(hp: Hyper, exponent: int) -> float:
+    """One SGD update is η·|d| with |d| ~ |g| ~ 10^exponent."""
+    return float(hp.get("lr", 1e-3)) * 10.0**exponent
+
+
+# The error model is the step itself (see reference.ops).
+SGD_ERROR_MODEL = ErrorModel("SGD", sgd_step, sgd_update_scale)

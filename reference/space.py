@@ -49,11 +49,12 @@ class Flag:
 
 @dataclass(frozen=True)
 class Pair:
-    """A 2-tuple hyper-parameter such as Adam's ``betas``; each half is a Real."""
+    """A 2-tuple hyper-parameter such as Adam's ``betas``; each half is a Real (a Choice where
+    a domain restricts the draws, e.g. an error model's low-precision overrides)."""
 
     name: str
-    first: Real
-    second: Real
+    first: Real | Choice
+    second: Real | Choice
 
     @property
     def default(self) -> tuple[float, float]:

@@ -26,6 +26,26 @@ Constraint = Callable[[Hyper], "str | None"]
 
 
 @dataclass(frozen=True)
+class ErrorModel:
+    """What the tolerance engine (optcheck.checks.errorprop) needs to bound an algorithm's
+    rounding errors: nothing but its step and two facts of its domain.
+
+    ``step`` is the float64 reference step, written with reference.ops (``ema``, ``update``)
+    where plain NumPy does not say what an operation is: the engine runs *that* code on tracked
+    values, so the model cannot describe another algorithm than the reference.
+    ``update_scale(hp, exponent)`` is how big one update of a parameter is when gradients are
+    ~10^exponent (low-precision cases draw params near it, so updates stay visible).
+    ``low_precision_overrides[dtype]`` are dimensions that replace the space's in cases drawn
+    for that dtype, to keep every intermediate inside its range (e.g. Adam's betas in
+    float16)."""
+
+    name: str
+    step: StepFn
+    update_scale: Callable[[Hyper, int], float]
+    low_precision_overrides: Mapping[str, tuple[Dimension, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Variant:
     """A named alternative formula a target might implement instead of the spec's."""
 

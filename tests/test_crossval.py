@@ -217,18 +217,39 @@ def test_float16_scalars_are_rounded_to_float16_by_torch():
     exact = -lr * g
     u = 2.0**-11
     assert abs(p.item() - exact) > 2 * u * abs(exact)
-    tol = T.tolerance("sgd", [np.zeros(1)], [[np.array([g])]], [{"lr": lr}], None, "float16")
+    tol = T.tolerance(
+        OPTIMIZERS["SGD"].error_model,
+        [np.zeros(1)],
+        [[np.array([g])]],
+        [{"lr": lr}],
+        None,
+        "float16",
+    )
     assert abs(p.item() - exact) <= float(tol.theta[0][0][0])
 
 
 def test_cases_outside_the_model_are_named():
-    big = T.tolerance("adam", [np.zeros(1)], [[np.array([1e3])]], [{"lr": 0.1}], None, "float16")
+    big = T.tolerance(
+        OPTIMIZERS["Adam"].error_model,
+        [np.zeros(1)],
+        [[np.array([1e3])]],
+        [{"lr": 0.1}],
+        None,
+        "float16",
+    )
     assert big.outside and "overflow" in big.outside
     alone = T.tolerance(
-        "adam", [np.zeros(1)], [[np.array([0.0])]], [{"lr": 0.1, "eps": 1e-8}], None, "float16"
+        OPTIMIZERS["Adam"].error_model,
+        [np.zeros(1)],
+        [[np.array([0.0])]],
+        [{"lr": 0.1, "eps": 1e-8}],
+        None,
+        "float16",
     )
     assert alone.outside and "denominator" in alone.outside
-    ok = T.tolerance("adam", [np.ones(3)], [[np.ones(3)]], [{"lr": 0.1}], None, "float16")
+    ok = T.tolerance(
+        OPTIMIZERS["Adam"].error_model, [np.ones(3)], [[np.ones(3)]], [{"lr": 0.1}], None, "float16"
+    )
     assert ok.outside is None
 
 
@@ -253,13 +274,13 @@ def test_low_precision_cases_mostly_lie_inside_the_model(name):
     ctx = Context(torch_target(name, "forloop"), spec, settings=settings(dtype="float16"))
     from optcheck.checks.crossval_checks import case_strategy
 
-    fam = spec.error_model
+    model = spec.error_model
     inside = []
 
     @hypothesis.settings(max_examples=40, database=None, deadline=None)
     @hypothesis.given(case_strategy(ctx, spec, "float16", ("constant",), 3))
     def count(case):
-        inside.append(T.case_tolerance(fam, case.rounded("float16"), "float16").outside is None)
+        inside.append(T.case_tolerance(model, case.rounded("float16"), "float16").outside is None)
 
     count()
     assert np.mean(inside) > 0.7

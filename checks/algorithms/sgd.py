@@ -44,7 +44,7 @@ SGD = OptimizerRecord(
             "common implementation variant",
         ),
     ),
-    error_model="sgd",
+    error_model=sgd.SGD_ERROR_MODEL,
     invariants=(
         inv.linearity,
         inv.buffer_closed_form,

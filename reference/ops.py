@@ -1,0 +1,51 @@
+"""The arithmetic references are written in, where plain NumPy does not say enough.
+
+A reference step is plain float64 NumPy: ``+ - * /``, ``**``, ``np.sqrt``, ``np.abs``,
+``np.maximum``, ``np.minimum``, ``np.sign``, ``np.where``, ``np.zeros_like``, ``.copy()`` on
+arrays and Python floats. That same code is the algorithm's *error model*: the tolerance engine
+(optcheck.checks.errorprop) runs it on tracked values, which carry an error bound through every
+operation. Two operations are written through the helpers below instead, because the engine
+must know what they *are*, not only what they compute:
+
+``ema(avg, x, beta)``    β·avg + (1-β)·x. Implementations arrange it differently (torch: lerp
+                         ``avg + (1-β)(x-avg)``, or ``mul_`` then ``add_``/``addcmul_``), and
+                         the arrangements round differently; the engine bounds every one.
+``update(param, step)``  θ - step, the parameter update. Its rounding follows the target's own
+                         observed magnitudes, which the engine knows and the reference does not.
+
+On arrays and floats each helper is exactly the plain expression in its docstring. Handed a
+tracked value (an operand whose type has ``__optcheck_ops__``) it defers to the engine.
+
+For a step to be its own error model it must keep its arithmetic visible to the engine: no
+``math.*`` or ``float()`` on hyper-parameters (use ``np.sqrt``, ``**``), no Python branches on
+array values (``np.where`` instead), no in-place updates. The engine refuses the escapes it can
+see (``float()``/``bool()`` of a tracked value raise), so a slip fails loudly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _engine(*operands: Any) -> Any:
+    for x in operands:
+        ops = getattr(type(x), "__optcheck_ops__", None)
+        if ops is not None:
+            return ops
+    return None
+
+
+def ema(avg: Any, x: Any, beta: Any) -> Any:
+    """Exponential moving average: ``beta * avg + (1.0 - beta) * x``."""
+    engine = _engine(avg, x, beta)
+    if engine is not None:
+        return engine.ema(avg, x, beta)
+    return beta * avg + (1.0 - beta) * x
+
+
+def update(param: Any, step: Any) -> Any:
+    """The parameter update: ``param - step``."""
+    engine = _engine(param, step)
+    if engine is not None:
+        return engine.update(param, step)
+    return param - step
