@@ -71,6 +71,7 @@ def case_strategy(
     """Cases inside the tolerance model's domain for ``dtype`` (see the module docstring)."""
     fam = T.family(spec.name)
     accepts = ctx.target.accepts
+    per_group = getattr(ctx.target, "keeps_per_group", lambda _: True)
     # Several tensors, each group with its own drawn hyper-parameters: one example exercises
     # several flag combinations (a flag-specific slip is seen in 1 - 2^-groups of them).
     kw: dict[str, Any] = {
@@ -80,7 +81,9 @@ def case_strategy(
         "steps": (2, 12),
     }
     if dtype in ("float64", "float32"):
-        return S.cases(spec, accepts=accepts, fixed=ctx.settings.fixed_hp, **kw)
+        return S.cases(
+            spec, accepts=accepts, per_group=per_group, fixed=ctx.settings.fixed_hp, **kw
+        )
 
     # Params ~ lr·10^[0,2] (Adam steps are ~η; SGD steps ~η·|g|): updates stay visible.
     def update_scale(hp: Mapping[str, Any], exponent: int) -> float:
@@ -104,6 +107,7 @@ def case_strategy(
     return S.cases(
         spec,
         accepts=accepts,
+        per_group=per_group,
         fixed=ctx.settings.fixed_hp,
         overrides=overrides,
         kinds=kinds,
@@ -225,7 +229,7 @@ def probes(
         "schedule": "cosine",
     }
     recipe.setdefault("param_exponent", 0)
-    rich = S.build_case(case.hp, recipe)
+    rich = S.build_case(case.hp, recipe, defaults=case.defaults)
     out.append(rich)
     for base in (case, rich):
         for dim in spec.space:
@@ -253,7 +257,9 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
     candidates: list[tuple[str, Callable[..., Any]]] = [(v.name, v.fn) for v in spec.variants]
     if ctx.variant is not None:
         candidates = [(spec.name, spec.step)] + [c for c in candidates if c[0] != ctx.variant.name]
-    cases = probes(case, spec, ctx.target.accepts)
+    # Flags the user fixed stay as fixed: every probe runs the configuration asked for.
+    fixed = ctx.settings.fixed_hp
+    cases = probes(case, spec, lambda k: ctx.target.accepts(k) and k not in fixed)
     matches = []
     for name, fn in candidates:
         verdicts = [_agrees(ctx, fam, fn, c, dtype) for c in cases]
