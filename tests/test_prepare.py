@@ -161,6 +161,15 @@ def test_python_api_raises_a_value_error_with_the_clis_line(capsys):
     assert "\n" not in str(exc.value)
 
 
+def test_plugin_bad_hp_is_a_usage_error(tmp_path):
+    out = _pytest(
+        tmp_path, "--optcheck", "torch.optim:Adam", "--optcheck-like", "Adam", "--optcheck-hp",
+        "betas=0.9",
+    )  # fmt: skip
+    assert out.returncode == 4, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "optcheck: --optcheck-hp betas=0.9: betas takes a pair of numbers" in out.stderr
+
+
 # --- 3. the probe builds the target with the spec's defaults plus --hp -----------------------
 
 
@@ -252,3 +261,19 @@ def test_per_group_draws_follow_the_target_in_the_numeric_checks():
 
 # --- 5. torch's SGD at momentum 0: tests/test_sgd_checks.py
 # (test_buffer_closed_form_at_momentum_zero_is_minus_lr_g)
+
+
+# --- 6. every entry point goes through prepare --------------------------------------------------
+
+
+def test_plugin_gets_the_probe_and_the_variant_naming(tmp_path):
+    broken = _pytest(tmp_path, "--optcheck", "zoo.optimizers_contract:RaisingConstructor")
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert "::construct" in broken.stdout and "constructing the target raised" in broken.stdout
+    assert "1 failed" in broken.stdout  # one item, not one per check
+    keras = _pytest(
+        tmp_path, "--optcheck", "zoo.optimizers_numeric:AdamKerasEpsHat", "--optcheck-like",
+        "Adam", "--optcheck-max-examples", "8", "-k", "crossval and trajectory",
+    )  # fmt: skip
+    assert keras.returncode == 1, keras.stdout[-2000:]
+    assert "behaves like: Adam:keras-eps-hat — " in keras.stdout
