@@ -20,6 +20,7 @@ from hypothesis import given, settings
 import optcheck
 from optcheck.checks import registry
 from optcheck.checks.crossval_checks import case_strategy
+from optcheck.suites import bench
 from optcheck.suites.cli import main
 from optcheck.suites.prepare import ConfigError, prepare
 from optcheck.suites.runner import run
@@ -277,3 +278,31 @@ def test_plugin_gets_the_probe_and_the_variant_naming(tmp_path):
     )  # fmt: skip
     assert keras.returncode == 1, keras.stdout[-2000:]
     assert "behaves like: Adam:keras-eps-hat — " in keras.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "torch.optim:Adam", "--hp", "caution=True"], "does not take 'caution'"),
+        (["--target", "torch.optim:Adam", "--hp", "lr=0.1"], "tunes every optimizer's lr"),
+        (["--target", "torch.optim:Adam", "--hp", "betas=(0.9,"], "is not a Python literal"),
+        (["--hp", "momentum=0.9"], "give --target too"),
+    ],
+)
+def test_bench_target_hp_mistakes_exit_2_before_any_work(args, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["bench", "--quick", "--out", str(out), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_bench_target_is_built_with_the_users_keywords():
+    cfg = bench.check_target("zoo.configured:SGDWeightDecouple", ["weight_decouple=False"])
+    assert dict(cfg.hp) == {"weight_decouple": False}
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = bench.make_torch_optimizer(cfg, [p], 0.1)
+    assert opt.param_groups[0]["weight_decouple"] is False and opt.param_groups[0]["lr"] == 0.1
