@@ -61,6 +61,12 @@ def resolve_like(like: str | None) -> tuple[OptimizerSpec | ScheduleSpec | None,
         raise UnknownLike(f"unknown --like {like!r}; known: {', '.join(catalog.names())}") from None
 
 
+class Word(str):
+    """An --hp value that is no Python literal, taken as text (``anneal_strategy=cos``)."""
+
+    __slots__ = ()
+
+
 def parse_hp(items: Iterable[str], source: str = "--hp") -> dict[str, Any]:
     """``name=value`` pairs; values are Python literals (0.9, (0.9, 0.99), True) or strings.
 
@@ -80,7 +86,7 @@ def parse_hp(items: Iterable[str], source: str = "--hp") -> dict[str, Any]:
                     f"{source} {item!r}: {raw!r} is not a Python literal (a tuple is written "
                     "'(0.9, 0.99)', quoted for the shell)"
                 ) from None
-            hp[name] = raw
+            hp[name] = Word(raw)
     return hp
 
 
@@ -176,6 +182,8 @@ def prepare(
     kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available here")
+    if isinstance(hp, str):
+        hp = [hp]
     user = parse_hp(hp, source) if _is_items(hp) else dict(hp or {})  # type: ignore[arg-type]
     _check_hp(tgt, spec, user, source)
     known = {d.name for d in spec.space} if spec is not None else set(user)
@@ -257,6 +265,8 @@ def _check_hp(
             raise ConfigError(f"{source} {name}: {target.label} does not take {name!r}{takes}")
         if name in dims and (want := _form_error(dims[name], value)) is not None:
             raise ConfigError(f"{source} {name}={value!r}: {name} takes {want}")
+        if name not in dims and (want := _default_form_error(target, name, value)) is not None:
+            raise ConfigError(f"{source} {name}={value!r}: {name} takes {want}")
     given = {k: v for k, v in hp.items() if k in dims}
     if spec is not None and given:
         full = {**spec.defaults, **given}
@@ -313,6 +323,26 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
         return None if ok else f"a pair of numbers such as {dim.default!r}, got {value!r}"
     if isinstance(dim, Choice):
         return _choice_error(dim, value)
+    return None
+
+
+def _default_form_error(
+    target: OptimizerTarget | ScheduleTarget, name: str, value: Any
+) -> str | None:
+    """A keyword no spec describes: a bare word on the command line (not a quoted string)
+    where the target's own default is True/False or a number is a typo
+    (weight_decouple=flase), not a value."""
+    if not isinstance(value, Word):
+        return None
+    try:
+        param = inspect.signature(target.factory).parameters.get(name)
+    except (TypeError, ValueError):
+        return None
+    default = None if param is None else param.default
+    if isinstance(default, bool):
+        return f"True or False like its default, got {value!r}"
+    if isinstance(default, (int, float)):
+        return f"a number like its default {default!r}, got {value!r}"
     return None
 
 

@@ -132,6 +132,7 @@ BAD_HP = [
     ("torch.optim:Adam", "Adam", ["eps=tiny"], "eps takes a number"),
     ("torch.optim:Adam", "Adam", ["amsgrad=1"], "amsgrad takes True or False"),
     ("torch.optim:Adam", "Adam", ["caution=True"], "does not take 'caution'"),
+    ("zoo.configured:AdamCaution", "Adam", ["caution=ture"], "caution takes True or False"),
     ("torch.optim:SGD", "SGD", ["nesterov=True"], "nesterov requires momentum > 0"),
     ("torch.optim.lr_scheduler:StepLR", "StepLR", ["step_size=2.5"], "step_size takes an integer"),
 ]
