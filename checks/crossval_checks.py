@@ -71,6 +71,7 @@ def case_strategy(
     """Cases inside the tolerance model's domain for ``dtype`` (see the module docstring)."""
     _, model = _model(ctx)
     accepts = ctx.target.accepts
+    per_group = getattr(ctx.target, "keeps_per_group", lambda _: True)
     # Several tensors, each group with its own drawn hyper-parameters: one example exercises
     # several flag combinations (a flag-specific slip is seen in 1 - 2^-groups of them).
     kw: dict[str, Any] = {
@@ -80,7 +81,9 @@ def case_strategy(
         "steps": (2, 12),
     }
     if dtype in ("float64", "float32"):
-        return S.cases(spec, accepts=accepts, fixed=ctx.settings.fixed_hp, **kw)
+        return S.cases(
+            spec, accepts=accepts, per_group=per_group, fixed=ctx.settings.fixed_hp, **kw
+        )
 
     # Params ~ update_scale·10^[0,2] (the model says how big one update is): updates stay
     # visible above the params' rounding.
@@ -99,6 +102,7 @@ def case_strategy(
     return S.cases(
         spec,
         accepts=accepts,
+        per_group=per_group,
         fixed=ctx.settings.fixed_hp,
         overrides=overrides,
         kinds=kinds,
@@ -220,7 +224,7 @@ def probes(
         "schedule": "cosine",
     }
     recipe.setdefault("param_exponent", 0)
-    rich = S.build_case(case.hp, recipe)
+    rich = S.build_case(case.hp, recipe, defaults=case.defaults)
     out.append(rich)
     for base in (case, rich):
         for dim in spec.space:
@@ -248,7 +252,9 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
     candidates: list[tuple[str, Callable[..., Any]]] = [(v.name, v.fn) for v in spec.variants]
     if ctx.variant is not None:
         candidates = [(spec.name, spec.step)] + [c for c in candidates if c[0] != ctx.variant.name]
-    cases = probes(case, spec, ctx.target.accepts)
+    # Flags the user fixed stay as fixed: every probe runs the configuration asked for.
+    fixed = ctx.settings.fixed_hp
+    cases = probes(case, spec, lambda k: ctx.target.accepts(k) and k not in fixed)
     matches = []
     for name, fn in candidates:
         verdicts = [_agrees(ctx, model, fn, c, dtype) for c in cases]

@@ -8,6 +8,7 @@ their checks on import (``load_all``), so adding a check touches one file.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 import time
@@ -141,6 +142,11 @@ def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
 def execute(check_: Check, ctx: Context) -> CheckResult:
     """Run one check; skips for missing keywords; an exception from the check is an error."""
     start = time.perf_counter()
+    if check_.needs:
+        # A prepared target taking **kwargs is handed a check's needs only in that check.
+        target = ctx.target.allowing(check_.needs)
+        if target is not ctx.target:
+            ctx = dataclasses.replace(ctx, target=target)
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")

@@ -57,6 +57,8 @@ class Report:
     environment: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     schema: str = SCHEMA
+    # How the configuration reached the target (keywords passed to it only, kept per group…).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:

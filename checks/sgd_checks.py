@@ -153,7 +153,8 @@ def linearity(ctx: Context) -> CheckResult:
 def buffer_closed_form(ctx: Context) -> CheckResult:
     """b_1 = g, b_t = μb_{t−1} + (1−τ)g  ⇒  b_t = μ^(t−1)g + (1−τ)g(1−μ^(t−1))/(1−μ), the
     geometric sum evaluated term by term (no cancellation). Seen through Δθ_t = −η_t·b_t, with
-    the lr changed between steps: the lr must stay outside the buffer."""
+    the lr changed between steps: the lr must stay outside the buffer. At μ = 0 torch keeps no
+    buffer and steps −η_t·g: dampening applies to a buffer only (a user's --hp momentum=0)."""
     spec, model = _sgd(ctx)
     worst = {"ratio": 0.0}
 
@@ -169,10 +170,15 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
                 t, lr = k + 1, case.lr_at(i, k)
                 if t >= 2:
                     geometric += mu ** (t - 2)
-                b = mu ** (t - 1) * g + (1 - tau) * g * geometric
-                b_err = (
-                    (t + 3) * U * (np.abs(mu ** (t - 1) * g) + np.abs((1 - tau) * g) * geometric)
-                )
+                if mu == 0.0:  # no buffer: d_t = g'
+                    b, b_err = g, np.zeros_like(g)
+                else:
+                    b = mu ** (t - 1) * g + (1 - tau) * g * geometric
+                    b_err = (
+                        (t + 3)
+                        * U
+                        * (np.abs(mu ** (t - 1) * g) + np.abs((1 - tau) * g) * geometric)
+                    )
                 obs = Observation(
                     _delta_expr(i),
                     traj[k + 1][i] - traj[k][i],

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from optcheck.checks.harness import DTYPES, run_torch
 from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.registry import NotApplicable
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
 from optcheck.reference.spec import ScheduleSpec, StepFn
@@ -231,7 +232,9 @@ class Case:
 
     ``groups`` lists tensor indices per param group; ``group_hp[j]`` overrides ``hp`` (the
     constructor keywords) for group j. ``lrs[k]``, when given, is written to every group
-    before step k+1, as a scheduler would.
+    before step k+1, as a scheduler would. ``defaults``: the spec's values of keywords the
+    target is not handed (it keeps its own, taken to be these); the reference and
+    ``tensor_hp`` use them, the target never gets them.
     """
 
     hp: dict[str, Any]
@@ -241,6 +244,7 @@ class Case:
     groups: tuple[tuple[int, ...], ...] = ()
     group_hp: tuple[dict[str, Any], ...] = ()
     recipe: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -261,7 +265,7 @@ class Case:
         """The hyper-parameters tensor ``i`` is stepped with (its group's overrides applied)."""
         for idx, ghp in zip(self.groups, self.group_hp, strict=True):
             if i in idx:
-                return {**self.hp, **ghp}
+                return {**self.defaults, **self.hp, **ghp}
         raise IndexError(i)
 
     def lr_at(self, i: int, k: int) -> float:
@@ -342,7 +346,7 @@ class Case:
                 step,
                 [self.params0[i] for i in idx],
                 [[gs[i] for i in idx] for gs in self.grads],
-                {**self.hp, **ghp},
+                {**self.defaults, **self.hp, **ghp},
                 lrs=self.lrs,
             )
             for k, ps in enumerate(traj):
@@ -352,6 +356,7 @@ class Case:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""
+        extra = {"defaults": _jsonable(self.defaults)} if self.defaults else {}
         return {
             "hp": _jsonable(self.hp),
             "shapes": [list(s) for s in self.shapes],
@@ -361,6 +366,7 @@ class Case:
             "groups": [list(g) for g in self.groups],
             "group_hp": [_jsonable(g) for g in self.group_hp],
             "recipe": _jsonable(self.recipe),
+            **extra,
         }
 
     @classmethod
@@ -382,6 +388,7 @@ class Case:
             groups=tuple(tuple(g) for g in d.get("groups") or ()),
             group_hp=tuple(_tuples(g) for g in d.get("group_hp") or ()),
             recipe=dict(d.get("recipe") or {}),
+            defaults=_tuples(d.get("defaults") or {}),
         )
 
 
@@ -405,6 +412,7 @@ def build_case(
     *,
     group_hp: Sequence[Mapping[str, Any]] = (),
     groups: Sequence[Sequence[int]] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> Case:
     """A case regenerated from its recipe: the one place arrays are made from seeds.
 
@@ -444,6 +452,7 @@ def build_case(
         groups=tuple(tuple(g) for g in groups),
         group_hp=tuple(dict(g) for g in group_hp),
         recipe=dict(recipe),
+        defaults=dict(defaults or {}),
     )
 
 
@@ -452,13 +461,16 @@ def reseeded(case: Case, seed: int, schedule: str | None = None) -> Case:
     recipe = {**case.recipe, "seed": seed}
     if schedule is not None:
         recipe["schedule"] = schedule
-    return build_case(case.hp, recipe, group_hp=case.group_hp, groups=case.groups)
+    return build_case(
+        case.hp, recipe, group_hp=case.group_hp, groups=case.groups, defaults=case.defaults
+    )
 
 
 def cases(
     spec: OptimizerRecord,
     *,
     accepts: Callable[[str], bool] = lambda _: True,
+    per_group: Callable[[str], bool] = lambda _: True,
     fixed: Mapping[str, Any] | None = None,
     overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
     kinds: Sequence[str] = GRAD_KINDS,
@@ -478,13 +490,16 @@ def cases(
     (so a target without, say, ``maximize`` still gets cases). ``max_groups`` > 1 puts the
     later tensors in extra param groups with their own drawn hyper-parameters, so one example
     exercises several hyper-parameter settings (the spaces put half their mass on special
-    values such as λ = 0, where whole terms vanish).
+    values such as λ = 0, where whole terms vanish); only keywords ``per_group`` says the
+    target keeps per group are drawn there. Keywords the target is not handed stay at the
+    spec's defaults (``Case.defaults``) for the reference.
     ``param_scale(hp, exponent)`` multiplies the initial params (low-precision runs use it to
     keep params comparable to the updates, so that updates are not lost in rounding).
     """
     defaults = spec.defaults
     fixed = {k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v}
     hp_strategy = hyperparams(spec, fixed=fixed, accepts=accepts, overrides=overrides)
+    left = {k: v for k, v in defaults.items() if not accepts(k)}
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> Case:
@@ -513,11 +528,12 @@ def cases(
         if n_groups > 1:
             split = n - (n_groups - 1)
             groups = [list(range(split))] + [[i] for i in range(split, n)]
-            group_hp = [{}] + [
-                {k: v for k, v in draw(hp_strategy).items() if accepts(k)}
-                for _ in range(n_groups - 1)
-            ]
-        return build_case(hp, recipe, group_hp=group_hp, groups=groups)
+            group_hp = [{}]
+            for _ in range(n_groups - 1):
+                g = {k: v for k, v in draw(hp_strategy).items() if accepts(k) and per_group(k)}
+                # Part of a valid draw over the constructor's values may not be valid itself.
+                group_hp.append(g if spec.check_hp({**hp, **g}) is None else {})
+        return build_case(hp, recipe, group_hp=group_hp, groups=groups, defaults=left)
 
     return draw_case()
 
@@ -530,9 +546,26 @@ def target_cases(
     fixed: Mapping[str, Any] | None = None,
     **kw: Any,
 ) -> st.SearchStrategy[Case]:
-    """``cases`` for a target: its accepted keywords, the user's fixed values, and the
-    check's own ``fixed`` values, which win (they define what the check observes)."""
-    return cases(spec, accepts=target.accepts, fixed={**user_fixed, **(fixed or {})}, **kw)
+    """``cases`` for a target: the keywords it is handed and keeps per group, the user's
+    fixed values and the check's own ``fixed`` values (what the check observes). The user's
+    values reach the target in every check: where a check's premise contradicts one (it
+    needs weight_decay = 0, the user fixed 0.1), the check does not apply."""
+    check_fixed = dict(fixed or {})
+    conflicts = [k for k, v in check_fixed.items() if k in user_fixed and user_fixed[k] != v]
+    if conflicts:
+        raise NotApplicable(
+            "needs "
+            + ", ".join(f"{k}={check_fixed[k]!r}" for k in conflicts)
+            + "; the settings fix "
+            + ", ".join(f"{k}={user_fixed[k]!r}" for k in conflicts)
+        )
+    return cases(
+        spec,
+        accepts=target.accepts,
+        per_group=target.keeps_per_group,
+        fixed={**user_fixed, **check_fixed},
+        **kw,
+    )
 
 
 def dyadic(low: int = -3, high: int = 3) -> st.SearchStrategy[float]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,40 +14,89 @@ import torch
 from optcheck.checks.harness import MakeOptimizer
 
 
-def _accepted_keywords(fn: Callable[..., Any]) -> frozenset[str] | None:
-    """Keyword names ``fn`` takes; None when it takes **kwargs (anything may work)."""
+@functools.lru_cache(maxsize=256)
+def _signature_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool] | None:
+    """(keywords ``fn`` names, whether it also takes **kwargs); None when it has no signature."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return None
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return None
-    return frozenset(
+    named = frozenset(
         name
         for name, p in sig.parameters.items()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     )
+    return named, any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def signature_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool] | None:
+    try:
+        return _signature_keywords(fn)
+    except TypeError:  # an unhashable callable: not cached
+        return _signature_keywords.__wrapped__(fn)
+
+
+class _Keywords:
+    """Which constructor keywords a target is handed (shared by both kinds of target).
+
+    A target naming its keywords gets those. A target taking ``**kwargs`` would take anything;
+    once prepared (``optcheck.suites.prepare``) its ``keywords`` lists what it is handed beyond
+    the keywords it names: the user's and those a check needs (``allowing``). ``None`` (not
+    prepared): any keyword.
+    """
+
+    factory: Callable[..., Any]
+    keywords: frozenset[str] | None
+
+    def named_keywords(self) -> frozenset[str] | None:
+        """Keywords the factory names; None when it has no signature to read."""
+        sig = signature_keywords(self.factory)
+        return None if sig is None else sig[0]
+
+    def takes_var_keywords(self) -> bool:
+        sig = signature_keywords(self.factory)
+        return sig is None or sig[1]
+
+    def accepts(self, keyword: str) -> bool:
+        sig = signature_keywords(self.factory)
+        if sig is None:
+            return True
+        named, var = sig
+        if keyword in named:
+            return True
+        return var and (self.keywords is None or keyword in self.keywords)
+
+    def missing(self, keywords: tuple[str, ...]) -> list[str]:
+        return [k for k in keywords if not self.accepts(k)]
+
+    def allowing(self, keywords: Iterable[str]) -> Any:
+        """This target also handed ``keywords`` (a check's needs) when it takes **kwargs."""
+        extra = frozenset(keywords)
+        if self.keywords is None or extra <= self.keywords or not self.takes_var_keywords():
+            return self
+        return dataclasses.replace(self, keywords=self.keywords | extra)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
-class OptimizerTarget:
+class OptimizerTarget(_Keywords):
     """``factory(params, **hp) -> torch.optim.Optimizer``: a class or a function.
 
     ``fixed`` keywords are always passed (foreach=True, fused=True for torch's
-    implementations). ``import_path`` (``module:Attr``) lets evidence snippets import it.
+    implementations; keywords of the user's that the reference does not know).
+    ``import_path`` (``module:Attr``) lets evidence snippets import it. ``per_group``: the
+    keywords the target keeps in each param group (read off ``param_groups[0]`` after a
+    construction); None: unknown, every keyword may be drawn per group.
     """
 
     label: str
     factory: Callable[..., torch.optim.Optimizer]
     import_path: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    keywords: frozenset[str] | None = None
+    per_group: frozenset[str] | None = None
 
-    def accepts(self, keyword: str) -> bool:
-        known = _accepted_keywords(self.factory)
-        return known is None or keyword in known
-
-    def missing(self, keywords: tuple[str, ...]) -> list[str]:
-        return [k for k in keywords if not self.accepts(k)]
+    def keeps_per_group(self, keyword: str) -> bool:
+        return self.per_group is None or keyword in self.per_group
 
     def make(
         self, params: list[torch.nn.Parameter], hp: Mapping[str, Any]
@@ -57,20 +108,14 @@ class OptimizerTarget:
 
 
 @dataclass(frozen=True)
-class ScheduleTarget:
+class ScheduleTarget(_Keywords):
     """``factory(optimizer, **params) -> LRScheduler`` following torch's convention."""
 
     label: str
     factory: Callable[..., Any]
     import_path: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
-
-    def accepts(self, keyword: str) -> bool:
-        known = _accepted_keywords(self.factory)
-        return known is None or keyword in known
-
-    def missing(self, keywords: tuple[str, ...]) -> list[str]:
-        return [k for k in keywords if not self.accepts(k)]
+    keywords: frozenset[str] | None = None
 
     def make(self, optimizer: torch.optim.Optimizer, params: Mapping[str, Any]) -> Any:
         return self.factory(optimizer, **{**params, **self.fixed})

@@ -65,6 +65,7 @@ def terminal(report: Report, width: int | None = None) -> str:
     width = width or shutil.get_terminal_size((120, 20)).columns
     id_w = max([len(r.id) for r in report.results] + [5])
     out = [f"optcheck validate {report.target}" + (f" --like {report.like}" if report.like else "")]
+    out += [f"note: {n}" for n in report.notes]
     out.append("")
     for r in report.results:
         head = f"{LABELS[r.verdict]:<9}  {r.id:<{id_w}}  "
@@ -87,6 +88,7 @@ def markdown(report: Report) -> str:
     out = [f"# optcheck validation: `{report.target}`", "", f"**{summary(report)}**", ""]
     if report.matches:
         out += ["Behaves like: " + "; ".join(f"`{m}`" for m in report.matches), ""]
+    out += [f"Note: {n}" for n in report.notes] + ([""] if report.notes else [])
     out += ["| check | verdict | evidence |", "| --- | --- | --- |"]
     for r in report.results:
         detail = r.detail.replace("|", "\\|")
@@ -141,6 +143,7 @@ def html_page(report: Report) -> str:
         if report.matches
         else ""
     )
+    matches += "".join(f"<p>Note: {e(n)}</p>" for n in report.notes)
     env = ", ".join(f"{e(k)} {e(v)}" for k, v in report.environment.items())
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>optcheck: {e(report.target)}</title><style>{_CSS}</style></head><body>

@@ -21,7 +21,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -72,8 +72,9 @@ def reference_config(family: str) -> OptimizerConfig:
     return OptimizerConfig(f"ref:{family}", "reference", family, fam.spec, fam.hp)
 
 
-def target_config(path: str) -> OptimizerConfig:
-    return OptimizerConfig(f"target:{path}", "target", path.rpartition(":")[2], path)
+def target_config(path: str, hp: Mapping[str, Any] | None = None) -> OptimizerConfig:
+    name = path.rpartition(":")[2]
+    return OptimizerConfig(f"target:{path}", "target", name, path, tuple((hp or {}).items()))
 
 
 def known_optimizers() -> list[str]:
@@ -115,23 +116,31 @@ def resolve_path(path: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
-def check_target(path: str) -> OptimizerConfig:
-    """Load a target and construct it once on a dummy parameter: fail now, not in a worker."""
-    obj = resolve_path(path)
-    if not callable(obj):
-        raise ValueError(f"target {path} is not callable (want an optimizer class or factory)")
+def check_target(path: str, hp: Mapping[str, Any] | Iterable[str] | None = None) -> OptimizerConfig:
+    """Prepare a target as the validator does (load it, check ``hp`` against it, build it
+    once) and step it once: a usage mistake or a broken target fails now, not in a worker."""
+    from optcheck.suites.prepare import ConfigError, prepare
+
+    try:
+        prepared = prepare(path, None, hp)
+    except (TargetError, ConfigError) as exc:
+        raise ValueError(str(exc)) from None
+    if prepared.kind != "optimizer":
+        raise ValueError(f"{path} is a learning-rate scheduler, not an optimizer")
+    if "lr" in prepared.hp:
+        raise ValueError("--hp lr: the benchmark tunes every optimizer's lr; leave it out")
+    if prepared.failure is not None:
+        raise ValueError(f"target {path}: {prepared.failure.detail}")
     p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
     try:
-        opt = obj([p], lr=1e-3)
+        opt = prepared.target.make([p], {**prepared.hp, "lr": 1e-3})
         p.grad = torch.ones(3, dtype=torch.float64)
         opt.step()
     except Exception as exc:  # noqa: BLE001
         raise ValueError(
             f"target {path}: Attr([param], lr=1e-3).step() raised {type(exc).__name__}: {exc}"
         ) from None
-    if not isinstance(opt, torch.optim.Optimizer):
-        raise ValueError(f"target {path} did not build a torch.optim.Optimizer")
-    return target_config(path)
+    return target_config(path, prepared.hp)
 
 
 def _torch_class(path: str) -> Any:

@@ -53,7 +53,15 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="module:Attr",
-        help="a third-party optimizer, built as Attr(params, lr=...) (repeatable)",
+        help="a third-party optimizer, built as Attr(params, lr=..., **HP) (repeatable)",
+    )
+    p.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a hyper-parameter of every --target (repeatable), checked as optcheck validate "
+        "checks it, e.g. --hp weight_decouple=False; the lr is tuned, not set",
     )
     p.add_argument("--seeds", type=int, metavar="N", help="evaluation seeds 0..N-1 (default 5)")
     p.add_argument("--steps", type=int, metavar="N", help="step budget for every problem")
@@ -166,9 +174,11 @@ def _plan(args: argparse.Namespace) -> Any:
             plan.optimizers = bench.parse_optimizers(args.optimizers)
         except ValueError as exc:
             raise UsageError(f"--optimizers: {exc}") from None
+    if args.hp and not args.target:
+        raise UsageError("--hp sets hyper-parameters of --target optimizers; give --target too")
     for path in args.target:
         try:
-            plan.optimizers.append(bench.check_target(path))
+            plan.optimizers.append(bench.check_target(path, args.hp))
         except ValueError as exc:
             raise UsageError(f"--target: {exc}") from None
     if args.schedules:

@@ -5,6 +5,9 @@
 Each applicable check becomes one test item ``optcheck[TARGET]::CHECK_ID``. Skip and xfail
 files list one id prefix per line (``#`` comments), matched against the check id, the way
 array-api-tests matches its skips. Inert unless --optcheck (or ini optcheck_target) is given.
+The set-up is the CLI's (``optcheck.suites.prepare``): a bad --optcheck-hp is a usage error, a
+target that cannot be built is one failing ``::construct`` item, and a failed comparison names
+the variant the target behaves like.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class OptcheckItem(pytest.Item):
         self.result: Any = None
 
     def runtest(self) -> None:
-        from optcheck.suites.runner import mark_known, run_check
+        from optcheck.suites.runner import identify_variants, mark_known, run_check
 
         self.result = mark_known(run_check(self.check, self.context), self.context)
         if self.result.verdict == "skip":
@@ -73,7 +76,8 @@ class OptcheckItem(pytest.Item):
         if self.result.verdict == "known":
             pytest.xfail(self.result.detail)
         if self.result.failed:
-            raise CheckFailed(self.result)
+            # As the CLI: a failed comparison names the variants the target matches.
+            raise CheckFailed(self.result, identify_variants(self.context, [self.result]))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
@@ -81,6 +85,8 @@ class OptcheckItem(pytest.Item):
 
             r = excinfo.value.result
             lines = [f"{r.id}: {r.detail}", *_evidence_lines(r)]
+            if excinfo.value.matches:
+                lines.append("behaves like: " + "; ".join(excinfo.value.matches))
             if r.evidence and r.evidence.snippet:
                 lines += ["reproduce:", r.evidence.snippet]
             return "\n".join(lines)
@@ -90,10 +96,34 @@ class OptcheckItem(pytest.Item):
         return self.name, 0, f"optcheck {self.name}"
 
 
+class ConstructItem(pytest.Item):
+    """The start-up probe's failure: the target cannot be built, which every check would
+    report the same way, so it is one failing item (as the CLI reports one violation)."""
+
+    def __init__(self, *, result: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.result = result
+
+    def runtest(self) -> None:
+        raise CheckFailed(self.result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return f"{self.result.id}: {self.result.detail}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return self.name, 0, f"optcheck {self.name}"
+
+
 class CheckFailed(Exception):
-    def __init__(self, result: Any):
+    def __init__(self, result: Any, matches: list[str] | None = None):
         super().__init__(result.detail)
         self.result = result
+        self.matches = list(matches or [])
+
+
+_NOTES = pytest.StashKey[list]()
 
 
 def pytest_collection_modifyitems(
@@ -102,36 +132,48 @@ def pytest_collection_modifyitems(
     target_path = _option(config, "optcheck_target")
     if not target_path:
         return
-    from optcheck.checks import registry
-    from optcheck.checks.registry import Context
-    from optcheck.checks.target import OptimizerTarget
-    from optcheck.suites.runner import parse_hp, resolve_like, settings_for
-    from optcheck.suites.target import TargetError, load
+    from optcheck.suites.prepare import ConfigError, prepare
+    from optcheck.suites.target import TargetError
 
-    like = _option(config, "optcheck_like")
+    skips = read_prefixes(config.getoption("optcheck_skips"))
+    xfails = read_prefixes(config.getoption("optcheck_xfails"))
     try:
-        spec, variant = resolve_like(like)
-        kind = None if spec is None else ("optimizer" if hasattr(spec, "step") else "schedule")
-        target = load(target_path, kind)
-        settings = settings_for(
+        prepared = prepare(
+            target_path,
+            _option(config, "optcheck_like"),
+            config.getoption("optcheck_hp"),
             max_examples=config.getoption("optcheck_max_examples"),
             seed=config.getoption("optcheck_seed"),
             dtype=config.getoption("optcheck_dtype"),
             device=config.getoption("optcheck_device"),
-            hp=parse_hp(config.getoption("optcheck_hp")),
+            source="--optcheck-hp",
         )
-    except (TargetError, ValueError) as exc:
+    except (TargetError, ConfigError) as exc:
         raise pytest.UsageError(f"optcheck: {exc}") from None
-    context = Context(target=target, spec=spec, variant=variant, settings=settings)
-    skips = read_prefixes(config.getoption("optcheck_skips"))
-    xfails = read_prefixes(config.getoption("optcheck_xfails"))
-    kind = "optimizer" if isinstance(target, OptimizerTarget) else "schedule"
-    for check in registry.applicable(kind, spec):
+    config.stash[_NOTES] = list(prepared.notes)
+    if prepared.failure is not None:
+        items.append(
+            ConstructItem.from_parent(
+                session,
+                name=f"optcheck[{target_path}]::{prepared.failure.id}",
+                result=prepared.failure,
+            )
+        )
+        return
+    for check in prepared.checks():
         item = OptcheckItem.from_parent(
-            session, name=f"optcheck[{target_path}]::{check.id}", check=check, context=context
+            session,
+            name=f"optcheck[{target_path}]::{check.id}",
+            check=check,
+            context=prepared.context,
         )
         if any(check.id.startswith(p) for p in skips):
             item.add_marker(pytest.mark.skip(reason="listed in --optcheck-skips"))
         elif any(check.id.startswith(p) for p in xfails):
             item.add_marker(pytest.mark.xfail(reason="listed in --optcheck-xfails", strict=True))
         items.append(item)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for note in config.stash.get(_NOTES, []):
+        terminalreporter.write_line(f"optcheck note: {note}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from optcheck.checks.harness import DTYPES
@@ -97,15 +98,30 @@ def _check_writable(path: Path, what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optcheck.reports import validation
-    from optcheck.suites.runner import TargetError, UnknownLike, parse_hp, validate
+    from optcheck.suites.prepare import ConfigError, prepare
+    from optcheck.suites.runner import run as run_checks
+    from optcheck.suites.target import TargetError
 
+    start = time.perf_counter()
     for path, what in ((args.json, "--json"), (args.report, "--report")):
         if path is not None:
             _check_writable(path, what)
     try:
-        hp = parse_hp(args.hp)
-    except ValueError as exc:
+        prepared = prepare(
+            args.target,
+            args.like,
+            args.hp,
+            device=args.device,
+            dtype=args.dtype,
+            max_examples=args.max_examples,
+            seed=args.seed,
+            profile=args.profile,
+            timeout=args.timeout or None,
+        )
+    except (TargetError, ConfigError) as exc:
         raise UsageError(str(exc)) from None
+    if not prepared.checks(args.select):
+        raise UsageError("no check applies (is --select too narrow?)")
     live = sys.stderr.isatty() and not args.quiet
 
     def progress(result) -> None:  # noqa: ANN001 - a CheckResult
@@ -114,26 +130,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
-        report = validate(
-            args.target,
-            args.like,
-            hp=hp,
-            device=args.device,
-            dtype=args.dtype,
-            max_examples=args.max_examples,
-            seed=args.seed,
-            profile=args.profile,
-            timeout=args.timeout or None,
-            select=args.select,
-            progress=progress if live else None,
+        report = run_checks(
+            prepared, select=args.select, progress=progress if live else None, start=start
         )
-    except (TargetError, UnknownLike, ValueError) as exc:
-        raise UsageError(str(exc)) from None
     finally:
         if live:
             print("\r\033[K", end="", file=sys.stderr)
-    if not report.results:
-        raise UsageError("no check applies (is --select too narrow?)")
     print(
         validation.summary(report) if args.quiet else validation.terminal(report),
         end="\n" if args.quiet else "",

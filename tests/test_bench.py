@@ -177,8 +177,11 @@ def test_compare_with_itself_is_clean(run_dir):
         (["--problems", "nope"], "unknown problem 'nope'"),
         (["--optimizers", "torch:Adamax"], "unknown optimizer 'torch:Adamax'"),
         (["--target", "no_such_module_xyz:Opt"], "cannot import 'no_such_module_xyz'"),
-        (["--target", "math:pi"], "is not callable"),
-        (["--target", "collections:OrderedDict"], "raised"),
+        # --target goes through the validator's loader and probe (suites/prepare.py).
+        (["--target", "math:pi"], "is a float, not an optimizer class"),
+        (["--target", "collections:OrderedDict"], "neither a torch.optim.Optimizer"),
+        (["--target", "zoo.optimizers_contract:RaisingConstructor"], "target raised RuntimeError"),
+        (["--target", "zoo.optimizers_contract:RaisingStep"], ".step() raised"),
         (["--seeds", "0"], "--seeds must be between 1 and 1000"),
         (["--tau", "2"], "--tau must lie in (0, 1)"),
         (["--schedules", "exponential"], "unknown schedule 'exponential'"),

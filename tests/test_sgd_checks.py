@@ -75,6 +75,16 @@ def test_fails_on_mutant(check_id, mutant):
     assert ev.step >= 1 and ev.error_in_tol > 1 and ev.case and ev.snippet
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_buffer_closed_form_at_momentum_zero_is_minus_lr_g(impl):
+    """--hp momentum=0: torch keeps no buffer and steps −η·g; dampening (still drawn) applies to
+    a buffer only, so the closed form must not apply it (it used to fail torch's own SGD)."""
+    target = OptimizerTarget(f"SGD[{impl}]", torch.optim.SGD, "torch.optim:SGD", IMPLS[impl])
+    settings = Settings(max_examples=10, fixed_hp={"momentum": 0.0})
+    result = execute(CHECKS["sgd.buffer_closed_form"], Context(target, SGD, settings=settings))
+    assert result.verdict == "pass", result.detail
+
+
 def test_momentum_checks_skip_a_target_without_momentum():
     class PlainSGD(torch.optim.SGD):
         def __init__(self, params, lr=1e-3, weight_decay=0.0, maximize=False):
