@@ -63,7 +63,11 @@ def target(cls) -> OptimizerTarget:
 
 
 @pytest.mark.parametrize(
-    "dtype", ["float64", pytest.param("float32", marks=pytest.mark.thorough), "bfloat16"]
+    "dtype",
+    [
+        "float64",
+        *(pytest.param(d, marks=pytest.mark.thorough) for d in ("float32", "bfloat16")),
+    ],
 )
 def test_a_correct_implementation_conforms(registered, dtype):
     report = optcheck.validate(target(toy.ToyRMS), like="ToyRMS", dtype=dtype, max_examples=8)

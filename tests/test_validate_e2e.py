@@ -39,14 +39,27 @@ def failing_ids(report) -> set[str]:
     return {r.id for r in report.results if r.failed}
 
 
-@pytest.mark.parametrize("name", [r.name for r in catalog.torch_optimizers()])
+def _core_first(names: list[str], core: set[str]) -> list:
+    """The default run validates the core end to end; every other one runs with --thorough
+    (and in nox -s validate, which validates the whole catalog)."""
+    return [n if n in core else pytest.param(n, marks=pytest.mark.thorough) for n in names]
+
+
+# The three records with benchmark presets: the optimizers optcheck was built around.
+CORE_OPTIMIZERS = {r.name for r in catalog.torch_optimizers() if r.bench}
+CORE_SCHEDULERS = {"StepLR", "CosineAnnealingLR", "OneCycleLR"}  # drop, anneal, cycle
+
+
+@pytest.mark.parametrize(
+    "name", _core_first([r.name for r in catalog.torch_optimizers()], CORE_OPTIMIZERS)
+)
 def test_torch_optimizers_conform(name):
     report = optcheck.validate(f"torch.optim:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, failing_ids(report)
     assert report.counts["pass"] >= 15
 
 
-@pytest.mark.parametrize("name", catalog.torch_schedulers())
+@pytest.mark.parametrize("name", _core_first(catalog.torch_schedulers(), CORE_SCHEDULERS))
 def test_torch_schedulers_conform(name):
     report = optcheck.validate(f"torch.optim.lr_scheduler:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, [(r.id, r.detail) for r in report.results if r.failed]
@@ -226,8 +239,19 @@ def test_known_torch_finding_is_shown_not_failed_but_a_subclass_is_not_excused(
     ("target", "like", "variant"),
     [
         ("zoo.optimizers_numeric:AdamKerasEpsHat", "Adam", "Adam:keras-eps-hat"),
-        ("zoo.optimizers_numeric:SGDLrInsideBuffer", "SGD", "SGD:classic-momentum"),
-        ("zoo.optimizers_numeric:AdamWCoupledDecay", "AdamW", "AdamW:coupled-decay"),
+        # In-process, test_crossval names every variant mutant; end to end, one by default.
+        pytest.param(
+            "zoo.optimizers_numeric:SGDLrInsideBuffer",
+            "SGD",
+            "SGD:classic-momentum",
+            marks=pytest.mark.thorough,
+        ),
+        pytest.param(
+            "zoo.optimizers_numeric:AdamWCoupledDecay",
+            "AdamW",
+            "AdamW:coupled-decay",
+            marks=pytest.mark.thorough,
+        ),
     ],
 )
 def test_failed_comparison_names_the_variant_the_target_matches(target, like, variant, capsys):
