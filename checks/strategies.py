@@ -514,7 +514,11 @@ def cases(
             split = n - (n_groups - 1)
             groups = [list(range(split))] + [[i] for i in range(split, n)]
             group_hp = [{}] + [
-                {k: v for k, v in draw(hp_strategy).items() if accepts(k)}
+                {
+                    k: v
+                    for k, v in draw(hp_strategy).items()
+                    if accepts(k) and k not in spec.constructor_only
+                }
                 for _ in range(n_groups - 1)
             ]
         return build_case(hp, recipe, group_hp=group_hp, groups=groups)
