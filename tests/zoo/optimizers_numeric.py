@@ -689,7 +689,7 @@ class RAdamNoSgdFallback(_TorchCopy, torch.optim.RAdam):
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * t * b2**t / bc2
         if rho_t > 5:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            rect = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             adaptive = bc2**0.5 / v.sqrt().add_(eps)
             p.add_(m / bc1 * lr * adaptive * self._rect(rect), alpha=-1.0)
         elif self.fallback:
