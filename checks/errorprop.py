@@ -51,6 +51,13 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    (2βu|a| + 2wu|x|, the products' roundings and their scalars' casts), torch's
                    lerp a + w(x-a) for w < 1/2 (3wu|x-a|) and x - β(x-a) for w ≥ 1/2
                    (3βu|x-a|); and rnd(r).
+    scalar_state(s) e_s + u_32(|s| + tiny_32) where h is finer than float32 (float64 runs), else
+                   e_s: torch keeps such a scalar (NAdam's mu_product) as a 0-dim tensor of
+                   its scalar dtype, float32 by default, and ``Π *= μ`` computes in float32:
+                   μ cast to float32 and the product rounded, each correctly rounded
+                   (|fl32(x) - x| ≤ u_32(|x| + tiny_32), Higham §2.1), so the reference writes
+                   scalar_state(Π·scalar_state(μ)); in h = float32 both are charged already.
+                   (tests/test_errorprop.py::test_scalar_state_bounds_torch_nadam_mu_product)
     update(θ, Δ)   E_θ + max(E_Δ, ρ_Δ·|Δ_obs|) + u(|θ_new,obs| + tiny), where the magnitudes are
                    the larger of the model's and the target's own (``observed``: a target's
                    rounding follows its own magnitudes, which differ from the reference's where
@@ -793,6 +800,15 @@ class _Ops:
         )
         ar.see(r)
         return Tracked(r, E, ar, max(a.rho, y.rho) + 4 * u + (w.e / w_v if w_v else 0.0))
+
+    @staticmethod
+    def scalar_state(x: Any) -> Scalar:
+        if not isinstance(x, Scalar):
+            raise TypeError("scalar_state holds a scalar (a 0-dim tensor), not an array")
+        ar = x.ar
+        if ar._hyper_f32:
+            return x
+        return Scalar(x.v, x.e + FLOAT32.u * (abs(x.v) + FLOAT32.tiny), ar)
 
     @staticmethod
     def update(param: Any, step: Any) -> Tracked:

@@ -60,6 +60,10 @@ class OptimizerRecord:
     bytes_per_element: Callable[[Hyper, int], float] | None = None
     # Lines of the convergence benchmark (none: not benchmarked).
     bench: tuple[BenchPreset, ...] = ()
+    # Keywords the torch class reads from its constructor only, ignoring a param group's own
+    # value (a documented torch finding, e.g. Adagrad's initial_accumulator_value): drawn
+    # cases never vary them per group, since the reference reads every keyword per group.
+    constructor_only: tuple[str, ...] = ()
     notes: str = ""
 
     def __post_init__(self) -> None:

@@ -530,7 +530,11 @@ def cases(
             groups = [list(range(split))] + [[i] for i in range(split, n)]
             group_hp = [{}]
             for _ in range(n_groups - 1):
-                g = {k: v for k, v in draw(hp_strategy).items() if accepts(k) and per_group(k)}
+                g = {
+                    k: v
+                    for k, v in draw(hp_strategy).items()
+                    if accepts(k) and per_group(k) and k not in spec.constructor_only
+                }
                 # Part of a valid draw over the constructor's values may not be valid itself.
                 group_hp.append(g if spec.check_hp({**hp, **g}) is None else {})
         return build_case(hp, recipe, group_hp=group_hp, groups=groups, defaults=left)

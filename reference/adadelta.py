@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE = (
     "Zeiler 2012, arXiv:1212.5701, Algorithm 1 and eqs. 9, 14; torch.optim.Adadelta docs "
@@ -53,11 +54,11 @@ def _direction(param: Array, grad: Array, hp: Hyper) -> Array:
 def _adadelta(param: Array, grad: Array, state: State, hp: Hyper, lr: float) -> tuple[Array, dict]:
     rho, eps = hp.get("rho", 0.9), hp.get("eps", 1e-6)
     g = _direction(param, grad, hp)
-    v = rho * state.get("square_avg", np.zeros_like(param)) + (1.0 - rho) * g * g
+    v = ema(state.get("square_avg", np.zeros_like(param)), g * g, rho)
     u_prev = state.get("acc_delta", np.zeros_like(param))
     delta = np.sqrt(u_prev + eps) / np.sqrt(v + eps) * g
-    u = rho * u_prev + (1.0 - rho) * delta * delta
-    return param - lr * delta, {"square_avg": v, "acc_delta": u}
+    u = ema(u_prev, delta * delta, rho)
+    return update(param, lr * delta), {"square_avg": v, "acc_delta": u}
 
 
 def adadelta_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -102,3 +103,22 @@ def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     8 elementwise kernels with two temporaries (std, delta), about 2-3 times this.
     """
     return 7 * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one Adadelta update is: η|δ|, δ = √(u+ε)/√(v+ε)·g. The first step (u = 0,
+    v = (1-ρ)g²) is η√ε/√((1-ρ) + ε/g²) ≤ η√(ε/(1-ρ)), and u then grows like (1-ρ)Σδ², so δ
+    stays of that order over a drawn run; it never exceeds |g| (ρ = 1: δ = g exactly)."""
+    lr, rho, eps = float(hp.get("lr", 1.0)), float(hp.get("rho", 0.9)), float(hp.get("eps", 1e-6))
+    g = 10.0**exponent
+    return lr * min(g, float(np.sqrt(eps / (1.0 - rho)))) if rho < 1 else lr * g
+
+
+# float16: ε ≥ 1e-4, for informative cases, not for soundness (torch stays inside the bound
+# over the whole space too: checked, worst 0.65 of tolerance). With u = 0 the numerator is √ε
+# alone; ε below float16's normals (2^-14 ≈ 6.1e-5; torch's default 1e-6 is a subnormal with
+# 4 % spacing, ε < 2^-25 rounds to 0) makes the first steps that subnormal's root (or 0), which
+# the bound covers only through its absolute u·tiny floor, as large as δ itself: such a case
+# compares nothing. ε ≥ 1e-4 keeps √(u+ε) and the steps normal numbers, the bound relative.
+_FLOAT16 = (Real("eps", 1e-4, 1e-3, 1e-4, log=True),)
+ADADELTA_ERROR_MODEL = ErrorModel("Adadelta", adadelta_step, update_scale, {"float16": _FLOAT16})

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.ops import update
 from optcheck.reference.space import Flag, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE = (
     "Duchi, Hazan & Singer 2011, JMLR 12, Fig. 1 (diagonal Adagrad, δ outside the root); "
@@ -68,7 +69,10 @@ def _adagrad(
     g = _direction(param, grad, hp)
     start = eps if eps_seed else hp.get("initial_accumulator_value", 0.0)
     prev = state.get("sum")
-    s = (np.full_like(param, start) if prev is None else prev) + g * g
+    if prev is None:
+        # torch: full_like(param, τ), τ cast to the dtype (the cast is all the sum's rounding).
+        prev = np.zeros_like(param) + start if start != 0 else np.zeros_like(param)
+    s = prev + g * g
     clr = lr / (1.0 + (t - 1) * hp.get("lr_decay", 0.0))
     if eps_seed:
         denom = np.sqrt(s)
@@ -76,7 +80,7 @@ def _adagrad(
         denom = np.sqrt(s + eps)
     else:
         denom = np.sqrt(s) + eps
-    return param - clr * g / denom, {"sum": s}
+    return update(param, clr * g / denom), {"sum": s}
 
 
 def adagrad_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -143,3 +147,16 @@ def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     so they move roughly twice this; this is the floor a roofline should use.
     """
     return 5 * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one Adagrad update is: η̃·|g|/(√s + ε) with s ≥ g², so at most η (the first
+    step at τ = 0 is η·sign(g)); later steps are ≈ η/√t for steady gradients, i.e. within
+    a factor √12 of η over a drawn run. Independent of the gradients' size (s scales as g²)."""
+    return float(hp.get("lr", 1e-2))
+
+
+# float16: no override. The sum s = τ + Σg² can pass 65504 (|g| ≤ 100 is drawn, g² alone
+# reaches 1e4) and a zero gradient at τ = 0 leaves ε alone in the denominator (ε rounds to 0):
+# the engine classifies both (overflow, an uncertain divisor) as outside the domain.
+ADAGRAD_ERROR_MODEL = ErrorModel("Adagrad", adagrad_step, update_scale)

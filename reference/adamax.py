@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE = "Kingma & Ba 2015, §7.1 Algorithm 2 (AdaMax); torch.optim.Adamax docs (ε inside the max)"
 STATE_KEYS = ("step", "exp_avg", "exp_inf")
@@ -51,7 +52,7 @@ def _adamax(
     lr, eps = hp["lr"], hp.get("eps", 1e-8)
     b1, b2 = hp.get("betas", (0.9, 0.999))
     g = _direction(param, grad, hp)
-    m = b1 * state.get("exp_avg", np.zeros_like(param)) + (1.0 - b1) * g
+    m = ema(state.get("exp_avg", np.zeros_like(param)), g, b1)
     u_prev = state.get("exp_inf", np.zeros_like(param))
     if eps_outside:
         u = np.maximum(b2 * u_prev, np.abs(g))
@@ -60,7 +61,7 @@ def _adamax(
         u = np.maximum(b2 * u_prev, np.abs(g) + eps)
         denom = u
     clr = lr / (1.0 - b1**t)
-    return param - clr * m / denom, {"exp_avg": m, "exp_inf": u}
+    return update(param, clr * m / denom), {"exp_avg": m, "exp_inf": u}
 
 
 def adamax_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -113,3 +114,17 @@ def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     5-7 elementwise kernels with a temporary (|g| + ε), about twice this.
     """
     return 7 * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one Adamax update is: η/(1-β1^t)·|m|/u with |m| ≤ (1-β1^t)·max|g| and
+    u ≥ max|g| (the running max decays by β2 only), so at most about η whatever the
+    gradients' size."""
+    return float(hp.get("lr", 2e-3))
+
+
+# float16: no override. u ≥ |g| + ε is a normal number for |g| ≥ 0.1; a zero gradient at the
+# start leaves ε alone in u (rounded to 0 at ε < 2^-24: 0/0 in torch), which the engine
+# classifies outside (an uncertain divisor). β1 enters only through the bias correction
+# 1-β1^t, computed in float32 (torch: Python doubles), well inside range.
+ADAMAX_ERROR_MODEL = ErrorModel("Adamax", adamax_step, update_scale)

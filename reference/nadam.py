@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from optcheck.reference.space import Flag, Pair, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.ops import ema, scalar_state, update
+from optcheck.reference.space import Choice, Flag, Pair, Real
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 
 def _mu(b1: float, psi: float, t: int) -> float:
@@ -67,18 +68,17 @@ def _nadam(
         # torch: a float32 0-dim tensor times a Python double, computed in float32.
         mu_product = float(np.float32(prod_prev) * np.float32(mu))
     else:
-        mu_product = prod_prev * mu
+        # torch: ``mu_product *= mu`` on a 0-dim tensor of its scalar dtype (float32 by default).
+        mu_product = scalar_state(prod_prev * scalar_state(mu))
     mu_product_next = mu_product * mu_next
-    m = b1 * state.get("exp_avg", np.zeros_like(g)) + (1.0 - b1) * g
-    v = b2 * state.get("exp_avg_sq", np.zeros_like(g)) + (1.0 - b2) * g * g
+    m = ema(state.get("exp_avg", np.zeros_like(g)), g, b1)
+    v = ema(state.get("exp_avg_sq", np.zeros_like(g)), g * g, b2)
     bc2 = 1.0 - b2**t
     v_hat = b2 * v / bc2 if nu_times_beta2 else v / bc2
     denom = np.sqrt(v_hat) + eps
-    new_param = (
-        param
-        + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-        + ((-lr * mu_next) / (1.0 - mu_product_next)) * (m / denom)
-    )
+    # torch updates θ twice (two addcdiv_), each rounded: the gradient part, then the momentum.
+    new_param = update(param, (lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom))
+    new_param = update(new_param, ((lr * mu_next) / (1.0 - mu_product_next)) * (m / denom))
     return new_param, {"exp_avg": m, "exp_avg_sq": v, "mu_product": mu_product}
 
 
@@ -204,3 +204,20 @@ _ARRAYS_PER_ELEMENT = 7
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Bytes one ideal single-pass step moves per parameter element."""
     return _ARRAYS_PER_ELEMENT * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one NAdam update is: η[(1-μ_t)/(1-Π_t)·|g| + μ_{t+1}/(1-Π_{t+1})·|m|]/(√v̂ + ε)
+    with |g|, |m| ≲ √v̂ ·(1/√(1-β2)) at worst and ≈ √v̂ for steady gradients: about η (the two
+    weights sum to ≈ 1), whatever the gradients' size, as Adam's."""
+    return float(hp.get("lr", 2e-3))
+
+
+# float16: as Adam (reference.adam): (1-β2)·g² ≥ 2^-14 needs 1-β2 not too small, and β1, β2 on a
+# coarse grid keep the bias corrections and the μ schedule's weights well inside range.
+_FLOAT16_BETAS = Pair(
+    "betas",
+    Choice("beta1", (0.0, 0.5, 0.9, 0.99), 0.9),
+    Choice("beta2", (0.9, 0.99, 0.999), 0.999),
+)
+NADAM_ERROR_MODEL = ErrorModel("NAdam", nadam_step, update_scale, {"float16": (_FLOAT16_BETAS,)})

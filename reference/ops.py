@@ -10,6 +10,10 @@ must know what they *are*, not only what they compute:
 ``ema(avg, x, beta)``    β·avg + (1-β)·x. Implementations arrange it differently (torch: lerp
                          ``avg + (1-β)(x-avg)``, or ``mul_`` then ``add_``/``addcmul_``), and
                          the arrangements round differently; the engine bounds every one.
+``scalar_state(x)``      x, a scalar the implementation keeps between steps as a 0-dim tensor of
+                         its *scalar dtype* (torch: float32 unless the default dtype is
+                         float64; NAdam's mu_product). The engine charges its rounding to
+                         float32 where the hyper precision is finer.
 ``update(param, step)``  θ - step, the parameter update. Its rounding follows the target's own
                          observed magnitudes, which the engine knows and the reference does not.
 
@@ -49,3 +53,11 @@ def update(param: Any, step: Any) -> Any:
     if engine is not None:
         return engine.update(param, step)
     return param - step
+
+
+def scalar_state(x: Any) -> Any:
+    """A scalar held between steps in the implementation's scalar dtype: ``x``."""
+    engine = _engine(x)
+    if engine is not None:
+        return engine.scalar_state(x)
+    return x

@@ -24,12 +24,11 @@ the forloop path has no such NaN.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 
 def rho(beta2: float, t: int) -> tuple[float, float]:
@@ -57,22 +56,24 @@ def _radam(
             param = param * (1.0 - lr * wd)
         else:
             g = g + wd * param
-    m = b1 * state.get("exp_avg", np.zeros_like(g)) + (1.0 - b1) * g
-    v = b2 * state.get("exp_avg_sq", np.zeros_like(g)) + (1.0 - b2) * g * g
+    m = ema(state.get("exp_avg", np.zeros_like(g)), g, b1)
+    v = ema(state.get("exp_avg_sq", np.zeros_like(g)), g * g, b2)
     new_state = {"exp_avg": m, "exp_avg_sq": v}
     bc1 = 1 - b1**t
     bc2 = 1 - b2**t
     m_hat = m / bc1
     rho_inf, rho_t = rho(b2, t)
+    # ρ_t depends on β2 and t only (Python doubles in torch): a branch on hyper-parameters.
     if rho_t > threshold:
-        rect = math.sqrt(
+        rect = np.sqrt(
             (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
         )
-        adaptive = math.sqrt(bc2) / (np.sqrt(v) + eps)
-        return param - m_hat * lr * adaptive * rect, new_state
+        # torch: ``bc2**0.5 / tensor`` is tensor.reciprocal() times the scalar (two roundings).
+        adaptive = np.sqrt(bc2) * (1.0 / (np.sqrt(v) + eps))
+        return update(param, m_hat * lr * adaptive * rect), new_state
     if not sgd_fallback:
         return param, new_state
-    return param - m_hat * lr, new_state
+    return update(param, m_hat * lr), new_state
 
 
 def radam_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -161,3 +162,23 @@ _ARRAYS_PER_ELEMENT = 7
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Bytes one ideal single-pass step moves per parameter element."""
     return _ARRAYS_PER_ELEMENT * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one RAdam update is. Rectified steps: η·r_t·|m̂|·√(1-β2^t)/(√v + ε) ≲ η
+    (r_t ≤ 1, |m̂| ≲ √v̂), whatever the gradients' size; un-rectified steps (ρ_t ≤ 5, always
+    when β2 ≤ 2/3, else the first ~5): η|m̂| ≈ η|g| ~ η·10^exponent. The larger of the two, so
+    params drawn at 10^[0,2] of it stay above the updates' size in either regime."""
+    lr = float(hp.get("lr", 1e-3))
+    b2 = float(hp.get("betas", (0.9, 0.999))[1])
+    g = 10.0**exponent
+    return lr * g if 2.0 / (1.0 - b2) - 1.0 <= 5.0 else lr * max(1.0, g)
+
+
+# float16: ε ≥ 1e-4 (a float16 normal; default 1e-8 rounds to 0). torch's foreach path forms
+# 1/((√v + ε)/c) also in un-rectified steps, with c = -0.0: where ε rounds to 0 and v = 0 (a zero
+# gradient history) that is 0/0 = NaN while the forloop path and the reference are finite (the
+# finding of tests/test_reference_adaptive.py at ε = 0). The reference does not divide by
+# √v + ε in those steps, so the engine cannot see that divisor: the domain keeps ε normal instead.
+_FLOAT16 = (Real("eps", 1e-4, 1e-3, 1e-4, log=True),)
+RADAM_ERROR_MODEL = ErrorModel("RAdam", radam_step, update_scale, {"float16": _FLOAT16})

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE = (
     "Tieleman & Hinton 2012, Coursera NN lecture 6.5 (rmsprop); Graves 2013, arXiv:1308.0850 "
@@ -73,12 +74,14 @@ def _rmsprop(
     g = _direction(param, grad, hp)
     v_prev = state.get("square_avg")
     if v_prev is None:
-        v_prev = np.full_like(param, square_avg_start)
-    v = alpha * v_prev + (1.0 - alpha) * g * g
+        v_prev = np.zeros_like(param)
+        if square_avg_start != 0:
+            v_prev = v_prev + square_avg_start
+    v = ema(v_prev, g * g, alpha)
     new_state: dict = {"square_avg": v}
     var = v
     if hp.get("centered", False):
-        ga = alpha * state.get("grad_avg", np.zeros_like(param)) + (1.0 - alpha) * g
+        ga = ema(state.get("grad_avg", np.zeros_like(param)), g, alpha)
         new_state["grad_avg"] = ga
         var = v - ga * ga
     d = np.sqrt(var + eps) if eps_inside_sqrt else np.sqrt(var) + eps
@@ -87,11 +90,11 @@ def _rmsprop(
         if lr_in_buffer:
             buf = mu * buf_prev + lr * g / d
             new_state["momentum_buffer"] = buf
-            return param - buf, new_state
+            return update(param, buf), new_state
         buf = mu * buf_prev + g / d
         new_state["momentum_buffer"] = buf
-        return param - lr * buf, new_state
-    return param - lr * g / d, new_state
+        return update(param, lr * buf), new_state
+    return update(param, lr * g / d), new_state
 
 
 def rmsprop_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -183,3 +186,17 @@ def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """
     n = 5 + (2 if hp.get("momentum", 0.0) > 0 else 0) + (2 if hp.get("centered", False) else 0)
     return n * itemsize
+
+
+def update_scale(hp: Hyper, exponent: int) -> float:
+    """How big one RMSprop update is: η|g|/(√v + ε) with v ≥ (1-α)g² gives at most
+    η/√(1-α) (the first step, v = (1-α)g²), about η for steady gradients; with momentum μ the
+    buffer sums up to 1/(1-μ) of them. Independent of the gradients' size. The scale is the
+    steady η/(1-μ): params drawn at 10^[0,2] of it keep updates visible."""
+    return float(hp.get("lr", 1e-2)) / (1.0 - min(float(hp.get("momentum", 0.0)), 0.99))
+
+
+# float16: no override. v ≥ (1-α)g² with α ≤ 0.9999 and |g| ≥ 0.1 is ≥ 1e-6, below float16's
+# normals for α near 1, where the engine's u·tiny floors bound the subnormal rounding; g² > 65504
+# and a lone ε after a zero gradient are classified outside by the engine (overflow, divisor).
+RMSPROP_ERROR_MODEL = ErrorModel("RMSprop", rmsprop_step, update_scale)

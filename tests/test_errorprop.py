@@ -13,7 +13,7 @@ import torch
 from optcheck.checks import errorprop as EP
 from optcheck.checks import tolerance as T
 from optcheck.checks.catalog import OPTIMIZERS
-from optcheck.reference.ops import ema, update
+from optcheck.reference.ops import ema, scalar_state, update
 from optcheck.reference.spec import ErrorModel
 from optcheck.reference.trajectory import run
 
@@ -168,6 +168,30 @@ def test_bias_correction_bounds_float32_arithmetic(beta):
         bc = 1.0 - ar.leaf(beta) ** ar.leaf(t)
         got = float(np.float32(1.0) - np.float32(beta) ** np.float32(t))
         assert abs(got - (1 - beta**t)) <= bc.e, (t, got, bc)
+
+
+@pytest.mark.parametrize("psi", [4e-3, 1.0])
+def test_scalar_state_bounds_torch_nadam_mu_product(psi):
+    """torch keeps NAdam's mu_product as a 0-dim tensor of its scalar dtype (float32 unless the
+    default dtype is float64), so in a float64 run ``Π *= μ`` rounds to float32 every step.
+    scalar_state's rule (Π·μ with μ cast to float32 and the product rounded) bounds what torch
+    holds; a float64 bound alone does not (the float64 NAdam cross-validation needs it)."""
+    ar = EP.Arith(EP.PRECISIONS["float64"])
+    b1, psi_s = ar.leaf(0.9), ar.leaf(psi)
+    p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = torch.optim.NAdam([p], lr=0.01, momentum_decay=psi, foreach=False)
+    prod, beyond_float64 = 1.0, False
+    for t in range(1, 31):
+        p.grad = torch.ones(3, dtype=torch.float64)
+        opt.step()
+        mu = b1 * (1.0 - 0.5 * (0.96 ** (ar.leaf(t) * psi_s)))
+        prod = scalar_state(prod * scalar_state(mu))
+        got = opt.state[p]["mu_product"].item()
+        assert abs(got - prod.v) <= prod.e, (t, got, prod)
+        beyond_float64 |= abs(got - prod.v) > 4 * t * EP.FLOAT64.u * abs(prod.v)
+    assert beyond_float64
+    with pytest.raises(TypeError):
+        scalar_state(EP.Tracked(np.ones(2), 0.0, ar))
 
 
 def test_sign_of_an_uncertain_value_is_uncertain():

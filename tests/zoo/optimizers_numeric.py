@@ -478,3 +478,251 @@ VARIANT_OF = {
     SGDDampenedStart: "dampened-start",
     SGDLrInsideBuffer: "classic-momentum",
 }
+
+
+# --- Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam: broken copies of torch's classes -------
+#
+# Each subclasses the torch class (its constructor, defaults and param groups) and replaces
+# ``step`` with a transcription of torch's forloop arithmetic carrying one slip (own state keys).
+
+
+class _TorchCopy:
+    """step(): ``self._update(p, g, state, group, t)`` per param with a gradient, t its count."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:  # type: ignore[attr-defined]
+            for p in group["params"]:
+                if p.grad is not None:
+                    state = self.state[p]  # type: ignore[attr-defined]
+                    state["t"] = state.get("t", 0) + 1
+                    self._update(p, p.grad, state, group, state["t"])
+        return loss
+
+    def _update(self, p: torch.Tensor, grad: torch.Tensor, state: dict, group: dict, t: int):
+        raise NotImplementedError
+
+
+def _coupled(p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+    g = -grad if group["maximize"] else grad
+    wd = group["weight_decay"]
+    if wd != 0 and group.get("decoupled_weight_decay", False):
+        p.mul_(1 - group["lr"] * wd)
+        return g
+    return g.add(p, alpha=wd) if wd != 0 else g
+
+
+class AdagradLrDecayOffByOne(_TorchCopy, torch.optim.Adagrad):
+    """lr decay η/(1 + t·d) with the step count t, not t-1: the first step is already decayed."""
+
+    eps_inside = False
+
+    def _lr(self, group: dict, t: int) -> float:
+        return group["lr"] / (1 + t * group["lr_decay"])
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        s = state.setdefault("acc", torch.full_like(p, group["initial_accumulator_value"]))
+        s.addcmul_(g, g, value=1)
+        std = s.add(group["eps"]).sqrt() if self.eps_inside else s.sqrt().add_(group["eps"])
+        p.addcdiv_(g, std, value=-self._lr(group, t))
+
+
+class AdagradEpsInsideSqrt(AdagradLrDecayOffByOne):
+    """ε under the root, g/√(s + ε) (Keras 3's Adagrad; a named variant)."""
+
+    eps_inside = True
+
+    def _lr(self, group, t):
+        return group["lr"] / (1 + (t - 1) * group["lr_decay"])
+
+
+class RMSpropKeras(_TorchCopy, torch.optim.RMSprop):
+    """Keras' RMSprop: ε under the root and η inside the momentum buffer (a named variant)."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        alpha, lr, mu = group["alpha"], group["lr"], group["momentum"]
+        v = state.setdefault("ms", torch.zeros_like(p))
+        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        var = v
+        if group["centered"]:
+            ga = state.setdefault("mg", torch.zeros_like(p))
+            ga.lerp_(g, 1 - alpha)
+            var = v.addcmul(ga, ga, value=-1)
+        d = var.add(group["eps"]).sqrt()
+        if mu > 0:
+            b = state.setdefault("mom", torch.zeros_like(p))
+            b.mul_(mu).addcdiv_(g, d, value=lr)
+            p.sub_(b)
+        else:
+            p.addcdiv_(g, d, value=-lr)
+
+
+class RMSpropMomentumBeforeScaling(_TorchCopy, torch.optim.RMSprop):
+    """Momentum on the raw gradient, then divided: b = μb + g; θ -= η b/d (not b = μb + g/d)."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        alpha, lr, mu = group["alpha"], group["lr"], group["momentum"]
+        v = state.setdefault("ms", torch.zeros_like(p))
+        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        var = v
+        if group["centered"]:
+            ga = state.setdefault("mg", torch.zeros_like(p))
+            ga.lerp_(g, 1 - alpha)
+            var = v.addcmul(ga, ga, value=-1)
+        d = var.sqrt().add_(group["eps"])
+        if mu > 0:
+            b = state.setdefault("mom", torch.zeros_like(p))
+            b.mul_(mu).add_(g)
+            p.addcdiv_(b, d, value=-lr)
+        else:
+            p.addcdiv_(g, d, value=-lr)
+
+
+class AdadeltaZeiler(_TorchCopy, torch.optim.Adadelta):
+    """Zeiler's Algorithm 1 as printed: x += Δx, the lr ignored (a named variant)."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        rho, eps = group["rho"], group["eps"]
+        v = state.setdefault("eg2", torch.zeros_like(p))
+        u = state.setdefault("edx2", torch.zeros_like(p))
+        v.mul_(rho).addcmul_(g, g, value=1 - rho)
+        std = v.add(eps).sqrt_()
+        delta = u.add(eps).sqrt_().div_(std).mul_(g)
+        u.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        p.sub_(delta)
+
+
+class AdadeltaDeltaAccumulatedFirst(_TorchCopy, torch.optim.Adadelta):
+    """E[Δx²] updated before Δx is computed from it (uses the current δ² of the last step's
+    g): δ = √(u_t + ε)/√(v + ε)·g with u_t = ρu + (1-ρ)(g·√(u+ε)/√(v+ε))², an ordering slip."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        rho, eps = group["rho"], group["eps"]
+        v = state.setdefault("eg2", torch.zeros_like(p))
+        u = state.setdefault("edx2", torch.zeros_like(p))
+        v.mul_(rho).addcmul_(g, g, value=1 - rho)
+        std = v.add(eps).sqrt_()
+        first = u.add(eps).sqrt_().div_(std).mul_(g)
+        u.mul_(rho).addcmul_(first, first, value=1 - rho)
+        delta = u.add(eps).sqrt_().div_(std).mul_(g)
+        p.add_(delta, alpha=-group["lr"])
+
+
+class AdamaxNoBiasCorrection(_TorchCopy, torch.optim.Adamax):
+    """θ -= η m/u without the 1/(1-β1^t) correction."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        b1, b2 = group["betas"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        u = state.setdefault("u", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        torch.maximum(u.mul_(b2), g.abs().add_(group["eps"]), out=u)
+        p.addcdiv_(m, u, value=-group["lr"])
+
+
+class AdamaxEpsOutsideMax(_TorchCopy, torch.optim.Adamax):
+    """ε after the max: u = max(β2u, |g|), θ -= η/(1-β1^t)·m/(u + ε) (a named variant)."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        b1, b2 = group["betas"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        u = state.setdefault("u", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        torch.maximum(u.mul_(b2), g.abs(), out=u)
+        p.addcdiv_(m, u.add(group["eps"]), value=-group["lr"] / (1 - b1**t))
+
+
+class NAdamConstantMu(_TorchCopy, torch.optim.NAdam):
+    """No momentum schedule: μ_t = β1 (optax.nadam; a named variant)."""
+
+    def _mu(self, group: dict, t: int) -> float:
+        return group["betas"][0]
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        b1, b2 = group["betas"]
+        lr, eps = group["lr"], group["eps"]
+        mu, mu_next = self._mu(group, t), self._mu(group, t + 1)
+        prod = state["prod"] = state.get("prod", 1.0) * mu
+        prod_next = prod * mu_next
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = v.div(1 - b2**t).sqrt().add_(eps)
+        p.addcdiv_(g, denom, value=-lr * (1 - mu) / (1 - prod))
+        p.addcdiv_(m, denom, value=-lr * mu_next / (1 - prod_next))
+
+
+class NAdamScheduleOffByOne(NAdamConstantMu):
+    """Dozat's schedule one step late: μ_t = β1(1 - ½·0.96^((t-1)ψ)) (and μ_{t+1} from t)."""
+
+    def _mu(self, group, t):
+        return group["betas"][0] * (1 - 0.5 * 0.96 ** ((t - 1) * group["momentum_decay"]))
+
+
+class RAdamNoSgdFallback(_TorchCopy, torch.optim.RAdam):
+    """No update while ρ_t ≤ 5 (the authors' degenerated_to_sgd=False; a named variant)."""
+
+    fallback = False
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        b1, b2 = group["betas"]
+        lr, eps = group["lr"], group["eps"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2**t / bc2
+        if rho_t > 5:
+            rect = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            adaptive = bc2**0.5 / v.sqrt().add_(eps)
+            p.add_(m / bc1 * lr * adaptive * self._rect(rect), alpha=-1.0)
+        elif self.fallback:
+            p.add_(m / bc1 * lr, alpha=-1.0)
+
+    def _rect(self, rect: float) -> float:
+        return rect**0.5
+
+
+class RAdamRectificationNotRooted(RAdamNoSgdFallback):
+    """r_t without its square root: the variance ratio, not its root (Alg. 2 line 10 slip)."""
+
+    fallback = True
+
+    def _rect(self, rect):
+        return rect
+
+
+RECORD_MUTANTS = {
+    "Adagrad": [AdagradLrDecayOffByOne, AdagradEpsInsideSqrt],
+    "RMSprop": [RMSpropKeras, RMSpropMomentumBeforeScaling],
+    "Adadelta": [AdadeltaZeiler, AdadeltaDeltaAccumulatedFirst],
+    "Adamax": [AdamaxNoBiasCorrection, AdamaxEpsOutsideMax],
+    "NAdam": [NAdamConstantMu, NAdamScheduleOffByOne],
+    "RAdam": [RAdamNoSgdFallback, RAdamRectificationNotRooted],
+}
+VARIANT_OF.update(
+    {
+        AdagradEpsInsideSqrt: "eps-inside-sqrt",
+        RMSpropKeras: "keras",
+        AdadeltaZeiler: "zeiler-original",
+        AdamaxEpsOutsideMax: "eps-outside-max",
+        NAdamConstantMu: "constant-mu",
+        RAdamNoSgdFallback: "no-sgd-fallback",
+    }
+)

@@ -1,0 +1,23 @@
+"""RAdam (Liu et al. 2020); decoupled_weight_decay is a flag."""
+
+from __future__ import annotations
+
+from optcheck.checks.records import OptimizerRecord
+from optcheck.reference import radam
+
+RADAM = OptimizerRecord(
+    name="RAdam",
+    step=radam.radam_step,
+    source=radam.SOURCE,
+    space=radam.SPACE,
+    state_keys=radam.STATE_KEYS,
+    torch_class="torch.optim.RAdam",
+    implementations=radam.IMPLEMENTATIONS,
+    constraint=radam.constraint,
+    variants=radam.VARIANTS,
+    decay="coupled",
+    error_model=radam.RADAM_ERROR_MODEL,
+    bytes_per_element=radam.bytes_per_element,
+)
+
+RECORDS = (RADAM,)
