@@ -61,21 +61,37 @@ def run_check(
 
 # --- passing on torch.optim and the references ----------------------------------------------
 
-# The default run keeps every forloop class and the first class's other implementations;
-# the other implementation x class pairs run with --thorough.
+# By default: the core optimizers' forloop classes (every record's class is validated end to
+# end by test_validate_e2e with --thorough and by nox -s validate), the first one's other
+# implementations and its reference; every class x implementation and reference with --thorough.
 _TORCH = catalog.torch_optimizers()
+_CORE = {r.name for r in _TORCH if r.bench}
+
+
+def _default(record: Any, impl: str) -> bool:
+    return record is _TORCH[0] or (impl == "forloop" and record.name in _CORE)
+
+
 CONFORMING: list[Any] = [
     *[
         pytest.param(
             torch_target(r.name, impl),
             r.name,
-            marks=() if impl == "forloop" or r is _TORCH[0] else pytest.mark.thorough,
+            marks=() if _default(r, impl) else pytest.mark.thorough,
             id=f"{r.name}-{impl}",
         )
         for r in _TORCH
         for impl in r.implementations
     ],
-    *[(OptimizerTarget(f"reference-{n}", reference_factory(OPTIMIZERS[n])), n) for n in OPTIMIZERS],
+    *[
+        pytest.param(
+            OptimizerTarget(f"reference-{r.name}", reference_factory(r)),
+            r.name,
+            marks=() if r is _TORCH[0] else pytest.mark.thorough,
+            id=f"reference-{r.name}",
+        )
+        for r in OPTIMIZERS.values()
+    ],
     # Without a spec only lr is drawn and every property is assumed (lr = 0 freezes, ...).
     (torch_target("SGD", "forloop"), None),
     (torch_target("AdamW", "foreach"), None),
