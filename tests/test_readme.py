@@ -22,3 +22,13 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
     assert "pytest" in commands[1]
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci_lines
+
+
+def test_readme_lists_every_algorithm_of_the_catalog():
+    from optcheck.checks import catalog
+
+    text = (ROOT / "README.md").read_text()
+    table = re.search(r"### Algorithms in the catalog\n\n.*?\n\n(\|.*?)\n\n", text, re.S)
+    assert table, "README lost its table of algorithms"
+    rows = [line.split("|")[1].strip() for line in table.group(1).splitlines()[2:]]
+    assert rows == list(catalog.OPTIMIZERS)
