@@ -57,6 +57,10 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    (2βu|a| + 2wu|x|, the products' roundings and their scalars' casts), torch's
                    lerp a + w(x-a) for w < 1/2 (3wu|x-a|) and x - β(x-a) for w ≥ 1/2
                    (3βu|x-a|); and rnd(r).
+    machine_eps    2^-52 (the float64 reference's finfo eps) with error |2u - 2^-52|: a target
+                   reading finfo(dtype).eps from its own tensors (torch's Adafactor ε1 = None)
+                   uses 2u, exactly that far away; where it decides a clamp the comparison
+                   is uncertain and a divisor built on it leaves the domain.
     update(θ, Δ)   E_θ + max(E_Δ, ρ_Δ·|Δ_obs|) + u(|θ_new,obs| + tiny), where the magnitudes are
                    the larger of the model's and the target's own (``observed``: a target's
                    rounding follows its own magnitudes, which differ from the reference's where
@@ -812,6 +816,12 @@ class _Ops:
         )
         ar.see(r)
         return Tracked(r, E, ar, max(a.rho, y.rho) + 4 * u + (w.e / w_v if w_v else 0.0))
+
+    @staticmethod
+    def machine_eps(x: Any) -> Scalar:
+        ar = _arith(x)
+        ref = float(np.finfo(np.float64).eps)
+        return Scalar(ref, abs(2 * ar.u - ref), ar)
 
     @staticmethod
     def update(param: Any, step: Any) -> Tracked:

@@ -18,7 +18,11 @@ from optcheck.reference.trajectory import run
 
 load_all()
 CROSSVAL = ["crossval.trajectory", "crossval.scheduled_lr"]
-MUTANTS = [("ASGD", m) for m in Z.ASGD_MUTANTS] + [("Rprop", m) for m in Z.RPROP_MUTANTS]
+MUTANTS = (
+    [("ASGD", m) for m in Z.ASGD_MUTANTS]
+    + [("Rprop", m) for m in Z.RPROP_MUTANTS]
+    + [("Adafactor", m) for m in Z.ADAFACTOR_MUTANTS]
+)
 
 
 def _settings(**kw) -> Settings:
@@ -82,3 +86,32 @@ def test_torch_finding_asgd_keeps_eta_in_the_default_dtype():
         CHECKS["crossval.trajectory"], Context(target, OPTIMIZERS["ASGD"], settings=_settings())
     )
     assert result.verdict == "violation" and "parts from ASGD" in result.detail
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_adafactor_eps1_none_is_the_targets_own_eps_and_the_model_knows(dtype):
+    """machine_eps (reference.ops): torch resolves ε1 = None as finfo(param.dtype).eps, 2u of
+    the target's dtype, not the float64 reference's 2^-52. Where ε1 decides the clamp of V̂
+    (gradients of size ~√ε1) the model's divisor is uncertain and the case is outside its
+    domain; with ordinary gradients the clamp is certain and torch lies inside the bound."""
+    from optcheck.checks import tolerance as T
+
+    model = OPTIMIZERS["Adafactor"].error_model
+    hp = {**OPTIMIZERS["Adafactor"].defaults, "lr": 0.1}
+    torch_dtype = getattr(torch, dtype)
+    eps = float(torch.finfo(torch_dtype).eps)
+    rounded = lambda x: torch.as_tensor(x).to(torch_dtype).double().numpy()  # noqa: E731
+    p0 = [rounded(np.linspace(-1, 1, 6) * 1e-2)]
+    for scale, inside in ((1.0, True), (eps, False)):
+        gs = [[rounded(np.linspace(0.5, 1.5, 6) * scale * (-1) ** k)] for k in range(3)]
+        tol = T.tolerance(model, p0, gs, [hp], None, dtype)
+        assert (tol.outside is None) == inside, tol.outside
+        if inside:
+            p = torch.nn.Parameter(torch.as_tensor(p0[0]).to(torch_dtype))
+            opt = torch.optim.Adafactor([p], foreach=False, **hp)
+            ref = run(OPTIMIZERS["Adafactor"].step, p0, gs, hp)
+            for k, (g,) in enumerate(gs):
+                p.grad = torch.as_tensor(g).to(torch_dtype)
+                opt.step()
+                err = np.abs(p.detach().double().numpy() - ref[k][0])
+                assert (err <= tol.theta[k][0]).all()

@@ -546,3 +546,26 @@ class RpropNoGradZeroing(_ZooElementwise):
 ASGD_MUTANTS = [ASGDDecayIgnored]
 RPROP_MUTANTS = [RpropNoGradZeroing]
 VARIANT_OF[RpropNoGradZeroing] = "rprop-minus"
+
+
+class AdafactorDecayAfterStep(torch.optim.Adafactor):
+    """torch's Adafactor with the decoupled decay θ(1 - γλ) applied after the update instead of
+    before it: (θ - αÛ)(1 - γλ) in place of θ(1 - γλ) - αÛ (the slip of moving the decay to
+    the end of step(), as some ports do)."""
+
+    def __init__(self, params, weight_decay=0.0, **kw):
+        super().__init__(params, weight_decay=0.0, **kw)
+        for group in self.param_groups:
+            group["decay_after"] = weight_decay
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.mul_(1 - group["lr"] * group["decay_after"])
+        return loss
+
+
+ADAFACTOR_MUTANTS = [AdafactorDecayAfterStep]
