@@ -74,12 +74,12 @@ def test_torch_finding_asgd_keeps_eta_in_the_default_dtype():
     f32, eta32 = torch_run(torch.float32)
     f64, eta64 = torch_run(torch.float64)
     assert eta32 == torch.float32 and eta64 == torch.float64
-    off32 = max(np.max(np.abs(a - r[0]) / np.abs(r[0] - p0)) for a, r in zip(f32, ref))
-    off64 = max(np.max(np.abs(a - r[0]) / np.abs(r[0] - p0)) for a, r in zip(f64, ref))
+    off32 = max(np.max(np.abs(a - r[0]) / np.abs(r[0] - p0)) for a, r in zip(f32, ref, strict=True))
+    off64 = max(np.max(np.abs(a - r[0]) / np.abs(r[0] - p0)) for a, r in zip(f64, ref, strict=True))
     assert off32 > 1e-9 and off64 < 1e-13, (off32, off64)
     # The float32 run is the reference with η, μ held in float32 (reference/asgd.py).
     f32_ref = run(asgd.float32_scalars_step, [p0], gs, hp)
-    assert max(np.max(np.abs(a - r[0])) for a, r in zip(f32, f32_ref)) < 1e-14
+    assert max(np.max(np.abs(a - r[0])) for a, r in zip(f32, f32_ref, strict=True)) < 1e-14
     # And cross-validation in float64 reports it under the float32 default dtype.
     target = OptimizerTarget("ASGD", torch.optim.ASGD, "torch.optim:ASGD", {"foreach": False})
     result = execute(

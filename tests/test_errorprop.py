@@ -127,7 +127,11 @@ def test_element_wise_rules_bound_torch(dtype, seed):
         (xt.add(s), x + s, X + s),
         (torch.maximum(xt, yt), np.maximum(x, y), np.maximum(X, Y)),
         # a clamp (Rprop's step sizes): maximum/minimum with scalars, mostly certain choices
-        (xt.clamp(-0.5, 50.0), np.minimum(np.maximum(x, -0.5), 50.0), np.minimum(np.maximum(X, -0.5), 50.0)),
+        (
+            xt.clamp(-0.5, 50.0),
+            np.minimum(np.maximum(x, -0.5), 50.0),
+            np.minimum(np.maximum(X, -0.5), 50.0),
+        ),
         (torch.where(xt * 0 > 0, xt, yt), np.where(x * 0 > 0, x, y), np.where(X * 0 > 0, X, Y)),
         (xt.abs(), np.abs(x), abs(X)),
         (torch.where(xt > yt, xt, yt * 2), np.where(x > y, x, y * 2), np.where(X > Y, X, Y * 2)),

@@ -54,8 +54,10 @@ def run(
     s = settings(**fixed)
     # torch's Adafactor raises on zero-size parameters (contract_checks.TORCH_FINDINGS).
     finding = TORCH_FINDINGS.get((f"{getattr(target.factory, '__name__', '')}-forloop", check_id))
-    if finding is not None and finding.empty_tensor and target.factory.__module__.startswith(
-        "torch.optim"
+    if (
+        finding is not None
+        and finding.empty_tensor
+        and target.factory.__module__.startswith("torch.optim")
     ):
         s = dataclasses.replace(s, empty_tensors=False)
     return execute(CHECKS[check_id], Context(target, spec, v, s))
@@ -157,9 +159,7 @@ def test_reference_optimizer_passes(name):
         assert result.verdict == "pass", (check_id, result.detail, result.evidence)
 
 
-@pytest.mark.parametrize(
-    ("name", "check_id"), [k for k in TORCH_OPTIMIZER_FINDINGS if k[1] == OPT]
-)
+@pytest.mark.parametrize(("name", "check_id"), [k for k in TORCH_OPTIMIZER_FINDINGS if k[1] == OPT])
 def test_torch_optimizer_finding_reproduces(name, check_id):
     """ASGD (finding, pytorch/pytorch#74884) and Rprop (documented: lr is only the initial
     step size) ignore a scheduler from their second step on."""
