@@ -24,7 +24,7 @@ import copy
 import inspect
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -198,6 +198,8 @@ def cases(
     def draw_case(draw: st.DrawFn) -> ContractCase:
         hp = draw(hp_strategy(ctx, overrides))
         p = draw(problem)
+        if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
+            p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
         return ContractCase(hp, p, draw(extra(p)) if extra else {})
 
     return draw_case()
@@ -1360,6 +1362,38 @@ class ContractFinding:
     trigger: dict[str, Any]
     message: str  # part of the violation's message
     note: str
+    # Triggered by a zero-size parameter (problems draw shape (0,)), whatever the keywords:
+    # avoided by drawing no empty tensors (Settings.empty_tensors=False), and known only when
+    # the violation's message names it (another violation of the same check stays one).
+    empty_tensor: bool = False
+    # Known only in runs of this dtype (None: any): a dtype-specific finding.
+    dtype: str | None = None
+
+
+# Adafactor's α = max(ε2, RMS(θ))·ρ_t divides ‖θ‖ by √numel as Python floats: a zero-size
+# parameter raises ZeroDivisionError in step() (forloop and foreach), where every other
+# torch.optim class steps over it. Every contract check that draws problems meets it
+# (contract.dtype reports a raising step as "dtype not supported", not as a violation).
+_ADAFACTOR_EMPTY = (
+    "torch.optim.Adafactor computes RMS(θ) = ‖θ‖/√numel as Python floats "
+    "(param.norm(2).item() / param.numel() ** 0.5): a zero-size parameter raises "
+    "ZeroDivisionError in step(); every other torch.optim class steps over it"
+)
+_EMPTY_TENSOR_CHECKS = (
+    "contract.resume",
+    "contract.grad_none",
+    "contract.param_groups",
+    "contract.lr_change",
+    "contract.grad_unchanged",
+    "contract.closure",
+    "contract.maximize",
+    "contract.zero_params",
+    "contract.zero_lr",
+    "contract.finite",
+    "contract.determinism",
+    "interplay.optimizer_lr",
+    "interplay.optimizer_lr_reference",
+)
 
 
 TORCH_FINDINGS: dict[tuple[str, str], ContractFinding] = {
@@ -1378,4 +1412,78 @@ TORCH_FINDINGS: dict[tuple[str, str], ContractFinding] = {
         note="_fused_sgd passes the momentum buffers as a list; a parameter whose first gradient "
         "arrives after the others have buffers contributes None and the kernel raises TypeError",
     ),
+    # NAdam keeps mu_product (Π μ_k, the momentum bias correction) in a 0-d tensor of the
+    # default dtype (float32) and multiplies it in float32 (mu_product *= mu): the float64
+    # trajectory differs from a float64 product by ~1e-10 (tests/test_contract_checks.py).
+    **{
+        (f"NAdam-{impl}", "contract.dtype"): ContractFinding(
+            avoid={},
+            trigger={},
+            message="state['mu_product']",
+            note="NAdam keeps mu_product as a 0-d tensor of torch's default dtype (float32) and "
+            "updates it in float32 arithmetic, so float64 parameters get a float32 bias "
+            "correction (the float64 trajectory moves by ~1e-10 against a float64 product)",
+        )
+        for impl in ("forloop", "foreach")
+    },
+    **{
+        (f"NAdam-{impl}", "contract.resume"): ContractFinding(
+            avoid={},
+            trigger={},
+            message="differs from the uninterrupted run",
+            note="load_state_dict casts NAdam's float32 mu_product to the parameter's dtype "
+            "(float64), so a resumed run continues its bias correction in float64 while the "
+            "uninterrupted run keeps float32: the trajectories part after resuming",
+        )
+        for impl in ("forloop", "foreach")
+    },
+    # ASGD keeps η, μ as 0-d tensors of the default dtype (float32); η's rounding changes the
+    # float64 trajectory (relative ~2^-24 per step: tests/test_crossval_records_b.py).
+    **{
+        (f"ASGD-{impl}", "contract.dtype"): ContractFinding(
+            avoid={},
+            trigger={},
+            message="state['eta']",
+            note="ASGD keeps eta and mu as 0-d tensors of torch's default dtype (float32): "
+            "float64 parameters step with fl32(η), a relative error ~6e-8 of every step "
+            "(not nil: the float64 trajectory under the default dtype float64 differs)",
+        )
+        for impl in ("forloop", "foreach")
+    },
+    **{
+        (f"ASGD-{impl}", check_id): ContractFinding(
+            avoid={},
+            trigger={},
+            message="trajectory parts from ASGD",
+            note="float64 ASGD steps with fl32(η): torch keeps eta in its default dtype "
+            "(float32), a relative error ~6e-8 of every step, far above float64 round-off; "
+            "with torch.set_default_dtype(torch.float64) torch follows the float64 reference",
+            dtype="float64",
+        )
+        for impl in ("forloop", "foreach")
+        for check_id in ("crossval.trajectory", "crossval.scheduled_lr")
+    },
+    # Adagrad: a param group's own initial_accumulator_value is ignored.
+    **{
+        (f"Adagrad-{impl}", "contract.param_groups"): ContractFinding(
+            avoid={"initial_accumulator_value": 0.0},
+            trigger={},
+            message="differ from two separate optimizers",
+            note="Adagrad initialises every state_sum in __init__ from the constructor's "
+            "initial_accumulator_value (self.defaults), so a param group overriding "
+            "initial_accumulator_value is ignored",
+        )
+        for impl in ("forloop", "foreach")
+    },
+    **{
+        (f"Adafactor-{impl}", check_id): ContractFinding(
+            avoid={},
+            trigger={},
+            message="ZeroDivisionError",
+            note=_ADAFACTOR_EMPTY,
+            empty_tensor=True,
+        )
+        for impl in ("forloop", "foreach")
+        for check_id in _EMPTY_TENSOR_CHECKS
+    },
 }

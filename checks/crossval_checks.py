@@ -80,6 +80,8 @@ def case_strategy(
         "max_tensors": 4,
         "steps": (2, 12),
     }
+    if model.no_empty_tensors:
+        kw["shapes"] = tuple(s for s in S.SHAPES if 0 not in s)
     if dtype in ("float64", "float32"):
         return S.cases(
             spec, accepts=accepts, per_group=per_group, fixed=ctx.settings.fixed_hp, **kw

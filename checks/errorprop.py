@@ -12,7 +12,11 @@ Rounding (Higham, *Accuracy and Stability of Numerical Algorithms*, §2.1-§2.2)
 result r held in the target's dtype is rounded: fl(r) = r(1+δ) + η, |δ| ≤ u, |η| ≤ u·tiny
 (the subnormal floor). Each element-wise operation is charged ``rnd(r) = u(|r| + tiny)`` once,
 also where an implementation computes in a wider "opmath" type and rounds once (torch's fused
-kernels): that only makes the bound safe.
+kernels): that only makes the bound safe. For + - · / the charge is capped at |r| + P, P the
+propagated error of the operands: rounding to nearest never moves the target's exact result z
+further than 0 does (0 is representable), so |fl(z) - z| ≤ |z| ≤ |r| + P. Where exact operands
+give an exact 0 (g·g_prev = 0 on Rprop's first step) the result is then exact, and a sign or
+comparison taken on it stays certain; without the cap the floor u·tiny made sign(0) uncertain.
 
 Scalars (hyper-parameters, the step count t and their arithmetic) are tracked too, in the hyper
 precision h = the finer of the dtype and float32 (torch does this arithmetic in Python doubles
@@ -30,7 +34,7 @@ holding it in h (|fl_h(x) - x|, exactly: 0 for float64). Scalar rules, with u_h,
                |δ|/(√(a+δ) + √a); ≈ e_a/(2√a) where e_a ≪ a)
 A scalar that meets an array is cast to the dtype: torch's CPU kernels cast ``alpha``,
 ``value`` and lerp weights to the tensor's dtype (seen: float16 SGD with lr = 1.24e-5, a float16
-subnormal, steps 0.19 % = 3.9 u off), so the operand's error is e_s + u(|s| + tiny).
+subnormal, steps 0.19 % = 3.9 u off), so the operand's error is e_s + min(u(|s| + tiny), |s|).
 
 Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the result):
     x ± y          E_x + E_y + rnd(r)
@@ -40,10 +44,12 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    divisor's uncertainty E_y/|y| for the domain.
     √x             min(√E_x, E_x/(√x + √max(x - E_x, 0))) + rnd(r)
     -x, |x|        E_x (exact)
-    max(x,y), min  max(E_x, E_y) (exact: AMSGrad's running max)
+    max(x,y), min  max(E_x, E_y) (exact: AMSGrad's running max); the chosen operand's error
+                   alone where |x - y| > E_x + E_y (then the target chooses the same one)
     sign(x)        0 where |x| > E_x, else up to 2 (the sign is uncertain)
     where(c, x, y) the chosen branch's error where c is certain (|a - b| > E_a + E_b for a
-                   comparison a > b), else max(E_x, E_y) + |x - y|
+                   comparison a > b, or E_a + E_b = 0: exact operands compare alike in every
+                   precision), else max(E_x, E_y) + |x - y|
     Σx (n terms)   ΣE_x + γ_{n-1}Σ|x|, γ_k = ku/(1-ku), in any summation order (Higham §4.2)
     A @ B          |A|E_B + E_A|B| + E_A E_B + γ_m|A||B| (m the inner size; Higham §3.5)
     ema(a, x, β)   β·E_a + (1-β)E_x + e_w(|a| + |x|), w = 1-β computed in h, plus the rounding
@@ -58,6 +64,10 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    (|fl32(x) - x| ≤ u_32(|x| + tiny_32), Higham §2.1), so the reference writes
                    scalar_state(Π·scalar_state(μ)); in h = float32 both are charged already.
                    (tests/test_errorprop.py::test_scalar_state_bounds_torch_nadam_mu_product)
+    machine_eps    2^-52 (the float64 reference's finfo eps) with error |2u - 2^-52|: a target
+                   reading finfo(dtype).eps from its own tensors (torch's Adafactor ε1 = None)
+                   uses 2u, exactly that far away; where it decides a clamp the comparison
+                   is uncertain and a divisor built on it leaves the domain.
     update(θ, Δ)   E_θ + max(E_Δ, ρ_Δ·|Δ_obs|) + u(|θ_new,obs| + tiny), where the magnitudes are
                    the larger of the model's and the target's own (``observed``: a target's
                    rounding follows its own magnitudes, which differ from the reference's where
@@ -162,8 +172,9 @@ class Arith:
         return self.u * (np.abs(x) + self.tiny)
 
     def cast(self, s: float) -> float:
-        """Rounding a scalar operand to the dtype."""
-        return self.u * (abs(s) + self.tiny)
+        """Rounding a scalar operand to the dtype: at most |s| (0 is representable, so an exact
+        0 such as the 0 of ``x > 0`` stays exact)."""
+        return min(self.u * (abs(s) + self.tiny), abs(s))
 
     def leaf(self, x: Any) -> Scalar:
         """A number as the arithmetic receives it: held in the hyper precision."""
@@ -535,7 +546,10 @@ class Tracked:
         other = _lift(o, self.ar)
         shape = np.broadcast_shapes(self.v.shape, np.shape(other.v))
         gap = np.abs(self.v - other.v)
-        certain = gap > _err(self, shape) + _err(other, shape)
+        bound = _err(self, shape) + _err(other, shape)
+        # Certain where the operands cannot cross, or are exact (then the target compares the
+        # same numbers: 0 > 0 is False in every precision).
+        certain = (gap > bound) | (bound == 0)
         return Cond(fn(self.v, other.v), certain, self.ar)
 
     def __gt__(self, o: Any) -> Cond:
@@ -617,19 +631,22 @@ def _binary(op: str, a: Any, b: Any) -> Any:
     absr = np.abs(r)
     rounding = u * (absr + ar.tiny)
     if op == "add" or op == "sub":
-        E = ex + ey + rounding
+        P = ex + ey
         rho = max(_rel(x), _rel(y)) + u
     elif op == "mul":
-        E = np.abs(yv) * ex + np.abs(xv) * ey + ex * ey + rounding
+        P = np.abs(yv) * ex + np.abs(xv) * ey + ex * ey
         rho = _rel(x) + _rel(y) + u
     else:
         ayv = np.abs(yv)
         # (|x|+E_x)/(|y|-E_y) - |x|/|y| = (E_x + |r|E_y)/(|y|-E_y): inf where y may vanish
-        E = (ex + absr * ey) / np.maximum(ayv - ey, 0.0) + rounding
+        P = (ex + absr * ey) / np.maximum(ayv - ey, 0.0)
+        rho = _rel(x) + _rel(y) + u
+    # Round to nearest errs by at most |z| ≤ |r| + P (module docstring: 0 is representable).
+    E = P + np.minimum(rounding, absr + P)
+    if op == "div":
         if isinstance(y, Scalar):  # torch may multiply by 1/s cast to the dtype
             E = E + u * ar.tiny * np.abs(xv)
         ar.divide_by(ayv, ey[0] if isinstance(y, Tracked) else ey)
-        rho = _rel(x) + _rel(y) + u
     ar.see_abs(absr)
     return Tracked(r, E, ar, rho)
 
@@ -657,7 +674,13 @@ def _extreme(fn: Callable[..., np.ndarray], a: Any, b: Any) -> Any:
         r = fn(x.v, y.v)
         return Scalar(float(r), max(x.e, y.e), ar)
     r = np.asarray(fn(_val(x), _val(y)), dtype=np.float64)
-    E = np.maximum(_err(x, r.shape), _err(y, r.shape))
+    ex, ey = _err(x, r.shape), _err(y, r.shape)
+    # Where the operands cannot cross (|x - y| > E_x + E_y) the target picks the same one:
+    # its error alone (a clamp at Γmax = 50 does not charge 50's cast to values far below).
+    gap = np.abs(_val(x) - _val(y))
+    certain = gap > ex + ey
+    picks_x = fn(_val(x), _val(y)) == _val(x)
+    E = np.where(certain, np.where(picks_x, ex, ey), np.maximum(ex, ey))
     return Tracked(r, E, ar, max(_rel(x), _rel(y)))
 
 
@@ -809,6 +832,11 @@ class _Ops:
         if ar._hyper_f32:
             return x
         return Scalar(x.v, x.e + FLOAT32.u * (abs(x.v) + FLOAT32.tiny), ar)
+
+    def machine_eps(x: Any) -> Scalar:
+        ar = _arith(x)
+        ref = float(np.finfo(np.float64).eps)
+        return Scalar(ref, abs(2 * ar.u - ref), ar)
 
     @staticmethod
     def update(param: Any, step: Any) -> Tracked:

@@ -39,6 +39,8 @@ def known_finding(
     check_id: str,
     fixed_hp: Mapping[str, Any],
     device: str,
+    detail: str | None = None,
+    dtype: str | None = None,
 ) -> str | None:
     name = _torch_name(target)
     if name is None:
@@ -49,7 +51,10 @@ def known_finding(
 
     impl = implementation({**target.fixed, **fixed_hp}, device)
     if (f := CONTRACT.get((f"{name}-{impl}", check_id))) is not None:
-        return f.note
+        # An empty-tensor finding is known only where the violation is that failure.
+        named = not f.empty_tensor or (detail is not None and f.message in detail)
+        if named and f.dtype in (None, dtype):
+            return f.note
     if (why := INTERPLAY.get((name, check_id))) is not None:
         return why
     if (f := SCHEDULES.get((name, check_id))) is not None:

@@ -144,6 +144,12 @@ def _magnitudes(rng: np.random.Generator, shape: tuple[int, ...], e: float) -> n
     return sign * 10.0 ** (e + rng.uniform(-0.5, 0.5, size=shape))
 
 
+def _scalar_eps(eps: Any) -> float | None:
+    """The ε "near_eps" gradients sit at: a number; Adafactor's (ε1, ε2) pair names none (its
+    ε1 may be None), so those kinds fall back to the drawn exponent."""
+    return eps if isinstance(eps, int | float) and not isinstance(eps, bool) else None
+
+
 def gradient_sequence(
     kind: str,
     shape: tuple[int, ...],
@@ -430,7 +436,7 @@ def build_case(
             steps,
             int(recipe["exponent"]),
             seed + 7919 * i,
-            eps=hp.get("eps"),
+            eps=_scalar_eps(hp.get("eps")),
             exponents=exps,
         )
         for i, (kind, shape) in enumerate(zip(recipe["kinds"], shapes, strict=True))

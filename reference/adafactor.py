@@ -32,12 +32,11 @@ relative_step (ρ_t or a fixed lr), warmup_init (ρ_t = min(10⁻⁶ t, 1/√t))
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from optcheck.reference.ops import ema, machine_eps, update
 from optcheck.reference.space import Choice, Flag, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE = (
     "Shazeer & Stern 2018, Alg. 4-5, §6 (clipping), §7 (β̂2 = 1 - t^τ), §8 (relative step); "
@@ -62,15 +61,10 @@ def resolve_eps1(eps1: float | None, dtype=np.float64) -> float:
     return float(np.finfo(dtype).eps) if eps1 is None else float(eps1)
 
 
-def _lerp(start: Array, end: Array, weight: float) -> Array:
-    """torch.lerp's formula (two branches so that weight 1 returns ``end`` exactly)."""
-    if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
-
-
-def _rms(x: Array) -> float:
-    return float(np.linalg.norm(x.ravel())) / x.size**0.5
+def _rms(x: Array) -> Array:
+    """torch's RMS, ‖x‖/√numel, in the error model's vocabulary (a 0-d array). A zero-size x
+    has RMS 0 here (torch raises ZeroDivisionError: a torch finding, checks.contract_checks)."""
+    return np.sqrt(np.sum(x * x)) / max(x.size, 1) ** 0.5
 
 
 def factored_second_moment(row_var: Array, col_var: Array, eps1: float) -> Array:
@@ -86,32 +80,36 @@ def factored_second_moment(row_var: Array, col_var: Array, eps1: float) -> Array
 def adafactor_step(
     param: Array, grad: Array, state: State, hp: Hyper, t: int
 ) -> tuple[Array, dict]:
-    """torch.optim.Adafactor: one step of one tensor (factored when grad.ndim >= 2)."""
+    """torch.optim.Adafactor: one step of one tensor (factored when grad.ndim >= 2).
+
+    Written in the error model's vocabulary (reference.ops): torch's lerp is ``ema`` with
+    β = 1 - t^τ, ε1 = None is ``machine_eps(param)`` (the target's own finfo eps, which the
+    engine carries as an uncertainty of the float64 one), the clamps are ``np.maximum``."""
     lr = hp.get("lr", 1e-2)
     eps1_hp, eps2 = hp.get("eps", (None, 1e-3))
-    eps1 = resolve_eps1(eps1_hp, param.dtype)
+    eps1 = machine_eps(param) if eps1_hp is None else eps1_hp
     d, wd = hp.get("d", 1.0), hp.get("weight_decay", 0.0)
     g = -grad if hp.get("maximize", False) else grad
-    step = float(t)
-    one_minus_beta2 = step ** hp.get("beta2_decay", -0.8)
-    rho = min(lr, 1.0 / step**0.5)
-    alpha = max(eps2, _rms(param)) * rho  # RMS of θ before the decay
+    one_minus_beta2 = t ** hp.get("beta2_decay", -0.8)
+    beta2 = 1.0 - one_minus_beta2
+    rho = min(lr, 1.0 / t**0.5)
+    alpha = np.maximum(eps2, _rms(param)) * rho  # RMS of θ before the decay
     if wd != 0:
         param = param * (1.0 - lr * wd)
-    new_state: dict = {"step": step}
+    new_state: dict = {"step": t * 1.0}
     if g.ndim > 1:
-        row_mean = np.linalg.norm(g, axis=-1, keepdims=True) ** 2 / g.shape[-1]
-        col_mean = np.linalg.norm(g, axis=-2, keepdims=True) ** 2 / g.shape[-2]
-        row = _lerp(state.get("row_var", np.zeros_like(row_mean)), row_mean, one_minus_beta2)
-        col = _lerp(state.get("col_var", np.zeros_like(col_mean)), col_mean, one_minus_beta2)
+        row_mean = np.sqrt(np.sum(g * g, axis=-1, keepdims=True)) ** 2 / g.shape[-1]
+        col_mean = np.sqrt(np.sum(g * g, axis=-2, keepdims=True)) ** 2 / g.shape[-2]
+        row = ema(state.get("row_var", np.zeros_like(row_mean)), row_mean, beta2)
+        col = ema(state.get("col_var", np.zeros_like(col_mean)), col_mean, beta2)
         new_state.update(row_var=row, col_var=col)
         v_hat = factored_second_moment(row, col, eps1)
     else:
-        v_hat = _lerp(state.get("variance", np.zeros_like(g)), g * g, one_minus_beta2)
+        v_hat = ema(state.get("variance", np.zeros_like(g)), g * g, beta2)
         new_state["variance"] = v_hat
-    update = (1.0 / np.sqrt(np.maximum(v_hat, eps1 * eps1))) * g
-    denom = max(1.0, float(np.linalg.norm(update.ravel())) / (update.size**0.5 * d))
-    return param - (alpha / denom) * update, new_state
+    u = (1.0 / np.sqrt(np.maximum(v_hat, eps1 * eps1))) * g
+    denom = np.maximum(1.0, _rms(u) / d)
+    return update(param, (alpha / denom) * u), new_state
 
 
 # --- Shazeer & Stern's form, as transformers.Adafactor implements it -------------------------
@@ -136,33 +134,33 @@ def _shazeer_stern(
     g = -grad if hp.get("maximize", False) else grad
     if hp.get("relative_step", relative_step):
         start = 1e-6 * t if hp.get("warmup_init", warmup_init) else 1e-2
-        step_size = min(start, 1.0 / math.sqrt(t))
+        step_size = min(start, 1.0 / t**0.5)
     else:
         step_size = hp["lr"]
     if hp.get("scale_parameter", scale_parameter):
-        step_size *= max(eps2, _rms(param))
-    beta2t = 1.0 - float(t) ** decay_rate
+        step_size = step_size * np.maximum(eps2, _rms(param))
+    beta2t = 1.0 - t**decay_rate
     sq = g * g + eps1
-    new_state: dict = {"step": float(t)}
+    new_state: dict = {"step": t * 1.0}
     if g.ndim >= 2:
         row = beta2t * state.get("exp_avg_sq_row", 0.0) + (1 - beta2t) * sq.mean(axis=-1)
         col = beta2t * state.get("exp_avg_sq_col", 0.0) + (1 - beta2t) * sq.mean(axis=-2)
         new_state.update(exp_avg_sq_row=row, exp_avg_sq_col=col)
         r_factor = 1.0 / np.sqrt(row / row.mean(axis=-1, keepdims=True))
         c_factor = 1.0 / np.sqrt(col)
-        update = r_factor[..., :, None] * c_factor[..., None, :] * g
+        upd = r_factor[..., :, None] * c_factor[..., None, :] * g
     else:
         v = beta2t * state.get("exp_avg_sq", 0.0) + (1 - beta2t) * sq
         new_state["exp_avg_sq"] = v
-        update = g / np.sqrt(v)
-    update = update / max(1.0, _rms(update) / clip) * step_size
+        upd = g / np.sqrt(v)
+    upd = upd / np.maximum(1.0, _rms(upd) / clip) * step_size
     if beta1 is not None:
-        update = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * update
-        new_state["exp_avg"] = update
+        upd = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * upd
+        new_state["exp_avg"] = upd
     wd = hp.get("weight_decay", 0.0)
     if wd != 0:
         param = param - wd * step_size * param
-    return param - update, new_state
+    return param - upd, new_state
 
 
 def shazeer_stern_step(
@@ -246,3 +244,22 @@ def bytes_per_element(hp: Hyper, itemsize: int, *, factored: bool = True) -> int
     torch's forloop/foreach make several more passes (norms, lerps, clamp, rsqrt, mul).
     """
     return (6 if factored else 10) * itemsize
+
+
+def adafactor_update_scale(hp: Hyper, exponent: int) -> float:
+    """One Adafactor update is α·Û with |Û| ≲ d·1 (update clipping) and α = max(ε2, RMS θ)·ρ_t,
+    ρ_t ≤ lr: a relative step. Params drawn near max(ε2, 10⁻³)·min(lr, 1) keep α near its ε2
+    floor, so an update is about that size whatever the gradients'."""
+    eps2 = hp.get("eps", (None, 1e-3))[1]
+    return float(max(float(eps2), 1e-3) * min(float(hp.get("lr", 1e-2)), 1.0))
+
+
+# The error model is the step itself (reference.ops).
+ADAFACTOR_ERROR_MODEL = ErrorModel(
+    "Adafactor",
+    adafactor_step,
+    adafactor_update_scale,
+    no_empty_tensors="torch.optim.Adafactor raises ZeroDivisionError on a zero-size parameter "
+    "(RMS(θ) as Python floats): a torch finding the contract checks report "
+    "(checks.contract_checks.TORCH_FINDINGS); the numeric comparison needs a step to compare",
+)

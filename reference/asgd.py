@@ -28,10 +28,13 @@ uninterrupted trajectory. The forloop path computes θ(1-λη) - ηg, the foreac
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from optcheck.reference.ops import update
 from optcheck.reference.space import Flag, Real
-from optcheck.reference.spec import Array, Hyper, State
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State
 
 
 def _eta_foreach_float32(lr: float, lambd: float, alpha: float, t: int) -> float:
@@ -52,8 +55,10 @@ def _asgd(
     lambd, alpha, t0 = hp.get("lambd", 1e-4), hp.get("alpha", 0.75), hp.get("t0", 1e6)
     wd = hp.get("weight_decay", 0.0)
 
-    def scalar(x: float) -> float:
-        return float(np.float32(x)) if float32_scalars else float(x)
+    def scalar(x: Any) -> Any:
+        # float() only for the documented float32 arithmetic; the spec keeps x visible to the
+        # error model (reference.ops).
+        return float(np.float32(x)) if float32_scalars else x
 
     eta = state.get("eta", scalar(lr))
     mu = state.get("mu", 1.0)
@@ -61,7 +66,9 @@ def _asgd(
     g = -grad if hp.get("maximize", False) else grad
     if wd != 0:
         g = g + wd * param
-    new_param = param * (1.0 - lambd * eta) - eta * g
+    # torch's forloop: θ <- θ·(1 - λη), then θ <- θ - η·g (η a scalar operand).
+    new_param = update(param * (1.0 - lambd * eta), eta * g)
+    # μ is a function of t and t0 only (exact control flow, not a branch on array values).
     ax = ax + (new_param - ax) * mu if mu != 1 else new_param.copy()
     if float32_scalars == "foreach":
         new_eta = _eta_foreach_float32(lr, lambd, alpha, t)
@@ -137,3 +144,18 @@ _ARRAYS_PER_ELEMENT = 5
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Bytes one ideal single-pass step moves per parameter element."""
     return _ARRAYS_PER_ELEMENT * itemsize
+
+
+def asgd_update_scale(hp: Hyper, exponent: int) -> float:
+    """One ASGD update is η_t·|g + wθ| + λη_t|θ| with η_t ≤ lr and |g| ~ 10^exponent: about
+    lr·10^exponent (the decay term is a fraction λη of θ, below the gradient step for the
+    params drawn near it)."""
+    return float(hp.get("lr", 1e-2)) * 10.0**exponent
+
+
+# The error model is the step itself (reference.ops): η and μ are tracked scalars in the hyper
+# precision (float32 for float32 and lower), which covers torch storing them as float32 0-d
+# tensors in those runs. In float64 the model keeps η in float64: torch under its default
+# dtype float32 rounds η to float32 (module docstring), a torch finding, not round-off of a
+# float64 algorithm (see tests/test_crossval_records_b.py).
+ASGD_ERROR_MODEL = ErrorModel("ASGD", asgd_step, asgd_update_scale)

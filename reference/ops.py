@@ -16,6 +16,9 @@ must know what they *are*, not only what they compute:
                          float32 where the hyper precision is finer.
 ``update(param, step)``  θ - step, the parameter update. Its rounding follows the target's own
                          observed magnitudes, which the engine knows and the reference does not.
+``machine_eps(x)``       finfo(x.dtype).eps, where an implementation reads it from its own
+                         tensors (torch's Adafactor ε1 = None): the reference's float64 value,
+                         which the engine carries with the error of the target's own eps.
 
 On arrays and floats each helper is exactly the plain expression in its docstring. Handed a
 tracked value (an operand whose type has ``__optcheck_ops__``) it defers to the engine.
@@ -61,3 +64,13 @@ def scalar_state(x: Any) -> Any:
     if engine is not None:
         return engine.scalar_state(x)
     return x
+
+
+def machine_eps(x: Any) -> Any:
+    """The machine epsilon of ``x``'s dtype: ``float(np.finfo(x.dtype).eps)``."""
+    engine = _engine(x)
+    if engine is not None:
+        return engine.machine_eps(x)
+    import numpy as np
+
+    return float(np.finfo(x.dtype).eps)

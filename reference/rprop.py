@@ -22,14 +22,21 @@ went up, so it needs loss values that an open-loop gradient sequence does not ca
 
 torch's arithmetic: everything elementwise in the param's dtype; Δ is multiplied by the
 factor tensor (η+, η−, 1) then clamped; no Python-double scalars besides η±, Γ.
+
+The steps are written in the error model's vocabulary (reference.ops): Δ starts as
+``zeros_like(g) + lr`` (torch's full_like, lr cast to the dtype), the branches are ``np.where``
+on the sign of g·g_prev, the parameter update is ``ops.update``. Run on tracked values
+(checks.errorprop), a sign of a product within round-off of 0 is uncertain (it may flip in
+the target's precision), and so is every branch taken on it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference import ops
 from optcheck.reference.space import Flag, Pair, Real
-from optcheck.reference.spec import Array, Hyper, State, Variant
+from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 
 def _clamp(x: Array, lo: float, hi: float) -> Array:
@@ -42,7 +49,7 @@ def _factors(grad: Array, state: State, hp: Hyper) -> tuple[Array, Array, Array]
     lo, hi = hp.get("step_sizes", (1e-6, 50.0))
     g = -grad if hp.get("maximize", False) else grad
     prev = state.get("prev", np.zeros_like(g))
-    step_size = state.get("step_size", np.full_like(g, hp["lr"]))
+    step_size = state.get("step_size", np.zeros_like(g) + hp["lr"])
     s = np.sign(g * prev)
     factor = np.where(s > 0, etaplus, np.where(s < 0, etaminus, 1.0))
     return g, s, _clamp(step_size * factor, lo, hi)
@@ -53,7 +60,7 @@ def rprop_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tu
     g_prev = 0 so that the next step counts as "no sign information"."""
     g, s, step_size = _factors(grad, state, hp)
     g = np.where(s < 0, 0.0, g)
-    return param - np.sign(g) * step_size, {"prev": g, "step_size": step_size}
+    return ops.update(param, np.sign(g) * step_size), {"prev": g, "step_size": step_size}
 
 
 def rprop_plus_step(
@@ -76,7 +83,7 @@ def rprop_plus_step(
         # old Δθ there (as the papers do) or not makes no difference.
         "prev_update": np.where(flipped, prev_update, update),
     }
-    return param + update, new_state
+    return ops.update(param, -update), new_state
 
 
 def rprop_minus_step(
@@ -88,7 +95,7 @@ def rprop_minus_step(
     Source: Igel & Hüsken 2000 (Rprop−, Rprop without weight backtracking).
     """
     g, _, step_size = _factors(grad, state, hp)
-    return param - np.sign(g) * step_size, {"prev": g, "step_size": step_size}
+    return ops.update(param, np.sign(g) * step_size), {"prev": g, "step_size": step_size}
 
 
 def constraint(hp: Hyper) -> str | None:
@@ -151,3 +158,17 @@ _ARRAYS_PER_ELEMENT = 7
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
     """Bytes one ideal single-pass step moves per parameter element."""
     return _ARRAYS_PER_ELEMENT * itemsize
+
+
+def rprop_update_scale(hp: Hyper, exponent: int) -> float:
+    """One Rprop update is Δ·sign(g), whatever the gradients' size: Δ starts at
+    clamp(lr, Γmin, Γmax) (torch clamps on the first step, see the module docstring) and is
+    multiplied by η± per step from there."""
+    lo, hi = hp.get("step_sizes", (1e-6, 50.0))
+    return float(min(max(float(hp.get("lr", 1e-2)), float(lo)), float(hi)))
+
+
+# The error model is the step itself (reference.ops). Γmin and η− may drive Δ below the
+# smallest normal of float16/bfloat16: the scalar casts and the subnormal floor u·tiny of
+# every rounding cover that, so no dimension is restricted for low precision.
+RPROP_ERROR_MODEL = ErrorModel("Rprop", rprop_step, rprop_update_scale)

@@ -43,6 +43,9 @@ class ErrorModel:
     step: StepFn
     update_scale: Callable[[Hyper, int], float]
     low_precision_overrides: Mapping[str, tuple[Dimension, ...]] = field(default_factory=dict)
+    # Why zero-size tensors lie outside the model's domain (None: they are inside), e.g. a
+    # counterpart that raises on them, a documented finding the contract reports.
+    no_empty_tensors: str | None = None
 
 
 @dataclass(frozen=True)

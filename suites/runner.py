@@ -129,7 +129,14 @@ def mark_known(result: CheckResult, ctx: Context) -> CheckResult:
     """A violation by torch's own class that is a documented torch finding becomes "known"."""
     if result.verdict != "violation":
         return result
-    why = known_finding(ctx.target, result.id, ctx.settings.fixed_hp, ctx.settings.device)
+    why = known_finding(
+        ctx.target,
+        result.id,
+        ctx.settings.fixed_hp,
+        ctx.settings.device,
+        result.detail,
+        ctx.settings.dtype,
+    )
     if why is not None:
         result.verdict = "known"
         result.detail = f"known torch finding: {why} — {result.detail}"

@@ -89,12 +89,26 @@ CROSSVAL_CASES = [
 ]
 
 
+# torch classes that keep per-tensor scalar state (η, μ) in torch's default dtype: float32
+# unless torch.get_default_dtype() is float64. A float64 run under the float32 default rounds
+# that state to float32 — a torch finding (tests/test_crossval_records_b.py), not round-off of
+# a float64 algorithm — so their float64 cases run with the default dtype float64, where torch
+# keeps the state in float64 and the float64 model applies unchanged.
+SCALAR_STATE_IN_DEFAULT_DTYPE = {"ASGD"}
+
+
 @pytest.mark.parametrize(("name", "impl", "dtype", "check_id", "device"), CROSSVAL_CASES)
 def test_torch_matches_the_reference(name, impl, dtype, check_id, device):
     ctx = Context(
         torch_target(name, impl), OPTIMIZERS[name], settings=settings(dtype=dtype, device=device)
     )
-    result = execute(CHECKS[check_id], ctx)
+    default = torch.get_default_dtype()
+    if dtype == "float64" and name in SCALAR_STATE_IN_DEFAULT_DTYPE:
+        torch.set_default_dtype(torch.float64)
+    try:
+        result = execute(CHECKS[check_id], ctx)
+    finally:
+        torch.set_default_dtype(default)
     assert result.verdict == "pass", result.detail
 
 

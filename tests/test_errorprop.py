@@ -126,6 +126,13 @@ def test_element_wise_rules_bound_torch(dtype, seed):
         (xt.div(s), x / s, X / s),
         (xt.add(s), x + s, X + s),
         (torch.maximum(xt, yt), np.maximum(x, y), np.maximum(X, Y)),
+        # a clamp (Rprop's step sizes): maximum/minimum with scalars, mostly certain choices
+        (
+            xt.clamp(-0.5, 50.0),
+            np.minimum(np.maximum(x, -0.5), 50.0),
+            np.minimum(np.maximum(X, -0.5), 50.0),
+        ),
+        (torch.where(xt * 0 > 0, xt, yt), np.where(x * 0 > 0, x, y), np.where(X * 0 > 0, X, Y)),
         (xt.abs(), np.abs(x), abs(X)),
         (torch.where(xt > yt, xt, yt * 2), np.where(x > y, x, y * 2), np.where(X > Y, X, Y * 2)),
     ]
@@ -192,6 +199,28 @@ def test_scalar_state_bounds_torch_nadam_mu_product(psi):
     assert beyond_float64
     with pytest.raises(TypeError):
         scalar_state(EP.Tracked(np.ones(2), 0.0, ar))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_rounding_is_capped_at_the_result_so_exact_zeros_stay_exact(dtype):
+    """The cap min(u(|r| + tiny), |r| + P): with an exact zero operand torch's product is an
+    exact 0 (bound 0, so its sign is certain), and products far below the subnormal range —
+    where the floor u·tiny would be charged in full — still lie inside the capped bound."""
+    rng = np.random.default_rng(3)
+    ar = EP.Arith(EP.precision(dtype))
+    tiny = EP.precision(dtype).tiny
+    x = rng.normal(size=32) * np.sqrt(tiny) * 1e-2
+    x[::4] = 0.0
+    y = rng.normal(size=32) * np.sqrt(tiny) * 1e-2
+    xt, yt = torch.as_tensor(x).to(TORCH[dtype]), torch.as_tensor(y).to(TORCH[dtype])
+    xe, ye = xt.double().numpy(), yt.double().numpy()
+    X, Y = EP.Tracked(xe, 0.0, ar), EP.Tracked(ye, 0.0, ar)
+    for got, exact, tracked in [(xt * yt, xe * ye, X * Y), (xt - xt, xe - xe, X - X)]:
+        err = np.abs(got.double().numpy() - exact)
+        assert (err <= tracked.E[0]).all()
+        assert (tracked.E[0][exact == 0] == 0).all()
+    prod = X * Y
+    assert (np.sign(prod).E[0][xe == 0] == 0).all()
 
 
 def test_sign_of_an_uncertain_value_is_uncertain():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import optcheck
-from optcheck.checks import catalog
+from optcheck.checks import catalog, registry
 from optcheck.suites.cli import main
 
 TESTS = Path(__file__).parent
@@ -39,6 +39,17 @@ def failing_ids(report) -> set[str]:
     return {r.id for r in report.results if r.failed}
 
 
+def runnable_checks(record) -> list[str]:
+    """The checks validate runs on ``record``'s torch class that can pass: every applicable
+    one (the contract, the record's invariants, its comparisons) but the comparisons a record
+    without an error model skips."""
+    return [
+        c.id
+        for c in registry.applicable("optimizer", record)
+        if record.error_model is not None or not c.needs_reference or c.invariant
+    ]
+
+
 def _core_first(names: list[str], core: set[str]) -> list:
     """The default run validates the core end to end; every other one runs with --thorough
     (and in nox -s validate, which validates the whole catalog)."""
@@ -56,7 +67,9 @@ CORE_SCHEDULERS = {"StepLR", "CosineAnnealingLR", "OneCycleLR"}  # drop, anneal,
 def test_torch_optimizers_conform(name):
     report = optcheck.validate(f"torch.optim:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, failing_ids(report)
-    assert report.counts["pass"] >= 15
+    # Every runnable check passes, or is a documented torch finding ("known").
+    runnable = runnable_checks(catalog.OPTIMIZERS[name])
+    assert report.counts["pass"] >= len(runnable) - report.counts["known"] > 0, report.counts
 
 
 @pytest.mark.parametrize("name", _core_first(catalog.torch_schedulers(), CORE_SCHEDULERS))

@@ -726,3 +726,94 @@ VARIANT_OF.update(
         RAdamNoSgdFallback: "no-sgd-fallback",
     }
 )
+
+
+# --- ASGD / Rprop (records-b) -------------------------------------------------------------------
+
+
+class _ZooElementwise(Optimizer):
+    """Per-tensor step in float64 Python scalars, the shape of a hand-written optimizer."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad, self.state[p], group)
+        return loss
+
+
+class ASGDDecayIgnored(_ZooElementwise):
+    """ASGD (torch's arrangement) without the decay term θ(1 - λη): plain SGD with the
+    decaying η_t = lr/(1 + λ·lr·t)^α (the slip: reading Bottou's λ as only a schedule knob)."""
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+                 maximize=False):  # fmt: skip
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                        maximize=maximize)  # fmt: skip
+        super().__init__(params, defaults)
+
+    def _update(self, p, grad, state, group):
+        lr, lambd, alpha = group["lr"], group["lambd"], group["alpha"]
+        if not state:
+            state["t"], state["eta"] = 0, lr
+        state["t"] += 1
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"]:
+            g = g.add(p, alpha=group["weight_decay"])
+        p.add_(g, alpha=-state["eta"])
+        state["eta"] = lr / (1 + lambd * lr * state["t"]) ** alpha
+
+
+class RpropNoGradZeroing(_ZooElementwise):
+    """iRprop− without zeroing the gradient on a sign flip: it steps on the flip and the next
+    step sees the flip again (Rprop− of Igel & Hüsken 2000, the 'rprop-minus' variant)."""
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0),
+                 maximize=False):  # fmt: skip
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize))
+
+    def _update(self, p, grad, state, group):
+        (eminus, eplus), (lo, hi) = group["etas"], group["step_sizes"]
+        g = -grad if group["maximize"] else grad
+        if not state:
+            state["prev"] = torch.zeros_like(p)
+            state["size"] = torch.full_like(p, group["lr"])
+        s = (g * state["prev"]).sign()
+        factor = torch.ones_like(p)
+        factor[s > 0], factor[s < 0] = eplus, eminus
+        state["size"].mul_(factor).clamp_(lo, hi)
+        p.addcmul_(g.sign(), state["size"], value=-1)
+        state["prev"] = g.clone()
+
+
+ASGD_MUTANTS = [ASGDDecayIgnored]
+RPROP_MUTANTS = [RpropNoGradZeroing]
+VARIANT_OF[RpropNoGradZeroing] = "rprop-minus"
+
+
+class AdafactorDecayAfterStep(torch.optim.Adafactor):
+    """torch's Adafactor with the decoupled decay θ(1 - γλ) applied after the update instead of
+    before it: (θ - αÛ)(1 - γλ) in place of θ(1 - γλ) - αÛ (the slip of moving the decay to
+    the end of step(), as some ports do)."""
+
+    def __init__(self, params, weight_decay=0.0, **kw):
+        super().__init__(params, weight_decay=0.0, **kw)
+        for group in self.param_groups:
+            group["decay_after"] = weight_decay
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.mul_(1 - group["lr"] * group["decay_after"])
+        return loss
+
+
+ADAFACTOR_MUTANTS = [AdafactorDecayAfterStep]

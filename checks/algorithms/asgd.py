@@ -1,0 +1,23 @@
+"""ASGD (Polyak & Juditsky 1992) in torch's arrangement."""
+
+from __future__ import annotations
+
+from optcheck.checks.records import OptimizerRecord
+from optcheck.reference import asgd
+
+ASGD = OptimizerRecord(
+    name="ASGD",
+    step=asgd.asgd_step,
+    source=asgd.SOURCE,
+    space=asgd.SPACE,
+    state_keys=asgd.STATE_KEYS,
+    torch_class="torch.optim.ASGD",
+    implementations=asgd.IMPLEMENTATIONS,
+    constraint=asgd.constraint,
+    variants=asgd.VARIANTS,
+    decay="coupled",
+    error_model=asgd.ASGD_ERROR_MODEL,
+    bytes_per_element=asgd.bytes_per_element,
+)
+
+RECORDS = (ASGD,)
