@@ -833,6 +833,7 @@ class _Ops:
             return x
         return Scalar(x.v, x.e + FLOAT32.u * (abs(x.v) + FLOAT32.tiny), ar)
 
+    @staticmethod
     def machine_eps(x: Any) -> Scalar:
         ar = _arith(x)
         ref = float(np.finfo(np.float64).eps)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hypothesis
 import pytest
+from sampling import every_nth
 from zoo import optimizers_numeric as Z
 
 from optcheck.checks.catalog import OPTIMIZERS
@@ -36,7 +37,10 @@ def test_every_catalogued_record_here_has_an_error_model_and_mutants():
         assert OPTIMIZERS[name].error_model is not None, name
 
 
-@pytest.mark.parametrize(("name", "mutant"), MUTANTS, ids=lambda v: getattr(v, "__name__", v))
+# One mutant per algorithm by default (they come in pairs), both with --thorough.
+@pytest.mark.parametrize(
+    ("name", "mutant"), every_nth(MUTANTS, 2, ids=lambda v: f"{v[0]}-{v[1].__name__}")
+)
 def test_mutant_parts_from_the_reference_in_float64(name, mutant):
     settings = Settings(max_examples=hypothesis.settings.default.max_examples)
     ctx = Context(zoo_target(mutant), OPTIMIZERS[name], settings=settings)

@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from sampling import every_nth
 
 from optcheck.checks.harness import make_params, run_torch, set_grads, to_numpy
 from optcheck.reference import adam, asgd, nadam, radam, rprop
@@ -190,7 +191,9 @@ def _record(name: str, impl: str, err: float) -> None:
 
 
 @pytest.mark.parametrize("impl", ["forloop", "foreach"])
-@pytest.mark.parametrize(("name", "flags"), CASES, ids=lambda v: v if isinstance(v, str) else None)
+# The catalog's corners run by default in test_reference_optimizers; here a sample of this
+# exhaustive sweep, all of it with --thorough.
+@pytest.mark.parametrize(("name", "flags"), every_nth(CASES, 8))
 def test_reference_matches_torch_float64(name, flags, impl):
     module, step, cls = ALGOS[name]
     hp = {**defaults(module.SPACE), "lr": LR.get(name, 0.01), **flags}

@@ -26,6 +26,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from sampling import every_nth
 
 from optcheck.checks.harness import run_torch
 from optcheck.reference import adadelta, adagrad, adamax, rmsprop
@@ -134,7 +135,15 @@ def _record(name: str, impl: str, err: float) -> None:
     MAX_ERROR[(name, impl)] = max(MAX_ERROR.get((name, impl), 0.0), err)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+# The catalog's corners run by default in test_reference_optimizers; here a sample of this
+# exhaustive sweep, all of it with --thorough.
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=_case_id(c), marks=m.marks)
+        for c, m in zip(CASES, every_nth(CASES, 8), strict=True)
+    ],
+)
 def test_reference_matches_torch_float64(case):
     name, impl, seed, flags = case
     hp = {**base_hp(name), **flags}

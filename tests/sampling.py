@@ -1,0 +1,21 @@
+"""Exhaustive parametrizations keep a deterministic sample in the default run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+
+def every_nth(values: Sequence[Any], n: int, ids: Callable[[Any], str] | None = None) -> list[Any]:
+    """Each value as a pytest.param; all but every n-th (from the first) carry the thorough
+    marker, so the default run keeps a spread-out sample and --thorough runs them all."""
+    return [
+        pytest.param(
+            *(v if isinstance(v, tuple) else (v,)),
+            marks=() if i % n == 0 else pytest.mark.thorough,
+            id=ids(v) if ids else None,
+        )
+        for i, v in enumerate(values)
+    ]
