@@ -34,7 +34,7 @@ SMALL = [
 pytestmark = pytest.mark.xdist_group("bench")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # xdist interleaves modules: a module fixture would rerun
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = main([*SMALL, "--out", str(out)])
