@@ -85,7 +85,10 @@ def zoo_target(cls):
     return OptimizerTarget(cls.__name__, cls, f"zoo.optimizers_numeric:{cls.__name__}")
 
 
-@pytest.mark.parametrize("impl", IMPLS)
+# Every check on torch's forloop and fused; foreach (CPU's forloop arithmetic) with --thorough.
+@pytest.mark.parametrize(
+    "impl", [i if i != "foreach" else pytest.param(i, marks=pytest.mark.thorough) for i in IMPLS]
+)
 @pytest.mark.parametrize(
     ("spec_name", "check_id"), [(s, c) for s, ids in BY_SPEC.items() for c in ids]
 )

@@ -17,6 +17,7 @@ import hypothesis
 import numpy as np
 import pytest
 import torch
+from sampling import every_nth
 from zoo import optimizers_numeric as Z
 
 from optcheck.checks import catalog
@@ -131,7 +132,17 @@ MUTANTS = (
 )
 
 
-@pytest.mark.parametrize(("name", "mutant"), MUTANTS, ids=lambda v: getattr(v, "__name__", v))
+# Every variant mutant is caught (and named) by the naming test below; of the others every
+# second by default, all with --thorough.
+@pytest.mark.parametrize(
+    ("name", "mutant"),
+    [
+        p if m[1] not in Z.VARIANT_OF else pytest.param(*m, marks=pytest.mark.thorough)
+        for m, p in zip(
+            MUTANTS, every_nth(MUTANTS, 2, ids=lambda v: f"{v[0]}-{v[1].__name__}"), strict=True
+        )
+    ],
+)
 def test_every_mutant_parts_from_the_reference_in_float64(name, mutant):
     ctx = Context(zoo_target(mutant), OPTIMIZERS[name], settings=settings())
     results = [execute(CHECKS[c], ctx) for c in CROSSVAL]
