@@ -65,14 +65,14 @@ def run_check(
 # --- passing on torch.optim and the references ----------------------------------------------
 
 # By default: the core optimizers' forloop classes (every record's class is validated end to
-# end by test_validate_e2e with --thorough and by nox -s validate), the first one's other
-# implementations and its reference; every class x implementation and reference with --thorough.
+# end by test_validate_e2e with --thorough and by nox -s validate), the first record's forloop
+# class and its reference; every class x implementation and reference with --thorough.
 _TORCH = catalog.torch_optimizers()
 _CORE = {r.name for r in _TORCH if r.bench}
 
 
 def _default(record: Any, impl: str) -> bool:
-    return record is _TORCH[0] or (impl == "forloop" and record.name in _CORE)
+    return impl == "forloop" and (record is _TORCH[0] or record.name in _CORE)
 
 
 CONFORMING: list[Any] = [

@@ -78,7 +78,7 @@ MAX_ERROR: dict[tuple[str, str], float] = {}
 
 
 def _impl_cases() -> list[Any]:
-    """By default about 12 corners of each optimizer in forloop and the first in its other
+    """By default about 8 corners of each optimizer in forloop and the first in its other
     implementations; every corner in every implementation with --thorough."""
     out, seen = [], {}
     for impl in ("forloop", "foreach", "fused"):
@@ -86,7 +86,7 @@ def _impl_cases() -> list[Any]:
             if impl not in OPTIMIZERS[name].implementations:
                 continue
             k = seen[impl, name] = seen.get((impl, name), -1) + 1
-            every = max(1, sum(n == name for n, _ in CASES) // 12)
+            every = max(1, sum(n == name for n, _ in CASES) // 8)
             default = k == 0 or (impl == "forloop" and k % every == 0)
             out.append(
                 pytest.param(name, flags, impl, marks=() if default else pytest.mark.thorough)
