@@ -233,7 +233,36 @@ def _arith(*xs: Any) -> Arith:
 # --- scalars: hyper-parameter arithmetic in the hyper precision --------------------------------
 
 
-class Scalar:
+class _Arithmetic:
+    """The four operators of tracked scalars and arrays, both ways round: each is a rule of
+    ``_binary``."""
+
+    def __add__(self, o: Any) -> Any:
+        return _binary("add", self, o)
+
+    def __radd__(self, o: Any) -> Any:
+        return _binary("add", o, self)
+
+    def __sub__(self, o: Any) -> Any:
+        return _binary("sub", self, o)
+
+    def __rsub__(self, o: Any) -> Any:
+        return _binary("sub", o, self)
+
+    def __mul__(self, o: Any) -> Any:
+        return _binary("mul", self, o)
+
+    def __rmul__(self, o: Any) -> Any:
+        return _binary("mul", o, self)
+
+    def __truediv__(self, o: Any) -> Any:
+        return _binary("div", self, o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return _binary("div", o, self)
+
+
+class Scalar(_Arithmetic):
     """A scalar (hyper-parameter, step count, or arithmetic on them) and its error bound ``e``,
     computed in the hyper precision h."""
 
@@ -293,30 +322,6 @@ class Scalar:
 
     def __abs__(self) -> Scalar:
         return Scalar(abs(self.v), self.e, self.ar)
-
-    def __add__(self, o: Any) -> Any:
-        return _binary("add", self, o)
-
-    def __radd__(self, o: Any) -> Any:
-        return _binary("add", o, self)
-
-    def __sub__(self, o: Any) -> Any:
-        return _binary("sub", self, o)
-
-    def __rsub__(self, o: Any) -> Any:
-        return _binary("sub", o, self)
-
-    def __mul__(self, o: Any) -> Any:
-        return _binary("mul", self, o)
-
-    def __rmul__(self, o: Any) -> Any:
-        return _binary("mul", o, self)
-
-    def __truediv__(self, o: Any) -> Any:
-        return _binary("div", self, o)
-
-    def __rtruediv__(self, o: Any) -> Any:
-        return _binary("div", o, self)
 
     def __pow__(self, o: Any) -> Any:
         return _scalar_pow(self, o)
@@ -410,7 +415,7 @@ class Cond:
         return Tracked.__array_function__(self, func, types, args, kwargs)  # type: ignore[arg-type]
 
 
-class Tracked:
+class Tracked(_Arithmetic):
     """An array the algorithm computes: the reference's float64 value ``v`` and error bounds
     ``E`` (channels [0] total, [1] this step's own; shape (2, *v.shape)). ``rho`` is a relative
     error bound of v had this step's array inputs been exact (``update`` uses it where the
@@ -504,30 +509,6 @@ class Tracked:
 
     def __abs__(self) -> Tracked:
         return Tracked(np.abs(self.v), self.E, self.ar, self.rho)
-
-    def __add__(self, o: Any) -> Any:
-        return _binary("add", self, o)
-
-    def __radd__(self, o: Any) -> Any:
-        return _binary("add", o, self)
-
-    def __sub__(self, o: Any) -> Any:
-        return _binary("sub", self, o)
-
-    def __rsub__(self, o: Any) -> Any:
-        return _binary("sub", o, self)
-
-    def __mul__(self, o: Any) -> Any:
-        return _binary("mul", self, o)
-
-    def __rmul__(self, o: Any) -> Any:
-        return _binary("mul", o, self)
-
-    def __truediv__(self, o: Any) -> Any:
-        return _binary("div", self, o)
-
-    def __rtruediv__(self, o: Any) -> Any:
-        return _binary("div", o, self)
 
     def __matmul__(self, o: Any) -> Tracked:
         return _matmul(self, _lift(o, self.ar))
