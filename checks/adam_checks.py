@@ -22,7 +22,7 @@ from optcheck.checks import tolerance as T
 from optcheck.checks.harness import to_numpy
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, note_worst, require, trajectory
+from optcheck.checks.snippet import Observation, require, trajectory
 from optcheck.reference.spec import ErrorModel
 
 F64 = T.EXACT_DTYPE
@@ -68,10 +68,9 @@ def _residual_expr(i: int, run: int, d: float) -> str:
 def first_step(ctx: Context) -> CheckResult:
     """Kingma & Ba §3: m̂_1 = g', v̂_1 = g'², so Δθ_1 = −η·g'/(|g'|+ε) (also under AMSGrad)."""
     spec, model, decoupled = _adam(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "adam.first_step", F64)
+        traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp, lr = case.tensor_hp(i), case.lr_at(i, 0)
@@ -84,22 +83,17 @@ def first_step(ctx: Context) -> CheckResult:
                 expected,
                 T.residual_tolerance(tol, 0, i, traj[1][i], theta0),
             )
-            worst["ratio"] = max(
-                worst["ratio"],
-                require(
-                    obs,
-                    check_id="adam.first_step",
-                    what="first step is not −η·g/(|g|+ε)",
-                    target=ctx.target,
-                    runs=[case],
-                    step=1,
-                    tensor=i,
-                    device=ctx.settings.device,
-                ),
+            require(
+                ctx,
+                obs,
+                what="first step is not −η·g/(|g|+ε)",
+                runs=[case],
+                step=1,
+                tensor=i,
             )
 
     strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 1))
-    return note_worst(run_property(ctx, "adam.first_step", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- constant gradient -------------------------------------------------------------------------
@@ -115,10 +109,9 @@ def constant_gradient(ctx: Context) -> CheckResult:
     the step does not depend on t, β1 or β2 — only on η_t. Adam's coupled decay would make g'
     vary, so Adam is drawn with λ = 0; AdamW keeps its decay (it is outside the moments)."""
     spec, model, decoupled = _adam(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "adam.constant_gradient", F64)
+        traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for k in range(case.steps):
             for i in range(len(case.params0)):
@@ -132,18 +125,13 @@ def constant_gradient(ctx: Context) -> CheckResult:
                     expected,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]),
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="adam.constant_gradient",
-                        what="under a constant gradient the step is not −η·g/(|g|+ε)",
-                        target=ctx.target,
-                        runs=[case],
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="under a constant gradient the step is not −η·g/(|g|+ε)",
+                    runs=[case],
+                    step=k + 1,
+                    tensor=i,
                 )
 
     fixed = {} if decoupled else {"weight_decay": 0.0}
@@ -156,7 +144,7 @@ def constant_gradient(ctx: Context) -> CheckResult:
         steps=(2, 12),
         schedules=S.SCHEDULES,
     )
-    return note_worst(run_property(ctx, "adam.constant_gradient", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- the step bound ------------------------------------------------------------------------
@@ -196,10 +184,9 @@ def step_bound(ctx: Context) -> CheckResult:
     ``ratio_bound`` and G_t = max_{k≤t}|g'_k| ≥ √v̂_t (v̂ is a convex combination of the g'²);
     strictly below η·C_t for ε > 0. AMSGrad only enlarges the denominator, so it holds too."""
     spec, model, decoupled = _adam(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "adam.step_bound", F64)
+        traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
@@ -223,24 +210,19 @@ def step_bound(ctx: Context) -> CheckResult:
                     slack + 16 * (k + 2) * U * bound,  # + round-off of the bound itself
                     relation="at_most",
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="adam.step_bound",
-                        what="the step exceeds η·C_t·G/(G+ε)",
-                        target=ctx.target,
-                        runs=[case],
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="the step exceeds η·C_t·G/(G+ε)",
+                    runs=[case],
+                    step=k + 1,
+                    tensor=i,
                 )
 
     strategy = S.target_cases(
         spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 12), schedules=S.SCHEDULES
     )
-    return note_worst(run_property(ctx, "adam.step_bound", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- scale invariance --------------------------------------------------------------------------
@@ -295,12 +277,11 @@ def scale_invariance(ctx: Context) -> CheckResult:
     L2 term λθ does not scale with c, so Adam is drawn with λ = 0; AdamW's decay is outside the
     moments and stays."""
     spec, model, decoupled = _adam(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(pair: _Scaled) -> None:
         case, scaled = pair.case, pair.scaled
-        traj = trajectory(ctx, case, "adam.scale_invariance", F64)
-        traj_c = trajectory(ctx, scaled, "adam.scale_invariance", F64)
+        traj = trajectory(ctx, case, F64)
+        traj_c = trajectory(ctx, scaled, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         tol_c = T.case_tolerance(model, scaled, F64, observed=traj_c[1:])
         for i in range(len(case.params0)):
@@ -326,19 +307,14 @@ def scale_invariance(ctx: Context) -> CheckResult:
                     np.zeros_like(r),
                     allowed * (1 + 16 * (k + 2) * U) + slack + slack_c,
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="adam.scale_invariance",
-                        what=f"scaling the gradients by c = {pair.c:g} changes the step",
-                        target=ctx.target,
-                        runs=[case, scaled],
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                        scalars={"c": pair.c},
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what=f"scaling the gradients by c = {pair.c:g} changes the step",
+                    runs=[case, scaled],
+                    step=k + 1,
+                    tensor=i,
+                    scalars={"c": pair.c},
                 )
 
     fixed = {} if decoupled else {"weight_decay": 0.0}
@@ -354,7 +330,7 @@ def scale_invariance(ctx: Context) -> CheckResult:
         ),
         st.integers(-20, 20).filter(lambda k: k != 0),
     )
-    return note_worst(run_property(ctx, "adam.scale_invariance", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- AMSGrad -------------------------------------------------------------------------------
@@ -393,13 +369,10 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
       |r_t| ≤ η_t|m̂_t| / (√(vmax_{t−1}/(1−β2^t)) + ε). Only well-conditioned elements are used
       (relative error of the revealed denominator ≤ 1e-3)."""
     spec, model, decoupled = _adam(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         records: list[list[dict[str, np.ndarray]]] = []
-        traj = trajectory(
-            ctx, case, "amsgrad.monotone", F64, lambda opt, ps: records.append(_max_state(opt, ps))
-        )
+        traj = trajectory(ctx, case, F64, lambda opt, ps: records.append(_max_state(opt, ps)))
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             _state_monotone(case, records, traj, i)
@@ -415,14 +388,12 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
                     f"states[0][STEP][{i}]", now, before, np.zeros_like(now), relation="at_least"
                 )
                 require(
+                    ctx,
                     obs,
-                    check_id="amsgrad.monotone",
                     what=f"state {key!r} decreased (it should be a running max)",
-                    target=ctx.target,
                     runs=[case],
                     step=k + 1,
                     tensor=i,
-                    device=ctx.settings.device,
                     state_key=key,
                 )
 
@@ -458,18 +429,13 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
                     allowed,
                     relation="at_most",
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="amsgrad.monotone",
-                        what="the step is larger than a non-decreasing max of v allows",
-                        target=ctx.target,
-                        runs=[case],
-                        step=t,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="the step is larger than a non-decreasing max of v allows",
+                    runs=[case],
+                    step=t,
+                    tensor=i,
                 )
             with np.errstate(divide="ignore", invalid="ignore"):
                 implied = lr * np.abs(mhat) / np.abs(r)  # √v̂max_t + ε
@@ -487,7 +453,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
         steps=(2, 12),
         schedules=S.SCHEDULES,
     )
-    return note_worst(run_property(ctx, "amsgrad.monotone", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- AdamW's decoupled decay -------------------------------------------------------------------
@@ -505,10 +471,9 @@ def pure_decay(ctx: Context) -> CheckResult:
     spec, model, decoupled = _adam(ctx)
     if not decoupled:
         raise NotApplicable(f"{spec.name} couples its weight decay")
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "adamw.pure_decay", F64)
+        traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
@@ -522,18 +487,13 @@ def pure_decay(ctx: Context) -> CheckResult:
                     expected,
                     tol.theta[k][i] + 3 * (k + 2) * U * np.abs(expected),
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="adamw.pure_decay",
-                        what="under zero gradients θ is not Π(1−ηλ)·θ_0",
-                        target=ctx.target,
-                        runs=[case],
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="under zero gradients θ is not Π(1−ηλ)·θ_0",
+                    runs=[case],
+                    step=k + 1,
+                    tensor=i,
                 )
 
     # λ where the decay is visible: the space's own draws put half on λ = 0 and hypothesis
@@ -549,4 +509,4 @@ def pure_decay(ctx: Context) -> CheckResult:
         zero_params=False,
         schedules=S.SCHEDULES,
     )
-    return note_worst(run_property(ctx, "adamw.pure_decay", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)

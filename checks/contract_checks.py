@@ -383,7 +383,6 @@ def frozen(start: Sequence[np.ndarray], traj: Trajectory, step: int, i: int) -> 
 
 def snippet(
     ctx: Context,
-    check_name: str,
     hp: Mapping[str, Any],
     params0: Sequence[np.ndarray],
     grads: Grads,
@@ -400,7 +399,7 @@ def snippet(
     else:
         factory = f"factory = None  # the factory of {target.label!r}: factory(params, **hp)"
     grads_lists = [[None if g is None else np.asarray(g).tolist() for g in gs] for gs in grads]
-    return f'''"""Reproduces optcheck {check_name} on {target.label} (generated)."""
+    return f'''"""Reproduces optcheck {ctx.check_id} on {target.label} (generated)."""
 import copy
 import io
 
@@ -615,7 +614,7 @@ def resume(ctx: Context) -> CheckResult:
             body += f"got = got_{which}\n"
             body += "params = make_params()\nexpected = run(make(params), params, range(K))\n"
             body += _compare_lines("expected[SPLIT:]", "got", split)
-            return snippet(ctx, "contract.resume", case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body)
 
         for mode in RESUME_MODES:
             params = make_params(params0, dtype, device)
@@ -637,7 +636,7 @@ def resume(ctx: Context) -> CheckResult:
                 )
 
     problem = problems(min_steps=2, max_steps=5)
-    return run_property(ctx, "contract.resume", cases(ctx, problem, extra=_resume_extra), prop)
+    return run_property(ctx, cases(ctx, problem, extra=_resume_extra), prop)
 
 
 def _grad_none_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
@@ -686,7 +685,7 @@ run(opt, params, range({k}, {k + 1}))  # GRADS[{k}][{i}] is None
 after = opt.state.get(p, {{}})
 {assertion}
 """  # noqa: E501
-            return snippet(ctx, "contract.grad_none", case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body)
 
         for k, gs in enumerate(grads):
             before = [(to_numpy(p), state_of(opt, p)) for p in params]
@@ -725,9 +724,7 @@ after = opt.state.get(p, {{}})
                     )
 
     problem = problems(min_tensors=2, max_tensors=3, min_steps=2, max_steps=4)
-    return run_property(
-        ctx, "contract.grad_none", cases(ctx, problem, extra=_grad_none_extra), prop
-    )
+    return run_property(ctx, cases(ctx, problem, extra=_grad_none_extra), prop)
 
 
 def _groups_extra(ctx: Context) -> Callable[[Problem], st.SearchStrategy[dict[str, Any]]]:
@@ -784,12 +781,12 @@ alone_b = run(make(params_b, **HP_B), params_b, range(len(GRADS)), [g[M:] for g 
             got,
             f"two param groups (the second overriding {sorted(over_b)}) differ from two "
             "separate optimizers",
-            lambda: snippet(ctx, "contract.param_groups", hp_a, params0, grads, body),
+            lambda: snippet(ctx, hp_a, params0, grads, body),
         )
 
     problem = problems(min_tensors=2, max_tensors=3, max_steps=4)
     extra = _groups_extra(ctx)
-    return run_property(ctx, "contract.param_groups", cases(ctx, problem, extra=extra), prop)
+    return run_property(ctx, cases(ctx, problem, extra=extra), prop)
 
 
 def _lr_change_extra(ctx: Context) -> Callable[[Problem], st.SearchStrategy[dict[str, Any]]]:
@@ -842,7 +839,7 @@ got = run(make(params_b, lr={hp_b.get("lr")!r}), params_b, range(len(GRADS)), lr
             run_b,
             f"the same group['lr'] schedule with constructor lr {case.hp.get('lr')!r} vs "
             f"{hp_b.get('lr')!r} gives different runs: step() does not use group['lr']",
-            lambda: snippet(ctx, "contract.lr_change", case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body),
         )
         ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=schedule)
         if ref is None:
@@ -865,12 +862,12 @@ assert torch.equal(before, traj[{k}][{i}]), "moved although group['lr'] was set 
                     step=k + 1,
                     expected=run_a[k - 1][i],
                     got=run_a[k][i],
-                    snippet=snippet(ctx, "contract.lr_change", case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body),
                 )
 
     problem = problems(min_steps=2, max_steps=5)
     extra = _lr_change_extra(ctx)
-    result = run_property(ctx, "contract.lr_change", cases(ctx, problem, extra=extra), prop)
+    result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
     if result.verdict == "pass" and _spec(ctx) is None:
         result.detail += "; the switch to lr = 0 is not checked without a spec (--like)"
     return result
@@ -916,7 +913,7 @@ def dtype_preserved(ctx: Context) -> CheckResult:
         return st.fixed_dictionaries({"dtype": st.sampled_from(DTYPE_NAMES)})
 
     problem = problems(max_steps=3)
-    result = run_property(ctx, "contract.dtype", cases(ctx, problem, extra=extra), prop)
+    result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
     if unsupported:
         notes = "; ".join(f"{n} not supported ({why})" for n, why in sorted(unsupported.items()))
         result.detail += f"; {notes}"
@@ -939,7 +936,7 @@ def _check_dtypes(
     def repro(assertion: str) -> str:
         body = f"params = make_params()\nopt = make(params)\nrun(opt, params, range({k + 1}))\n"
         body += assertion
-        return snippet(ctx, "contract.dtype", case.hp, params0, grads, body, dtype=name)
+        return snippet(ctx, case.hp, params0, grads, body, dtype=name)
 
     for i, p in enumerate(params):
         if (
@@ -1002,7 +999,7 @@ opt.step()
 assert params[{i}].grad is handles[{i}], "p.grad replaced"
 assert torch.equal(handles[{i}], values[{i}]), "p.grad modified"
 """
-            return snippet(ctx, "contract.grad_unchanged", case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body)
 
         for k in range(case.problem.steps):
             set_grads(params, grads[k])
@@ -1026,7 +1023,7 @@ assert torch.equal(handles[{i}], values[{i}]), "p.grad modified"
                         snippet=repro(k, i),
                     )
 
-    return run_property(ctx, "contract.grad_unchanged", cases(ctx, problems()), prop)
+    return run_property(ctx, cases(ctx, problems()), prop)
 
 
 def _takes_closure(opt: torch.optim.Optimizer) -> bool:
@@ -1059,7 +1056,7 @@ returned = opt.step(closure)
 assert len(calls) == 1, f"closure called {{len(calls)}} times"
 assert returned is calls[0] or float(returned) == float(calls[0]), (returned, calls)
 """  # noqa: E501
-    return snippet(ctx, "contract.closure", case.hp, params0, grads, body)
+    return snippet(ctx, case.hp, params0, grads, body)
 
 
 @check(id="contract.closure", title="step(closure) calls the closure once and returns its loss")
@@ -1133,10 +1130,10 @@ expected = run(make(params), params, range(len(GRADS)))
             plain,
             traj,
             "stepping through the closure differs from setting .grad",
-            lambda: snippet(ctx, "contract.closure", case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body),
         )
 
-    return run_property(ctx, "contract.closure", cases(ctx, problems()), prop)
+    return run_property(ctx, cases(ctx, problems()), prop)
 
 
 @check(
@@ -1171,25 +1168,24 @@ got = run(make(params, maximize=True), params, range(len(GRADS)))
             down,
             up,
             "maximize=True differs from maximize=False on negated gradients",
-            lambda: snippet(ctx, "contract.maximize", case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body),
         )
 
-    return run_property(ctx, "contract.maximize", cases(ctx, problems()), prop)
+    return run_property(ctx, cases(ctx, problems()), prop)
 
 
-def _stays_put_body(check_name: str, k: int, i: int) -> str:
+def _stays_put_body(check_id: str, k: int, i: int) -> str:
     before = f"make_params()[{i}]" if k == 0 else f"traj[{k - 1}][{i}]"
     return f"""
 params = make_params()
 traj = run(make(params), params, range(len(GRADS)))
 before, after = {before}, traj[{k}][{i}]
-assert torch.equal(before, after), f"{check_name}: step {k + 1} moved tensor {i}: {{after}}"
+assert torch.equal(before, after), f"{check_id}: step {k + 1} moved tensor {i}: {{after}}"
 """
 
 
 def _expect_frozen(
     ctx: Context,
-    check_name: str,
     case: ContractCase,
     params0: Sequence[np.ndarray],
     grads: Grads,
@@ -1210,7 +1206,7 @@ def _expect_frozen(
                     expected=start[i] if k == 0 else got[k - 1][i],
                     got=value,
                     snippet=snippet(
-                        ctx, check_name, case.hp, params0, grads, _stays_put_body(check_name, k, i)
+                        ctx, case.hp, params0, grads, _stays_put_body(ctx.check_id, k, i)
                     ),
                 )
 
@@ -1227,10 +1223,10 @@ def zero_params(ctx: Context) -> CheckResult:
         ref = reference_trajectory(ctx, case.hp, params0, grads)
         got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
         why = "parameters and gradients are all zero"
-        _expect_frozen(ctx, "contract.zero_params", case, params0, grads, got, ref, why)
+        _expect_frozen(ctx, case, params0, grads, got, ref, why)
 
     problem = problems(zero=True)
-    return run_property(ctx, "contract.zero_params", cases(ctx, problem), prop)
+    return run_property(ctx, cases(ctx, problem), prop)
 
 
 @check(id="contract.zero_lr", title="lr = 0 leaves parameters unchanged", needs=("lr",))
@@ -1257,10 +1253,10 @@ def zero_lr(ctx: Context) -> CheckResult:
         params0, grads = case.problem.arrays()
         ref = reference_trajectory(ctx, case.hp, params0, grads)
         got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
-        _expect_frozen(ctx, "contract.zero_lr", case, params0, grads, got, ref, "lr is 0")
+        _expect_frozen(ctx, case, params0, grads, got, ref, "lr is 0")
 
     chosen = cases(ctx, problems(), overrides={"lr": 0.0})
-    return run_property(ctx, "contract.zero_lr", chosen, prop)
+    return run_property(ctx, chosen, prop)
 
 
 @check(id="contract.finite", title="finite inputs give finite parameters")
@@ -1291,7 +1287,7 @@ def finite(ctx: Context) -> CheckResult:
                     f"a non-finite tensor {i} at step {k + 1}",
                     step=k + 1,
                     got=value,
-                    snippet=snippet(ctx, "contract.finite", case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body),
                 )
 
     problem = problems(
@@ -1299,7 +1295,7 @@ def finite(ctx: Context) -> CheckResult:
         param_exp=(-3.0, FINITE_MAX_PARAM_EXP),
         sparse=True,
     )
-    return run_property(ctx, "contract.finite", cases(ctx, problem), prop)
+    return run_property(ctx, cases(ctx, problem), prop)
 
 
 @check(id="contract.determinism", title="two identical runs are bit-identical")
@@ -1327,7 +1323,7 @@ got = run(make(params_b), params_b, range(len(GRADS)))
             traj_a,
             traj_b,
             "two identical runs differ",
-            lambda: snippet(ctx, "contract.determinism", case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body),
         )
         for i, (sa, sb) in enumerate(zip(state_a, state_b, strict=True)):
             if not same(sa, sb):
@@ -1346,10 +1342,10 @@ for i, (a, b) in enumerate(zip(params_a, params_b)):
                 raise fail(
                     f"two identical runs end with different state for tensor {i}",
                     step=case.problem.steps,
-                    snippet=snippet(ctx, "contract.determinism", case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body),
                 )
 
-    return run_property(ctx, "contract.determinism", cases(ctx, problems()), prop)
+    return run_property(ctx, cases(ctx, problems()), prop)
 
 
 # torch.optim breaking the contract, keyed by (class-implementation, check id). The tests

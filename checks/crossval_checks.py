@@ -24,7 +24,7 @@ from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, note_worst, require, run_target, worst
+from optcheck.checks.snippet import Observation, require, run_target, worst
 from optcheck.reference.space import Flag
 from optcheck.reference.spec import ErrorModel, StepFn
 
@@ -115,48 +115,35 @@ def case_strategy(
     )
 
 
-def crossvalidate(
-    ctx: Context,
-    check_id: str,
-    schedules: tuple[str, ...],
-    max_groups: int = 3,
-) -> CheckResult:
+def crossvalidate(ctx: Context, schedules: tuple[str, ...], max_groups: int = 3) -> CheckResult:
     """Compare in ``ctx.settings.dtype`` with the reference (spec or --like variant); cases
     outside the tolerance model's domain are rejected, not compared."""
     spec, model = _model(ctx)
     dtype = ctx.settings.dtype
     step = ctx.reference
     ref_name = ctx.variant.name if ctx.variant is not None else spec.name
-    seen = {"ratio": 0.0}
+    ctx.worst.where = f" in {dtype}"
 
     def prop(case: S.Case) -> None:
         rounded = case.rounded(dtype)
         tol = T.case_tolerance(model, rounded, dtype)
         if tol.outside:
             raise NotApplicable(tol.outside)
-        got = run_target(
-            rounded, check_id=check_id, target=ctx.target, dtype=dtype, device=ctx.settings.device
-        )
-        expected = rounded.run_reference(step)
-        departure, overall = compare(got, expected, tol)
-        seen["ratio"] = max(seen["ratio"], overall)
+        got = run_target(ctx, rounded, dtype)
+        departure, overall = compare(got, rounded.run_reference(step), tol)
+        ctx.worst.note(overall)
         if departure is not None:
             require(
+                ctx,
                 departure.observation,
-                check_id=check_id,
                 what=f"{dtype} trajectory parts from {ref_name}",
-                target=ctx.target,
                 runs=[rounded],
                 step=departure.step,
                 tensor=departure.tensor,
                 dtype=dtype,
-                device=ctx.settings.device,
             )
 
-    result = run_property(
-        ctx, check_id, case_strategy(ctx, spec, dtype, schedules, max_groups), prop
-    )
-    return note_worst(result, seen["ratio"], f" in {dtype}")
+    return run_property(ctx, case_strategy(ctx, spec, dtype, schedules, max_groups), prop)
 
 
 @check(
@@ -165,7 +152,7 @@ def crossvalidate(
     needs_reference=True,
 )
 def trajectory(ctx: Context) -> CheckResult:
-    return crossvalidate(ctx, "crossval.trajectory", ("constant",))
+    return crossvalidate(ctx, ("constant",))
 
 
 @check(
@@ -174,7 +161,7 @@ def trajectory(ctx: Context) -> CheckResult:
     needs_reference=True,
 )
 def scheduled_lr(ctx: Context) -> CheckResult:
-    return crossvalidate(ctx, "crossval.scheduled_lr", S.SCHEDULES[1:])
+    return crossvalidate(ctx, S.SCHEDULES[1:])
 
 
 # --- which variant does it behave like? --------------------------------------------------------

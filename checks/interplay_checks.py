@@ -139,7 +139,7 @@ def schedule_applied_lr(ctx: Context) -> CheckResult:
             )
 
     require_constructible(ctx)
-    return run_property(ctx, "interplay.schedule_applied_lr", schedule_cases(ctx, cap=64), prop)
+    return run_property(ctx, schedule_cases(ctx, cap=64), prop)
 
 
 def _variant_hint(ctx: Context, case: ScheduleCase, tr: Trace) -> str:
@@ -254,7 +254,7 @@ for q in (lrs[{k}] / 2, 2 * lrs[{k}]):
     before = out[-2] if {k} else [torch.tensor(p) for p in PARAMS0]
     print("lr", q, "update:", [(a - b).tolist() for a, b in zip(out[-1], before)])
 """
-    return snippet(ctx, "interplay", case.hp, params0, grads, body)
+    return snippet(ctx, case.hp, params0, grads, body)
 
 
 @check(
@@ -317,7 +317,7 @@ def optimizer_lr(ctx: Context) -> CheckResult:
                     )
                 )
 
-    return run_property(ctx, "interplay.optimizer_lr", _cases(ctx), prop)
+    return run_property(ctx, _cases(ctx), prop)
 
 
 @check(
@@ -367,7 +367,7 @@ def optimizer_lr_reference(ctx: Context) -> CheckResult:
                     )
                 )
 
-    return run_property(ctx, "interplay.optimizer_lr_reference", _cases(ctx), prop)
+    return run_property(ctx, _cases(ctx), prop)
 
 
 # torch optimizers that do not apply a scheduler's lr at the step it is set, and why.

@@ -54,12 +54,34 @@ class Settings:
 
 
 @dataclass
+class Worst:
+    """How close a passing check came to its tolerance: a passing result says it."""
+
+    ratio: float = 0.0
+    where: str = ""  # e.g. " in float32": what the ratio was measured in
+    seen: bool = False
+
+    def note(self, ratio: float) -> float:
+        self.seen, self.ratio = True, max(self.ratio, ratio)
+        return ratio
+
+
+@dataclass
 class Context:
     target: OptimizerTarget | ScheduleTarget
     spec: OptimizerRecord | ScheduleSpec | None = None
     # When --like names a variant, comparisons use that variant's formula.
     variant: Variant | None = None
     settings: Settings = field(default_factory=Settings)
+    # The running check (set by ``execute``): its id reaches evidence and snippets from here.
+    check: Check | None = None
+    worst: Worst = field(default_factory=Worst)
+
+    @property
+    def check_id(self) -> str:
+        if self.check is None:
+            raise RuntimeError("no check is running in this context (use registry.execute)")
+        return self.check.id
 
     @property
     def reference(self) -> Callable[..., Any]:
@@ -145,11 +167,9 @@ def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
 def execute(check_: Check, ctx: Context) -> CheckResult:
     """Run one check; skips for missing keywords; an exception from the check is an error."""
     start = time.perf_counter()
-    if check_.needs:
-        # A prepared target taking **kwargs is handed a check's needs only in that check.
-        target = ctx.target.allowing(check_.needs)
-        if target is not ctx.target:
-            ctx = dataclasses.replace(ctx, target=target)
+    # A prepared target taking **kwargs is handed a check's needs only in that check.
+    target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
+    ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst())
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
@@ -163,6 +183,8 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         result = CheckResult(
             check_.id, check_.title, "error", f"check crashed: {type(exc).__name__}: {exc}"
         )
+    if result.verdict == "pass" and ctx.worst.seen:
+        result.detail += f"{ctx.worst.where}; worst {ctx.worst.ratio:.2g} of tolerance"
     result.seconds = time.perf_counter() - start
     return result
 
@@ -181,7 +203,6 @@ def violated(check_: Check, evidence: Evidence, examples: int = 0) -> CheckResul
 
 def run_property(
     ctx: Context,
-    check_id: str,
     cases: st.SearchStrategy[Any],
     prop: Callable[[Any], None],
     *,
@@ -192,7 +213,8 @@ def run_property(
     Hypothesis shrinks the failing case and replays the minimal one last, so the evidence
     kept is the minimal counterexample's.
     """
-    check_ = CHECKS[check_id]
+    check_ = ctx.check
+    assert check_ is not None, "run_property runs inside a check (registry.execute)"
     s = ctx.settings
     seen: dict[str, Any] = {"n": 0}
 

@@ -579,7 +579,6 @@ def quiet(prop: Callable[..., None]) -> Callable[..., None]:
 
 def run_schedule_property(
     ctx: Context,
-    check_id: str,
     prop: Callable[[ScheduleSpec, Case, dict[str, Any]], None],
     *,
     cap: int = CAP,
@@ -591,7 +590,7 @@ def run_schedule_property(
     def run(case: Case) -> None:
         prop(spec, case, full_params(spec, case.params))
 
-    return run_property(ctx, check_id, schedule_cases(ctx, cap=cap, extra=extra), run)
+    return run_property(ctx, schedule_cases(ctx, cap=cap, extra=extra), run)
 
 
 def _fmt(x: float) -> str:
@@ -601,8 +600,9 @@ def _fmt(x: float) -> str:
 # --- the invariants -------------------------------------------------------------------------
 
 
-def _monotone(ctx: Context, check_id: str, invariant: str, sign: int) -> CheckResult:
+def _monotone(ctx: Context, sign: int) -> CheckResult:
     """sign = -1: non-increasing on the scope; +1: non-decreasing."""
+    invariant = ctx.check_id.removeprefix("schedule.")
     word = "rises" if sign < 0 else "falls"
 
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
@@ -633,7 +633,7 @@ def _monotone(ctx: Context, check_id: str, invariant: str, sign: int) -> CheckRe
                     show=f"lrs[{t - 1}], lrs[{t}]",
                 )
 
-    return run_schedule_property(ctx, check_id, prop)
+    return run_schedule_property(ctx, prop)
 
 
 @check(
@@ -643,7 +643,7 @@ def _monotone(ctx: Context, check_id: str, invariant: str, sign: int) -> CheckRe
     invariant=True,
 )
 def monotone_nonincreasing(ctx: Context) -> CheckResult:
-    return _monotone(ctx, "schedule.monotone_nonincreasing", "monotone_nonincreasing", -1)
+    return _monotone(ctx, -1)
 
 
 @check(
@@ -653,7 +653,7 @@ def monotone_nonincreasing(ctx: Context) -> CheckResult:
     invariant=True,
 )
 def nondecreasing_warmup(ctx: Context) -> CheckResult:
-    return _monotone(ctx, "schedule.nondecreasing_warmup", "nondecreasing_warmup", +1)
+    return _monotone(ctx, +1)
 
 
 @check(
@@ -693,7 +693,7 @@ def bounded(ctx: Context) -> CheckResult:
                         show=f"{'lrs' if what == 'lr' else 'momenta'}[{t}]",
                     )
 
-    return run_schedule_property(ctx, "schedule.bounded", prop)
+    return run_schedule_property(ctx, prop)
 
 
 @check(
@@ -722,7 +722,7 @@ def nonnegative(ctx: Context) -> CheckResult:
                     steps=hi_t,
                 )
 
-    return run_schedule_property(ctx, "schedule.nonnegative", prop)
+    return run_schedule_property(ctx, prop)
 
 
 def _check_points(
@@ -796,7 +796,7 @@ def cosine_landmarks(ctx: Context) -> CheckResult:
         tr = drive(ctx.target, case.params, case.base_lr, n)
         _check_points(ctx, case, tr, points, roundoff_model(spec, base, p, tr.lr), n)
 
-    return run_schedule_property(ctx, "schedule.cosine_landmarks", prop)
+    return run_schedule_property(ctx, prop)
 
 
 @check(
@@ -861,7 +861,7 @@ def restart_points(ctx: Context) -> CheckResult:
                     steps=n,
                 )
 
-    return run_schedule_property(ctx, "schedule.restart_points", prop)
+    return run_schedule_property(ctx, prop)
 
 
 @check(
@@ -915,7 +915,7 @@ def one_cycle_landmarks(ctx: Context) -> CheckResult:
             m_model = RoundOff(top, steepest(tr.momentum))
             _check_points(ctx, case, tr, m_points, m_model, n, series="momentum")
 
-    return run_schedule_property(ctx, "schedule.one_cycle_landmarks", prop)
+    return run_schedule_property(ctx, prop)
 
 
 def n_total(p: Mapping[str, Any]) -> int:
@@ -989,7 +989,7 @@ def step_drops(ctx: Context) -> CheckResult:
                     show=f"lrs[{t - 1}], lrs[{t}]",
                 )
 
-    return run_schedule_property(ctx, "schedule.step_drops", prop)
+    return run_schedule_property(ctx, prop)
 
 
 @check(
@@ -1025,7 +1025,7 @@ def periodic(ctx: Context) -> CheckResult:
                     show=f"lrs[{t}], lrs[{t + period}]",
                 )
 
-    return run_schedule_property(ctx, "schedule.periodic", prop)
+    return run_schedule_property(ctx, prop)
 
 
 def pieces(spec: ScheduleSpec, p: Mapping[str, Any]) -> tuple[list[Any], list[int]]:
@@ -1073,4 +1073,4 @@ def sequential_continuity(ctx: Context) -> CheckResult:
                     points.append((m + j, float(v), f"{right[0].name} at its step {j}"))
             _check_points(ctx, case, tr, points, model, n)
 
-    return run_schedule_property(ctx, "schedule.sequential_continuity", prop)
+    return run_schedule_property(ctx, prop)

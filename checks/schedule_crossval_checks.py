@@ -134,7 +134,7 @@ def schedule_crossval(ctx: Context) -> CheckResult:
                 show=f"{'lrs' if what == 'lr' else 'momenta'}[{bad}]",
             )
 
-    return run_property(ctx, "crossval.schedule", schedule_cases(ctx, cap=CROSSVAL_CAP), prop)
+    return run_property(ctx, schedule_cases(ctx, cap=CROSSVAL_CAP), prop)
 
 
 # --- long-horizon drift of torch's chainable forms --------------------------------------------
@@ -387,7 +387,7 @@ def schedule_resume(ctx: Context) -> CheckResult:
         _compare_resumed(ctx, case, whole, resumed, k, n, "from state_dicts", exact=True)
 
     require_constructible(ctx)
-    return run_property(ctx, "contract.schedule_resume", _resume_case(ctx), prop)
+    return run_property(ctx, _resume_case(ctx), prop)
 
 
 @check(
@@ -423,7 +423,7 @@ def schedule_last_epoch(ctx: Context) -> CheckResult:
         )
 
     require_constructible(ctx)
-    return run_property(ctx, "contract.schedule_last_epoch", _resume_case(ctx), prop)
+    return run_property(ctx, _resume_case(ctx), prop)
 
 
 # --- what torch does differently --------------------------------------------------------------

@@ -17,7 +17,7 @@ from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, note_worst, require, trajectory
+from optcheck.checks.snippet import Observation, require, trajectory
 from optcheck.reference.spec import ErrorModel
 
 F64 = T.EXACT_DTYPE
@@ -82,11 +82,10 @@ def linearity(ctx: Context) -> CheckResult:
     the initial params and the gradient sequence jointly. Clipping, normalisation, adaptive
     scaling, value-dependent branches or lower internal precision break it."""
     spec, model = _sgd(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(combo: _Combination) -> None:
         A, B, C = combo.runs
-        ta, tb, tc = (trajectory(ctx, r, "sgd.linearity", F64) for r in combo.runs)
+        ta, tb, tc = (trajectory(ctx, r, F64) for r in combo.runs)
         tol_a = T.case_tolerance(model, A, F64, observed=ta[1:])
         tol_b = T.case_tolerance(model, B, F64, observed=tb[1:])
         tol_c = T.case_tolerance(
@@ -114,19 +113,14 @@ def linearity(ctx: Context) -> CheckResult:
                     np.zeros_like(expected),
                     allowed,
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="sgd.linearity",
-                        what=f"run(a·A + b·B) ≠ a·run(A) + b·run(B) (a = {a:g}, b = {b:g})",
-                        target=ctx.target,
-                        runs=combo.runs,
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                        scalars={"a": a, "b": b},
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what=f"run(a·A + b·B) ≠ a·run(A) + b·run(B) (a = {a:g}, b = {b:g})",
+                    runs=combo.runs,
+                    step=k + 1,
+                    tensor=i,
+                    scalars={"a": a, "b": b},
                 )
 
     strategy = st.builds(
@@ -138,7 +132,7 @@ def linearity(ctx: Context) -> CheckResult:
         S.dyadic(),
         S.dyadic(),
     )
-    return note_worst(run_property(ctx, "sgd.linearity", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- buffer closed form ------------------------------------------------------------------------
@@ -156,10 +150,9 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
     the lr changed between steps: the lr must stay outside the buffer. At μ = 0 torch keeps no
     buffer and steps −η_t·g: dampening applies to a buffer only (a user's --hp momentum=0)."""
     spec, model = _sgd(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "sgd.buffer_closed_form", F64)
+        traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             hp = case.tensor_hp(i)
@@ -185,18 +178,13 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
                     -lr * b,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]) + lr * b_err,
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="sgd.buffer_closed_form",
-                        what="the momentum step is not −η_t·b_t with b_t's closed form",
-                        target=ctx.target,
-                        runs=[case],
-                        step=t,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="the momentum step is not −η_t·b_t with b_t's closed form",
+                    runs=[case],
+                    step=t,
+                    tensor=i,
                 )
 
     strategy = S.target_cases(
@@ -209,20 +197,17 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
         steps=(2, 12),
         schedules=S.SCHEDULES,
     )
-    return note_worst(run_property(ctx, "sgd.buffer_closed_form", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 # --- lr outside the buffer ---------------------------------------------------------------------
 
 
-def _direction_check(
-    ctx: Context, check_id: str, case: S.Case, traj: list, tol: T.Tolerance, what: str
-) -> float:
+def _direction_check(ctx: Context, case: S.Case, traj: list, tol: T.Tolerance, what: str) -> None:
     """The lr-free recursion of the observed direction d_t = −r_t/η_t (τ = 0 assumed):
         plain:    d_1 = g'_1,       d_t = μ·d_{t−1} + g'_t
         Nesterov: d_1 = (1+μ)·g'_1, d_t = μ·d_{t−1} + (1+μ)·g'_t − μ·g'_{t−1}
     checked as r_t = −η_t·(right-hand side) with d_{t−1} read from the target's own step."""
-    ratio = 0.0
     for i in range(len(case.params0)):
         hp = case.tensor_hp(i)
         mu = float(hp.get("momentum", 0.0))
@@ -243,22 +228,16 @@ def _direction_check(
                     rhs_err = rhs_err + mu * gp_prev_err
             rhs_err = rhs_err + 4 * U * np.abs(rhs)
             obs = Observation(_delta_expr(i), r, -lr * rhs, r_err + lr * rhs_err)
-            ratio = max(
-                ratio,
-                require(
-                    obs,
-                    check_id=check_id,
-                    what=what,
-                    target=ctx.target,
-                    runs=[case],
-                    step=t,
-                    tensor=i,
-                    device=ctx.settings.device,
-                ),
+            require(
+                ctx,
+                obs,
+                what=what,
+                runs=[case],
+                step=t,
+                tensor=i,
             )
             d_prev, d_prev_err = -r / lr, r_err / lr
             gp_prev, gp_prev_err = gp, gp_err
-    return ratio
 
 
 @check(
@@ -279,11 +258,10 @@ def classic_equivalence(ctx: Context) -> CheckResult:
         classic = spec.variant("classic-momentum").fn
     except KeyError:
         raise NotApplicable(f"{spec.name} has no classic-momentum variant") from None
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
         constant = case.replace(lrs=None, recipe={**case.recipe, "schedule": "constant"})
-        traj = trajectory(ctx, constant, "sgd.classic_equivalence", F64)
+        traj = trajectory(ctx, constant, F64)
         ref = [list(constant.params0), *constant.run_reference(classic)]
         # The classic form does the same operations on the same magnitudes (v = η·b), so the
         # model's reference term bounds its round-off as it does torch's form.
@@ -293,31 +271,22 @@ def classic_equivalence(ctx: Context) -> CheckResult:
                 obs = Observation(
                     f"traj[0][STEP][{i}]", traj[k + 1][i], ref[k + 1][i], tol.theta[k][i]
                 )
-                worst["ratio"] = max(
-                    worst["ratio"],
-                    require(
-                        obs,
-                        check_id="sgd.classic_equivalence",
-                        what="at constant lr the target differs from classic momentum",
-                        target=ctx.target,
-                        runs=[constant],
-                        step=k + 1,
-                        tensor=i,
-                        device=ctx.settings.device,
-                    ),
+                require(
+                    ctx,
+                    obs,
+                    what="at constant lr the target differs from classic momentum",
+                    runs=[constant],
+                    step=k + 1,
+                    tensor=i,
                 )
-        traj = trajectory(ctx, case, "sgd.classic_equivalence", F64)
-        worst["ratio"] = max(
-            worst["ratio"],
-            _direction_check(
-                ctx,
-                "sgd.classic_equivalence",
-                case,
-                traj,
-                T.case_tolerance(model, case, F64, observed=traj[1:]),
-                "with a changing lr the direction −Δθ_t/η_t depends on past lrs "
-                "(lr inside the momentum buffer?)",
-            ),
+        traj = trajectory(ctx, case, F64)
+        _direction_check(
+            ctx,
+            case,
+            traj,
+            T.case_tolerance(model, case, F64, observed=traj[1:]),
+            "with a changing lr the direction −Δθ_t/η_t depends on past lrs "
+            "(lr inside the momentum buffer?)",
         )
 
     strategy = S.target_cases(
@@ -329,7 +298,7 @@ def classic_equivalence(ctx: Context) -> CheckResult:
         steps=(2, 10),
         schedules=S.SCHEDULES[1:],
     )
-    return note_worst(run_property(ctx, "sgd.classic_equivalence", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)
 
 
 @check(
@@ -343,20 +312,15 @@ def nesterov_relation(ctx: Context) -> CheckResult:
     (τ = 0, which torch requires for Nesterov). Eliminating b gives the lr-free recursion of
     ``_direction_check``: d_1 = (1+μ)g'_1, d_t = μd_{t−1} + (1+μ)g'_t − μg'_{t−1}."""
     spec, model = _sgd(ctx)
-    worst = {"ratio": 0.0}
 
     def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, "nesterov.relation", F64)
-        worst["ratio"] = max(
-            worst["ratio"],
-            _direction_check(
-                ctx,
-                "nesterov.relation",
-                case,
-                traj,
-                T.case_tolerance(model, case, F64, observed=traj[1:]),
-                "the step is not −η·(g' + μ·b_t)",
-            ),
+        traj = trajectory(ctx, case, F64)
+        _direction_check(
+            ctx,
+            case,
+            traj,
+            T.case_tolerance(model, case, F64, observed=traj[1:]),
+            "the step is not −η·(g' + μ·b_t)",
         )
 
     strategy = S.target_cases(
@@ -368,4 +332,4 @@ def nesterov_relation(ctx: Context) -> CheckResult:
         steps=(1, 10),
         schedules=S.SCHEDULES,
     )
-    return note_worst(run_property(ctx, "nesterov.relation", strategy, prop), worst["ratio"])
+    return run_property(ctx, strategy, prop)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from optcheck.checks.registry import Context, Violation
-from optcheck.checks.result import CheckResult, Evidence
+from optcheck.checks.result import Evidence
 from optcheck.checks.strategies import TargetRaised
 from optcheck.checks.target import OptimizerTarget
 
@@ -65,24 +65,23 @@ def worst(obs: Observation) -> tuple[float, tuple[int, ...]]:
 
 
 def require(
+    ctx: Context,
     obs: Observation,
     *,
-    check_id: str,
     what: str,
-    target: OptimizerTarget,
     runs: Sequence[Any],
     step: int,
     dtype: str = "float64",
-    device: str = "cpu",
     tensor: int | None = None,
     state_key: str | None = None,
     scalars: dict[str, Any] | None = None,
 ) -> float:
-    """Raise Violation with full evidence when ``obs`` is beyond tolerance; else return the
-    worst ratio (for a pass summary). ``runs`` are strategies.Case objects."""
+    """Raise Violation with full evidence when ``obs`` is beyond tolerance; else note the
+    ratio in ``ctx.worst`` (a pass says how close it came) and return it. ``runs`` are
+    strategies.Case objects."""
     ratio, idx = worst(obs)
     if ratio <= 1.0:
-        return ratio
+        return ctx.worst.note(ratio)
     got = np.asarray(obs.got)
     exp = np.asarray(obs.expected)
     tol = np.broadcast_to(np.asarray(obs.tolerance, dtype=np.float64), got.shape)
@@ -103,25 +102,16 @@ def require(
             tolerance=float(tol[idx]),
             error_in_tol=ratio,
             snippet=make_snippet(
-                check_id=check_id,
+                ctx,
                 message=message,
-                target=target,
                 runs=runs,
                 step=step,
                 obs=obs,
                 dtype=dtype,
-                device=device,
                 state_key=state_key,
             ),
         )
     )
-
-
-def note_worst(result: CheckResult, ratio: float, where: str = "") -> CheckResult:
-    """A passing result's detail says how close the worst case came (fraction of tolerance)."""
-    if result.verdict == "pass":
-        result.detail += f"{where}; worst {ratio:.2g} of tolerance"
-    return result
 
 
 def _describe(runs: Sequence[Any], scalars: dict[str, Any] | None) -> dict[str, Any]:
@@ -273,20 +263,18 @@ _EXCESS = {
 
 
 def make_snippet(
+    ctx: Context,
     *,
-    check_id: str,
     message: str,
-    target: OptimizerTarget,
     runs: Sequence[Any],
     step: int,
     obs: Observation | None,
     dtype: str = "float64",
-    device: str = "cpu",
     state_key: str | None = None,
 ) -> str:
     """Standalone Python reproducing ``obs`` (see the module docstring), or, with
     ``obs=None``, reproducing an exception the target raised at ``step``."""
-    first = runs[0]
+    first, target, device = runs[0], ctx.target, ctx.settings.device
     import_line, needs = import_lines(target)
     plus = "" if needs in ("torch", "torch.optim") else f", plus {needs}"
     run_lines = []
@@ -312,7 +300,7 @@ def make_snippet(
             .replace("RELATION", _WORDS[obs.relation])
         )
     return _TEMPLATE.format(
-        check_id=check_id,
+        check_id=ctx.check_id,
         message=message.replace('"""', "'''"),
         plus=plus,
         import_line=import_line,
@@ -330,51 +318,25 @@ def make_snippet(
 
 
 def trajectory(
-    ctx: Context, case: Any, check_id: str, dtype: str = "float64", on_step: Any = None
+    ctx: Context, case: Any, dtype: str = "float64", on_step: Any = None
 ) -> list[list[np.ndarray]]:
     """[θ_0, θ after step 1, ...] of ``ctx.target`` on ``case`` (see ``run_target``)."""
-    traj = run_target(
-        case,
-        check_id=check_id,
-        target=ctx.target,
-        dtype=dtype,
-        device=ctx.settings.device,
-        on_step=on_step,
-    )
-    return [list(case.params0), *traj]
+    return [list(case.params0), *run_target(ctx, case, dtype, on_step)]
 
 
 def run_target(
-    case: Any,
-    *,
-    check_id: str,
-    target: OptimizerTarget,
-    dtype: str = "float64",
-    device: str = "cpu",
-    on_step: Any = None,
+    ctx: Context, case: Any, dtype: str = "float64", on_step: Any = None
 ) -> list[list[np.ndarray]]:
     """``case.run_target`` with an exception from the target turned into a Violation whose
     evidence names the step and carries a snippet that reproduces the exception."""
     try:
-        return case.run_target(target, dtype, device, on_step=on_step)
+        return case.run_target(ctx.target, dtype, ctx.settings.device, on_step=on_step)
     except TargetRaised as exc:
         where = f"at step {exc.step}" if exc.step else "while being constructed"
         message = f"target raised {exc} {where}"
-        step = max(exc.step, 1)
+        snippet = make_snippet(
+            ctx, message=message, runs=[case], step=max(exc.step, 1), obs=None, dtype=dtype
+        )
         raise Violation(
-            Evidence(
-                message=message,
-                case=case.describe(),
-                step=exc.step,
-                snippet=make_snippet(
-                    check_id=check_id,
-                    message=message,
-                    target=target,
-                    runs=[case],
-                    step=step,
-                    obs=None,
-                    dtype=dtype,
-                    device=device,
-                ),
-            )
+            Evidence(message=message, case=case.describe(), step=exc.step, snippet=snippet)
         ) from exc
