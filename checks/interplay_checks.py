@@ -368,21 +368,3 @@ def optimizer_lr_reference(ctx: Context) -> CheckResult:
                 )
 
     return run_property(ctx, _cases(ctx), prop)
-
-
-# torch optimizers that do not apply a scheduler's lr at the step it is set, and why.
-TORCH_OPTIMIZER_FINDINGS: dict[tuple[str, str], str] = {
-    ("ASGD", "interplay.optimizer_lr"): (
-        "finding: steps with state['eta'], computed from group['lr'] after the previous step, "
-        "so a scheduler's lr takes effect one step late (pytorch/pytorch#74884, open)"
-    ),
-    ("ASGD", "interplay.optimizer_lr_reference"): (
-        "finding: torch keeps eta in its default dtype (float32), so float64 parameters step "
-        "with fl32(η), ~6e-8 of every step off the float64 reference (checks.contract_checks "
-        "TORCH_FINDINGS, ASGD contract.dtype)"
-    ),
-    ("Rprop", "interplay.optimizer_lr"): (
-        "documented behaviour: lr only initialises the per-element step sizes (torch docs, "
-        "Rprop algorithm: eta_0 <- lr), so a scheduler has no effect after the first step"
-    ),
-}

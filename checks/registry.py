@@ -49,7 +49,7 @@ class Settings:
     timeout: float | None = 60.0
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
     # Contract problems may hold zero-size tensors; False only to run a class past a known
-    # empty-tensor finding (checks.contract_checks.TORCH_FINDINGS, ``empty_tensor``).
+    # empty-tensor finding (checks.findings, ``empty_tensor``).
     empty_tensors: bool = True
 
 

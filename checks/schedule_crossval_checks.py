@@ -61,7 +61,6 @@ from optcheck.checks.schedule_checks import (
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference import schedules as S
 from optcheck.reference.schedules import SCHEDULES
-from optcheck.reference.space import Dimension, Int, Real
 from optcheck.reference.spec import ScheduleSpec
 
 # Cross-validation draws sizes up to CROSSVAL_CAP and drives at most CROSSVAL_STEPS per case.
@@ -426,92 +425,9 @@ def schedule_last_epoch(ctx: Context) -> CheckResult:
     return run_property(ctx, _resume_case(ctx), prop)
 
 
-# --- what torch does differently --------------------------------------------------------------
+# --- what torch does differently (its bugs: checks.findings) ------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
-    """Where torch breaks a check: why (with the torch issue where one exists), parameters
-    that trigger it, and, where one is known, a restriction of the spec's space (dimension
-    replacements) inside which torch passes the check."""
-
-    why: str
-    trigger: Mapping[str, Any]
-    outside: Mapping[str, Dimension] | None = None
-
-
-_NORMAL_FACTOR = {"factor": Real("factor", 1e-300, 1.0, 1.0 / 3, special=(1.0,))}
-_TOTAL_ITERS_POSITIVE = {"total_iters": Int("total_iters", 1, 1000, 5)}
-_TRIGGERS_ZERO = {
-    "ConstantLR": {"factor": 0.5, "total_iters": 0},
-    "LinearLR": {"start_factor": 0.5, "end_factor": 1.0, "total_iters": 0},
-    "PolynomialLR": {"total_iters": 0, "power": 1.0},
-}
-_WHY_ZERO = {
-    "ConstantLR": "total_iters=0 keeps base*factor for ever; torch's own closed form gives base "
-    "(spec variant ConstantLR:torch; pytorch/pytorch PR #192655)",
-    "LinearLR": "total_iters=0 holds base*start_factor for ever instead of end_factor (spec "
-    "variant LinearLR:torch)",
-    "PolynomialLR": "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the "
-    "limit is 0 (spec variant PolynomialLR:torch)",
-}
-_WHY_TINY_FACTOR = (
-    "factor below ~5.6e-309 (subnormal): at total_iters torch multiplies by 1/factor, which "
-    "overflows, and the lr becomes inf (or NaN where base*factor underflowed to 0)"
-)
-
-# tests/test_schedule_*.py assert each finding still reproduces (a fix upstream shows) and that
-# torch passes everywhere else; a validator can label these as known.
-TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
-    **{
-        (name, check_id): Finding(
-            _WHY_ZERO[name],
-            _TRIGGERS_ZERO[name],
-            {**_TOTAL_ITERS_POSITIVE, **(_NORMAL_FACTOR if name == "ConstantLR" else {})},
-        )
-        for name in _TRIGGERS_ZERO
-        for check_id in ("crossval.schedule", "interplay.schedule_applied_lr")
-    },
-    **{
-        ("ConstantLR", check_id): Finding(
-            _WHY_TINY_FACTOR,
-            {"factor": 5e-324, "total_iters": 1},
-            _NORMAL_FACTOR,
-        )
-        for check_id in (
-            "schedule.bounded",
-            "schedule.nonnegative",
-            "schedule.nondecreasing_warmup",
-        )
-    },
-    ("StepLR", "contract.schedule_last_epoch"): Finding(
-        "rebuilt at a drop epoch on the restored optimizer, the constructor's step multiplies "
-        "by gamma again: StepLR.get_lr lacks the _is_initial guard ExponentialLR has (the "
-        "recursion trusts group['lr'], cf. pytorch/pytorch#29697)",
-        {"step_size": 3, "gamma": 0.5},
-    ),
-    ("MultiStepLR", "contract.schedule_last_epoch"): Finding(
-        "as StepLR, at a milestone", {"milestones": (5, 5, 20), "gamma": 0.5}
-    ),
-    ("ConstantLR", "contract.schedule_last_epoch"): Finding(
-        "rebuilt at total_iters, the constructor's step divides by factor again (2x base)",
-        {"factor": 0.5, "total_iters": 4},
-    ),
-    ("CosineAnnealingWarmRestarts", "contract.schedule_last_epoch"): Finding(
-        "the constructor resets T_i to T_0: past the first restart with T_mult > 1 the cycle "
-        "length is wrong (pytorch/pytorch#88791; fix PR #110497 closed unmerged)",
-        {"T_0": 2, "T_mult": 2},
-        {"T_mult": Int("T_mult", 1, 1, 1)},
-    ),
-    ("SequentialLR", "contract.schedule_last_epoch"): Finding(
-        "last_epoch only moves SequentialLR's own counter; the children start from scratch "
-        "(pytorch/pytorch#162591)",
-        {},
-    ),
-    ("WarmupCosine", "contract.schedule_last_epoch"): Finding(
-        "a SequentialLR: as SequentialLR", {"warmup_steps": 5}
-    ),
-}
 # Documented torch behaviours that differ from a paper; the closed forms follow torch, so these
 # pass, and the tests named here pin them down.
 TORCH_DOCUMENTED = {

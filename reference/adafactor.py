@@ -261,5 +261,5 @@ ADAFACTOR_ERROR_MODEL = ErrorModel(
     adafactor_update_scale,
     no_empty_tensors="torch.optim.Adafactor raises ZeroDivisionError on a zero-size parameter "
     "(RMS(θ) as Python floats): a torch finding the contract checks report "
-    "(checks.contract_checks.TORCH_FINDINGS); the numeric comparison needs a step to compare",
+    "(checks.findings.TORCH_FINDINGS); the numeric comparison needs a step to compare",
 )

@@ -1,7 +1,7 @@
 """The generic optimizer contract: every check passes on torch.optim (forloop, foreach, fused)
 and on the references, and fails on a deliberately broken optimizer from tests/zoo.
 
-Where torch.optim itself breaks the contract, the pair is listed in TORCH_FINDINGS: the
+Where torch.optim itself breaks the contract, it is a finding (checks.findings): the
 passing test runs it with the hyper-parameters that avoid the bug, and a finding test shows
 the bug in plain torch and that the check reports it (it fails once torch fixes the bug).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from zoo import optimizers_contract as zoo
 
 from optcheck.checks import catalog, profiles
 from optcheck.checks.catalog import OPTIMIZERS
-from optcheck.checks.contract_checks import TORCH_FINDINGS
+from optcheck.checks.findings import TORCH_FINDINGS, lookup, reproduced_by
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.result import CheckResult
@@ -110,7 +111,8 @@ def _label(value: Any) -> str:
 @pytest.mark.parametrize("check_id", CONTRACT)
 @pytest.mark.parametrize(("target", "spec_name"), CONFORMING, ids=_label)
 def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
-    finding = TORCH_FINDINGS.get((target.label, check_id))
+    name, _, impl = target.label.partition("-")  # torch_target's label
+    finding = lookup(name, impl, check_id) if impl in IMPLEMENTATIONS else None
     avoid = finding.avoid if finding else None
     empty = not (finding and finding.empty_tensor)
     result = run_check(check_id, target, spec_name, avoid, empty_tensors=empty)
@@ -123,17 +125,31 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
     assert result.examples > 0
 
 
-@pytest.mark.parametrize("key", TORCH_FINDINGS, ids="/".join)
-def test_torch_finding_is_reported(key):
-    label, check_id = key
-    finding = TORCH_FINDINGS[key]
-    name, impl = label.split("-")
+REPORTED = [
+    pytest.param(name, impl, check_id, id=f"{name}-{impl}/{check_id}")
+    for (name, check_id), f in reproduced_by(
+        "tests/test_contract_checks.py::test_torch_finding_is_reported"
+    ).items()
+    for impl in f.implementations or ()
+]
+
+
+@pytest.mark.parametrize(("name", "impl", "check_id"), REPORTED)
+def test_torch_finding_is_reported(name, impl, check_id):
+    finding = TORCH_FINDINGS[name, check_id]
     if name not in OPTIMIZERS:
         pytest.skip(f"{name}'s record is not in this catalog (the torch-only test reproduces it)")
     result = run_check(check_id, torch_target(name, impl), name, finding.trigger, examples=25)
-    assert result.verdict == "violation", (finding.note, result.detail)
+    assert result.verdict == "violation", (finding.why, result.detail)
     assert finding.message in result.detail
     assert result.evidence.case is not None
+
+
+def test_every_finding_names_the_test_that_reproduces_it():
+    root = Path(__file__).parents[1]
+    for key, finding in TORCH_FINDINGS.items():
+        path, _, name = finding.test.partition("::")
+        assert f"def {name}(" in (root / path).read_text(), (key, finding.test)
 
 
 def test_torch_finding_foreach_sgd_nesterov_writes_into_grad():

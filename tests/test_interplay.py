@@ -14,8 +14,7 @@ from sampling import every_nth
 
 from optcheck.checks import profiles, registry
 from optcheck.checks.catalog import OPTIMIZERS
-from optcheck.checks.contract_checks import TORCH_FINDINGS
-from optcheck.checks.interplay_checks import TORCH_OPTIMIZER_FINDINGS
+from optcheck.checks.findings import TORCH_FINDINGS, lookup
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import Context, Settings, execute
 from optcheck.checks.result import CheckResult
@@ -24,6 +23,8 @@ from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
 
 CHECKS = registry.load_all()
+# The findings this module reproduces (torch optimizers under a scheduler).
+INTERPLAY = {k: f for k, f in TORCH_FINDINGS.items() if f.test.startswith("tests/test_interplay")}
 SCHEDULE, OPT, OPT_REF = (
     "interplay.schedule_applied_lr",
     "interplay.optimizer_lr",
@@ -53,8 +54,8 @@ def run(
         spec = OPTIMIZERS[like]
     v = next(x for x in spec.variants if x.name == variant) if variant else None
     s = settings(**fixed)
-    # torch's Adafactor raises on zero-size parameters (contract_checks.TORCH_FINDINGS).
-    finding = TORCH_FINDINGS.get((f"{getattr(target.factory, '__name__', '')}-forloop", check_id))
+    # torch's Adafactor raises on zero-size parameters (a finding).
+    finding = lookup(getattr(target.factory, "__name__", ""), "forloop", check_id)
     if (
         finding is not None
         and finding.empty_tensor
@@ -136,7 +137,7 @@ def test_torch_optimizer_applies_the_scheduled_lr(name):
 @pytest.mark.parametrize("name", every_nth(list(OPTIMIZERS), 2))
 def test_torch_optimizer_matches_the_reference_under_a_scheduler(name):
     default = torch.get_default_dtype()
-    if (name, OPT_REF) in TORCH_OPTIMIZER_FINDINGS:
+    if (name, OPT_REF) in INTERPLAY:
         # ASGD keeps η in the default dtype (finding below): float64 there, the algorithm
         # itself is compared.
         torch.set_default_dtype(torch.float64)
@@ -152,7 +153,7 @@ def test_reference_optimizer_passes(name):
     target = OptimizerTarget(f"reference {name}", reference_factory(OPTIMIZERS[name]))
     for check_id in (OPT, OPT_REF):
         result = run(target, name, check_id)
-        if check_id == OPT and (name, OPT) in TORCH_OPTIMIZER_FINDINGS:
+        if check_id == OPT and (name, OPT) in INTERPLAY:
             # The reference is torch's algorithm: lr read one step late (ASGD's η) or only
             # as the initial step size (Rprop), as the finding says.
             assert result.verdict == "violation" and "ignores group['lr']" in result.detail
@@ -160,12 +161,12 @@ def test_reference_optimizer_passes(name):
         assert result.verdict == "pass", (check_id, result.detail, result.evidence)
 
 
-@pytest.mark.parametrize(("name", "check_id"), [k for k in TORCH_OPTIMIZER_FINDINGS if k[1] == OPT])
+@pytest.mark.parametrize(("name", "check_id"), [k for k in INTERPLAY if k[1] == OPT])
 def test_torch_optimizer_finding_reproduces(name, check_id):
     """ASGD (finding, pytorch/pytorch#74884) and Rprop (documented: lr is only the initial
     step size) ignore a scheduler from their second step on."""
     result = run(torch_optimizer(name), None, check_id)
-    assert result.verdict == "violation", TORCH_OPTIMIZER_FINDINGS[name, check_id]
+    assert result.verdict == "violation", INTERPLAY[name, check_id]
     assert result.evidence.step == 2 and "ignores group['lr']" in result.detail
 
 
@@ -213,6 +214,6 @@ def test_heavy_ball_is_told_apart_by_the_variant():
 def test_torch_asgd_finding_float32_eta_parts_from_the_reference_under_a_scheduler():
     """ASGD's η in float32 (the default dtype): the scheduled float64 run parts from the
     float64 reference with the same lrs; validate reports it as known."""
-    assert ("ASGD", OPT_REF) in TORCH_OPTIMIZER_FINDINGS
+    assert ("ASGD", OPT_REF) in INTERPLAY
     result = run(torch_optimizer("ASGD"), "ASGD", OPT_REF)
     assert result.verdict == "violation" and "the reference run with the same lrs" in result.detail

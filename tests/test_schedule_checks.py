@@ -13,6 +13,7 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles, registry
+from optcheck.checks.findings import TORCH_FINDINGS
 from optcheck.checks.registry import Context, Settings, execute
 from optcheck.checks.result import CheckResult
 from optcheck.checks.schedule_checks import (
@@ -20,7 +21,6 @@ from optcheck.checks.schedule_checks import (
     reference_schedule_target,
     torch_schedule_target,
 )
-from optcheck.checks.schedule_crossval_checks import TORCH_FINDINGS
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Int, Real
@@ -50,7 +50,7 @@ def zoo_target(name: str) -> ScheduleTarget:
 
 
 SPEC_INVARIANTS = [(name, inv) for name, spec in SCHEDULES.items() for inv in spec.invariants]
-# torch's findings (schedule_crossval_checks.TORCH_FINDINGS) are tested where the list is.
+# torch's findings (checks.findings) are reproduced by the test each names.
 TORCH_INVARIANTS = [
     (name, inv)
     for name, inv in SPEC_INVARIANTS

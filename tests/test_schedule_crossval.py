@@ -14,10 +14,11 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles, registry
+from optcheck.checks.findings import reproduced_by
 from optcheck.checks.registry import Context, Settings, execute
 from optcheck.checks.result import CheckResult
 from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
-from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, TORCH_FINDINGS, drift_table
+from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, drift_table
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
 
@@ -29,7 +30,7 @@ CROSSVAL, RESUME, LAST_EPOCH = (
     "contract.schedule_last_epoch",
 )
 
-FINDINGS = TORCH_FINDINGS
+FINDINGS = reproduced_by("tests/test_schedule_crossval.py::test_torch_finding_reproduces")
 
 
 def settings(**fixed: object) -> Settings:
