@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from optcheck.checks import algorithms
+from optcheck.checks.kit.registry import unknown_invariants
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import unknown_invariants
 from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.spec import ScheduleSpec, Variant
 

@@ -24,430 +24,48 @@ import copy
 import inspect
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.harness import (
-    DTYPES,
-    MakeOptimizer,
-    make_params,
-    run_torch,
-    set_grads,
-    set_lr,
-    to_numpy,
+from optcheck.checks.kit.contract import (
+    ContractCase,
+    Grads,
+    Problem,
+    Trajectory,
+    build,
+    cases,
+    compare_lines,
+    default_hp,
+    drive,
+    expect_same,
+    fail,
+    first_line,
+    frozen,
+    hp_strategy,
+    initial_values,
+    lr_strategy,
+    maker,
+    preflight,
+    problems,
+    record_of,
+    reference_trajectory,
+    same,
+    snippet,
+    state_of,
+    torch_dtype,
 )
-from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import (
-    Context,
-    NotApplicable,
-    Violation,
-    check,
-    run_property,
-)
-from optcheck.checks.result import CheckResult, Evidence
-from optcheck.checks.strategies import hyperparams, real
-from optcheck.reference.space import Real
-from optcheck.reference.trajectory import run as reference_run
+from optcheck.checks.kit.harness import DTYPES, make_params, run_torch, set_grads, to_numpy
+from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.result import CheckResult
 
-Trajectory = list[list[np.ndarray]]  # [step][tensor], float64 copies
-Grads = Sequence[Sequence["np.ndarray | None"]]
-
-# Without a spec only lr is drawn; this range is valid for any first-order method we know of.
-LR_WITHOUT_SPEC = Real("lr", 1e-4, 1e-1, 1e-2, log=True)
 # contract.finite: the largest inputs an optimizer must digest (the issue's bounds).
 FINITE_MAX_GRAD_EXP, FINITE_MAX_PARAM_EXP = 6.0, 3.0
 DTYPE_NAMES = ("float64", "float32", "bfloat16")
 # torch.save first: the usual checkpoint path, and the one whose failure says most.
 RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
-
-
-# --- drawn cases --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Tensors, a fixed gradient sequence and initial values, all from one drawn seed.
-
-    Values are uniform in [-scale, scale]; ``sparse`` zeroes about half the entries (exact
-    zeros are where normalisations divide 0 by 0); ``zero`` makes everything 0.
-    """
-
-    shapes: tuple[tuple[int, ...], ...]
-    steps: int
-    seed: int
-    grad_scale: float = 1.0
-    param_scale: float = 1.0
-    sparse: bool = False
-    zero: bool = False
-
-    def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-        rng = np.random.default_rng(self.seed)
-
-        def draw(shape: tuple[int, ...], scale: float) -> np.ndarray:
-            x = np.asarray(rng.uniform(-1.0, 1.0, size=shape) * scale, dtype=np.float64)
-            if self.sparse:
-                x = np.where(rng.random(size=shape) < 0.5, 0.0, x)
-            return np.zeros(shape) if self.zero else x
-
-        params0 = [draw(s, self.param_scale) for s in self.shapes]
-        grads = [[draw(s, self.grad_scale) for s in self.shapes] for _ in range(self.steps)]
-        return params0, grads
-
-
-@dataclass
-class ContractCase:
-    hp: dict[str, Any]
-    problem: Problem
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> dict[str, Any]:
-        return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
-
-
-def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
-    shape = st.one_of(
-        st.just(()),
-        st.tuples(st.integers(1, 4)),
-        st.tuples(st.integers(1, 3), st.integers(1, 3)),
-        st.just((0,)),  # empty tensors: kernels that index element 0 break here
-    )
-    return st.lists(shape, min_size=min_tensors, max_size=max_tensors).map(tuple)
-
-
-def problems(
-    *,
-    min_tensors: int = 1,
-    max_tensors: int = 3,
-    min_steps: int = 1,
-    max_steps: int = 4,
-    grad_exp: tuple[float, float] = (-2.0, 1.0),
-    param_exp: tuple[float, float] = (-1.0, 1.0),
-    sparse: bool = False,
-    zero: bool = False,
-) -> st.SearchStrategy[Problem]:
-    """Small problems (at most 3 tensors of at most 9 entries): the contract is about control
-    flow and bookkeeping, which size does not change, and small keeps the suite fast."""
-
-    def scale(lo: float, hi: float) -> st.SearchStrategy[float]:
-        # The upper bound first: the largest magnitudes are where overflow shows.
-        return st.one_of(st.just(hi), st.floats(lo, hi)).map(lambda e: float(10.0**e))
-
-    return st.builds(
-        Problem,
-        shapes=shapes(min_tensors, max_tensors),
-        steps=st.integers(min_steps, max_steps),
-        seed=st.integers(0, 2**32 - 1),
-        grad_scale=scale(*grad_exp),
-        param_scale=scale(*param_exp),
-        sparse=st.booleans() if sparse else st.just(False),
-        zero=st.just(zero),
-    )
-
-
-def _spec(ctx: Context) -> OptimizerRecord | None:
-    return ctx.spec if isinstance(ctx.spec, OptimizerRecord) else None
-
-
-def _lr_strategy(ctx: Context) -> st.SearchStrategy[float]:
-    spec = _spec(ctx)
-    dims = [d for d in spec.space if d.name == "lr"] if spec else []
-    return real(dims[0] if dims and isinstance(dims[0], Real) else LR_WITHOUT_SPEC)
-
-
-def hp_strategy(
-    ctx: Context, overrides: Mapping[str, Any] | None = None
-) -> st.SearchStrategy[dict[str, Any]]:
-    """Constructor keywords: the spec's space, else only lr; ``overrides`` replace drawn values
-    (a check's premise, such as lr = 0) and ``ctx.settings.fixed_hp`` replaces everything."""
-    spec = _spec(ctx)
-    fixed = dict(ctx.settings.fixed_hp)
-    if spec is not None:
-        base = hyperparams(spec, fixed=fixed, accepts=ctx.target.accepts)
-    elif ctx.target.accepts("lr"):
-        base = st.fixed_dictionaries({"lr": _lr_strategy(ctx)})
-    else:
-        base = st.just({})
-    strategy = base.map(lambda hp: {**hp, **(overrides or {}), **fixed})
-    if spec is not None:
-        strategy = strategy.filter(lambda hp: spec.check_hp(hp) is None)
-    return strategy
-
-
-def default_hp(ctx: Context) -> dict[str, Any]:
-    """The keywords a pre-flight construction uses: the spec's defaults, else lr = 1e-2."""
-    spec = _spec(ctx)
-    if spec is not None:
-        hp = {k: v for k, v in spec.defaults.items() if ctx.target.accepts(k)}
-    else:
-        hp = {"lr": LR_WITHOUT_SPEC.default} if ctx.target.accepts("lr") else {}
-    return {**hp, **ctx.settings.fixed_hp}
-
-
-def cases(
-    ctx: Context,
-    problem: st.SearchStrategy[Problem],
-    *,
-    overrides: Mapping[str, Any] | None = None,
-    extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
-) -> st.SearchStrategy[ContractCase]:
-    @st.composite
-    def draw_case(draw: st.DrawFn) -> ContractCase:
-        hp = draw(hp_strategy(ctx, overrides))
-        p = draw(problem)
-        if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
-            p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
-        return ContractCase(hp, p, draw(extra(p)) if extra else {})
-
-    return draw_case()
-
-
-# --- driving the target -------------------------------------------------------------------
-
-
-def _dtype(ctx: Context) -> torch.dtype:
-    return DTYPES[ctx.settings.dtype]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def build(ctx: Context, params: Any, hp: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """Construct the target; a raising constructor or a non-Optimizer is the target's fault."""
-    try:
-        opt = ctx.target.make(params, hp)
-    except (Violation, NotApplicable):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any constructor failure is reported as such
-        raise Violation(Evidence(f"constructor raised {_first_line(exc)}")) from exc
-    if not isinstance(opt, torch.optim.Optimizer):
-        raise Violation(
-            Evidence(
-                f"{ctx.target.label} built a {type(opt).__module__}.{type(opt).__qualname__}, "
-                "not a torch.optim.Optimizer (no param_groups/state_dict contract)"
-            )
-        )
-    return opt
-
-
-def maker(ctx: Context, hp: Mapping[str, Any]) -> MakeOptimizer:
-    return lambda params: build(ctx, params, hp)
-
-
-def drive(
-    opt: torch.optim.Optimizer,
-    params: Sequence[torch.nn.Parameter],
-    grads: Grads,
-    steps: range,
-    lrs: Sequence[float] | None = None,
-) -> Trajectory:
-    """Steps ``steps`` (0-based indices into ``grads``) of a run already under way."""
-    out = []
-    for k in steps:
-        if lrs is not None:
-            set_lr(opt, float(lrs[k]))
-        set_grads(params, grads[k])
-        opt.step()
-        out.append([to_numpy(p) for p in params])
-    return out
-
-
-def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
-    """One construction before drawing cases, so a broken target fails with one clear message
-    instead of a shrinking run over cases that all fail the same way."""
-    params = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
-    opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
-    if _requires_closure(opt):
-        raise NotApplicable(
-            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
-            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
-        )
-    return opt
-
-
-def _requires_closure(opt: torch.optim.Optimizer) -> bool:
-    try:
-        parameters = inspect.signature(opt.step).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters
-    )
-
-
-def same(a: Any, b: Any) -> bool:
-    """Exact equality: arrays and tensors by value (NaN equals NaN), anything else by ==."""
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.dtype == b.dtype and a.shape == b.shape and same(to_numpy(a), to_numpy(b))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        try:
-            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
-        except TypeError:
-            return np.array_equal(np.asarray(a), np.asarray(b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - objects without a usable == are compared by identity
-        return a is b
-
-
-def state_of(opt: torch.optim.Optimizer, p: torch.Tensor) -> dict[str, Any]:
-    """A copy of one tensor's state; ``opt.state`` is a defaultdict, so never index it."""
-    entry = opt.state.get(p) or {}
-    return {
-        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
-        for k, v in entry.items()
-    }
-
-
-def first_difference(
-    expected: Trajectory, got: Trajectory, first_step: int = 0
-) -> tuple[int, int, np.ndarray, np.ndarray] | None:
-    """(1-based step, tensor, expected, got) of the first unequal tensor, else None."""
-    for k, (e_step, g_step) in enumerate(zip(expected, got, strict=True)):
-        for i, (e, g) in enumerate(zip(e_step, g_step, strict=True)):
-            if not same(e, g):
-                return first_step + k + 1, i, e, g
-    return None
-
-
-def fail(
-    message: str,
-    *,
-    step: int | None = None,
-    expected: Any = None,
-    got: Any = None,
-    snippet: str | None = None,
-) -> Violation:
-    def plain(v: Any) -> Any:
-        return v.tolist() if hasattr(v, "tolist") else v
-
-    return Violation(Evidence(message, None, step, plain(expected), plain(got), snippet=snippet))
-
-
-def expect_same(
-    expected: Trajectory,
-    got: Trajectory,
-    message: str,
-    snippet: Callable[[], str] | None = None,
-    first_step: int = 0,
-) -> None:
-    diff = first_difference(expected, got, first_step)
-    if diff is not None:
-        step, i, e, g = diff
-        raise fail(
-            f"{message} (step {step}, tensor {i})",
-            step=step,
-            expected=e,
-            got=g,
-            snippet=snippet() if snippet else None,
-        )
-
-
-def reference_trajectory(
-    ctx: Context,
-    hp: Mapping[str, Any],
-    params0: Sequence[np.ndarray],
-    grads: Grads,
-    lrs: Sequence[float] | None = None,
-) -> Trajectory | None:
-    """The reference's run on the case (None without a spec): decides where a property holds."""
-    spec = _spec(ctx)
-    if spec is None:
-        return None
-    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
-
-
-def initial_values(ctx: Context, params0: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The target's starting point: params0 rounded to the run's dtype."""
-    return [to_numpy(p) for p in make_params(params0, _dtype(ctx), ctx.settings.device)]
-
-
-def frozen(start: Sequence[np.ndarray], traj: Trajectory, step: int, i: int) -> bool:
-    """Whether tensor i is exactly where it was before ``step`` (0-based); ``start`` is where
-    the run began (params0 for the float64 reference, initial_values for the target)."""
-    before = start[i] if step == 0 else traj[step - 1][i]
-    return same(before, traj[step][i])
-
-
-# --- standalone reproductions -------------------------------------------------------------
-
-
-def snippet(
-    ctx: Context,
-    hp: Mapping[str, Any],
-    params0: Sequence[np.ndarray],
-    grads: Grads,
-    body: str,
-    dtype: str | None = None,
-) -> str:
-    """Python (torch alone plus the target's import) that replays the case and asserts the
-    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps)."""
-    target = ctx.target
-    if target.import_path:
-        module, _, attr = target.import_path.partition(":")
-        head, *rest = attr.split(".")
-        factory = f"from {module} import {head}\n\nfactory = {'.'.join([head, *rest])}"
-    else:
-        factory = f"factory = None  # the factory of {target.label!r}: factory(params, **hp)"
-    grads_lists = [[None if g is None else np.asarray(g).tolist() for g in gs] for gs in grads]
-    return f'''"""Reproduces optcheck {ctx.check_id} on {target.label} (generated)."""
-import copy
-import io
-
-import torch
-{factory}
-
-HP = {dict(hp)!r}
-FIXED = {dict(target.fixed)!r}
-DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
-PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
-# GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
-GRADS = {grads_lists!r}
-
-
-def make_params():
-    return [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in PARAMS0]
-
-
-def make(params, **hp):
-    return factory(params, **{{**HP, **hp, **FIXED}})
-
-
-def run(opt, params, steps, grads=GRADS, lrs=None):
-    out = []
-    for k in steps:
-        if lrs is not None:
-            for group in opt.param_groups:
-                group["lr"] = lrs[k]
-        for p, g in zip(params, grads[k]):
-            p.grad = None if g is None else torch.tensor(g, dtype=p.dtype, device=p.device)
-        opt.step()
-        out.append([p.detach().clone() for p in params])
-    return out
-
-
-{body.strip()}
-'''
-
-
-_COMPARE = """
-for k, (e_step, g_step) in enumerate(zip(expected, got)):
-    for i, (e, g) in enumerate(zip(e_step, g_step)):
-        assert torch.equal(e, g), f"step {{k + 1 + {offset}}}, tensor {{i}}: {{e}} != {{g}}"
-"""
-
-
-def _compare_lines(expected: str, got: str, offset: int = 0) -> str:
-    return f"expected, got = {expected}, {got}\n" + _COMPARE.format(offset=offset)
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -468,7 +86,7 @@ def _weights_only_reason(sd: Mapping[str, Any], exc: Exception) -> str:
     ]
     marker = "WeightsUnpickler error: "
     text = str(exc)
-    reason = text.split(marker, 1)[1].split(". ")[0] if marker in text else _first_line(exc)
+    reason = text.split(marker, 1)[1].split(". ")[0] if marker in text else first_line(exc)
     return f"{'; '.join(bad[:3]) or 'a non-tensor object'} ({reason})"
 
 
@@ -488,20 +106,20 @@ def _checkpoint(
             params2, opt2 = copy.deepcopy((params, opt))
         except Exception as exc:  # noqa: BLE001
             raise fail(
-                f"copy.deepcopy((params, optimizer)) {where} raised {_first_line(exc)}"
+                f"copy.deepcopy((params, optimizer)) {where} raised {first_line(exc)}"
             ) from exc
         return [(params2, opt2), (params, opt)]
     try:
         sd = opt.state_dict()
     except Exception as exc:  # noqa: BLE001
-        raise fail(f"state_dict() {where} raised {_first_line(exc)}") from exc
+        raise fail(f"state_dict() {where} raised {first_line(exc)}") from exc
     if mode == "torch.save":
         buffer = io.BytesIO()
         try:
             torch.save(sd, buffer)
         except Exception as exc:  # noqa: BLE001
             raise fail(
-                f"torch.save(optimizer.state_dict()) {where} raised {_first_line(exc)}"
+                f"torch.save(optimizer.state_dict()) {where} raised {first_line(exc)}"
             ) from exc
         buffer.seek(0)
         try:
@@ -520,7 +138,7 @@ def _checkpoint(
         opt2.load_state_dict(sd)
     except Exception as exc:  # noqa: BLE001
         raise fail(
-            f"load_state_dict of its own state_dict ({mode}) raised {_first_line(exc)}"
+            f"load_state_dict of its own state_dict ({mode}) raised {first_line(exc)}"
         ) from exc
     return [(params2, opt2)]
 
@@ -544,7 +162,7 @@ def _resume_runs(
                 traj += drive(o, ps, grads, range(k, k + 1))
             except Exception as exc:  # noqa: BLE001 - the target's step, after resuming
                 raise fail(
-                    f"step {k + 1} after resuming via {mode} raised {_first_line(exc)}"
+                    f"step {k + 1} after resuming via {mode} raised {first_line(exc)}"
                     + (_DEEPCOPY_HINT if mode == "deepcopy" else ""),
                     step=k + 1,
                 ) from exc
@@ -601,7 +219,7 @@ def resume(ctx: Context) -> CheckResult:
     the uninterrupted run. The deepcopy's original keeps stepping too, interleaved with the
     copy, so state shared between them shows."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -613,7 +231,7 @@ def resume(ctx: Context) -> CheckResult:
             body += _RESUME_BODY[mode] + _RESUME_CONTINUE
             body += f"got = got_{which}\n"
             body += "params = make_params()\nexpected = run(make(params), params, range(K))\n"
-            body += _compare_lines("expected[SPLIT:]", "got", split)
+            body += compare_lines("expected[SPLIT:]", "got", split)
             return snippet(ctx, case.hp, params0, grads, body)
 
         for mode in RESUME_MODES:
@@ -661,7 +279,7 @@ def grad_none(ctx: Context) -> CheckResult:
     value and state through the step, so step() never creates state for one. State made in the
     constructor is the optimizer's business (torch's Adagrad allocates it eagerly, by design)."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, dense = case.problem.arrays()
@@ -745,8 +363,8 @@ def param_groups(ctx: Context) -> CheckResult:
     which every optimizer must keep per group for LR schedulers to work.
     """
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
-    spec = _spec(ctx)
+    dtype, device = torch_dtype(ctx), ctx.settings.device
+    spec = record_of(ctx)
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -775,7 +393,7 @@ got = run(make([{{"params": params[:M]}}, {{"params": params[M:], **OVER_B}}]), 
 params_a, params_b = make_params()[:M], make_params()[M:]
 alone_a = run(make(params_a), params_a, range(len(GRADS)), [g[:M] for g in GRADS])
 alone_b = run(make(params_b, **HP_B), params_b, range(len(GRADS)), [g[M:] for g in GRADS])
-""" + _compare_lines("[a + b for a, b in zip(alone_a, alone_b)]", "got")  # noqa: E501
+""" + compare_lines("[a + b for a, b in zip(alone_a, alone_b)]", "got")  # noqa: E501
         expect_same(
             [sa + sb for sa, sb in zip(a, b, strict=True)],
             got,
@@ -790,7 +408,7 @@ alone_b = run(make(params_b, **HP_B), params_b, range(len(GRADS)), [g[M:] for g 
 
 
 def _lr_change_extra(ctx: Context) -> Callable[[Problem], st.SearchStrategy[dict[str, Any]]]:
-    lr = _lr_strategy(ctx)
+    lr = lr_strategy(ctx)
 
     @st.composite
     def extra(draw: st.DrawFn, p: Problem) -> dict[str, Any]:
@@ -812,7 +430,7 @@ def lr_change(ctx: Context) -> CheckResult:
     probe = preflight(ctx)
     if any("lr" not in group for group in probe.param_groups):
         raise fail("param_groups have no 'lr' entry, so an LR scheduler cannot change it")
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
     lr_fixed = "lr" in ctx.settings.fixed_hp
 
     def prop(case: ContractCase) -> None:
@@ -833,7 +451,7 @@ LRS = {schedule!r}
 params_a, params_b = make_params(), make_params()
 expected = run(make(params_a), params_a, range(len(GRADS)), lrs=LRS)
 got = run(make(params_b, lr={hp_b.get("lr")!r}), params_b, range(len(GRADS)), lrs=LRS)
-""" + _compare_lines("expected", "got")
+""" + compare_lines("expected", "got")
         expect_same(
             run_a,
             run_b,
@@ -868,7 +486,7 @@ assert torch.equal(before, traj[{k}][{i}]), "moved although group['lr'] was set 
     problem = problems(min_steps=2, max_steps=5)
     extra = _lr_change_extra(ctx)
     result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
-    if result.verdict == "pass" and _spec(ctx) is None:
+    if result.verdict == "pass" and record_of(ctx) is None:
         result.detail += "; the switch to lr = 0 is not checked without a spec (--like)"
     return result
 
@@ -906,7 +524,7 @@ def dtype_preserved(ctx: Context) -> CheckResult:
         except Exception as exc:
             if name == ctx.settings.dtype:
                 raise
-            unsupported[name] = _first_line(exc)
+            unsupported[name] = first_line(exc)
             raise NotApplicable(name) from exc
 
     def extra(_: Problem) -> st.SearchStrategy[dict[str, Any]]:
@@ -979,7 +597,7 @@ def grad_unchanged(ctx: Context) -> CheckResult:
     """After step(), every p.grad is the same tensor object, with the same dtype and values:
     callers read gradients after the step (logging, clipping stats, accumulation checks)."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1066,7 +684,7 @@ def closure(ctx: Context) -> CheckResult:
     probe = preflight(ctx)
     if not _takes_closure(probe):
         raise NotApplicable(f"{type(probe).__qualname__}.step() takes no closure argument")
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1125,7 +743,7 @@ for k in range(len(GRADS)):
     got.append([p.detach().clone() for p in params])
 params = make_params()
 expected = run(make(params), params, range(len(GRADS)))
-""" + _compare_lines("expected", "got")
+""" + compare_lines("expected", "got")
         expect_same(
             plain,
             traj,
@@ -1147,7 +765,7 @@ def maximize(ctx: Context) -> CheckResult:
     if "maximize" in ctx.settings.fixed_hp:
         raise NotApplicable("maximize is fixed by the settings")
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1163,7 +781,7 @@ params = make_params()
 expected = run(make(params, maximize=False), params, range(len(GRADS)), [[-g for g in gs] for gs in GRADS])
 params = make_params()
 got = run(make(params, maximize=True), params, range(len(GRADS)))
-""" + _compare_lines("expected", "got")  # noqa: E501
+""" + compare_lines("expected", "got")  # noqa: E501
         expect_same(
             down,
             up,
@@ -1216,7 +834,7 @@ def zero_params(ctx: Context) -> CheckResult:
     """θ = 0 and g = 0 at every step: momentum, moments and (decay of zero) are all zero, so
     nothing may move. With a spec, only tensors the reference keeps at zero are checked."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1240,14 +858,14 @@ def zero_lr(ctx: Context) -> CheckResult:
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
     try:
-        zeros = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
+        zeros = make_params([np.zeros(2)], torch_dtype(ctx), ctx.settings.device)
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
     except (ValueError, AssertionError) as exc:
-        raise NotApplicable(f"the target rejects lr = 0 ({_first_line(exc)})") from exc
+        raise NotApplicable(f"the target rejects lr = 0 ({first_line(exc)})") from exc
     except Exception:  # noqa: BLE001 - build() below reports it as a violation
         pass
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1264,7 +882,7 @@ def finite(ctx: Context) -> CheckResult:
     """|g| up to 1e6, |θ| up to 1e3, about half the entries exactly zero in some cases: every
     parameter stays finite. With a spec, cases where the reference overflows are dropped."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1303,7 +921,7 @@ def determinism(ctx: Context) -> CheckResult:
     """Same construction, same gradients, same process: same parameters at every step and the
     same state at the end. Randomness inside step() needs an explicit, seeded generator."""
     preflight(ctx)
-    dtype, device = _dtype(ctx), ctx.settings.device
+    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -1318,7 +936,7 @@ def determinism(ctx: Context) -> CheckResult:
 params_a, params_b = make_params(), make_params()
 expected = run(make(params_a), params_a, range(len(GRADS)))
 got = run(make(params_b), params_b, range(len(GRADS)))
-""" + _compare_lines("expected", "got")
+""" + compare_lines("expected", "got")
         expect_same(
             traj_a,
             traj_b,

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.evidence import Observation, require, run_target, worst
+from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, require, run_target, worst
 from optcheck.reference.space import Flag
 from optcheck.reference.spec import ErrorModel, StepFn
 

@@ -3,7 +3,7 @@
 Schedule targets (``interplay.schedule_applied_lr``): driven in the documented order
 (``optimizer.step()`` then ``scheduler.step()``) on SGD with a constant gradient of 1 and the
 parameter reset to 0 before every step, the update is exactly -lr * (momentum buffer), so the
-lr the optimizer applied is measured, not read (schedule_checks.Driver). It must equal the
+lr the optimizer applied is measured, not read (kit.schedules.Driver). It must equal the
 ``group['lr']`` the scheduler published before that step (a scheduler that changes the lr
 behind the optimizer's back, e.g. in a step hook, fails here), and with a spec the closed form
 eta_t (a scheduler written for the pre-1.1 order, one step ahead or behind, fails here; the
@@ -39,7 +39,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks import tolerance
-from optcheck.checks.contract_checks import (
+from optcheck.checks.kit.contract import (
     ContractCase,
     Problem,
     build,
@@ -50,27 +50,26 @@ from optcheck.checks.contract_checks import (
     reference_trajectory,
     snippet,
 )
-from optcheck.checks.harness import make_params, run_torch, set_grads, to_numpy
-from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import Context, NotApplicable, Violation, check, run_property
-from optcheck.checks.result import CheckResult, Evidence
-from optcheck.checks.schedule_checks import (
+from optcheck.checks.kit.harness import make_params, run_torch, set_grads, to_numpy
+from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.kit.schedules import (
     EPS,
     MIN_STEPS,
     Trace,
     drive,
     full_params,
+    matching_variant,
     quiet,
+    require_constructible,
     roundoff_model,
     schedule_cases,
     size,
     steps_for,
     violation,
 )
-from optcheck.checks.schedule_checks import (
-    Case as ScheduleCase,
-)
-from optcheck.checks.schedule_crossval_checks import matching_variant, require_constructible
+from optcheck.checks.kit.schedules import Case as ScheduleCase
+from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.result import CheckResult, Evidence
 from optcheck.reference.spec import ScheduleSpec
 
 # Roundings in one optimizer step (Adam-family: about a dozen; margin for others).

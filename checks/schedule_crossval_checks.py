@@ -2,7 +2,7 @@
 
 ``crossval.schedule`` compares the lr (and cycled momentum) a target publishes after each
 ``scheduler.step()`` with the spec's closed form (or the variant --like names), within the
-round-off model of schedule_checks.RoundOff. A failure names the documented variant the target
+round-off model of kit.schedules.RoundOff. A failure names the documented variant the target
 matches, if any (torch's own quirks are variants of the specs).
 
 ``drift_table`` measures, over LONG_HORIZON (>= 10,000) steps, how far torch's chainable
@@ -25,39 +25,42 @@ The two resume checks are generic contract (no reference needed):
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from optcheck.checks.registry import Context, NotApplicable, check, run_property
-from optcheck.checks.result import CheckResult
-from optcheck.checks.schedule_checks import (
+from optcheck.checks.kit.registry import Context, NotApplicable, check, run_property
+from optcheck.checks.kit.schedules import (
     MIN_STEPS,
     Case,
     Driver,
     RoundOff,
     cycles_momentum,
     drive,
+    first_mismatch,
     full_params,
     ints_in,
     make_optimizer,
+    matching_variant,
     period_of,
     quiet,
+    require_constructible,
     roundoff_model,
     scale_of,
     schedule_cases,
     schedule_spec,
     size,
     snippet_head,
+    spec_or_none,
     start,
     steepest,
     steps_for,
     torch_schedule_target,
     violation,
 )
+from optcheck.checks.result import CheckResult
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference import schedules as S
 from optcheck.reference.schedules import SCHEDULES
@@ -68,24 +71,6 @@ CROSSVAL_CAP, CROSSVAL_STEPS = 500, 600
 # Resume checks: short runs, the split point anywhere in them.
 RESUME_CAP, RESUME_STEPS = 48, 150
 LONG_HORIZON = 10_000
-
-
-def _first_mismatch(got: np.ndarray, want: np.ndarray, tol: np.ndarray) -> int | None:
-    bad = np.flatnonzero(~(np.abs(got - want) <= tol))
-    return int(bad[0]) if bad.size else None
-
-
-def matching_variant(
-    spec: ScheduleSpec, t: np.ndarray, got: np.ndarray, base_lr: float, p: Mapping[str, Any]
-) -> str | None:
-    for v in spec.variants:
-        try:
-            want = np.asarray(v.fn(t, base_lr, **p), dtype=np.float64)
-        except Exception:  # noqa: BLE001 - a variant outside its domain matches nothing
-            continue
-        if _first_mismatch(got, want, roundoff_model(spec, base_lr, p, want)(t, want)) is None:
-            return f"{spec.name}:{v.name} ({v.description}; {v.source})"
-    return None
 
 
 @check(
@@ -113,7 +98,7 @@ def schedule_crossval(ctx: Context) -> CheckResult:
             series.append(("momentum", tr.momentum, m_exact, m_model))
         for what, got, want, model in series:
             tol = model(t, want)
-            bad = _first_mismatch(got, want, tol)
+            bad = first_mismatch(got, want, tol)
             if bad is None:
                 continue
             hint = ""
@@ -233,23 +218,8 @@ def _resume_case(ctx: Context) -> st.SearchStrategy[Case]:
     return schedule_cases(ctx, cap=RESUME_CAP, extra=extra)
 
 
-def _spec_or_none(ctx: Context) -> ScheduleSpec | None:
-    return ctx.spec if isinstance(ctx.spec, ScheduleSpec) else None
-
-
-def require_constructible(ctx: Context) -> None:
-    """Without a spec only --hp says what to pass: a target that needs more is skipped (the
-    check cannot run), not failed."""
-    if _spec_or_none(ctx) is not None:
-        return
-    try:
-        start(ctx.target, ctx.settings.fixed_hp, 0.1)
-    except TypeError as exc:
-        raise NotApplicable(f"cannot construct without --like or --hp: {exc}") from None
-
-
 def _split(ctx: Context, case: Case, low: int) -> tuple[ScheduleSpec | None, int, int]:
-    spec = _spec_or_none(ctx)
+    spec = spec_or_none(ctx)
     p = full_params(spec, case.params)
     n = steps_for(spec, p, size(p) + MIN_STEPS, most=RESUME_STEPS)
     if n < low:
@@ -332,7 +302,7 @@ def _compare_resumed(
     exact: bool,
 ) -> None:
     last_epoch = not exact
-    spec = _spec_or_none(ctx)
+    spec = spec_or_none(ctx)
     p = full_params(spec, case.params)
     models = {
         "lr": roundoff_model(spec, case.base_lr, p, whole.lr),

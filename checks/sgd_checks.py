@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.evidence import Observation, require, trajectory
+from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, require, trajectory
 from optcheck.reference.spec import ErrorModel
 
 F64 = T.EXACT_DTYPE

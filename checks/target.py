@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from optcheck.checks.harness import MakeOptimizer
+from optcheck.checks.kit.harness import MakeOptimizer
 
 
 @functools.lru_cache(maxsize=256)

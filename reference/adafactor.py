@@ -63,7 +63,7 @@ def resolve_eps1(eps1: float | None, dtype=np.float64) -> float:
 
 def _rms(x: Array) -> Array:
     """torch's RMS, ‖x‖/√numel, in the error model's vocabulary (a 0-d array). A zero-size x
-    has RMS 0 here (torch raises ZeroDivisionError: a torch finding, checks.contract_checks)."""
+    has RMS 0 here (torch raises ZeroDivisionError: a torch finding, checks.findings)."""
     return np.sqrt(np.sum(x * x)) / max(x.size, 1) ** 0.5
 
 

@@ -1,7 +1,7 @@
 """Hyper-parameter spaces as plain data.
 
 reference/ imports nothing of the project and no test library, so a spec's space is
-described here as data; checks/strategies.py turns it into hypothesis strategies and the
+described here as data; checks/kit/strategies.py turns it into hypothesis strategies and the
 validator reads the same names to build constructor keywords.
 """
 

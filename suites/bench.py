@@ -32,7 +32,7 @@ import torch
 
 from optcheck.checks import catalog
 from optcheck.checks.catalog import OPTIMIZERS
-from optcheck.checks.harness import DTYPES, run_torch
+from optcheck.checks.kit.harness import DTYPES, run_torch
 from optcheck.checks.tolerance import tolerance
 from optcheck.reference.trajectory import run as run_reference
 from optcheck.reports import bench_result as br

@@ -27,9 +27,10 @@ from typing import Any
 
 import torch
 
-from optcheck.checks import catalog, profiles, registry
+from optcheck.checks import catalog, profiles
+from optcheck.checks.kit import registry
+from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import Check, Context, Kind, Settings
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
@@ -37,7 +38,7 @@ from optcheck.reference.spec import ScheduleSpec, Variant
 from optcheck.suites.target import TargetError, load
 
 VALIDATE_PROFILE = "ci"
-# The lr contract checks use without a spec (checks.contract_checks.LR_WITHOUT_SPEC).
+# The lr contract checks use without a spec (checks.kit.contract.LR_WITHOUT_SPEC).
 LR_WITHOUT_SPEC = 1e-2
 
 
@@ -477,7 +478,7 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
         if not isinstance(made, torch.optim.Optimizer):
             raise TargetError(f"{target.label} returned {type(made).__name__}, not an Optimizer")
         return None, made
-    from optcheck.checks.schedule_checks import make_optimizer
+    from optcheck.checks.kit.schedules import make_optimizer
 
     _, opt = make_optimizer(0.1)
     try:

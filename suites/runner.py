@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from optcheck.checks import registry
 from optcheck.checks.crossval_checks import behaves_like, evidence_case
 from optcheck.checks.findings import known_finding
+from optcheck.checks.kit import registry
+from optcheck.checks.kit.registry import Check, Context
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import Check, Context
 from optcheck.checks.result import CheckResult, Report
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.suites.prepare import (

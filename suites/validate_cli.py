@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from optcheck.checks.harness import DTYPES
+from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
 

@@ -17,8 +17,8 @@ from zoo import optimizers_numeric as Z
 
 from optcheck.checks.adam_checks import eps_effect, ratio_bound, sqrt_vhat_floor
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.reference_optimizer import reference_factory
-from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference import adam
 from optcheck.reference.trajectory import run

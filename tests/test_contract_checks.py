@@ -21,8 +21,8 @@ from zoo import optimizers_contract as zoo
 from optcheck.checks import catalog, profiles
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.findings import TORCH_FINDINGS, lookup, reproduced_by
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.reference_optimizer import reference_factory
-from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget
 

@@ -24,9 +24,9 @@ from optcheck.checks import catalog
 from optcheck.checks import tolerance as T
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.crossval_checks import behaves_like, compare, evidence_case
+from optcheck.checks.kit.evidence import Observation, excess_ratio
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.reference_optimizer import reference_factory
-from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
-from optcheck.checks.snippet import Observation, excess_ratio
 from optcheck.checks.target import OptimizerTarget
 
 load_all()

@@ -12,7 +12,7 @@ from zoo import optimizers_numeric as Z
 
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.crossval_checks import behaves_like, evidence_case
-from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.target import OptimizerTarget
 
 load_all()

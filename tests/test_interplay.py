@@ -12,13 +12,14 @@ import pytest
 import torch
 from sampling import every_nth
 
-from optcheck.checks import profiles, registry
+from optcheck.checks import profiles
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.findings import TORCH_FINDINGS, lookup
+from optcheck.checks.kit import registry
+from optcheck.checks.kit.registry import Context, Settings, execute
+from optcheck.checks.kit.schedules import reference_schedule_target, torch_schedule_target
 from optcheck.checks.reference_optimizer import reference_factory
-from optcheck.checks.registry import Context, Settings, execute
 from optcheck.checks.result import CheckResult
-from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
 

@@ -72,3 +72,22 @@ def test_imports_run_downward(module):
 
 def test_every_module_has_a_layer():
     assert MODULES and all(layer(m) for m in MODULES)
+
+
+CHECK_MODULES = sorted(
+    m for m in MODULES if m.startswith("optcheck.checks.") and m.endswith("_checks")
+)
+
+
+@pytest.mark.parametrize("module", CHECK_MODULES)
+def test_check_modules_use_the_kit_not_each_other(module):
+    """A check module imports the kit (optcheck.checks.kit) and never another check module."""
+    others = {m for m in imported(MODULES[module], module) if m in CHECK_MODULES} - {module}
+    assert not others, (
+        f"{module} imports check modules {sorted(others)}: move what it needs to the kit"
+    )
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if ".checks.kit" in m))
+def test_the_kit_imports_no_check_module(module):
+    assert not set(imported(MODULES[module], module)) & set(CHECK_MODULES), module

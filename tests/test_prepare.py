@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 
 import optcheck
-from optcheck.checks import registry
 from optcheck.checks.crossval_checks import case_strategy
+from optcheck.checks.kit import registry
 from optcheck.suites import bench
 from optcheck.suites.cli import main
 from optcheck.suites.prepare import ConfigError, prepare

@@ -19,7 +19,7 @@ import pytest
 import torch
 from sampling import every_nth
 
-from optcheck.checks.harness import make_params, run_torch, set_grads, to_numpy
+from optcheck.checks.kit.harness import make_params, run_torch, set_grads, to_numpy
 from optcheck.reference import adam, asgd, nadam, radam, rprop
 from optcheck.reference.space import defaults
 from optcheck.reference.trajectory import run

@@ -28,7 +28,7 @@ import pytest
 import torch
 from sampling import every_nth
 
-from optcheck.checks.harness import run_torch
+from optcheck.checks.kit.harness import run_torch
 from optcheck.reference import adadelta, adagrad, adamax, rmsprop
 from optcheck.reference.space import defaults
 from optcheck.reference.trajectory import run

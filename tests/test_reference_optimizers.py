@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from optcheck.checks import catalog
-from optcheck.checks import strategies as S
 from optcheck.checks.catalog import OPTIMIZERS
-from optcheck.checks.harness import run_torch
+from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.harness import run_torch
 from optcheck.reference import adam, sgd
 from optcheck.reference.trajectory import run
 

@@ -45,7 +45,7 @@ import pytest
 import torch
 from sampling import every_nth
 
-from optcheck.checks.harness import run_torch
+from optcheck.checks.kit.harness import run_torch
 from optcheck.reference import adafactor, adam, lbfgs, muon, sparse_adam
 from optcheck.reference.trajectory import run
 

@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 from sampling import every_nth
 
-from optcheck.checks import profiles, registry
+from optcheck.checks import profiles
 from optcheck.checks.findings import TORCH_FINDINGS
-from optcheck.checks.registry import Context, Settings, execute
-from optcheck.checks.result import CheckResult
-from optcheck.checks.schedule_checks import (
+from optcheck.checks.kit import registry
+from optcheck.checks.kit.registry import Context, Settings, execute
+from optcheck.checks.kit.schedules import (
     CAP,
     reference_schedule_target,
     torch_schedule_target,
 )
+from optcheck.checks.result import CheckResult
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Int, Real

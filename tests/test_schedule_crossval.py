@@ -13,11 +13,12 @@ from dataclasses import replace
 import pytest
 from sampling import every_nth
 
-from optcheck.checks import profiles, registry
+from optcheck.checks import profiles
 from optcheck.checks.findings import reproduced_by
-from optcheck.checks.registry import Context, Settings, execute
+from optcheck.checks.kit import registry
+from optcheck.checks.kit.registry import Context, Settings, execute
+from optcheck.checks.kit.schedules import reference_schedule_target, torch_schedule_target
 from optcheck.checks.result import CheckResult
-from optcheck.checks.schedule_checks import reference_schedule_target, torch_schedule_target
 from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, drift_table
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference.schedules import SCHEDULES
@@ -162,7 +163,7 @@ def test_gamma_off_by_a_tenth_of_a_percent_is_seen_at_once():
 
 def test_drift_over_long_horizons_stays_within_the_error_model():
     """Every torch scheduler over >= 10,000 steps against its closed form: the chainable
-    (recursive) forms drift, but never beyond the round-off model (schedule_checks.roundoff).
+    (recursive) forms drift, but never beyond the round-off model (kit.schedules.RoundOff).
     The table is the closing note's; run with -s to see it."""
     table = drift_table()
     assert {d.name for d in table} == set(SCHEDULES)

@@ -10,8 +10,8 @@ import torch
 from zoo import optimizers_numeric as Z
 
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.reference_optimizer import reference_factory
-from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference import sgd
 from optcheck.reference.trajectory import run

@@ -12,8 +12,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optcheck.checks import strategies as S
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.kit import strategies as S
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.target import OptimizerTarget
 

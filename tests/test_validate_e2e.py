@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import optcheck
-from optcheck.checks import catalog, registry
+from optcheck.checks import catalog
+from optcheck.checks.kit import registry
 from optcheck.suites.cli import main
 
 TESTS = Path(__file__).parent

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from optcheck.checks.registry import Context, Violation
+from optcheck.checks.kit.registry import Context, Violation
+from optcheck.checks.kit.strategies import TargetRaised
 from optcheck.checks.result import Evidence
-from optcheck.checks.strategies import TargetRaised
 from optcheck.checks.target import OptimizerTarget
 
 Relation = Literal["equal", "at_most", "at_least"]

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.harness import DTYPES, run_torch
+from optcheck.checks.kit.harness import DTYPES, run_torch
+from optcheck.checks.kit.registry import NotApplicable
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import NotApplicable
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
 from optcheck.reference.spec import ScheduleSpec, StepFn

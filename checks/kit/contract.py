@@ -1,0 +1,426 @@
+"""The kit for the generic optimizer contract: drawn problems (tensors, gradients and
+keywords from one seed), building and driving the target, exact comparison, and the
+standalone reproductions its evidence carries.
+
+All comparisons here are exact (equal values, -0.0 == 0.0, NaN where NaN): a contract property
+compares a target with itself under two arrangements that must execute the same arithmetic.
+Hyper-parameters come from the record's space when there is one, else the target's own
+defaults with only ``lr`` drawn; ``fixed_hp`` always wins. Where a property holds for some
+algorithms only, the reference decides case by case (``reference_trajectory``).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from optcheck.checks.kit.harness import (
+    DTYPES,
+    MakeOptimizer,
+    make_params,
+    set_grads,
+    set_lr,
+    to_numpy,
+)
+from optcheck.checks.kit.registry import Context, NotApplicable, Violation
+from optcheck.checks.kit.strategies import hyperparams, real
+from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.result import Evidence
+from optcheck.reference.space import Real
+from optcheck.reference.trajectory import run as reference_run
+
+Trajectory = list[list[np.ndarray]]  # [step][tensor], float64 copies
+Grads = Sequence[Sequence["np.ndarray | None"]]
+
+# Without a spec only lr is drawn; this range is valid for any first-order method we know of.
+LR_WITHOUT_SPEC = Real("lr", 1e-4, 1e-1, 1e-2, log=True)
+# --- drawn cases --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Tensors, a fixed gradient sequence and initial values, all from one drawn seed.
+
+    Values are uniform in [-scale, scale]; ``sparse`` zeroes about half the entries (exact
+    zeros are where normalisations divide 0 by 0); ``zero`` makes everything 0.
+    """
+
+    shapes: tuple[tuple[int, ...], ...]
+    steps: int
+    seed: int
+    grad_scale: float = 1.0
+    param_scale: float = 1.0
+    sparse: bool = False
+    zero: bool = False
+
+    def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        rng = np.random.default_rng(self.seed)
+
+        def draw(shape: tuple[int, ...], scale: float) -> np.ndarray:
+            x = np.asarray(rng.uniform(-1.0, 1.0, size=shape) * scale, dtype=np.float64)
+            if self.sparse:
+                x = np.where(rng.random(size=shape) < 0.5, 0.0, x)
+            return np.zeros(shape) if self.zero else x
+
+        params0 = [draw(s, self.param_scale) for s in self.shapes]
+        grads = [[draw(s, self.grad_scale) for s in self.shapes] for _ in range(self.steps)]
+        return params0, grads
+
+
+@dataclass
+class ContractCase:
+    hp: dict[str, Any]
+    problem: Problem
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
+
+
+def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
+    shape = st.one_of(
+        st.just(()),
+        st.tuples(st.integers(1, 4)),
+        st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        st.just((0,)),  # empty tensors: kernels that index element 0 break here
+    )
+    return st.lists(shape, min_size=min_tensors, max_size=max_tensors).map(tuple)
+
+
+def problems(
+    *,
+    min_tensors: int = 1,
+    max_tensors: int = 3,
+    min_steps: int = 1,
+    max_steps: int = 4,
+    grad_exp: tuple[float, float] = (-2.0, 1.0),
+    param_exp: tuple[float, float] = (-1.0, 1.0),
+    sparse: bool = False,
+    zero: bool = False,
+) -> st.SearchStrategy[Problem]:
+    """Small problems (at most 3 tensors of at most 9 entries): the contract is about control
+    flow and bookkeeping, which size does not change, and small keeps the suite fast."""
+
+    def scale(lo: float, hi: float) -> st.SearchStrategy[float]:
+        # The upper bound first: the largest magnitudes are where overflow shows.
+        return st.one_of(st.just(hi), st.floats(lo, hi)).map(lambda e: float(10.0**e))
+
+    return st.builds(
+        Problem,
+        shapes=shapes(min_tensors, max_tensors),
+        steps=st.integers(min_steps, max_steps),
+        seed=st.integers(0, 2**32 - 1),
+        grad_scale=scale(*grad_exp),
+        param_scale=scale(*param_exp),
+        sparse=st.booleans() if sparse else st.just(False),
+        zero=st.just(zero),
+    )
+
+
+def record_of(ctx: Context) -> OptimizerRecord | None:
+    return ctx.spec if isinstance(ctx.spec, OptimizerRecord) else None
+
+
+def lr_strategy(ctx: Context) -> st.SearchStrategy[float]:
+    spec = record_of(ctx)
+    dims = [d for d in spec.space if d.name == "lr"] if spec else []
+    return real(dims[0] if dims and isinstance(dims[0], Real) else LR_WITHOUT_SPEC)
+
+
+def hp_strategy(
+    ctx: Context, overrides: Mapping[str, Any] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Constructor keywords: the spec's space, else only lr; ``overrides`` replace drawn values
+    (a check's premise, such as lr = 0) and ``ctx.settings.fixed_hp`` replaces everything."""
+    spec = record_of(ctx)
+    fixed = dict(ctx.settings.fixed_hp)
+    if spec is not None:
+        base = hyperparams(spec, fixed=fixed, accepts=ctx.target.accepts)
+    elif ctx.target.accepts("lr"):
+        base = st.fixed_dictionaries({"lr": lr_strategy(ctx)})
+    else:
+        base = st.just({})
+    strategy = base.map(lambda hp: {**hp, **(overrides or {}), **fixed})
+    if spec is not None:
+        strategy = strategy.filter(lambda hp: spec.check_hp(hp) is None)
+    return strategy
+
+
+def default_hp(ctx: Context) -> dict[str, Any]:
+    """The keywords a pre-flight construction uses: the spec's defaults, else lr = 1e-2."""
+    spec = record_of(ctx)
+    if spec is not None:
+        hp = {k: v for k, v in spec.defaults.items() if ctx.target.accepts(k)}
+    else:
+        hp = {"lr": LR_WITHOUT_SPEC.default} if ctx.target.accepts("lr") else {}
+    return {**hp, **ctx.settings.fixed_hp}
+
+
+def cases(
+    ctx: Context,
+    problem: st.SearchStrategy[Problem],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
+) -> st.SearchStrategy[ContractCase]:
+    @st.composite
+    def draw_case(draw: st.DrawFn) -> ContractCase:
+        hp = draw(hp_strategy(ctx, overrides))
+        p = draw(problem)
+        if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
+            p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
+        return ContractCase(hp, p, draw(extra(p)) if extra else {})
+
+    return draw_case()
+
+
+# --- driving the target -------------------------------------------------------------------
+
+
+def torch_dtype(ctx: Context) -> torch.dtype:
+    return DTYPES[ctx.settings.dtype]
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def build(ctx: Context, params: Any, hp: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Construct the target; a raising constructor or a non-Optimizer is the target's fault."""
+    try:
+        opt = ctx.target.make(params, hp)
+    except (Violation, NotApplicable):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any constructor failure is reported as such
+        raise Violation(Evidence(f"constructor raised {first_line(exc)}")) from exc
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise Violation(
+            Evidence(
+                f"{ctx.target.label} built a {type(opt).__module__}.{type(opt).__qualname__}, "
+                "not a torch.optim.Optimizer (no param_groups/state_dict contract)"
+            )
+        )
+    return opt
+
+
+def maker(ctx: Context, hp: Mapping[str, Any]) -> MakeOptimizer:
+    return lambda params: build(ctx, params, hp)
+
+
+def drive(
+    opt: torch.optim.Optimizer,
+    params: Sequence[torch.nn.Parameter],
+    grads: Grads,
+    steps: range,
+    lrs: Sequence[float] | None = None,
+) -> Trajectory:
+    """Steps ``steps`` (0-based indices into ``grads``) of a run already under way."""
+    out = []
+    for k in steps:
+        if lrs is not None:
+            set_lr(opt, float(lrs[k]))
+        set_grads(params, grads[k])
+        opt.step()
+        out.append([to_numpy(p) for p in params])
+    return out
+
+
+def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
+    """One construction before drawing cases, so a broken target fails with one clear message
+    instead of a shrinking run over cases that all fail the same way."""
+    params = make_params([np.zeros(2)], torch_dtype(ctx), ctx.settings.device)
+    opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
+    if _requires_closure(opt):
+        raise NotApplicable(
+            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
+            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
+        )
+    return opt
+
+
+def _requires_closure(opt: torch.optim.Optimizer) -> bool:
+    try:
+        parameters = inspect.signature(opt.step).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters
+    )
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exact equality: arrays and tensors by value (NaN equals NaN), anything else by ==."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.dtype == b.dtype and a.shape == b.shape and same(to_numpy(a), to_numpy(b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        try:
+            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        except TypeError:
+            return np.array_equal(np.asarray(a), np.asarray(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - objects without a usable == are compared by identity
+        return a is b
+
+
+def state_of(opt: torch.optim.Optimizer, p: torch.Tensor) -> dict[str, Any]:
+    """A copy of one tensor's state; ``opt.state`` is a defaultdict, so never index it."""
+    entry = opt.state.get(p) or {}
+    return {
+        k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+        for k, v in entry.items()
+    }
+
+
+def first_difference(
+    expected: Trajectory, got: Trajectory, first_step: int = 0
+) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """(1-based step, tensor, expected, got) of the first unequal tensor, else None."""
+    for k, (e_step, g_step) in enumerate(zip(expected, got, strict=True)):
+        for i, (e, g) in enumerate(zip(e_step, g_step, strict=True)):
+            if not same(e, g):
+                return first_step + k + 1, i, e, g
+    return None
+
+
+def fail(
+    message: str,
+    *,
+    step: int | None = None,
+    expected: Any = None,
+    got: Any = None,
+    snippet: str | None = None,
+) -> Violation:
+    def plain(v: Any) -> Any:
+        return v.tolist() if hasattr(v, "tolist") else v
+
+    return Violation(Evidence(message, None, step, plain(expected), plain(got), snippet=snippet))
+
+
+def expect_same(
+    expected: Trajectory,
+    got: Trajectory,
+    message: str,
+    snippet: Callable[[], str] | None = None,
+    first_step: int = 0,
+) -> None:
+    diff = first_difference(expected, got, first_step)
+    if diff is not None:
+        step, i, e, g = diff
+        raise fail(
+            f"{message} (step {step}, tensor {i})",
+            step=step,
+            expected=e,
+            got=g,
+            snippet=snippet() if snippet else None,
+        )
+
+
+def reference_trajectory(
+    ctx: Context,
+    hp: Mapping[str, Any],
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    lrs: Sequence[float] | None = None,
+) -> Trajectory | None:
+    """The reference's run on the case (None without a spec): decides where a property holds."""
+    spec = record_of(ctx)
+    if spec is None:
+        return None
+    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
+
+
+def initial_values(ctx: Context, params0: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The target's starting point: params0 rounded to the run's dtype."""
+    return [to_numpy(p) for p in make_params(params0, torch_dtype(ctx), ctx.settings.device)]
+
+
+def frozen(start: Sequence[np.ndarray], traj: Trajectory, step: int, i: int) -> bool:
+    """Whether tensor i is exactly where it was before ``step`` (0-based); ``start`` is where
+    the run began (params0 for the float64 reference, initial_values for the target)."""
+    before = start[i] if step == 0 else traj[step - 1][i]
+    return same(before, traj[step][i])
+
+
+# --- standalone reproductions -------------------------------------------------------------
+
+
+def snippet(
+    ctx: Context,
+    hp: Mapping[str, Any],
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    body: str,
+    dtype: str | None = None,
+) -> str:
+    """Python (torch alone plus the target's import) that replays the case and asserts the
+    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps)."""
+    target = ctx.target
+    if target.import_path:
+        module, _, attr = target.import_path.partition(":")
+        head, *rest = attr.split(".")
+        factory = f"from {module} import {head}\n\nfactory = {'.'.join([head, *rest])}"
+    else:
+        factory = f"factory = None  # the factory of {target.label!r}: factory(params, **hp)"
+    grads_lists = [[None if g is None else np.asarray(g).tolist() for g in gs] for gs in grads]
+    return f'''"""Reproduces optcheck {ctx.check_id} on {target.label} (generated)."""
+import copy
+import io
+
+import torch
+{factory}
+
+HP = {dict(hp)!r}
+FIXED = {dict(target.fixed)!r}
+DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
+PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
+# GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
+GRADS = {grads_lists!r}
+
+
+def make_params():
+    return [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in PARAMS0]
+
+
+def make(params, **hp):
+    return factory(params, **{{**HP, **hp, **FIXED}})
+
+
+def run(opt, params, steps, grads=GRADS, lrs=None):
+    out = []
+    for k in steps:
+        if lrs is not None:
+            for group in opt.param_groups:
+                group["lr"] = lrs[k]
+        for p, g in zip(params, grads[k]):
+            p.grad = None if g is None else torch.tensor(g, dtype=p.dtype, device=p.device)
+        opt.step()
+        out.append([p.detach().clone() for p in params])
+    return out
+
+
+{body.strip()}
+'''
+
+
+_COMPARE = """
+for k, (e_step, g_step) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(e_step, g_step)):
+        assert torch.equal(e, g), f"step {{k + 1 + {offset}}}, tensor {{i}}: {{e}} != {{g}}"
+"""
+
+
+def compare_lines(expected: str, got: str, offset: int = 0) -> str:
+    return f"expected, got = {expected}, {got}\n" + _COMPARE.format(offset=offset)

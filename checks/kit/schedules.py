@@ -1,0 +1,625 @@
+"""The kit for learning-rate schedules: torch's schedulers and the closed forms as targets,
+drawn cases, the driver, the round-off model the comparisons use, and the evidence snippets.
+
+The target is a black box ``factory(optimizer, **params) -> LRScheduler``: the driver builds SGD
+on one float64 parameter with a drawn base lr, constructs the scheduler, and runs the
+documented loop (``optimizer.step()`` then ``scheduler.step()``), reading ``group['lr']`` (and
+``group['momentum']`` where the spec cycles it) after construction and after every
+``scheduler.step()``: ``trace.lr[t]`` is the lr after t scheduler steps, the one the optimizer
+applies at its (t+1)-th step. The loop also measures the lr the optimizer really applied (the
+parameter is reset to 0 before each step and the gradient is 1, so the step is
+-lr * momentum_buffer exactly).
+
+Error model (``RoundOff``): one evaluation of a schedule is a handful of flops on quantities
+of size |lr| or of the schedule's scale (eta_min, max_lr: affine floors), each rounding by at
+most eps relative; an implementation may be recursive (torch's chainable get_lr multiplies
+the current lr every step), which repeats that per step and adds up to first order. And an
+implementation may locate t within the schedule in floating point (t / T, the fraction of a
+cycle 1 + t/total - cycle in torch's CyclicLR): that position is off by up to eps (t + P)
+steps (P the period), which moves the lr by the steepest per-step change times that. So
+
+    |got - exact| <= ROUNDOFF_OPS * eps * [(t + 1)(|exact| + scale) + (t + 1 + P) slope].
+
+The scale term covers torch's naive 1 + cos(x) near a trough (eps absolute, i.e. eps * scale);
+the slope term torch's CyclicLR with step_size_up << step_size_down, where x / step_ratio
+amplifies the cancellation in 1 + t/total - cycle by total / step_size_up. Ratios between
+consecutive values (step drops) need only the per-step part.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from optcheck.checks.kit.registry import Context, NotApplicable, Violation, run_property
+from optcheck.checks.kit.strategies import hyperparams, real
+from optcheck.checks.result import CheckResult, Evidence
+from optcheck.checks.target import ScheduleTarget
+from optcheck.reference.schedules import SCHEDULES
+from optcheck.reference.space import Int, Real
+from optcheck.reference.spec import ScheduleSpec
+
+EPS = float(np.finfo(np.float64).eps)
+# Flops per evaluation of a schedule, each rounding by at most eps (see the module note).
+ROUNDOFF_OPS = 8
+# Largest integer parameter (T_max, step_size, total_iters, ...) the invariant checks draw.
+CAP = 128
+MIN_STEPS, MAX_STEPS = 40, 1000
+# The optimizer's lr before the scheduler touches it (base_lr for most schedules).
+BASE_LR = Real("base_lr", 1e-4, 10.0, 0.1, log=True, special=(0.1, 1.0))
+
+
+# --- torch's schedulers as targets ----------------------------------------------------------
+
+
+def torch_class(dotted: str) -> type:
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _children(optimizer: torch.optim.Optimizer, entries: Sequence[Any]) -> list[Any]:
+    out = []
+    for child, params in entries:
+        name = child if isinstance(child, str) else child.name
+        out.append(torch_schedule_factory(name)(optimizer, **dict(params)))
+    return out
+
+
+def _torch_kw(params: Mapping[str, Any]) -> dict[str, Any]:
+    kw = dict(params)
+    if "milestones" in kw:  # torch wants a list (MultiStepLR counts repeats via Counter)
+        kw["milestones"] = list(kw["milestones"])
+    return kw
+
+
+def torch_schedule_factory(name: str) -> Callable[..., Any]:
+    """``factory(optimizer, **params)`` building torch's scheduler for a SCHEDULES entry.
+
+    Plain classes are returned as they are. Composites take their children as
+    ``(name, params)`` pairs, as the specs draw them, and build them on the same optimizer;
+    a named composite (``recipe`` in the spec, e.g. WarmupCosine) becomes torch's
+    SequentialLR of its recipe.
+    """
+    spec = SCHEDULES[name]
+    cls = torch_class(spec.torch_class)
+    if spec.recipe is not None:
+        sequential = torch_schedule_factory("SequentialLR")
+
+        def named(optimizer: torch.optim.Optimizer, last_epoch: int = -1, **params: Any) -> Any:
+            return sequential(optimizer, last_epoch=last_epoch, **spec.recipe(params))
+
+        sig = [inspect.Parameter(d.name, inspect.Parameter.KEYWORD_ONLY) for d in spec.space]
+        return _signed(named, name, sig + [_LAST_EPOCH])
+    if name == "SequentialLR":
+
+        def sequential_lr(
+            optimizer: torch.optim.Optimizer,
+            schedulers: Sequence[Any],
+            milestones: Sequence[int],
+            last_epoch: int = -1,
+        ) -> Any:
+            kids = _children(optimizer, schedulers)
+            return cls(optimizer, kids, milestones=list(milestones), last_epoch=last_epoch)
+
+        return _signed(sequential_lr, name)
+    if name == "ChainedScheduler":
+
+        def chained(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any]) -> Any:
+            return cls(_children(optimizer, schedulers), optimizer=optimizer)
+
+        return _signed(chained, name)
+    if "milestones" in {d.name for d in spec.space}:
+
+        def with_list(optimizer: torch.optim.Optimizer, **params: Any) -> Any:
+            return cls(optimizer, **_torch_kw(params))
+
+        with_list.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]
+        with_list.__optcheck_import__ = (  # type: ignore[attr-defined]
+            f"from {cls.__module__} import {cls.__name__} as make_schedule"
+        )
+        return with_list
+    return cls
+
+
+_LAST_EPOCH = inspect.Parameter("last_epoch", inspect.Parameter.KEYWORD_ONLY, default=-1)
+
+
+def _signed(fn: Callable[..., Any], name: str, extra: list[Any] | None = None) -> Any:
+    if extra is not None:
+        first = inspect.Parameter("optimizer", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        fn.__signature__ = inspect.Signature([first, *extra])  # type: ignore[attr-defined]
+    fn.__optcheck_import__ = (  # type: ignore[attr-defined]
+        "from optcheck.checks.kit.schedules import torch_schedule_factory\n"
+        f"make_schedule = torch_schedule_factory({name!r})"
+    )
+    return fn
+
+
+def torch_schedule_target(name: str) -> ScheduleTarget:
+    """torch's scheduler for a SCHEDULES entry, as a target (what the tests check)."""
+    spec = SCHEDULES[name]
+    factory = torch_schedule_factory(name)
+    module, _, attr = spec.torch_class.rpartition(".")
+    path = f"{module}:{attr}" if inspect.isclass(factory) else None
+    return ScheduleTarget(f"torch {name}", factory, import_path=path)
+
+
+class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
+    """A spec's closed form as an LRScheduler, so the oracle is a target like any other (the
+    checks must pass on it): lr_t = closed_form(last_epoch, initial_lr, **params), and the
+    cycled momentum where the spec has one. Evaluated BLOCK epochs at a time (the closed
+    forms are vectorised; some, MultiplicativeLR's product, cost O(t) per call)."""
+
+    BLOCK = 256
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        spec: ScheduleSpec,
+        params: Mapping[str, Any],
+        last_epoch: int = -1,
+    ):
+        self.spec, self.params = spec, full_params(spec, params)
+        self._cache: dict[tuple[str, float, int], float] = {}
+        super().__init__(optimizer, last_epoch)
+
+    def _value(self, key: str, base: float, t: int) -> float:
+        if (key, base, t) not in self._cache:
+            ts = np.arange(t, t + self.BLOCK)
+            if self.spec.horizon is not None:  # OneCycleLR: nothing past total_steps
+                ts = ts[ts <= int(self.spec.horizon(self.params))]
+            fn = self.spec.closed_form if key == "lr" else self.spec.momentum
+            assert fn is not None
+            values = np.asarray(fn(ts, base, **self.params), dtype=np.float64)
+            for u, v in zip(ts, values, strict=True):
+                self._cache[key, base, int(u)] = float(v)
+        return self._cache[key, base, t]
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        t = self.last_epoch
+        if cycles_momentum(self.spec, self.params):
+            m = self._value("momentum", 0.0, t)
+            for group in self.optimizer.param_groups:
+                if "betas" in group:
+                    group["betas"] = (m, *group["betas"][1:])
+                else:
+                    group["momentum"] = m
+        return [self._value("lr", float(b), t) for b in self.base_lrs]
+
+    def state_dict(self) -> dict[str, Any]:
+        # The spec holds callables (closed forms, lambdas); the position is all there is.
+        skip = ("spec", "params", "_cache")
+        return {k: v for k, v in super().state_dict().items() if k not in skip}
+
+
+def reference_schedule_target(name: str, variant: str | None = None) -> ScheduleTarget:
+    """SCHEDULES[name]'s closed form (or a named variant's) as a target."""
+    spec = SCHEDULES[name]
+    if variant is not None:
+        v = next(x for x in spec.variants if x.name == variant)
+        spec = replace(spec, closed_form=v.fn)
+
+    def factory(optimizer: torch.optim.Optimizer, last_epoch: int = -1, **params: Any) -> Any:
+        return ReferenceSchedule(optimizer, spec, params, last_epoch)
+
+    sig = [inspect.Parameter(d.name, inspect.Parameter.KEYWORD_ONLY) for d in spec.space]
+    first = inspect.Parameter("optimizer", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    factory.__signature__ = inspect.Signature([first, *sig, _LAST_EPOCH])  # type: ignore[attr-defined]
+    label = f"reference {name}" + (f":{variant}" if variant else "")
+    return ScheduleTarget(label, factory)
+
+
+# --- drawn cases ----------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of a parameter: callables and specs by name, tuples as lists."""
+    if isinstance(value, ScheduleSpec):
+        return value.name
+    if callable(value):
+        return getattr(value, "__name__", repr(value))
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Case:
+    params: dict[str, Any]  # constructor keywords passed to the target
+    base_lr: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"base_lr": self.base_lr, "params": _plain(self.params), **_plain(self.extra)}
+
+
+def schedule_spec(ctx: Context) -> ScheduleSpec:
+    if not isinstance(ctx.spec, ScheduleSpec):
+        raise NotApplicable("needs --like to name a schedule")
+    return ctx.spec
+
+
+def schedule_cases(
+    ctx: Context,
+    *,
+    cap: int = CAP,
+    extra: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[Case]:
+    """Parameters from the spec's space (integer sizes up to ``cap``), a base lr, and
+    ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp)."""
+    fixed = dict(ctx.settings.fixed_hp)
+    if isinstance(ctx.spec, ScheduleSpec):
+        overrides = {
+            d.name: st.integers(d.low, max(d.low, min(d.high, cap)))
+            for d in ctx.spec.space
+            if isinstance(d, Int) and d.high > cap
+        }
+        params = hyperparams(
+            ctx.spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides
+        ).map(lambda p: {**p, **fixed})
+    else:
+        params = st.just(fixed)
+    return st.builds(
+        Case,
+        params=params,
+        base_lr=real(BASE_LR),
+        extra=st.fixed_dictionaries(dict(extra or {})),
+    )
+
+
+def full_params(spec: ScheduleSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters in force: the drawn ones over the spec's defaults."""
+    return {**(spec.defaults if spec else {}), **params}
+
+
+def cycles_momentum(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> bool:
+    return spec is not None and spec.momentum is not None and bool(p.get("cycle_momentum", True))
+
+
+def ints_in(value: Any) -> Iterator[int]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from ints_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from ints_in(v)
+
+
+def size(p: Mapping[str, Any]) -> int:
+    """Sum of every integer parameter (children's too): the span the schedule's structure
+    (periods, milestones, warmups) can occupy. Used to decide how long to drive."""
+    return sum(max(0, v) for v in ints_in(dict(p)))
+
+
+def last_step(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> int | None:
+    """The last t whose lr an optimizer can apply: OneCycleLR's lr at t = total_steps is
+    never used by an optimizer step (the run is over), so the checks stop at N - 1."""
+    if spec is not None and spec.horizon is not None:
+        return int(spec.horizon(p)) - 1
+    return None
+
+
+def steps_for(
+    spec: ScheduleSpec | None, p: Mapping[str, Any], need: int, most: int = MAX_STEPS
+) -> int:
+    """``need`` steps, at least MIN_STEPS, at most ``most``, never past the last usable t."""
+    n = min(max(need, MIN_STEPS), most)
+    end = last_step(spec, p)
+    return n if end is None else max(0, min(n, end))
+
+
+def scale_of(spec: ScheduleSpec | None, base_lr: float, p: Mapping[str, Any]) -> float:
+    """The schedule's size: the larger bound where the spec gives bounds, else base_lr."""
+    if spec is not None and spec.bounds is not None:
+        lo, hi = spec.bounds(base_lr, p)
+        return float(max(abs(lo), abs(hi)))
+    return float(base_lr)
+
+
+@dataclass(frozen=True)
+class RoundOff:
+    """Largest |got - exact| round-off allows at epoch t (module note)."""
+
+    scale: float  # the schedule's size (its larger bound)
+    slope: float = 0.0  # the steepest change between consecutive epochs
+    period: int = 0
+
+    def __call__(self, t: Any, exact: Any) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        size = np.abs(np.asarray(exact, dtype=np.float64)) + self.scale
+        return ROUNDOFF_OPS * EPS * ((t + 1.0) * size + (t + 1.0 + self.period) * self.slope)
+
+
+def steepest(values: Any) -> float:
+    """The largest finite change between consecutive values (a NaN or inf is not a slope: the
+    checks report it themselves, every comparison with it fails)."""
+    v = np.asarray(values, dtype=np.float64)
+    d = np.abs(np.diff(v)) if v.size > 1 else np.zeros(0)
+    return float(np.max(d[np.isfinite(d)], initial=0.0))
+
+
+def period_of(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> int:
+    return int(spec.period(p)) if spec is not None and spec.period is not None else 0
+
+
+def roundoff_model(
+    spec: ScheduleSpec | None, base_lr: float, p: Mapping[str, Any], values: Any
+) -> RoundOff:
+    """The model for a run whose lrs are ``values`` (the exact ones where known, else the
+    target's own: a broken target's jumps widen it by eps-sized amounts only)."""
+    return RoundOff(scale_of(spec, base_lr, p), steepest(values), period_of(spec, p))
+
+
+def scope(spec: ScheduleSpec, invariant: str, p: Mapping[str, Any], n: int) -> tuple[int, int]:
+    """[lo, hi] of epochs where ``invariant`` holds for these parameters (spec's ``scope``),
+    clipped to the trace; NotApplicable where it does not hold at all."""
+    fn = spec.scope.get(invariant)
+    where = fn(p) if fn else (0, None)
+    if where is None:
+        raise NotApplicable(f"{invariant} does not hold for these parameters")
+    lo, hi = where
+    hi = n if hi is None else min(int(hi), n)
+    if hi < lo:
+        raise NotApplicable(f"{invariant} holds on an empty range here")
+    return int(lo), hi
+
+
+# --- driving the target ---------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """``lr[t]``/``momentum[t]``: group values after t scheduler steps (t = 0..n);
+    ``applied[t]``: the lr the optimizer's (t+1)-th step really applied (t = 0..n-1)."""
+
+    lr: np.ndarray
+    applied: np.ndarray
+    momentum: np.ndarray | None = None
+
+
+def make_optimizer(base_lr: float) -> tuple[torch.nn.Parameter, torch.optim.SGD]:
+    p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+    # foreach=False: the single-tensor path, no per-step implementation dispatch.
+    return p, torch.optim.SGD([p], lr=base_lr, momentum=0.0, foreach=False)
+
+
+def read_lr(opt: torch.optim.Optimizer) -> float:
+    return float(opt.param_groups[0]["lr"])
+
+
+def read_momentum(opt: torch.optim.Optimizer) -> float:
+    group = opt.param_groups[0]
+    return float(group["betas"][0] if "betas" in group else group["momentum"])
+
+
+class Driver:
+    """One optimizer + scheduler pair stepped in the documented order, measuring as it goes."""
+
+    def __init__(self, opt: torch.optim.Optimizer, param: torch.nn.Parameter, sched: Any):
+        self.opt, self.param, self.sched = opt, param, sched
+        self.buffer: float | None = None  # SGD's momentum buffer, mirrored in float64
+        self.lr = [read_lr(opt)]
+        self.momentum = [read_momentum(opt)]
+        self.applied: list[float] = []
+
+    def step(self, count: int = 1) -> None:
+        param, opt, sched = self.param, self.opt, self.sched
+        param.grad = torch.ones_like(param)  # SGD never writes to .grad
+        for _ in range(count):
+            mu = read_momentum(opt)
+            with torch.no_grad():
+                param.zero_()
+            opt.step()
+            # torch's SGD (dampening 0): buf = g at first use, then mu * buf + g; step -lr*buf.
+            if mu != 0.0:
+                self.buffer = 1.0 if self.buffer is None else mu * self.buffer + 1.0
+            direction = self.buffer if mu != 0.0 else 1.0
+            self.applied.append(-param.item() / direction)
+            sched.step()
+            self.lr.append(read_lr(opt))
+            self.momentum.append(read_momentum(opt))
+
+    def trace(self, momentum: bool) -> Trace:
+        return Trace(
+            np.array(self.lr),
+            np.array(self.applied),
+            np.array(self.momentum) if momentum else None,
+        )
+
+
+def start(target: ScheduleTarget, params: Mapping[str, Any], base_lr: float) -> Driver:
+    p, opt = make_optimizer(base_lr)
+    return Driver(opt, p, target.make(opt, params))
+
+
+def drive(
+    target: ScheduleTarget,
+    params: Mapping[str, Any],
+    base_lr: float,
+    steps: int,
+    *,
+    momentum: bool = False,
+) -> Trace:
+    with warnings.catch_warnings():
+        # A third-party scheduler's deprecation chatter must not flood the report.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        driver = start(target, params, base_lr)
+        driver.step(steps)
+    return driver.trace(momentum)
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def _param_source(params: Mapping[str, Any]) -> tuple[list[str], str]:
+    """Python source for ``params`` with named callables imported; specs by name."""
+    imports: list[str] = []
+
+    def src(v: Any) -> str:
+        if isinstance(v, ScheduleSpec):
+            return repr(v.name)
+        if callable(v) and hasattr(v, "__module__") and hasattr(v, "__qualname__"):
+            if "<" not in v.__qualname__:
+                imports.append(f"from {v.__module__} import {v.__qualname__}")
+                return v.__qualname__
+            return f"None  # {v!r}: not importable"
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{k!r}: {src(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, tuple):
+            return "(" + "".join(f"{src(x)}, " for x in v) + ")"
+        if isinstance(v, list):
+            return "[" + ", ".join(src(x) for x in v) + "]"
+        return repr(v)
+
+    body = ", ".join(f"{k}={src(v)}" for k, v in params.items())
+    return sorted(set(imports)), body
+
+
+def snippet_head(target: ScheduleTarget, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(imports ending in ``make_schedule = ...``, the keyword source for ``params``), or
+    None when the target cannot be imported by name."""
+    made = getattr(target.factory, "__optcheck_import__", None)
+    if made is None and target.import_path and ":" in target.import_path:
+        module, _, attr = target.import_path.partition(":")
+        made = f"from {module} import {attr} as make_schedule"
+    if made is None:
+        return None
+    imports, body = _param_source(params)
+    fixed = ", ".join(f"{k}={v!r}" for k, v in target.fixed.items())
+    return "\n".join(["import torch", *imports, made]), ", ".join(x for x in (body, fixed) if x)
+
+
+def snippet(
+    target: ScheduleTarget, params: Mapping[str, Any], base_lr: float, steps: int, show: str
+) -> str | None:
+    """Standalone Python that runs the target in the checks' loop and prints ``show``."""
+    head = snippet_head(target, params)
+    if head is None:
+        return None
+    imports, body = head
+    return "\n".join(
+        [
+            imports,
+            "",
+            "p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
+            f"opt = torch.optim.SGD([p], lr={base_lr!r}, momentum=0.0)",
+            f"sched = make_schedule(opt{', ' if body else ''}{body})",
+            "lrs, momenta = [opt.param_groups[0]['lr']], [opt.param_groups[0]['momentum']]",
+            f"for _ in range({steps}):",
+            "    p.grad = torch.ones_like(p)",
+            "    opt.step()",
+            "    sched.step()",
+            "    lrs.append(opt.param_groups[0]['lr'])",
+            "    momenta.append(opt.param_groups[0]['momentum'])",
+            f"print({show})",
+            "",
+        ]
+    )
+
+
+def violation(
+    ctx: Context,
+    case: Case,
+    message: str,
+    *,
+    t: int,
+    expected: Any,
+    got: Any,
+    tol: float | None,
+    steps: int,
+    show: str | None = None,
+    code: str | None = None,
+) -> Violation:
+    err = None
+    if tol and expected is not None and got is not None:
+        err = float(abs(float(got) - float(expected)) / tol)
+    return Violation(
+        Evidence(
+            message,
+            step=t,
+            expected=expected,
+            got=got,
+            tolerance=tol,
+            error_in_tol=err,
+            snippet=code
+            or snippet(ctx.target, case.params, case.base_lr, steps, show or f"lrs[{t}]"),
+        )
+    )
+
+
+def quiet(prop: Callable[..., None]) -> Callable[..., None]:
+    """Run ``prop`` with NumPy's float warnings off: a target's inf/NaN lr is reported as a
+    violation with evidence, not as a warning."""
+
+    def run(*args: Any) -> None:
+        with np.errstate(all="ignore"):
+            prop(*args)
+
+    return run
+
+
+def run_schedule_property(
+    ctx: Context,
+    prop: Callable[[ScheduleSpec, Case, dict[str, Any]], None],
+    *,
+    cap: int = CAP,
+    extra: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> CheckResult:
+    spec = schedule_spec(ctx)
+
+    @quiet
+    def run(case: Case) -> None:
+        prop(spec, case, full_params(spec, case.params))
+
+    return run_property(ctx, schedule_cases(ctx, cap=cap, extra=extra), run)
+
+
+def fmt(x: float) -> str:
+    return f"{x:.17g}"
+
+
+def first_mismatch(got: np.ndarray, want: np.ndarray, tol: np.ndarray) -> int | None:
+    bad = np.flatnonzero(~(np.abs(got - want) <= tol))
+    return int(bad[0]) if bad.size else None
+
+
+def matching_variant(
+    spec: ScheduleSpec, t: np.ndarray, got: np.ndarray, base_lr: float, p: Mapping[str, Any]
+) -> str | None:
+    for v in spec.variants:
+        try:
+            want = np.asarray(v.fn(t, base_lr, **p), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - a variant outside its domain matches nothing
+            continue
+        if first_mismatch(got, want, roundoff_model(spec, base_lr, p, want)(t, want)) is None:
+            return f"{spec.name}:{v.name} ({v.description}; {v.source})"
+    return None
+
+
+def spec_or_none(ctx: Context) -> ScheduleSpec | None:
+    return ctx.spec if isinstance(ctx.spec, ScheduleSpec) else None
+
+
+def require_constructible(ctx: Context) -> None:
+    """Without a spec only --hp says what to pass: a target that needs more is skipped (the
+    check cannot run), not failed."""
+    if spec_or_none(ctx) is not None:
+        return
+    try:
+        start(ctx.target, ctx.settings.fixed_hp, 0.1)
+    except TypeError as exc:
+        raise NotApplicable(f"cannot construct without --like or --hp: {exc}") from None
