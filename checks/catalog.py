@@ -1,9 +1,9 @@
 """The catalog: every algorithm record and schedule spec optcheck knows, found, not listed.
 
-Optimizer records come from ``optcheck.checks.algorithms.*`` (each module's ``RECORDS``),
-schedule specs from ``optcheck.reference.schedules.SCHEDULES``. Tests, nox sessions, .ci/gpu,
-the validator and the benchmarks iterate ``OPTIMIZERS`` and ``SCHEDULES``; no other list of
-algorithm names exists. ``registered`` adds a record for a while (a test's toy algorithm).
+Optimizer records and schedule specs come from ``optcheck.checks.algorithms.*`` (each
+module's ``RECORDS``; the schedules' are in ``algorithms/schedules.py``). Tests, nox sessions,
+.ci/gpu, the validator and the benchmarks iterate ``OPTIMIZERS`` and ``SCHEDULES``; no other
+list of algorithm names exists. ``registered`` adds a record for a while (a test's toy algorithm).
 """
 
 from __future__ import annotations
@@ -16,29 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from optcheck.checks import algorithms
-from optcheck.checks.kit.registry import unknown_invariants
-from optcheck.checks.records import OptimizerRecord
-from optcheck.reference.schedules import SCHEDULES
-from optcheck.reference.spec import ScheduleSpec, Variant
+from optcheck.checks.records import OptimizerRecord, ScheduleSpec
+from optcheck.reference.spec import Variant
 
 
-def _discover() -> dict[str, OptimizerRecord]:
-    found: dict[str, OptimizerRecord] = {}
+def _discover() -> tuple[dict[str, OptimizerRecord], dict[str, ScheduleSpec]]:
+    optimizers: dict[str, OptimizerRecord] = {}
+    schedules: dict[str, ScheduleSpec] = {}
     for info in sorted(pkgutil.iter_modules(algorithms.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{algorithms.__name__}.{info.name}")
         for record in module.RECORDS:
+            found = optimizers if isinstance(record, OptimizerRecord) else schedules
             if record.name in found:
                 raise ValueError(f"two records named {record.name!r}")
             found[record.name] = record
-    return found
+    return optimizers, schedules
 
 
-OPTIMIZERS: dict[str, OptimizerRecord] = _discover()
-
-# Schedule specs name their invariants; a name no check implements fails here, at import.
-for _spec in SCHEDULES.values():
-    if _missing := unknown_invariants(_spec):
-        raise ImportError(f"{_spec.name} lists invariants no check implements: {sorted(_missing)}")
+OPTIMIZERS, SCHEDULES = _discover()
 
 
 @contextlib.contextmanager

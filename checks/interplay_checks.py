@@ -68,9 +68,8 @@ from optcheck.checks.kit.schedules import (
     violation,
 )
 from optcheck.checks.kit.schedules import Case as ScheduleCase
-from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
-from optcheck.reference.spec import ScheduleSpec
 
 # Roundings in one optimizer step (Adam-family: about a dozen; margin for others).
 TRAJ_OPS = 32

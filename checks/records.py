@@ -69,9 +69,7 @@ class OptimizerRecord:
     def __post_init__(self) -> None:
         if self.error_model is not None and self.error_model.step is not self.step:
             raise TypeError(f"{self.name}: the error model must run the record's own step")
-        for fn in self.invariants:
-            if getattr(fn, "check_id", None) is None:
-                raise TypeError(f"{self.name}: invariant {fn!r} is not a registered check")
+        _registered(self.name, self.invariants)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -86,3 +84,65 @@ class OptimizerRecord:
     @property
     def invariant_ids(self) -> frozenset[str]:
         return frozenset(fn.check_id for fn in self.invariants)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A learning-rate schedule as a closed form eta_t = closed_form(t, base_lr, **params).
+
+    ``t`` is the scheduler's epoch: the number of ``scheduler.step()`` calls since
+    construction (torch's ``last_epoch``). ``momentum`` is the closed form of the cycled
+    momentum where the scheduler cycles it (OneCycleLR, CyclicLR).
+    """
+
+    name: str
+    closed_form: Callable[..., Any]
+    torch_class: str
+    space: tuple[Dimension, ...]
+    # Check functions that hold for this schedule (a wrong one fails at import).
+    invariants: tuple[Callable[..., Any], ...]
+    source: str
+    constraint: Constraint | None = None
+    momentum: Callable[..., Any] | None = None
+    variants: tuple[Variant, ...] = ()
+    notes: str = ""
+    # What the checks need to know, each None/False where it does not apply:
+    # bounds(base_lr, params) -> (lo, hi), the range "bounded" asserts;
+    bounds: Callable[[float, Hyper], tuple[float, float]] | None = None
+    # landmarks(base_lr, params) -> ((t, lr), ...), paper values at named epochs;
+    landmarks: Callable[[float, Hyper], tuple[tuple[float, float], ...]] | None = None
+    # {invariant check: fn(params) -> (t_lo, t_hi | None) | None}: where it holds;
+    scope: Mapping[Callable[..., Any], Callable[[Hyper], Any]] = field(default_factory=dict)
+    # torch's get_lr multiplies the current lr, so its round-off accumulates with t;
+    chainable: bool = False
+    # period(params): the period where "periodic" applies;
+    period: Callable[[Hyper], int] | None = None
+    # horizon(params): the last t torch accepts (OneCycleLR);
+    horizon: Callable[[Hyper], int] | None = None
+    # the scheduler sets the lr itself (it ignores the optimizer's lr);
+    ignores_optimizer_lr: bool = False
+    # recipe(params) -> {"schedulers", "milestones"}: how to build a named composite in torch.
+    recipe: Callable[[Hyper], Mapping[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        _registered(self.name, (*self.invariants, *self.scope))
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return defaults(self.space)
+
+    @property
+    def invariant_ids(self) -> frozenset[str]:
+        return frozenset(fn.check_id for fn in self.invariants)  # type: ignore[attr-defined]
+
+    def check_params(self, params: Hyper) -> str | None:
+        return self.constraint(params) if self.constraint else None
+
+    def variant(self, name: str) -> Variant:
+        return find_variant(self.name, self.variants, name)
+
+
+def _registered(name: str, fns: Any) -> None:
+    for fn in fns:
+        if getattr(fn, "check_id", None) is None:
+            raise TypeError(f"{name}: invariant {fn!r} is not a registered check")

@@ -31,27 +31,26 @@ from optcheck.checks.kit.schedules import (
     roundoff_model,
     run_schedule_property,
     scale_of,
+    schedule_record,
     scope,
     size,
     steepest,
     steps_for,
     violation,
 )
+from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult
-from optcheck.reference.schedules import SCHEDULES
-from optcheck.reference.spec import ScheduleSpec
 
 # --- the invariants -------------------------------------------------------------------------
 
 
 def _monotone(ctx: Context, sign: int) -> CheckResult:
     """sign = -1: non-increasing on the scope; +1: non-decreasing."""
-    invariant = ctx.check_id.removeprefix("schedule.")
     word = "rises" if sign < 0 else "falls"
 
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
         n = steps_for(spec, p, size(p) + MIN_STEPS)
-        lo, hi = scope(spec, invariant, p, n)
+        lo, hi = scope(ctx, spec, p, n)
         if sign < 0 and spec.bounds is not None and not spec.ignores_optimizer_lr:
             # A decay starts at its top; where the bounds put the top above base_lr (eta_min >
             # base_lr), the same formula rises to eta_min instead.
@@ -111,7 +110,7 @@ def bounded(ctx: Context) -> CheckResult:
         if spec.bounds is None:
             raise NotApplicable(f"the {spec.name} spec gives no bounds")
         n = steps_for(spec, p, size(p) + MIN_STEPS)
-        lo_t, hi_t = scope(spec, "bounded", p, n)
+        lo_t, hi_t = scope(ctx, spec, p, n)
         mom = cycles_momentum(spec, p)
         tr = drive(ctx.target, case.params, case.base_lr, hi_t, momentum=mom)
         lo, hi = spec.bounds(case.base_lr, p)
@@ -149,7 +148,7 @@ def bounded(ctx: Context) -> CheckResult:
 def nonnegative(ctx: Context) -> CheckResult:
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
         n = steps_for(spec, p, size(p) + MIN_STEPS)
-        lo_t, hi_t = scope(spec, "nonnegative", p, n)
+        lo_t, hi_t = scope(ctx, spec, p, n)
         tr = drive(ctx.target, case.params, case.base_lr, hi_t)
         model = roundoff_model(spec, case.base_lr, p, tr.lr)
         for t in range(lo_t, hi_t + 1):
@@ -448,7 +447,7 @@ def periodic(ctx: Context) -> CheckResult:
             raise NotApplicable(f"the {spec.name} spec gives no period")
         period = int(spec.period(p))
         n = steps_for(spec, p, 2 * period + 1)
-        lo, hi = scope(spec, "periodic", p, n)
+        lo, hi = scope(ctx, spec, p, n)
         if hi - lo < period + 1:
             raise NotApplicable("the trace holds less than one period and a step")
         tr = drive(ctx.target, case.params, case.base_lr, hi)
@@ -479,7 +478,7 @@ def pieces(spec: ScheduleSpec, p: Mapping[str, Any]) -> tuple[list[Any], list[in
         raise NotApplicable(f"{spec.name} is not a sequence of schedules")
     kids = []
     for child, params in recipe["schedulers"]:
-        kids.append((SCHEDULES[child] if isinstance(child, str) else child, dict(params)))
+        kids.append((schedule_record(child) if isinstance(child, str) else child, dict(params)))
     return kids, [int(m) for m in recipe["milestones"]]
 
 

@@ -50,6 +50,7 @@ from optcheck.checks.kit.schedules import (
     roundoff_model,
     scale_of,
     schedule_cases,
+    schedule_record,
     schedule_spec,
     size,
     snippet_head,
@@ -60,11 +61,10 @@ from optcheck.checks.kit.schedules import (
     torch_schedule_target,
     violation,
 )
+from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import ScheduleTarget
 from optcheck.reference import schedules as S
-from optcheck.reference.schedules import SCHEDULES
-from optcheck.reference.spec import ScheduleSpec
 
 # Cross-validation draws sizes up to CROSSVAL_CAP and drives at most CROSSVAL_STEPS per case.
 CROSSVAL_CAP, CROSSVAL_STEPS = 500, 600
@@ -183,7 +183,7 @@ class Drift:
 
 def drift(name: str, steps: int = LONG_HORIZON, base_lr: float = 0.1) -> Drift:
     """torch's scheduler ``name`` against its closed form for ``steps`` steps."""
-    spec = SCHEDULES[name]
+    spec = schedule_record(name)
     p = full_params(spec, HORIZON_PARAMS[name])
     n = steps_for(spec, p, steps, most=steps)
     tr = drive(torch_schedule_target(name), HORIZON_PARAMS[name], base_lr, n)

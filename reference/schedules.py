@@ -13,9 +13,8 @@ argument, ratios of integers formed before one division), not torch's recursive 
 they differ from torch's chainable forms by round-off only, except where a spec's ``notes``
 say torch differs on purpose or by accident (then a ``Variant`` reproduces torch).
 
-A spec's typed fields (``bounds``, ``landmarks``, ``scope``, ``chainable``, ``period``,
-``horizon``, ``ignores_optimizer_lr``, ``recipe``) say what the checks need to know; see
-optcheck.reference.spec.ScheduleSpec.
+The records (optcheck.checks.algorithms.schedules) hold these closed forms with what the
+checks need to know about each schedule (optcheck.checks.records.ScheduleSpec).
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from optcheck.reference.space import Choice, Flag, Int, Real
-from optcheck.reference.spec import ScheduleSpec, Variant
 
 TLike = Any  # int | float | np.ndarray
 LR = Any  # float for scalar t, np.ndarray for array t
@@ -231,7 +227,7 @@ def cosine_annealing_warm_restarts_torch_epoch(
     return _out(out.reshape(np.shape(t)), t)
 
 
-def _one_cycle_total(total_steps: int | None, epochs: int | None, spe: int | None) -> int:
+def one_cycle_total(total_steps: int | None, epochs: int | None, spe: int | None) -> int:
     if total_steps is not None:
         return int(total_steps)
     if epochs is None or spe is None:
@@ -299,7 +295,7 @@ def _anneal(start: float, end: float, frac: np.ndarray, strategy: str) -> np.nda
 
 
 def _one_cycle(t: TLike, key: str, extrapolate: bool, p: Mapping[str, Any]) -> LR:
-    n_total = _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+    n_total = one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
     levels = one_cycle_levels(p)
     three = bool(p.get("three_phase", False))
     ends = ONE_CYCLE_PHASES[(key, three)]
@@ -397,11 +393,10 @@ def multiplicative_lr(t: TLike, base_lr: float, /, lr_lambda: Callable[[int], fl
     return _out(base_lr * np.cumprod(factors)[t_arr.astype(np.int64)], t)
 
 
-def _child(entry: Any) -> tuple[ScheduleSpec, Mapping[str, Any]]:
-    spec, params = entry
-    if isinstance(spec, str):
-        spec = SCHEDULES[spec]
-    return spec, dict(params)
+def _child(entry: Any) -> tuple[str, Mapping[str, Any]]:
+    """A child's torch class name (it is named, or a record) and its parameters."""
+    child, params = entry
+    return child if isinstance(child, str) else child.name, dict(params)
 
 
 def sequential_lr(
@@ -413,10 +408,10 @@ def sequential_lr(
     ks = np.array([bisect_right(list(milestones), v) for v in t_arr.ravel()]).reshape(t_arr.shape)
     out = np.zeros(t_arr.shape)
     for k in np.unique(ks):
-        spec, params = _child(schedulers[k])
+        name, params = _child(schedulers[k])
         offset = milestones[k - 1] if k > 0 else 0
         mask = ks == k
-        vals = spec.closed_form(t_arr[mask] - offset, base_lr, **params)
+        vals = CLOSED_FORMS[name](t_arr[mask] - offset, base_lr, **params)
         out[mask] = vals
     return _out(out, t_arr)
 
@@ -427,8 +422,8 @@ def chained_scheduler(t: TLike, base_lr: float, /, schedulers: Sequence[Any]) ->
     t_arr = np.asarray(t)
     out = np.full(t_arr.shape, float(base_lr))
     for entry in schedulers:
-        spec, params = _child(entry)
-        out = out * np.asarray(spec.closed_form(t_arr, 1.0, **params))
+        name, params = _child(entry)
+        out = out * np.asarray(CLOSED_FORMS[name](t_arr, 1.0, **params))
     return _out(out, t_arr)
 
 
@@ -452,7 +447,7 @@ def warmup_cosine(
     return _out(np.where(t < warmup_steps, warm, cos), t)
 
 
-def _warmup_cosine_recipe(p: Mapping[str, Any]) -> dict[str, Any]:
+def warmup_cosine_recipe(p: Mapping[str, Any]) -> dict[str, Any]:
     q = {"start_factor": 0.1, "warmup_steps": 100, "T_max": 900, "eta_min": 0.0, **p}
     warm = {"start_factor": q["start_factor"], "end_factor": 1.0, "total_iters": q["warmup_steps"]}
     cos = {"T_max": q["T_max"], "eta_min": q["eta_min"]}
@@ -508,7 +503,7 @@ def scale_exp_iterations(x: float) -> float:
 # Constraints (None: torch accepts and runs; else why not)
 
 
-def _c_constant(p: Mapping[str, Any]) -> str | None:
+def constraint_constant(p: Mapping[str, Any]) -> str | None:
     f, n = p.get("factor", 1.0 / 3), p.get("total_iters", 5)
     if not 0.0 <= f <= 1.0:
         return "factor must lie in [0, 1]"
@@ -517,7 +512,7 @@ def _c_constant(p: Mapping[str, Any]) -> str | None:
     return None if n >= 0 else "total_iters must be >= 0"
 
 
-def _c_linear(p: Mapping[str, Any]) -> str | None:
+def constraint_linear(p: Mapping[str, Any]) -> str | None:
     if not 0.0 < p.get("start_factor", 1.0 / 3) <= 1.0:
         return "start_factor must lie in (0, 1]"
     if not 0.0 <= p.get("end_factor", 1.0) <= 1.0:
@@ -525,38 +520,38 @@ def _c_linear(p: Mapping[str, Any]) -> str | None:
     return None if p.get("total_iters", 5) >= 0 else "total_iters must be >= 0"
 
 
-def _c_step(p: Mapping[str, Any]) -> str | None:
+def constraint_step(p: Mapping[str, Any]) -> str | None:
     return None if p.get("step_size", 30) >= 1 else "step_size must be >= 1 (torch takes t % 0)"
 
 
-def _c_multistep(p: Mapping[str, Any]) -> str | None:
+def constraint_multistep(p: Mapping[str, Any]) -> str | None:
     ms = p.get("milestones", ())
     return None if all(m >= 0 for m in ms) else "milestones must be >= 0"
 
 
-def _c_exponential(p: Mapping[str, Any]) -> str | None:
+def constraint_exponential(p: Mapping[str, Any]) -> str | None:
     return None if p.get("gamma", 0.95) >= 0 else "gamma must be >= 0"
 
 
-def _c_polynomial(p: Mapping[str, Any]) -> str | None:
+def constraint_polynomial(p: Mapping[str, Any]) -> str | None:
     if p.get("total_iters", 5) < 0:
         return "total_iters must be >= 0"
     return None if p.get("power", 1.0) >= 0 else "power must be >= 0"
 
 
-def _c_cosine(p: Mapping[str, Any]) -> str | None:
+def constraint_cosine(p: Mapping[str, Any]) -> str | None:
     return None if p.get("T_max", 100) >= 1 else "T_max must be >= 1 (torch divides by T_max)"
 
 
-def _c_restarts(p: Mapping[str, Any]) -> str | None:
+def constraint_restarts(p: Mapping[str, Any]) -> str | None:
     if p.get("T_0", 10) < 1:
         return "T_0 must be a positive integer"
     return None if p.get("T_mult", 1) >= 1 else "T_mult must be an integer >= 1"
 
 
-def _c_one_cycle(p: Mapping[str, Any]) -> str | None:
+def constraint_one_cycle(p: Mapping[str, Any]) -> str | None:
     try:
-        n = _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+        n = one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
     except ValueError as e:
         return str(e)
     if n <= 0:
@@ -576,7 +571,7 @@ def _c_one_cycle(p: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _c_cyclic(p: Mapping[str, Any]) -> str | None:
+def constraint_cyclic(p: Mapping[str, Any]) -> str | None:
     if p.get("step_size_up", 2000) < 1:
         return "step_size_up must be >= 1 (torch divides 0/0 at t=0)"
     down = p.get("step_size_down")
@@ -591,7 +586,7 @@ def _c_cyclic(p: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _c_lambda(p: Mapping[str, Any]) -> str | None:
+def constraint_lambda(p: Mapping[str, Any]) -> str | None:
     return None if callable(p.get("lr_lambda")) else "lr_lambda must be callable"
 
 
@@ -614,25 +609,25 @@ def _children_reason(children: Sequence[Any], allowed: set[str]) -> str | None:
     if len(children) < 1:
         return "needs at least one child scheduler"
     for i, entry in enumerate(children):
-        spec, params = _child(entry)
-        if spec.name not in allowed:
-            return f"child {i} ({spec.name}) cannot be composed this way"
+        name, params = _child(entry)
+        if name not in allowed:
+            return f"child {i} ({name}) cannot be composed this way"
         if params.get("total_iters", 1) == 0:
             return f"child {i} has total_iters=0, where torch's recursive and closed forms split"
-        reason = spec.check_params(params)
+        reason = CONSTRAINTS[name](params)
         if reason:
             return f"child {i}: {reason}"
     return None
 
 
-def _c_sequential(p: Mapping[str, Any]) -> str | None:
+def constraint_sequential(p: Mapping[str, Any]) -> str | None:
     children, ms = p.get("schedulers", ()), list(p.get("milestones", ()))
     if len(ms) != len(children) - 1:
         return "needs exactly one milestone fewer than schedulers"
     if ms != sorted(ms) or any(m < 0 for m in ms):
         return "milestones must be non-negative and sorted"
     for i, entry in enumerate(children[1:], start=1):
-        if _child(entry)[0].name == "MultiplicativeLR":
+        if _child(entry)[0] == "MultiplicativeLR":
             return (
                 f"child {i} is MultiplicativeLR: at its milestone torch multiplies the "
                 "previous child's lr by lr_lambda(0) instead of restarting"
@@ -640,16 +635,16 @@ def _c_sequential(p: Mapping[str, Any]) -> str | None:
     return _children_reason(children, _RESTARTABLE)
 
 
-def _c_chained(p: Mapping[str, Any]) -> str | None:
+def constraint_chained(p: Mapping[str, Any]) -> str | None:
     children = p.get("schedulers", ())
     for i, entry in enumerate(children):
-        spec, params = _child(entry)
-        if spec.name == "CosineAnnealingLR" and params.get("eta_min", 0.0) != 0.0:
+        name, params = _child(entry)
+        if name == "CosineAnnealingLR" and params.get("eta_min", 0.0) != 0.0:
             return f"child {i}: CosineAnnealingLR with eta_min != 0 is affine, not a factor"
     return _children_reason(children, _MULTIPLICATIVE)
 
 
-def _c_warmup_cosine(p: Mapping[str, Any]) -> str | None:
+def constraint_warmup_cosine(p: Mapping[str, Any]) -> str | None:
     if not 0.0 < p.get("start_factor", 0.1) <= 1.0:
         return "start_factor must lie in (0, 1] (torch's LinearLR)"
     if p.get("warmup_steps", 100) < 0:
@@ -657,454 +652,39 @@ def _c_warmup_cosine(p: Mapping[str, Any]) -> str | None:
     return None if p.get("T_max", 900) >= 1 else "T_max must be >= 1"
 
 
-# ---------------------------------------------------------------------------------------------
-# Bounds and landmarks (paper values) for the invariant checks
-
-
-def _bounds_between(*levels: float) -> tuple[float, float]:
-    return (min(levels), max(levels))
-
-
-def _cosine_landmarks(base_lr: float, p: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
-    tm, em = p["T_max"], p.get("eta_min", 0.0)
-    marks = [(0, base_lr), (tm, em), (2 * tm, base_lr)]  # SGDR eq. (5) at T_cur = 0, T_i
-    if tm % 2 == 0:
-        marks.append((tm // 2, (base_lr + em) / 2))
-    return tuple(sorted(marks))
-
-
-def _restart_points(
-    base_lr: float, p: Mapping[str, Any], n: int = 6
-) -> tuple[tuple[int, float], ...]:
-    t0, m = p["T_0"], p.get("T_mult", 1)
-    # SGDR sec. 3: restart i happens at sum_{j<i} T_0 T_mult^j, where the lr is base again.
-    return tuple((t0 * (m**i - 1) // (m - 1) if m > 1 else t0 * i, base_lr) for i in range(n))
-
-
-def _one_cycle_landmarks(_lr: float, p: Mapping[str, Any]) -> tuple[tuple[float, float], ...]:
-    n = _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
-    initial = p["max_lr"] / p.get("div_factor", 25.0)
-    peak = float(p.get("pct_start", 0.3) * n) - 1.0
-    marks = [(n - 1, initial / p.get("final_div_factor", 1e4))]
-    if peak >= 0:
-        marks += [(0, initial), (peak, p["max_lr"])]
-    if p.get("three_phase"):
-        marks.append((float(2 * p.get("pct_start", 0.3) * n) - 2.0, initial))
-    return tuple(sorted(marks))
-
-
-def _step_landmarks(base_lr: float, p: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
-    s, g = p["step_size"], p.get("gamma", 0.1)
-    return tuple((k * s, base_lr * g**k) for k in range(6))
-
-
-def _warmup_landmarks(base_lr: float, p: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
-    w, tm, em = p["warmup_steps"], p["T_max"], p.get("eta_min", 0.0)
-    marks = [(w, base_lr), (w + tm, em)]
-    if w > 0:
-        marks.append((0, base_lr * p["start_factor"]))
-    return tuple(sorted(marks))
-
-
-def _factor_bounds(base_lr: float, *factors: float) -> tuple[float, float]:
-    return _bounds_between(*(base_lr * f for f in factors))
-
-
-# ---------------------------------------------------------------------------------------------
-# The table
-
-_LAMBDAS = (lambda_inverse_sqrt, lambda_linear_to_zero_1000, lambda_halve_every_100, lambda_one)
-_FACTORS = (factor_0999, factor_halve_every_100, factor_slow_then_fast)
-_ETA_MIN = Real("eta_min", 0.0, 1e-2, 0.0, special=(0.0,))
-
-_SEQ_CHILDREN = (
-    (("LinearLR", {"start_factor": 0.1, "total_iters": 50}), ("CosineAnnealingLR", {"T_max": 950})),
-    (("ConstantLR", {"factor": 0.5, "total_iters": 10}), ("ExponentialLR", {"gamma": 0.995})),
-    (
-        ("LinearLR", {"start_factor": 0.01, "total_iters": 100}),
-        ("StepLR", {"step_size": 200, "gamma": 0.5}),
-        ("CosineAnnealingWarmRestarts", {"T_0": 50, "T_mult": 2}),
-    ),
-)
-_CHAINED_CHILDREN = (
-    (("ConstantLR", {"factor": 0.25, "total_iters": 20}), ("ExponentialLR", {"gamma": 0.998})),
-    (
-        ("LinearLR", {"start_factor": 0.1, "total_iters": 100}),
-        ("CosineAnnealingLR", {"T_max": 1000}),
-    ),
-    (
-        ("StepLR", {"step_size": 100, "gamma": 0.5}),
-        ("MultiStepLR", {"milestones": (150, 600), "gamma": 0.3}),
-        ("PolynomialLR", {"total_iters": 900, "power": 0.5}),
-    ),
-)
-
-_CHAINABLE = {"chainable": True}
-
-SCHEDULES: dict[str, ScheduleSpec] = {
-    "ConstantLR": ScheduleSpec(
-        name="ConstantLR",
-        closed_form=constant_lr,
-        torch_class=_TORCH + "ConstantLR",
-        space=(
-            Real("factor", 0.0, 1.0, 1.0 / 3, special=(0.0, 1.0)),
-            Int("total_iters", 0, 1000, 5),
-        ),
-        invariants=("nondecreasing_warmup", "bounded", "nonnegative"),
-        source="torch docs, ConstantLR",
-        constraint=_c_constant,
-        variants=(
-            Variant(
-                "torch",
-                constant_lr_torch,
-                "total_iters=0 keeps base*factor forever (recursive get_lr)",
-                "torch.optim.lr_scheduler.ConstantLR.get_lr",
-            ),
-        ),
-        notes="torch quirk: total_iters=0 never undoes the factor (its own _get_closed_form_lr "
-        "says base); factor=0 raises ZeroDivisionError at total_iters.",
-        **_CHAINABLE,
-        bounds=lambda lr, p: _factor_bounds(lr, p.get("factor", 1 / 3), 1.0),
-        landmarks=lambda lr, p: ((p["total_iters"], lr),),
-    ),
-    "StepLR": ScheduleSpec(
-        name="StepLR",
-        closed_form=step_lr,
-        torch_class=_TORCH + "StepLR",
-        space=(Int("step_size", 1, 1000, 30), Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0))),
-        invariants=("monotone_nonincreasing", "bounded", "nonnegative", "step_drops"),
-        source="torch docs, StepLR",
-        constraint=_c_step,
-        **_CHAINABLE,
-        bounds=lambda lr, p: (0.0, lr),
-        landmarks=_step_landmarks,
-    ),
-    "MultiStepLR": ScheduleSpec(
-        name="MultiStepLR",
-        closed_form=multistep_lr,
-        torch_class=_TORCH + "MultiStepLR",
-        space=(
-            Choice(
-                "milestones",
-                ((30, 80), (0,), (), (5, 5, 20), (1, 2, 3, 500), (100, 300, 600, 900)),
-                (30, 80),
-            ),
-            Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0)),
-        ),
-        invariants=("monotone_nonincreasing", "bounded", "nonnegative", "step_drops"),
-        source="torch docs, MultiStepLR",
-        constraint=_c_multistep,
-        notes="A milestone repeated k times drops by gamma^k; milestone 0 applies at t=0.",
-        **_CHAINABLE,
-        bounds=lambda lr, p: (0.0, lr),
-        landmarks=lambda lr, p: tuple(
-            (m, multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
-        ),
-    ),
-    "ExponentialLR": ScheduleSpec(
-        name="ExponentialLR",
-        closed_form=exponential_lr,
-        torch_class=_TORCH + "ExponentialLR",
-        space=(Real("gamma", 0.5, 1.0, 0.95, special=(1.0,)),),
-        invariants=("monotone_nonincreasing", "bounded", "nonnegative"),
-        source="torch docs, ExponentialLR",
-        constraint=_c_exponential,
-        notes="gamma^t underflows past ~1000 steps for gamma=0.5; compare above the "
-        "subnormal range.",
-        **_CHAINABLE,
-        bounds=lambda lr, p: (0.0, lr),
-    ),
-    "CosineAnnealingLR": ScheduleSpec(
-        name="CosineAnnealingLR",
-        closed_form=cosine_annealing_lr,
-        torch_class=_TORCH + "CosineAnnealingLR",
-        space=(Int("T_max", 1, 10000, 100), _ETA_MIN),
-        invariants=(
-            "monotone_nonincreasing",
-            "bounded",
-            "nonnegative",
-            "cosine_landmarks",
-            "periodic",
-        ),
-        source="Loshchilov & Hutter 2017 (SGDR) eq. (5), no restarts",
-        constraint=_c_cosine,
-        notes="Past T_max torch does not stop at eta_min: it keeps following the cosine and "
-        "rises back to base_lr at 2*T_max (period 2*T_max); the paper restarts instead. "
-        "torch's recursion evaluates 1+cos(pi t/T) naively, so near t = T_max (2k+1) "
-        "its relative error grows like eps*T_max^2 (cancellation), not a bug.",
-        **_CHAINABLE,
-        bounds=lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
-        landmarks=_cosine_landmarks,
-        period=lambda p: 2 * p["T_max"],
-        scope={"monotone_nonincreasing": lambda p: (0, p["T_max"])},
-    ),
-    "CosineAnnealingWarmRestarts": ScheduleSpec(
-        name="CosineAnnealingWarmRestarts",
-        closed_form=cosine_annealing_warm_restarts,
-        torch_class=_TORCH + "CosineAnnealingWarmRestarts",
-        space=(Int("T_0", 1, 1000, 10), Int("T_mult", 1, 4, 1), _ETA_MIN),
-        invariants=("bounded", "nonnegative", "restart_points", "periodic"),
-        source="Loshchilov & Hutter 2017 (SGDR) eq. (5), sec. 3 (T_i = T_0 * T_mult^i)",
-        constraint=_c_restarts,
-        variants=(
-            Variant(
-                "torch_epoch",
-                cosine_annealing_warm_restarts_torch_epoch,
-                "step(epoch): cycle index from a float log, can land one cycle short",
-                "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts.step",
-            ),
-        ),
-        notes="Integer steps never reach eta_min: T_cur runs 0..T_i-1 and restarts at T_i "
-        "(the paper's eta_min at T_cur = T_i is only reached by fractional epochs). "
-        "torch's step(epoch) finds the cycle by int(math.log(x, T_mult)), which is one "
-        "cycle short where the log rounds below an integer (e.g. T_0=1, T_mult=10, "
-        "epoch=111 gives eta_min instead of a restart at base_lr).",
-        bounds=lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
-        landmarks=_restart_points,
-        period=lambda p: p["T_0"],
-        scope={"periodic": lambda p: (0, None) if p.get("T_mult", 1) == 1 else None},
-    ),
-    "LinearLR": ScheduleSpec(
-        name="LinearLR",
-        closed_form=linear_lr,
-        torch_class=_TORCH + "LinearLR",
-        space=(
-            Real("start_factor", 1e-3, 1.0, 1.0 / 3, special=(1.0,)),
-            Real("end_factor", 0.0, 1.0, 1.0, special=(0.0, 1.0)),
-            Int("total_iters", 0, 1000, 5),
-        ),
-        invariants=("nondecreasing_warmup", "monotone_nonincreasing", "bounded", "nonnegative"),
-        source="torch docs, LinearLR",
-        constraint=_c_linear,
-        variants=(
-            Variant(
-                "torch",
-                linear_lr_torch,
-                "total_iters=0 holds base*start_factor forever (recursive get_lr)",
-                "torch.optim.lr_scheduler.LinearLR.get_lr",
-            ),
-        ),
-        notes="torch quirk: total_iters=0 keeps start_factor forever (the closed form "
-        "_get_closed_form_lr divides by zero there).",
-        **_CHAINABLE,
-        bounds=lambda lr, p: _factor_bounds(
-            lr, p.get("start_factor", 1 / 3), p.get("end_factor", 1.0)
-        ),
-        scope={
-            "nondecreasing_warmup": lambda p: (
-                (0, None) if p.get("start_factor", 1 / 3) <= p.get("end_factor", 1.0) else None
-            ),
-            "monotone_nonincreasing": lambda p: (
-                (0, None) if p.get("start_factor", 1 / 3) >= p.get("end_factor", 1.0) else None
-            ),
-        },
-    ),
-    "PolynomialLR": ScheduleSpec(
-        name="PolynomialLR",
-        closed_form=polynomial_lr,
-        torch_class=_TORCH + "PolynomialLR",
-        space=(
-            Int("total_iters", 0, 1000, 5),
-            Real("power", 0.0, 5.0, 1.0, special=(0.0, 1.0, 2.0)),
-        ),
-        invariants=("monotone_nonincreasing", "bounded", "nonnegative"),
-        source="torch docs, PolynomialLR ('poly' policy of Chen et al. 2017, DeepLab)",
-        constraint=_c_polynomial,
-        variants=(
-            Variant(
-                "torch",
-                polynomial_lr_torch,
-                "total_iters=0 keeps base_lr forever",
-                "torch.optim.lr_scheduler.PolynomialLR.get_lr",
-            ),
-        ),
-        notes="torch quirk: total_iters=0 keeps base_lr forever (its closed form divides by "
-        "zero); the mathematical limit is 0 (decay already complete).",
-        **_CHAINABLE,
-        bounds=lambda lr, p: (0.0, lr),
-    ),
-    "OneCycleLR": ScheduleSpec(
-        name="OneCycleLR",
-        closed_form=one_cycle_lr,
-        torch_class=_TORCH + "OneCycleLR",
-        space=(
-            Real("max_lr", 1e-4, 10.0, 0.1, log=True),
-            Int("total_steps", 1, 10000, 1000),
-            Real("pct_start", 0.0, 1.0, 0.3, special=(0.0, 0.5, 1.0)),
-            Choice("anneal_strategy", ("cos", "linear"), "cos"),
-            Flag("cycle_momentum", True),
-            Real("base_momentum", 0.5, 0.99, 0.85),
-            Real("max_momentum", 0.5, 0.999, 0.95),
-            Real("div_factor", 1.0, 1e3, 25.0, log=True),
-            Real("final_div_factor", 1.0, 1e5, 1e4, log=True),
-            Flag("three_phase", False),
-        ),
-        invariants=("one_cycle_landmarks", "bounded", "nonnegative"),
-        source="Smith & Topin 2019 (arXiv:1708.07120) 1cycle; "
-        "Smith 2018 (arXiv:1803.09820) momentum",
-        constraint=_c_one_cycle,
-        momentum=one_cycle_momentum,
-        variants=(
-            Variant(
-                "torch",
-                one_cycle_lr_torch,
-                "extrapolates the last phase at t = total_steps",
-                "torch.optim.lr_scheduler.OneCycleLR.get_lr",
-            ),
-        ),
-        notes="torch defaults to two phases and cosine annealing (fastai); the paper has three "
-        "linear phases (three_phase=True, anneal_strategy='linear'). Peak at "
-        "t = float(pct_start*N) - 1, exact only where that is an integer. torch accepts "
-        "t = total_steps and extrapolates there (linear: below zero); raises past it. "
-        "Momentum cycles inversely (betas[0] for Adam-family).",
-        bounds=lambda _lr, p: (0.0, p["max_lr"]),
-        landmarks=_one_cycle_landmarks,
-        ignores_optimizer_lr=True,
-        horizon=lambda p: _one_cycle_total(
-            p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
-        ),
-        scope={
-            "bounded": lambda p: (
-                0,
-                _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
-                - 1,
-            ),
-            "nonnegative": lambda p: (
-                0,
-                _one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
-                - 1,
-            ),
-        },
-    ),
-    "CyclicLR": ScheduleSpec(
-        name="CyclicLR",
-        closed_form=cyclic_lr,
-        torch_class=_TORCH + "CyclicLR",
-        space=(
-            Real("base_lr", 1e-5, 1.0, 1e-3, log=True),
-            Real("max_lr", 1e-5, 1.0, 1e-2, log=True),
-            Int("step_size_up", 1, 5000, 2000),
-            Choice("step_size_down", (None, 0, 1, 10, 500, 2000), None),
-            Choice("mode", ("triangular", "triangular2", "exp_range"), "triangular"),
-            Real("gamma", 0.99, 1.0, 1.0, special=(1.0,)),
-            Choice("scale_fn", (None, scale_inverse_cycle, scale_exp_iterations), None),
-            Choice("scale_mode", ("cycle", "iterations"), "cycle"),
-            Flag("cycle_momentum", True),
-            Real("base_momentum", 0.5, 0.99, 0.8),
-            Real("max_momentum", 0.5, 0.999, 0.9),
-        ),
-        invariants=("bounded", "nonnegative", "periodic"),
-        source="Smith 2017 (cyclical learning rates) sec. 3.1; torch docs, CyclicLR",
-        constraint=_c_cyclic,
-        momentum=cyclic_momentum,
-        notes="mode's own scale_mode wins over the scale_mode keyword unless scale_fn is "
-        "given. The optimizer's lr is overwritten by base_lr. Periodic only for "
-        "'triangular' without scale_fn. Momentum cycles inversely (betas[0] for "
-        "Adam-family, same closed form).",
-        bounds=lambda _lr, p: _bounds_between(p["base_lr"], p["max_lr"]),
-        ignores_optimizer_lr=True,
-        period=lambda p: (
-            p.get("step_size_up", 2000)
-            + (
-                p.get("step_size_down")
-                if p.get("step_size_down") is not None
-                else p.get("step_size_up", 2000)
-            )
-        ),
-        scope={
-            "periodic": lambda p: (
-                (0, None)
-                if p.get("scale_fn") is None and p.get("mode", "triangular") == "triangular"
-                else None
-            )
-        },
-    ),
-    "LambdaLR": ScheduleSpec(
-        name="LambdaLR",
-        closed_form=lambda_lr,
-        torch_class=_TORCH + "LambdaLR",
-        space=(Choice("lr_lambda", _LAMBDAS, lambda_inverse_sqrt),),
-        invariants=("nonnegative",),
-        source="torch docs, LambdaLR",
-        constraint=_c_lambda,
-        notes="Composite: the user's lr_lambda(t) is the whole schedule.",
-    ),
-    "MultiplicativeLR": ScheduleSpec(
-        name="MultiplicativeLR",
-        closed_form=multiplicative_lr,
-        torch_class=_TORCH + "MultiplicativeLR",
-        space=(Choice("lr_lambda", _FACTORS, factor_0999),),
-        invariants=("nonnegative",),
-        source="torch docs, MultiplicativeLR",
-        constraint=_c_lambda,
-        notes="lr_lambda(0) is never applied: t=0 is base_lr, then t multiplies by lr_lambda(t).",
-        **_CHAINABLE,
-    ),
-    "SequentialLR": ScheduleSpec(
-        name="SequentialLR",
-        closed_form=sequential_lr,
-        torch_class=_TORCH + "SequentialLR",
-        space=(
-            Choice("schedulers", _SEQ_CHILDREN, _SEQ_CHILDREN[0]),
-            Choice("milestones", ((50,), (100,), (0,), (100, 400), (100, 100)), (50,)),
-        ),
-        invariants=("nonnegative",),
-        source="torch docs and source, SequentialLR.step",
-        constraint=_c_sequential,
-        notes="Children are (name or spec, params). At milestone m_k torch calls "
-        "child._update_lr(0), so child k's own t restarts at 0 from base_lr (its closed "
-        "form where it has one). MultiplicativeLR after a milestone does not restart "
-        "(multiplies the previous lr by lr_lambda(0)); OneCycleLR/CyclicLR overwrite "
-        "initial_lr and are excluded. Repeated milestones skip a child; milestone 0 "
-        "skips the first.",
-        chainable=True,
-    ),
-    "ChainedScheduler": ScheduleSpec(
-        name="ChainedScheduler",
-        closed_form=chained_scheduler,
-        torch_class=_TORCH + "ChainedScheduler",
-        space=(Choice("schedulers", _CHAINED_CHILDREN, _CHAINED_CHILDREN[0]),),
-        invariants=("nonnegative",),
-        source="torch docs, ChainedScheduler",
-        constraint=_c_chained,
-        notes="A product of factors only for multiplicative children. CosineAnnealingLR "
-        "(eta_min=0) is a factor only up to T_max: past it torch adds "
-        "base*(1-cos(pi/T_max))/2 and the product breaks. Non-chainable children "
-        "(LambdaLR, CyclicLR, OneCycleLR, CAWR) overwrite the product.",
-        chainable=True,
-        scope={"nonnegative": lambda p: (0, None)},
-    ),
-    "WarmupCosine": ScheduleSpec(
-        name="WarmupCosine",
-        closed_form=warmup_cosine,
-        torch_class=_TORCH + "SequentialLR",
-        space=(
-            Real("start_factor", 1e-3, 1.0, 0.1, special=(1.0,)),
-            Int("warmup_steps", 0, 1000, 100),
-            Int("T_max", 1, 10000, 900),
-            _ETA_MIN,
-        ),
-        invariants=(
-            "nondecreasing_warmup",
-            "sequential_continuity",
-            "cosine_landmarks",
-            "bounded",
-            "nonnegative",
-        ),
-        source="Goyal et al. 2017 sec. 2.2 warmup + Loshchilov & Hutter 2017 eq. (5)",
-        constraint=_c_warmup_cosine,
-        notes="Named composite: torch SequentialLR([LinearLR(start_factor, 1.0, warmup_steps),"
-        " CosineAnnealingLR(T_max, eta_min)], milestones=[warmup_steps]). Continuous at "
-        "the milestone (the warmup ends at base_lr where the cosine starts).",
-        chainable=True,
-        recipe=_warmup_cosine_recipe,
-        bounds=lambda lr, p: _bounds_between(
-            lr, p.get("eta_min", 0.0), lr * p.get("start_factor", 0.1)
-        ),
-        landmarks=_warmup_landmarks,
-        scope={
-            "nondecreasing_warmup": lambda p: (0, p["warmup_steps"]),
-            "bounded": lambda p: (0, p["warmup_steps"] + p["T_max"]),
-        },
-    ),
+# Every closed form by torch's class name (composites name their children so).
+CLOSED_FORMS: dict[str, Callable[..., Any]] = {
+    "ConstantLR": constant_lr,
+    "StepLR": step_lr,
+    "MultiStepLR": multistep_lr,
+    "ExponentialLR": exponential_lr,
+    "CosineAnnealingLR": cosine_annealing_lr,
+    "CosineAnnealingWarmRestarts": cosine_annealing_warm_restarts,
+    "LinearLR": linear_lr,
+    "PolynomialLR": polynomial_lr,
+    "OneCycleLR": one_cycle_lr,
+    "CyclicLR": cyclic_lr,
+    "LambdaLR": lambda_lr,
+    "MultiplicativeLR": multiplicative_lr,
+    "SequentialLR": sequential_lr,
+    "ChainedScheduler": chained_scheduler,
+    "WarmupCosine": warmup_cosine,
+}
+# Every schedule's constraint by name: a composite checks its children with these.
+CONSTRAINTS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    "ConstantLR": constraint_constant,
+    "StepLR": constraint_step,
+    "MultiStepLR": constraint_multistep,
+    "ExponentialLR": constraint_exponential,
+    "CosineAnnealingLR": constraint_cosine,
+    "CosineAnnealingWarmRestarts": constraint_restarts,
+    "LinearLR": constraint_linear,
+    "PolynomialLR": constraint_polynomial,
+    "OneCycleLR": constraint_one_cycle,
+    "CyclicLR": constraint_cyclic,
+    "LambdaLR": constraint_lambda,
+    "MultiplicativeLR": constraint_lambda,
+    "SequentialLR": constraint_sequential,
+    "ChainedScheduler": constraint_chained,
+    "WarmupCosine": constraint_warmup_cosine,
 }

@@ -225,7 +225,7 @@ def closed_form_lrs(name: str, steps: int, base_lr: float = 1.0) -> tuple[np.nda
     if spec_name == "constant":
         return np.full(steps, base_lr), "constant"
     try:
-        from optcheck.reference.schedules import SCHEDULES
+        from optcheck.checks.catalog import SCHEDULES
 
         spec = SCHEDULES[spec_name]
         lrs = np.asarray(spec.closed_form(np.arange(steps), base_lr, **p), dtype=np.float64)

@@ -30,11 +30,11 @@ import torch
 from optcheck.checks import catalog, profiles
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
-from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
-from optcheck.reference.spec import ScheduleSpec, Variant
+from optcheck.reference.spec import Variant
 from optcheck.suites.target import TargetError, load
 
 VALIDATE_PROFILE = "ci"

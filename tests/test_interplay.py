@@ -13,7 +13,7 @@ import torch
 from sampling import every_nth
 
 from optcheck.checks import profiles
-from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.catalog import OPTIMIZERS, SCHEDULES
 from optcheck.checks.findings import TORCH_FINDINGS, lookup
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Context, Settings, execute
@@ -21,7 +21,6 @@ from optcheck.checks.kit.schedules import reference_schedule_target, torch_sched
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.schedules import SCHEDULES
 
 CHECKS = registry.load_all()
 # The findings this module reproduces (torch optimizers under a scheduler).

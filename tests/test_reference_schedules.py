@@ -29,8 +29,9 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as L
 
+from optcheck.checks.algorithms import schedules as records
+from optcheck.checks.catalog import SCHEDULES
 from optcheck.reference import schedules as S
-from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Choice, Flag, Int
 
 EPS = float(np.finfo(np.float64).eps)
@@ -185,7 +186,7 @@ def _bound_polynomial(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> n
 
 def _one_cycle_bound(p: dict, t: np.ndarray, ref: np.ndarray, key: str) -> np.ndarray:
     # torch evaluates each phase's anneal naively at pct = (t - start)/(end - start).
-    n_total = S._one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+    n_total = S.one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
     masks, fracs = S._one_cycle_phases(
         t, n_total, p.get("pct_start", 0.3), bool(p.get("three_phase")), True
     )
@@ -233,10 +234,10 @@ def _bound_sequential(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> n
     ks = np.array([np.searchsorted(ms, v, side="right") for v in t])
     out = np.zeros(len(t))
     for k in np.unique(ks):
-        child, params = S._child(p["schedulers"][k])
+        name, params = S._child(p["schedulers"][k])
         mask = ks == k
         offset = ms[k - 1] if k > 0 else 0
-        out[mask] = BOUNDS[child.name](dict(params), base, t[mask] - offset, ref[mask])
+        out[mask] = BOUNDS[name](dict(params), base, t[mask] - offset, ref[mask])
     return out
 
 
@@ -244,9 +245,9 @@ def _bound_chained(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> np.n
     # A product of factors: the children's relative errors add.
     rel = np.full(len(t), len(p["schedulers"]) * EPS)
     for entry in p["schedulers"]:
-        child, params = S._child(entry)
-        f = np.asarray(child.closed_form(t, 1.0, **params))
-        b = BOUNDS[child.name](dict(params), 1.0, t, f)
+        name, params = S._child(entry)
+        f = np.asarray(S.CLOSED_FORMS[name](t, 1.0, **params))
+        b = BOUNDS[name](dict(params), 1.0, t, f)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = rel + np.where(f != 0, b / np.abs(f), 0.0)
     return rel * np.abs(ref)
@@ -404,19 +405,20 @@ CASES: list[Case] = [
         dict(base_lr=1e-3, max_lr=1e-1, step_size_up=40, base_momentum=0.85, max_momentum=0.95),
         optimizer="adam",
     ),
-    *[Case("LambdaLR", dict(lr_lambda=f)) for f in S._LAMBDAS],
-    *[Case("MultiplicativeLR", dict(lr_lambda=f)) for f in S._FACTORS],
+    *[Case("LambdaLR", dict(lr_lambda=f)) for f in records._LAMBDAS],
+    *[Case("MultiplicativeLR", dict(lr_lambda=f)) for f in records._FACTORS],
     *[
         Case("SequentialLR", dict(schedulers=c, milestones=m))
         for c, m in [
-            (S._SEQ_CHILDREN[0], (50,)),
-            (S._SEQ_CHILDREN[1], (100,)),
-            (S._SEQ_CHILDREN[1], (0,)),  # milestone 0: the first child never runs
-            (S._SEQ_CHILDREN[2], (100, 400)),
-            (S._SEQ_CHILDREN[2], (100, 100)),  # repeated milestone: the middle child is skipped
+            (records._SEQ_CHILDREN[0], (50,)),
+            (records._SEQ_CHILDREN[1], (100,)),
+            (records._SEQ_CHILDREN[1], (0,)),  # milestone 0: the first child never runs
+            (records._SEQ_CHILDREN[2], (100, 400)),
+            # repeated milestone: the middle child is skipped
+            (records._SEQ_CHILDREN[2], (100, 100)),
         ]
     ],
-    *[Case("ChainedScheduler", dict(schedulers=c)) for c in S._CHAINED_CHILDREN],
+    *[Case("ChainedScheduler", dict(schedulers=c)) for c in records._CHAINED_CHILDREN],
     Case("WarmupCosine", dict(start_factor=0.1, warmup_steps=100, T_max=900, eta_min=0.0)),
     Case("WarmupCosine", dict(start_factor=0.01, warmup_steps=0, T_max=1000, eta_min=1e-4)),
     Case("WarmupCosine", dict(start_factor=0.5, warmup_steps=1000, T_max=10, eta_min=0.0)),
@@ -524,7 +526,7 @@ def test_sgdr_restarts_at_10_30_70_150() -> None:
     assert all(ref[r] == 1.0 for r in [0, *restarts])
     got, _ = drive("CosineAnnealingWarmRestarts", p, 199, 1.0)
     assert all(got[r] == 1.0 for r in restarts)
-    assert [int(tt) for tt, _ in S._restart_points(1.0, p, 5)] == [0, 10, 30, 70, 150]
+    assert [int(tt) for tt, _ in records._restart_points(1.0, p, 5)] == [0, 10, 30, 70, 150]
 
 
 def test_sgdr_never_reaches_eta_min_at_integer_epochs() -> None:
@@ -581,7 +583,7 @@ def test_cosine_landmarks() -> None:
     for tm, em in [(100, 0.0), (1000, 1e-3), (2, 0.05)]:
         p = dict(T_max=tm, eta_min=em)
         got, _ = drive("CosineAnnealingLR", p, 2 * tm, 0.1)
-        for t, value in S._cosine_landmarks(0.1, p):
+        for t, value in records._cosine_landmarks(0.1, p):
             assert S.cosine_annealing_lr(t, 0.1, **p) == pytest.approx(value, rel=4 * EPS, abs=0)
             assert got[t] == pytest.approx(value, rel=1e-12, abs=1e-15)
         assert got[tm] == em  # torch hits eta_min exactly: 1 + cos(pi) == 0 in float64
@@ -616,7 +618,7 @@ def test_one_cycle_landmarks_and_torch_peak_convention() -> None:
             assert got[999] == pytest.approx(0.5 / 25 / 1e4, rel=1e-12)
             if three:  # back at initial_lr at 2*pct*N - 2
                 assert got[598] == pytest.approx(0.5 / 25, rel=1e-12)
-            for t, value in S._one_cycle_landmarks(0.1, p):
+            for t, value in records._one_cycle_landmarks(0.1, p):
                 assert S.one_cycle_lr(t, 0.1, **p) == pytest.approx(value, rel=4 * EPS)
 
 
@@ -667,7 +669,7 @@ def test_step_lr_drops_exactly_at_multiples() -> None:
         drops = t[got[1:] != got[:-1]]
         assert np.array_equal(drops, t[t % step_size == 0])
         assert np.allclose(got[drops] / got[drops - 1], gamma, rtol=4 * EPS)
-        marks = S._step_landmarks(0.1, dict(step_size=step_size, gamma=gamma))
+        marks = records._step_landmarks(0.1, dict(step_size=step_size, gamma=gamma))
         for k, value in marks:
             if k <= 1000:
                 assert got[k] == pytest.approx(value, rel=(k // step_size + 2) * EPS)
@@ -782,7 +784,8 @@ def test_specs_are_well_formed() -> None:
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
-        assert spec.name == key and spec.source and set(spec.invariants) <= INVARIANTS
+        invariants = {fn.check_id.removeprefix("schedule.") for fn in spec.invariants}
+        assert spec.name == key and spec.source and invariants <= INVARIANTS
         assert set(spec.scope) <= set(spec.invariants)
         module, _, cls = spec.torch_class.rpartition(".")
         torch_cls = getattr(importlib.import_module(module), cls)

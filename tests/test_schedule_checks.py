@@ -13,6 +13,7 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles
+from optcheck.checks.catalog import SCHEDULES
 from optcheck.checks.findings import TORCH_FINDINGS
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Context, Settings, execute
@@ -23,7 +24,6 @@ from optcheck.checks.kit.schedules import (
 )
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Int, Real
 
 CHECKS = registry.load_all()
@@ -50,7 +50,11 @@ def zoo_target(name: str) -> ScheduleTarget:
     return ScheduleTarget(f"zoo {name}", getattr(zoo, name), import_path=f"zoo.schedules:{name}")
 
 
-SPEC_INVARIANTS = [(name, inv) for name, spec in SCHEDULES.items() for inv in spec.invariants]
+SPEC_INVARIANTS = [
+    (name, fn.check_id.removeprefix("schedule."))
+    for name, spec in SCHEDULES.items()
+    for fn in spec.invariants
+]
 # torch's findings (checks.findings) are reproduced by the test each names.
 TORCH_INVARIANTS = [
     (name, inv)
@@ -62,6 +66,11 @@ TORCH_INVARIANTS = [
 def test_every_spec_invariant_has_a_check():
     for spec in SCHEDULES.values():
         assert registry.unknown_invariants(spec) == set(), spec.name
+
+
+def test_a_spec_listing_a_function_that_is_no_check_fails_at_construction():
+    with pytest.raises(TypeError, match="not a registered check"):
+        replace(SCHEDULES["StepLR"], invariants=(len,))
 
 
 def test_every_invariant_check_has_a_mutant():

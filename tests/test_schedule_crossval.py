@@ -14,6 +14,7 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles
+from optcheck.checks.catalog import SCHEDULES
 from optcheck.checks.findings import reproduced_by
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Context, Settings, execute
@@ -21,7 +22,6 @@ from optcheck.checks.kit.schedules import reference_schedule_target, torch_sched
 from optcheck.checks.result import CheckResult
 from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, drift_table
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.schedules import SCHEDULES
 
 CHECKS = registry.load_all()
 NAMES = list(SCHEDULES)

@@ -19,10 +19,10 @@ from typing import Any, Literal
 import hypothesis
 from hypothesis import strategies as st
 
-from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.spec import ScheduleSpec, Variant
+from optcheck.reference.spec import Variant
 
 Kind = Literal["optimizer", "schedule"]
 
@@ -143,7 +143,7 @@ def load_all() -> dict[str, Check]:
 def applicable(kind: Kind, spec: OptimizerRecord | ScheduleSpec | None) -> list[Check]:
     """The generic contract of ``kind`` plus, with a record, its invariants and comparisons."""
     load_all()
-    ids = invariant_ids(spec) if spec is not None else frozenset()
+    ids = spec.invariant_ids if spec is not None else frozenset()
     return [
         c
         for c in CHECKS.values()
@@ -152,16 +152,10 @@ def applicable(kind: Kind, spec: OptimizerRecord | ScheduleSpec | None) -> list[
     ]
 
 
-def invariant_ids(spec: OptimizerRecord | ScheduleSpec) -> frozenset[str]:
-    if isinstance(spec, OptimizerRecord):
-        return spec.invariant_ids
-    return frozenset(f"schedule.{name}" for name in spec.invariants)
-
-
 def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
     """Invariants a record lists that are not registered invariant checks."""
     load_all()
-    return set(invariant_ids(spec)) - {i for i, c in CHECKS.items() if c.invariant}
+    return set(spec.invariant_ids) - {i for i, c in CHECKS.items() if c.invariant}
 
 
 def execute(check_: Check, ctx: Context) -> CheckResult:

@@ -41,11 +41,10 @@ from hypothesis import strategies as st
 
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, run_property
 from optcheck.checks.kit.strategies import hyperparams, real
+from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.schedules import SCHEDULES
 from optcheck.reference.space import Int, Real
-from optcheck.reference.spec import ScheduleSpec
 
 EPS = float(np.finfo(np.float64).eps)
 # Flops per evaluation of a schedule, each rounding by at most eps (see the module note).
@@ -58,6 +57,14 @@ BASE_LR = Real("base_lr", 1e-4, 10.0, 0.1, log=True, special=(0.1, 1.0))
 
 
 # --- torch's schedulers as targets ----------------------------------------------------------
+
+
+def schedule_record(name: str) -> ScheduleSpec:
+    """The catalog's record ``name``, looked up when used: the records import the checks,
+    which import this kit."""
+    from optcheck.checks.catalog import SCHEDULES
+
+    return SCHEDULES[name]
 
 
 def torch_class(dotted: str) -> type:
@@ -88,7 +95,7 @@ def torch_schedule_factory(name: str) -> Callable[..., Any]:
     a named composite (``recipe`` in the spec, e.g. WarmupCosine) becomes torch's
     SequentialLR of its recipe.
     """
-    spec = SCHEDULES[name]
+    spec = schedule_record(name)
     cls = torch_class(spec.torch_class)
     if spec.recipe is not None:
         sequential = torch_schedule_factory("SequentialLR")
@@ -145,7 +152,7 @@ def _signed(fn: Callable[..., Any], name: str, extra: list[Any] | None = None) -
 
 def torch_schedule_target(name: str) -> ScheduleTarget:
     """torch's scheduler for a SCHEDULES entry, as a target (what the tests check)."""
-    spec = SCHEDULES[name]
+    spec = schedule_record(name)
     factory = torch_schedule_factory(name)
     module, _, attr = spec.torch_class.rpartition(".")
     path = f"{module}:{attr}" if inspect.isclass(factory) else None
@@ -201,8 +208,8 @@ class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
 
 
 def reference_schedule_target(name: str, variant: str | None = None) -> ScheduleTarget:
-    """SCHEDULES[name]'s closed form (or a named variant's) as a target."""
-    spec = SCHEDULES[name]
+    """The record ``name``'s closed form (or a named variant's) as a target."""
+    spec = schedule_record(name)
     if variant is not None:
         v = next(x for x in spec.variants if x.name == variant)
         spec = replace(spec, closed_form=v.fn)
@@ -364,10 +371,11 @@ def roundoff_model(
     return RoundOff(scale_of(spec, base_lr, p), steepest(values), period_of(spec, p))
 
 
-def scope(spec: ScheduleSpec, invariant: str, p: Mapping[str, Any], n: int) -> tuple[int, int]:
+def scope(ctx: Context, spec: ScheduleSpec, p: Mapping[str, Any], n: int) -> tuple[int, int]:
     """[lo, hi] of epochs where ``invariant`` holds for these parameters (spec's ``scope``),
     clipped to the trace; NotApplicable where it does not hold at all."""
-    fn = spec.scope.get(invariant)
+    invariant = ctx.check_id.removeprefix("schedule.")
+    fn = spec.scope.get(ctx.check.fn if ctx.check else None)
     where = fn(p) if fn else (0, None)
     if where is None:
         raise NotApplicable(f"{invariant} does not hold for these parameters")

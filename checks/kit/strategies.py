@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, run_torch
 from optcheck.checks.kit.registry import NotApplicable
-from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
-from optcheck.reference.spec import ScheduleSpec, StepFn
+from optcheck.reference.spec import StepFn
 from optcheck.reference.trajectory import run as run_reference_steps
 
 
