@@ -2,8 +2,8 @@
 failing property into evidence (minimal case, step, expected vs got, snippet).
 
 A check is a plain function ``fn(ctx) -> CheckResult``; most are written as a property over
-drawn cases and use ``run_property``. Modules named ``*_checks.py`` in this package register
-their checks on import (``load_all``), so adding a check touches one file.
+drawn cases and use ``run_property``. Modules named ``*_checks.py`` in optcheck.checks
+register their checks on import (``load_all``), so adding a check touches one file.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def check(
 
 
 def load_all() -> dict[str, Check]:
-    """Import every ``*_checks`` module of this package (each registers its checks)."""
+    """Import every ``*_checks`` module of optcheck.checks (each registers its checks)."""
     package = importlib.import_module("optcheck.checks")
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.endswith("_checks"):
