@@ -29,7 +29,7 @@ def _install(session: nox.Session, extras: str = "test", *, pinned: bool = True)
 def tests(session: nox.Session) -> None:
     """The test suite as CI runs it (pinned versions, both cores)."""
     _install(session)
-    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session
@@ -44,7 +44,7 @@ def thorough(session: nox.Session) -> None:
         "-n",
         "auto",
         "--dist",
-        "loadgroup",
+        "worksteal",
         "--thorough",
         *session.posargs,
     )
@@ -56,7 +56,7 @@ def latest(session: nox.Session) -> None:
     failure here is drift to fix, then to record in .ci/constraints.txt."""
     _install(session, pinned=False)
     session.run("python", "-m", "pip", "freeze")
-    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

@@ -47,12 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The default run keeps one fast case of each exhaustive family; --thorough runs them all.
+    # Deselected rather than skipped: thousands of skip reports cost the xdist controller
+    # more than the sample itself. The summary line still counts them ("N deselected").
     if config.getoption("--thorough"):
         return
-    skip = pytest.mark.skip(reason="exhaustive case: run with --thorough (nox -s thorough)")
-    for item in items:
-        if "thorough" in item.keywords:
-            item.add_marker(skip)
+    exhaustive = [item for item in items if "thorough" in item.keywords]
+    if exhaustive:
+        config.hook.pytest_deselected(items=exhaustive)
+        items[:] = [item for item in items if "thorough" not in item.keywords]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -319,7 +319,7 @@ def test_float16_adam_turns_a_zero_first_gradient_into_nan():
     assert (out["fused"] == 0).all()
 
 
-@pytest.mark.parametrize("name", CROSSVALIDATED)
+@pytest.mark.parametrize("name", every_nth(CROSSVALIDATED, 3))
 def test_low_precision_cases_mostly_lie_inside_the_model(name):
     spec = OPTIMIZERS[name]
     ctx = Context(torch_target(name, "forloop"), spec, settings=settings(dtype="float16"))
@@ -328,6 +328,10 @@ def test_low_precision_cases_mostly_lie_inside_the_model(name):
     model = spec.error_model
     inside = []
 
+    # A statement about the case strategy, not a property: one fixed random sample, or it is a
+    # coin toss near the threshold (40-draw samples range 0.7-1.0 for Adam and Adafactor).
+    # Not derandomize: that mode front-loads boundary cases, which are not what it counts.
+    @hypothesis.seed(0)
     @hypothesis.settings(max_examples=40, database=None, deadline=None)
     @hypothesis.given(case_strategy(ctx, spec, "float16", ("constant",), 3))
     def count(case):
