@@ -45,6 +45,7 @@ def known_finding(
     name = _torch_name(target)
     if name is None:
         return None
+    from optcheck.checks.asgd_checks import TORCH_FINDINGS as ASGD
     from optcheck.checks.contract_checks import TORCH_FINDINGS as CONTRACT
     from optcheck.checks.interplay_checks import TORCH_OPTIMIZER_FINDINGS as INTERPLAY
     from optcheck.checks.schedule_crossval_checks import TORCH_FINDINGS as SCHEDULES
@@ -56,6 +57,8 @@ def known_finding(
         if named and f.dtype in (None, dtype):
             return f.note
     if (why := INTERPLAY.get((name, check_id))) is not None:
+        return why
+    if (why := ASGD.get((name, check_id))) is not None:
         return why
     if (f := SCHEDULES.get((name, check_id))) is not None:
         return f.why
