@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from optcheck.checks import adafactor_checks as inv
+from optcheck.checks import decay_checks
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import adafactor
 
@@ -18,6 +20,7 @@ ADAFACTOR = OptimizerRecord(
     decay="decoupled",
     error_model=adafactor.ADAFACTOR_ERROR_MODEL,
     bytes_per_element=adafactor.bytes_per_element,
+    invariants=(inv.rank_one_steps, inv.relative_step, decay_checks.decoupled_pure),
 )
 
 RECORDS = (ADAFACTOR,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optcheck.checks import asgd_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import asgd
 
@@ -18,6 +19,7 @@ ASGD = OptimizerRecord(
     decay="coupled",
     error_model=asgd.ASGD_ERROR_MODEL,
     bytes_per_element=asgd.bytes_per_element,
+    invariants=(inv.first_step, inv.eta_schedule, inv.average_is_state),
 )
 
 RECORDS = (ASGD,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from optcheck.checks import decay_checks
+from optcheck.checks import nadam_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import nadam
 
@@ -18,6 +20,7 @@ NADAM = OptimizerRecord(
     decay="coupled",
     error_model=nadam.NADAM_ERROR_MODEL,
     bytes_per_element=nadam.bytes_per_element,
+    invariants=(inv.first_step, inv.constant_gradient, decay_checks.decoupled_pure),
 )
 
 RECORDS = (NADAM,)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from optcheck.checks import decay_checks
+from optcheck.checks import radam_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import radam
 
@@ -18,6 +20,7 @@ RADAM = OptimizerRecord(
     decay="coupled",
     error_model=radam.RADAM_ERROR_MODEL,
     bytes_per_element=radam.bytes_per_element,
+    invariants=(inv.sgd_phase, inv.constant_gradient, decay_checks.decoupled_pure),
 )
 
 RECORDS = (RADAM,)
