@@ -21,7 +21,7 @@ from optcheck.checks.target import OptimizerTarget
 
 load_all()
 IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-ALGORITHMS = ("Adagrad",)
+ALGORITHMS = ("Adagrad", "RMSprop")
 # check id -> the mutants it must catch (the record is the id's prefix).
 CAUGHT = {
     "adagrad.first_step": [
@@ -41,8 +41,20 @@ CAUGHT = {
         M.AdagradLeakyAccumulator,
         Z.AdagradEpsInsideSqrt,
     ],
+    "rmsprop.first_step": [
+        Z.RMSpropKeras,
+        M.RMSpropCenteredPlusMean,
+        M.RMSpropCenteredStaleMean,
+    ],
+    "rmsprop.constant_gradient": [
+        Z.RMSpropKeras,
+        Z.RMSpropMomentumBeforeScaling,
+        M.RMSpropCenteredPlusMean,
+        M.RMSpropCenteredStaleMean,
+    ],
+    "rmsprop.centered_dominates": [M.RMSpropCenteredPlusMean],
 }
-SPEC_OF = {"adagrad": "Adagrad"}
+SPEC_OF = {"adagrad": "Adagrad", "rmsprop": "RMSprop"}
 
 
 def verdict(check_id: str, target: OptimizerTarget):

@@ -45,3 +45,47 @@ class AdagradAccumulateAfterStep(_TorchCopy, torch.optim.Adagrad):
 
 
 ADAGRAD = [AdagradLeakyAccumulator, AdagradLrDecayIgnored, AdagradAccumulateAfterStep]
+
+
+class _RMSpropCopy(_TorchCopy, torch.optim.RMSprop):
+    """torch's forloop RMSprop; ``_variance`` is where the centred slips go."""
+
+    def _variance(self, v, ga, g, alpha):
+        ga.lerp_(g, 1 - alpha)
+        return v.addcmul(ga, ga, value=-1)
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        alpha, lr, mu = group["alpha"], group["lr"], group["momentum"]
+        v = state.setdefault("ms", torch.zeros_like(p))
+        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        var = v
+        if group["centered"]:
+            var = self._variance(v, state.setdefault("mg", torch.zeros_like(p)), g, alpha)
+        d = var.sqrt().add_(group["eps"])
+        if mu > 0:
+            b = state.setdefault("mom", torch.zeros_like(p))
+            b.mul_(mu).addcdiv_(g, d)
+            p.add_(b, alpha=-lr)
+        else:
+            p.addcdiv_(g, d, value=-lr)
+
+
+class RMSpropCenteredPlusMean(_RMSpropCopy):
+    """Centred with the sign slipped: ṽ = v + ḡ² (a variance must subtract the mean²)."""
+
+    def _variance(self, v, ga, g, alpha):
+        ga.lerp_(g, 1 - alpha)
+        return v.addcmul(ga, ga, value=1)
+
+
+class RMSpropCenteredStaleMean(_RMSpropCopy):
+    """Centred with the mean of the previous step: ṽ = v_t − ḡ_{t−1}², ḡ updated after."""
+
+    def _variance(self, v, ga, g, alpha):
+        var = v.addcmul(ga, ga, value=-1)
+        ga.lerp_(g, 1 - alpha)
+        return var
+
+
+RMSPROP = [RMSpropCenteredPlusMean, RMSpropCenteredStaleMean]

@@ -1,0 +1,222 @@
+"""RMSprop invariants (Tieleman & Hinton 2012; Graves 2013 eqs. 38-41 for the centred form), in
+torch.optim.RMSprop's arrangement: v_t = αv + (1−α)g'², ḡ_t = αḡ + (1−α)g' (centred only),
+ṽ = v_t (or v_t − ḡ_t²), d_t = √ṽ + ε; μ > 0: b_t = μb + g'/d_t, Δθ_t = −η_t·b_t; μ = 0:
+Δθ_t = −η_t·g'/d_t; v_0 = ḡ_0 = b_0 = 0, g' = ±g + λθ_{t−1}.
+
+Observed through the deltas Δθ_t = θ_t − θ_{t−1} of an open-loop float64 run; tolerances come
+from the record's error model (checks.tolerance.residual_tolerance), plus, where a closed form
+replaces the reference's recursion, that closed form's own rounding (stated per check).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from optcheck.checks import strategies as S
+from optcheck.checks import tolerance as T
+from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
+from optcheck.checks.snippet import Observation, note_worst, require, trajectory
+from optcheck.reference.spec import ErrorModel
+
+F64 = T.EXACT_DTYPE
+U = T.FLOAT64.u
+
+
+def _rmsprop(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
+    spec = ctx.spec
+    if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
+        raise NotApplicable("needs --like to name RMSprop (a record with an error model)")
+    return spec, spec.error_model
+
+
+def _signed(hp: dict[str, Any], g: np.ndarray) -> np.ndarray:
+    return -g if hp.get("maximize", False) else g
+
+
+def _delta_expr(i: int, run: int = 0) -> str:
+    return f"traj[{run}][STEP][{i}] - traj[{run}][STEP-1][{i}]"
+
+
+def _require(ctx: Context, check_id: str, what: str, obs: Observation, runs: list, k: int, i: int):
+    return require(
+        obs,
+        check_id=check_id,
+        what=what,
+        target=ctx.target,
+        runs=runs,
+        step=k + 1,
+        tensor=i,
+        device=ctx.settings.device,
+    )
+
+
+@check(
+    "rmsprop.first_step",
+    "first step is −η·g'/(√((1−α)g'²)+ε), centred −η·g'/(√((1−α)g'² − (1−α)²g'²)+ε), any μ",
+    invariant=True,
+)
+def first_step(ctx: Context) -> CheckResult:
+    """From zero state: v_1 = (1−α)g'², ḡ_1 = (1−α)g', and b_1 = g'/d_1 (b_0 = 0), so with or
+    without momentum Δθ_1 = −η·g'/(√ṽ_1 + ε), ṽ_1 = v_1 or v_1 − ḡ_1² = α(1−α)g'²; g' =
+    ±g + λθ_0. Computed in the reference's own float64 operations, whose error the model's
+    residual tolerance includes."""
+    spec, model = _rmsprop(ctx)
+    worst = [0.0]
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, "rmsprop.first_step", F64)
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
+        for i, theta0 in enumerate(case.params0):
+            hp = case.tensor_hp(i)
+            alpha, eps = float(hp.get("alpha", 0.99)), float(hp.get("eps", 1e-8))
+            gp = _signed(hp, case.grads[0][i]) + float(hp.get("weight_decay", 0.0)) * theta0
+            var = (1 - alpha) * (gp * gp)
+            if hp.get("centered", False):
+                var = var - ((1 - alpha) * gp) ** 2
+            expected = theta0 - case.lr_at(i, 0) * gp / (np.sqrt(var) + eps)
+            obs = Observation(
+                f"traj[0][1][{i}]",
+                traj[1][i],
+                expected,
+                T.residual_tolerance(tol, 0, i, traj[1][i], theta0),
+            )
+            what = "first step is not −η·g/(√ṽ_1+ε)"
+            worst[0] = max(worst[0], _require(ctx, "rmsprop.first_step", what, obs, [case], 0, i))
+
+    strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 1))
+    return note_worst(run_property(ctx, "rmsprop.first_step", strategy, prop), worst[0])
+
+
+def constant_steps(g: np.ndarray, hp: dict[str, Any], lrs: list[float]) -> list[np.ndarray]:
+    """Closed-form deltas under a constant g': v_t = (1−α^t)g'², ḡ_t = (1−α^t)g', so
+    ṽ_t = (1−α^t)g'² or (1−α^t)α^t·g'²; then the momentum recursion on g'/d_t."""
+    alpha, eps = float(hp.get("alpha", 0.99)), float(hp.get("eps", 1e-8))
+    mu = float(hp.get("momentum", 0.0))
+    gp = _signed(hp, g)
+    b = np.zeros_like(gp)
+    out = []
+    for k, lr in enumerate(lrs):
+        w = 1 - alpha ** (k + 1)
+        var = w * alpha ** (k + 1) * gp * gp if hp.get("centered", False) else w * gp * gp
+        b = mu * b + gp / (np.sqrt(var) + eps)
+        out.append(-lr * b)
+    return out
+
+
+@check(
+    "rmsprop.constant_gradient",
+    "under a constant gradient Δθ_t follows the closed form of v_t = (1−α^t)g² (and ḡ_t)",
+    invariant=True,
+)
+def constant_gradient(ctx: Context) -> CheckResult:
+    """With g' constant (λ = 0), v_t = (1−α^t)g'², ḡ_t = (1−α^t)g' (sums of a geometric series),
+    hence ṽ_t = (1−α^t)g'² or, centred, (1−α^t)α^t g'²; b_t = μb_{t−1} + g'/d_t, Δθ_t = −η_t b_t
+    (``constant_steps``). The closed form replaces the reference's recursion, so it carries
+    its own rounding: v by ≤ (4t+8)u relative (α^t by t products, the recursion by 2 per
+    step), ṽ centred by that times v/ṽ = 1/α^t (cancellation), d by half of ṽ's, and b, a sum
+    of same-signed terms, by the largest of its terms' plus (t+4)u: allowance
+    |Δθ_t|·((4t+8)u/α^t + (t+8)u) on top of the model's residual tolerance."""
+    spec, model = _rmsprop(ctx)
+    worst = [0.0]
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, "rmsprop.constant_gradient", F64)
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
+        for i in range(len(case.params0)):
+            hp = case.tensor_hp(i)
+            alpha = float(hp.get("alpha", 0.99))
+            lrs = [case.lr_at(i, k) for k in range(case.steps)]
+            expected = constant_steps(case.grads[0][i], hp, lrs)
+            for k in range(case.steps):
+                t = k + 1
+                cancel = 1 / alpha**t if hp.get("centered", False) else 1.0
+                own = np.abs(expected[k]) * ((4 * t + 8) * U * cancel + (t + 8) * U)
+                obs = Observation(
+                    _delta_expr(i),
+                    traj[k + 1][i] - traj[k][i],
+                    expected[k],
+                    T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]) + own,
+                )
+                what = "under a constant gradient the step is not the closed form"
+                ratio = _require(ctx, "rmsprop.constant_gradient", what, obs, [case], k, i)
+                worst[0] = max(worst[0], ratio)
+
+    strategy = S.target_cases(
+        spec,
+        ctx.target,
+        ctx.settings.fixed_hp,
+        fixed={"weight_decay": 0.0},
+        kinds=("constant", "near_eps", "near_sqrt_eps"),
+        steps=(2, 12),
+        schedules=S.SCHEDULES,
+    )
+    return note_worst(run_property(ctx, "rmsprop.constant_gradient", strategy, prop), worst[0])
+
+
+class _Centred:
+    """A case drawn uncentred and the same case centred (describe() for the evidence)."""
+
+    def __init__(self, case: S.Case):
+        self.case = case
+        self.centred = case.replace(
+            hp={**case.hp, "centered": True},
+            group_hp=tuple({**g, "centered": True} if g else g for g in case.group_hp),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"runs": [self.case.describe(), self.centred.describe()]}
+
+
+@check(
+    "rmsprop.centered_dominates",
+    "without momentum the centred step is at least the uncentred one: v − ḡ² ≤ v",
+    invariant=True,
+    needs=("centered",),
+)
+def centered_dominates(ctx: Context) -> CheckResult:
+    """ḡ_t and v_t are the same weighted sums Σw_k g'_k and Σw_k g'_k² with Σw_k = 1−α^t ≤ 1,
+    so ḡ_t² ≤ (Σw)·v_t ≤ v_t (Cauchy–Schwarz): 0 ≤ ṽ_t ≤ v_t, the centred divisor is at most
+    the uncentred one and, at μ = 0 (λ = 0, so both runs see the same g'), |Δθ^c_t| ≥ |Δθ^u_t|
+    with the step finite. Slack: the model's residual tolerances of both deltas."""
+    spec, model = _rmsprop(ctx)
+    worst = [0.0]
+
+    def prop(pair: _Centred) -> None:
+        case, centred = pair.case, pair.centred
+        tu = trajectory(ctx, case, "rmsprop.centered_dominates", F64)
+        tc = trajectory(ctx, centred, "rmsprop.centered_dominates", F64)
+        tol_u = T.case_tolerance(model, case, F64, observed=tu[1:])
+        tol_c = T.case_tolerance(model, centred, F64, observed=tc[1:])
+        for k in range(case.steps):
+            for i in range(len(case.params0)):
+                slack = T.residual_tolerance(tol_u, k, i, tu[k + 1][i], tu[k][i])
+                slack = slack + T.residual_tolerance(tol_c, k, i, tc[k + 1][i], tc[k][i])
+                obs = Observation(
+                    f"np.abs({_delta_expr(i, 1)})",
+                    np.abs(tc[k + 1][i] - tc[k][i]),
+                    np.abs(tu[k + 1][i] - tu[k][i]),
+                    slack,
+                    relation="at_least",
+                )
+                what = "the centred step is smaller than the uncentred one"
+                runs = [case, centred]
+                ratio = _require(ctx, "rmsprop.centered_dominates", what, obs, runs, k, i)
+                worst[0] = max(worst[0], ratio)
+
+    fixed = {"weight_decay": 0.0, "momentum": 0.0, "centered": False}
+    strategy = st.builds(
+        _Centred,
+        S.target_cases(
+            spec,
+            ctx.target,
+            ctx.settings.fixed_hp,
+            fixed=fixed,
+            steps=(1, 12),
+            schedules=S.SCHEDULES,
+        ),
+    )
+    return note_worst(run_property(ctx, "rmsprop.centered_dominates", strategy, prop), worst[0])
