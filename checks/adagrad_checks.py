@@ -10,55 +10,21 @@ a bound computed here from g'_t adds its own rounding, stated where it is used.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from optcheck.checks import deltas as D
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
-from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, note_worst, require, trajectory
-from optcheck.reference.spec import ErrorModel
+from optcheck.checks.registry import CheckResult, Context, check, run_property
+from optcheck.checks.snippet import Observation, note_worst, trajectory
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 
 
-def _adagrad(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
-    spec = ctx.spec
-    if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
-        raise NotApplicable("needs --like to name Adagrad (a record with an error model)")
-    return spec, spec.error_model
-
-
-def _grad(hp: dict[str, Any], g: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """g' = ±g + λθ from the target's own θ_{t−1}, and the float64 rounding of forming it."""
-    lam = float(hp.get("weight_decay", 0.0))
-    gp = (-g if hp.get("maximize", False) else g) + lam * theta
-    return gp, 2 * U * (np.abs(g) + lam * np.abs(theta))
-
-
 def _lr(case: S.Case, i: int, k: int) -> float:
     """η̃ at step k+1: torch divides the group's lr by 1 + (t−1)·lr_decay."""
     return case.lr_at(i, k) / (1.0 + k * float(case.tensor_hp(i).get("lr_decay", 0.0)))
-
-
-def _delta_expr(i: int) -> str:
-    return f"traj[0][STEP][{i}] - traj[0][STEP-1][{i}]"
-
-
-def _require(ctx: Context, check_id: str, what: str, obs: Observation, case, k: int, i: int):
-    return require(
-        obs,
-        check_id=check_id,
-        what=what,
-        target=ctx.target,
-        runs=[case],
-        step=k + 1,
-        tensor=i,
-        device=ctx.settings.device,
-    )
 
 
 @check(
@@ -70,7 +36,7 @@ def first_step(ctx: Context) -> CheckResult:
     """Duchi et al. Fig. 1 with torch's s_0 = τ: s_1 = τ + g'², and lr_decay does not act yet
     (η̃_1 = η/(1 + 0·d)), so θ_1 = θ_0 − η·g'/(√(τ+g'²)+ε), g' = ±g + λθ_0. The expected value
     is the reference's own float64 arithmetic, whose error the model's tolerance includes."""
-    spec, model = _adagrad(ctx)
+    spec, model = D.record(ctx, "Adagrad")
     worst = [0.0]
 
     def prop(case: S.Case) -> None:
@@ -78,7 +44,7 @@ def first_step(ctx: Context) -> CheckResult:
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
-            gp, _ = _grad(hp, case.grads[0][i], theta0)
+            gp, _ = D.coupled_grad(hp, case.grads[0][i], theta0)
             tau, eps = float(hp.get("initial_accumulator_value", 0.0)), float(hp.get("eps", 1e-10))
             expected = theta0 - case.lr_at(i, 0) * gp / (np.sqrt(tau + gp * gp) + eps)
             obs = Observation(
@@ -88,7 +54,8 @@ def first_step(ctx: Context) -> CheckResult:
                 T.residual_tolerance(tol, 0, i, traj[1][i], theta0),
             )
             what = "first step is not −η·g/(√(τ+g²)+ε)"
-            worst[0] = max(worst[0], _require(ctx, "adagrad.first_step", what, obs, case, 0, i))
+            ratio = D.require_at(ctx, "adagrad.first_step", what, obs, [case], 0, i)
+            worst[0] = max(worst[0], ratio)
 
     strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 1))
     return note_worst(run_property(ctx, "adagrad.first_step", strategy, prop), worst[0])
@@ -106,7 +73,7 @@ def accumulator_monotone(ctx: Context) -> CheckResult:
     error of q_s: the model's residual tolerance of Δθ_s over η̃_s|g'_s|, plus q_s times the
     relative rounding of g'_s and 4u for the division and η̃ (q_0 gets 4u·q_0). The slack of
     step t is its own residual tolerance plus η̃_t·(g'_t's rounding)·min(q_s + e_s)."""
-    spec, model = _adagrad(ctx)
+    spec, model = D.record(ctx, "Adagrad")
     worst = [0.0]
 
     def prop(case: S.Case) -> None:
@@ -118,7 +85,7 @@ def accumulator_monotone(ctx: Context) -> CheckResult:
             q0 = 1.0 / (np.sqrt(tau) + eps)
             qmin = np.full_like(theta0, q0 * (1 + 4 * U))
             for k in range(case.steps):
-                gp, gerr = _grad(hp, case.grads[k][i], traj[k][i])
+                gp, gerr = D.coupled_grad(hp, case.grads[k][i], traj[k][i])
                 scale = _lr(case, i, k) * np.abs(gp)
                 delta = np.abs(traj[k + 1][i] - traj[k][i])
                 err = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
@@ -126,14 +93,14 @@ def accumulator_monotone(ctx: Context) -> CheckResult:
                     rel = np.where(scale > 0, gerr / np.abs(gp), np.inf)
                 bound = scale * qmin
                 obs = Observation(
-                    f"np.abs({_delta_expr(i)})",
+                    f"np.abs({D.delta_expr(i)})",
                     delta,
                     bound,
                     err + _lr(case, i, k) * gerr * qmin,
                     relation="at_most",
                 )
                 what = "the step grew against the gradient: the accumulator decreased"
-                ratio = _require(ctx, "adagrad.accumulator_monotone", what, obs, case, k, i)
+                ratio = D.require_at(ctx, "adagrad.accumulator_monotone", what, obs, [case], k, i)
                 worst[0] = max(worst[0], ratio)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     q = delta / scale
@@ -157,7 +124,7 @@ def step_bound(ctx: Context) -> CheckResult:
     the model's residual tolerance of Δθ_t; the bound, increasing in |g'| with slope at most
     η̃_t/(√(τ+g'²)+ε), moves by at most that times g'_t's rounding, plus 8u of itself for
     its own six operations."""
-    spec, model = _adagrad(ctx)
+    spec, model = D.record(ctx, "Adagrad")
     worst = [0.0]
 
     def prop(case: S.Case) -> None:
@@ -167,20 +134,22 @@ def step_bound(ctx: Context) -> CheckResult:
             hp = case.tensor_hp(i)
             tau, eps = float(hp.get("initial_accumulator_value", 0.0)), float(hp.get("eps", 1e-10))
             for k in range(case.steps):
-                gp, gerr = _grad(hp, case.grads[k][i], traj[k][i])
+                gp, gerr = D.coupled_grad(hp, case.grads[k][i], traj[k][i])
                 lr = _lr(case, i, k)
                 denom = np.sqrt(tau + gp * gp) + eps
                 bound = lr * np.abs(gp) / denom
                 slack = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
                 obs = Observation(
-                    f"np.abs({_delta_expr(i)})",
+                    f"np.abs({D.delta_expr(i)})",
                     np.abs(traj[k + 1][i] - traj[k][i]),
                     bound,
                     slack + lr * gerr / denom + 8 * U * bound,
                     relation="at_most",
                 )
                 what = "the step exceeds η̃·|g|/(√(τ+g²)+ε)"
-                worst[0] = max(worst[0], _require(ctx, "adagrad.step_bound", what, obs, case, k, i))
+                worst[0] = max(
+                    worst[0], D.require_at(ctx, "adagrad.step_bound", what, obs, [case], k, i)
+                )
 
     strategy = S.target_cases(
         spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 12), schedules=S.SCHEDULES

@@ -15,43 +15,18 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from optcheck.checks import deltas as D
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
-from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
-from optcheck.checks.snippet import Observation, note_worst, require, trajectory
-from optcheck.reference.spec import ErrorModel
+from optcheck.checks.registry import CheckResult, Context, check, run_property
+from optcheck.checks.snippet import Observation, note_worst, trajectory
 
 F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 
 
-def _rmsprop(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
-    spec = ctx.spec
-    if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
-        raise NotApplicable("needs --like to name RMSprop (a record with an error model)")
-    return spec, spec.error_model
-
-
 def _signed(hp: dict[str, Any], g: np.ndarray) -> np.ndarray:
     return -g if hp.get("maximize", False) else g
-
-
-def _delta_expr(i: int, run: int = 0) -> str:
-    return f"traj[{run}][STEP][{i}] - traj[{run}][STEP-1][{i}]"
-
-
-def _require(ctx: Context, check_id: str, what: str, obs: Observation, runs: list, k: int, i: int):
-    return require(
-        obs,
-        check_id=check_id,
-        what=what,
-        target=ctx.target,
-        runs=runs,
-        step=k + 1,
-        tensor=i,
-        device=ctx.settings.device,
-    )
 
 
 @check(
@@ -64,7 +39,7 @@ def first_step(ctx: Context) -> CheckResult:
     without momentum Δθ_1 = −η·g'/(√ṽ_1 + ε), ṽ_1 = v_1 or v_1 − ḡ_1² = α(1−α)g'²; g' =
     ±g + λθ_0. Computed in the reference's own float64 operations, whose error the model's
     residual tolerance includes."""
-    spec, model = _rmsprop(ctx)
+    spec, model = D.record(ctx, "RMSprop")
     worst = [0.0]
 
     def prop(case: S.Case) -> None:
@@ -73,7 +48,7 @@ def first_step(ctx: Context) -> CheckResult:
         for i, theta0 in enumerate(case.params0):
             hp = case.tensor_hp(i)
             alpha, eps = float(hp.get("alpha", 0.99)), float(hp.get("eps", 1e-8))
-            gp = _signed(hp, case.grads[0][i]) + float(hp.get("weight_decay", 0.0)) * theta0
+            gp, _ = D.coupled_grad(hp, case.grads[0][i], theta0)
             var = (1 - alpha) * (gp * gp)
             if hp.get("centered", False):
                 var = var - ((1 - alpha) * gp) ** 2
@@ -85,7 +60,9 @@ def first_step(ctx: Context) -> CheckResult:
                 T.residual_tolerance(tol, 0, i, traj[1][i], theta0),
             )
             what = "first step is not −η·g/(√ṽ_1+ε)"
-            worst[0] = max(worst[0], _require(ctx, "rmsprop.first_step", what, obs, [case], 0, i))
+            worst[0] = max(
+                worst[0], D.require_at(ctx, "rmsprop.first_step", what, obs, [case], 0, i)
+            )
 
     strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 1))
     return note_worst(run_property(ctx, "rmsprop.first_step", strategy, prop), worst[0])
@@ -120,7 +97,7 @@ def constant_gradient(ctx: Context) -> CheckResult:
     step), ṽ centred by that times v/ṽ = 1/α^t (cancellation), d by half of ṽ's, and b, a sum
     of same-signed terms, by the largest of its terms' plus (t+4)u: allowance
     |Δθ_t|·((4t+8)u/α^t + (t+8)u) on top of the model's residual tolerance."""
-    spec, model = _rmsprop(ctx)
+    spec, model = D.record(ctx, "RMSprop")
     worst = [0.0]
 
     def prop(case: S.Case) -> None:
@@ -136,13 +113,13 @@ def constant_gradient(ctx: Context) -> CheckResult:
                 cancel = 1 / alpha**t if hp.get("centered", False) else 1.0
                 own = np.abs(expected[k]) * ((4 * t + 8) * U * cancel + (t + 8) * U)
                 obs = Observation(
-                    _delta_expr(i),
+                    D.delta_expr(i),
                     traj[k + 1][i] - traj[k][i],
                     expected[k],
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]) + own,
                 )
                 what = "under a constant gradient the step is not the closed form"
-                ratio = _require(ctx, "rmsprop.constant_gradient", what, obs, [case], k, i)
+                ratio = D.require_at(ctx, "rmsprop.constant_gradient", what, obs, [case], k, i)
                 worst[0] = max(worst[0], ratio)
 
     strategy = S.target_cases(
@@ -182,7 +159,7 @@ def centered_dominates(ctx: Context) -> CheckResult:
     so ḡ_t² ≤ (Σw)·v_t ≤ v_t (Cauchy–Schwarz): 0 ≤ ṽ_t ≤ v_t, the centred divisor is at most
     the uncentred one and, at μ = 0 (λ = 0, so both runs see the same g'), |Δθ^c_t| ≥ |Δθ^u_t|
     with the step finite. Slack: the model's residual tolerances of both deltas."""
-    spec, model = _rmsprop(ctx)
+    spec, model = D.record(ctx, "RMSprop")
     worst = [0.0]
 
     def prop(pair: _Centred) -> None:
@@ -196,7 +173,7 @@ def centered_dominates(ctx: Context) -> CheckResult:
                 slack = T.residual_tolerance(tol_u, k, i, tu[k + 1][i], tu[k][i])
                 slack = slack + T.residual_tolerance(tol_c, k, i, tc[k + 1][i], tc[k][i])
                 obs = Observation(
-                    f"np.abs({_delta_expr(i, 1)})",
+                    f"np.abs({D.delta_expr(i, 1)})",
                     np.abs(tc[k + 1][i] - tc[k][i]),
                     np.abs(tu[k + 1][i] - tu[k][i]),
                     slack,
@@ -204,7 +181,7 @@ def centered_dominates(ctx: Context) -> CheckResult:
                 )
                 what = "the centred step is smaller than the uncentred one"
                 runs = [case, centred]
-                ratio = _require(ctx, "rmsprop.centered_dominates", what, obs, runs, k, i)
+                ratio = D.require_at(ctx, "rmsprop.centered_dominates", what, obs, runs, k, i)
                 worst[0] = max(worst[0], ratio)
 
     fixed = {"weight_decay": 0.0, "momentum": 0.0, "centered": False}

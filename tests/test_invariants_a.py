@@ -21,7 +21,7 @@ from optcheck.checks.target import OptimizerTarget
 
 load_all()
 IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-ALGORITHMS = ("Adagrad", "RMSprop")
+ALGORITHMS = ("Adagrad", "RMSprop", "Adadelta")
 # check id -> the mutants it must catch (the record is the id's prefix).
 CAUGHT = {
     "adagrad.first_step": [
@@ -53,8 +53,11 @@ CAUGHT = {
         M.RMSpropCenteredStaleMean,
     ],
     "rmsprop.centered_dominates": [M.RMSpropCenteredPlusMean],
+    "adadelta.first_step": [Z.AdadeltaZeiler, Z.AdadeltaDeltaAccumulatedFirst],
+    "adadelta.step_bound": [Z.AdadeltaZeiler, Z.AdadeltaDeltaAccumulatedFirst],
+    "adadelta.lr_scale": [Z.AdadeltaZeiler, M.AdadeltaLrInAccumulator],
 }
-SPEC_OF = {"adagrad": "Adagrad", "rmsprop": "RMSprop"}
+SPEC_OF = {"adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta"}
 
 
 def verdict(check_id: str, target: OptimizerTarget):

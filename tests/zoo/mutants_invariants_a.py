@@ -89,3 +89,20 @@ class RMSpropCenteredStaleMean(_RMSpropCopy):
 
 
 RMSPROP = [RMSpropCenteredPlusMean, RMSpropCenteredStaleMean]
+
+
+class AdadeltaLrInAccumulator(_TorchCopy, torch.optim.Adadelta):
+    """E[Δx²] accumulates the applied step η·δ instead of δ: the lr leaks into later steps."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        rho, eps, lr = group["rho"], group["eps"], group["lr"]
+        v = state.setdefault("eg2", torch.zeros_like(p))
+        u = state.setdefault("edx2", torch.zeros_like(p))
+        v.mul_(rho).addcmul_(g, g, value=1 - rho)
+        delta = u.add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(g).mul_(lr)
+        u.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        p.sub_(delta)
+
+
+ADADELTA = [AdadeltaLrInAccumulator]
