@@ -106,3 +106,19 @@ class AdadeltaLrInAccumulator(_TorchCopy, torch.optim.Adadelta):
 
 
 ADADELTA = [AdadeltaLrInAccumulator]
+
+
+class AdamaxMaxWithoutAbs(_TorchCopy, torch.optim.Adamax):
+    """u = max(β2u, g + ε): the absolute value forgotten, so a negative g barely counts."""
+
+    def _update(self, p, grad, state, group, t):
+        g = _coupled(p, grad, group)
+        b1, b2 = group["betas"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        u = state.setdefault("u", torch.zeros_like(p))
+        m.lerp_(g, 1 - b1)
+        torch.maximum(u.mul_(b2), g.add(group["eps"]), out=u)
+        p.addcdiv_(m, u, value=-group["lr"] / (1 - b1**t))
+
+
+ADAMAX = [AdamaxMaxWithoutAbs]
