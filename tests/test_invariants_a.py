@@ -21,7 +21,7 @@ from optcheck.checks.target import OptimizerTarget
 
 load_all()
 IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-ALGORITHMS = ("Adagrad", "RMSprop", "Adadelta", "Adamax")
+ALGORITHMS = ("Adagrad", "RMSprop", "Adadelta", "Adamax", "Rprop")
 # check id -> the mutants it must catch (the record is the id's prefix).
 CAUGHT = {
     "adagrad.first_step": [
@@ -63,8 +63,11 @@ CAUGHT = {
         Z.AdamaxEpsOutsideMax,
         M.AdamaxMaxWithoutAbs,
     ],
+    "rprop.step_sizes": [M.RpropNoClamp, M.RpropGradientTimesStep],
+    "rprop.sign_only": [M.RpropGradientTimesStep],
+    "rprop.flip_skips": [Z.RpropNoGradZeroing],
 }
-SPEC_OF = {"adagrad": "Adagrad", "rmsprop": "RMSprop", "adadelta": "Adadelta", "adamax": "Adamax"}
+SPEC_OF = {name.lower(): name for name in ALGORITHMS}
 
 
 def verdict(check_id: str, target: OptimizerTarget):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from zoo.optimizers_numeric import _coupled, _TorchCopy
+from zoo.optimizers_numeric import RpropNoGradZeroing, _coupled, _TorchCopy
 
 
 class AdagradLeakyAccumulator(_TorchCopy, torch.optim.Adagrad):
@@ -122,3 +122,44 @@ class AdamaxMaxWithoutAbs(_TorchCopy, torch.optim.Adamax):
 
 
 ADAMAX = [AdamaxMaxWithoutAbs]
+
+
+class _RpropCopy(RpropNoGradZeroing):
+    """iRprop− as torch has it (gradient zeroed on a flip); ``_apply`` is where slips go."""
+
+    def _update(self, p, grad, state, group):
+        (eminus, eplus), (lo, hi) = group["etas"], group["step_sizes"]
+        g = (-grad if group["maximize"] else grad).clone()
+        if not state:
+            state["prev"] = torch.zeros_like(p)
+            state["size"] = torch.full_like(p, group["lr"])
+        s = (g * state["prev"]).sign()
+        factor = torch.ones_like(p)
+        factor[s > 0], factor[s < 0] = eplus, eminus
+        self._resize(state["size"].mul_(factor), lo, hi)
+        g[s < 0] = 0
+        self._apply(p, g, state["size"])
+        state["prev"] = g
+
+    def _resize(self, size, lo, hi):
+        size.clamp_(lo, hi)
+
+    def _apply(self, p, g, size):
+        p.addcmul_(g.sign(), size, value=-1)
+
+
+class RpropNoClamp(_RpropCopy):
+    """step_sizes accepted and never applied: Δ grows and shrinks without bounds."""
+
+    def _resize(self, size, lo, hi):
+        pass
+
+
+class RpropGradientTimesStep(_RpropCopy):
+    """Steps by Δ·g instead of Δ·sign(g): the magnitude of the gradient leaks in."""
+
+    def _apply(self, p, g, size):
+        p.addcmul_(g, size, value=-1)
+
+
+RPROP = [RpropNoClamp, RpropGradientTimesStep]
