@@ -87,8 +87,9 @@ def step_bound(ctx: Context) -> CheckResult:
     """|m_t| ≤ (1−β1)Σ_{k≤t}β1^(t−k)|g'_k| and u_t ≥ β2^(t−k)(|g'_k|+ε) > β2^(t−k)|g'_k| for
     every k ≤ t (the max only decays by β2 per step), so |m_t|/u_t < (1−β1)Σ_{j<t}(β1/β2)^j
     and |Δθ_t| < η_t·C_t (``step_constant``), whatever the gradients; for β1 < β2 the sum is
-    below 1/(1−β1/β2), so |Δθ_t| < η_t/(1−β1^t)·(1−β1)/(1−β1/β2) (≈ 1.11·η_t/(1−β1^t) at
-    the defaults). Gradients growing by 1/β2 per step approach it as ε → 0. Not checked
+    below 1/(1−β1/β2), so |Δθ_t| < η_t/(1−β1^t)·(1−β1)/(1−β1/β2) (≈ 1.009·η_t/(1−β1^t) at
+    the defaults). Gradients shrinking by β2 per step, all of one sign, attain it at ε = 0
+    (every term of u's max equal). Not checked
     where β2 = 0 < β1 (no bound). Slack: the model's residual tolerance plus 16(t+1)u of the
     bound (β1^t, the sum's t terms and the division)."""
     spec, model = D.record(ctx, "Adamax")

@@ -8,16 +8,22 @@ The default run keeps torch's forloop path per invariant and a sample of the mut
 from __future__ import annotations
 
 import hypothesis
+import numpy as np
 import pytest
 import torch
 from sampling import every_nth
 from zoo import mutants_invariants_a as M
 from zoo import optimizers_numeric as Z
 
+from optcheck.checks.adamax_checks import step_constant
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.registry import CHECKS, Context, Settings, execute, load_all
+from optcheck.checks.rmsprop_checks import constant_steps
+from optcheck.checks.rprop_checks import flips
 from optcheck.checks.target import OptimizerTarget
+from optcheck.reference import adamax, rmsprop, rprop
+from optcheck.reference.trajectory import run
 
 load_all()
 IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
@@ -128,3 +134,48 @@ def test_fails_on_mutant(check_id, mutant):
     assert ev.step >= 1 and ev.case and ev.snippet
     # A target's inf makes the tolerance (scaled by |θ|) inf too: the ratio is then NaN.
     assert not ev.error_in_tol <= 1 and ev.expected is not None and ev.got is not None
+
+
+# --- the derived closed forms and bounds, against the float64 references ----------------
+
+
+def _deltas(step, grads, hp):
+    traj = run(step, [np.zeros_like(grads[0])], [[g] for g in grads], hp)
+    return np.diff(np.stack([np.zeros_like(grads[0])] + [p[0] for p in traj]), axis=0)
+
+
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.9), (0.0, 0.999), (0.9, 0.95)])
+@pytest.mark.parametrize("t", [1, 2, 5, 12])
+def test_adamax_step_constant_is_attained(betas, t):
+    """Gradients shrinking by β2 per step (ε = 0) keep every term of u's max equal: η·C_t."""
+    b1, b2 = betas
+    grads = [np.array([b2**k]) for k in range(1, t + 1)]
+    hp = {"lr": 1.0, "betas": betas, "eps": 0.0}
+    step = abs(float(_deltas(adamax.adamax_step, grads, hp)[-1][0]))
+    assert step == pytest.approx(step_constant(b1, b2, t), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rmsprop_constant_steps_match_the_reference(seed):
+    rng = np.random.default_rng(seed)
+    hp = {
+        "lr": 1.0,
+        "alpha": float(rng.choice([0.5, 0.9, 0.99])),
+        "eps": 10.0 ** rng.uniform(-10, -3),
+        "momentum": float(rng.choice([0.0, 0.9])),
+        "centered": bool(seed % 2),
+    }
+    g = rng.normal(size=6) * 10.0 ** rng.uniform(-5, 2)
+    want = _deltas(rmsprop.rmsprop_step, [g] * 12, hp)
+    got = constant_steps(g, hp, [1.0] * 12)
+    np.testing.assert_allclose(np.stack(got), want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rprop_flip_masks_match_the_reference(seed):
+    """Where ``flips`` says skip, the reference does not move; elsewhere it moves."""
+    rng = np.random.default_rng(seed)
+    grads = [rng.choice([-1.0, 0.0, 1.0], size=16) for _ in range(10)]
+    moved = _deltas(rprop.rprop_step, grads, {"lr": 0.1}) != 0
+    for k, flip in enumerate(flips(grads)):
+        np.testing.assert_array_equal(moved[k], ~flip & (grads[k] != 0))
