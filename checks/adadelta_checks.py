@@ -111,15 +111,12 @@ def step_bound(ctx: Context) -> CheckResult:
 
 
 class _UnitLr:
-    """A case and the same case with lr = 1 at every step and in every group."""
+    """A case and the same case with lr = 1 written to every group before every step (as a
+    scheduler would: the lrs travel with each run into the evidence snippet)."""
 
     def __init__(self, case: S.Case):
         self.case = case
-        self.unit = case.replace(
-            hp={**case.hp, "lr": 1.0},
-            group_hp=tuple({**g, "lr": 1.0} if "lr" in g else g for g in case.group_hp),
-            lrs=None if case.lrs is None else (1.0,) * case.steps,
-        )
+        self.unit = case.replace(lrs=(1.0,) * case.steps)
 
     def describe(self) -> dict[str, Any]:
         return {"runs": [self.case.describe(), self.unit.describe()]}

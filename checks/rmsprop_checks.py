@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from optcheck.checks import deltas as D
 from optcheck.checks import strategies as S
 from optcheck.checks import tolerance as T
-from optcheck.checks.registry import CheckResult, Context, check, run_property
+from optcheck.checks.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.snippet import Observation, note_worst, trajectory
 
 F64 = T.EXACT_DTYPE
@@ -133,18 +133,17 @@ def constant_gradient(ctx: Context) -> CheckResult:
     return note_worst(run_property(ctx, "rmsprop.constant_gradient", strategy, prop), worst[0])
 
 
-class _Centred:
-    """A case drawn uncentred and the same case centred (describe() for the evidence)."""
-
-    def __init__(self, case: S.Case):
-        self.case = case
-        self.centred = case.replace(
-            hp={**case.hp, "centered": True},
-            group_hp=tuple({**g, "centered": True} if g else g for g in case.group_hp),
-        )
-
-    def describe(self) -> dict[str, Any]:
-        return {"runs": [self.case.describe(), self.centred.describe()]}
+def centred_twin(case: S.Case) -> S.Case:
+    """The case's tensors twice in one run, the copies n..2n−1 in groups of their own with
+    centered=True: one run, so that the evidence snippet reproduces both sides."""
+    n = len(case.params0)
+    return case.replace(
+        params0=case.params0 + case.params0,
+        grads=tuple(gs + gs for gs in case.grads),
+        groups=case.groups + tuple(tuple(j + n for j in g) for g in case.groups),
+        group_hp=case.group_hp + tuple({**g, "centered": True} for g in case.group_hp),
+        recipe={**case.recipe, "centred_twin": True},
+    )
 
 
 @check(
@@ -157,35 +156,36 @@ def centered_dominates(ctx: Context) -> CheckResult:
     """ḡ_t and v_t are the same weighted sums Σw_k g'_k and Σw_k g'_k² with Σw_k = 1−α^t ≤ 1,
     so ḡ_t² ≤ (Σw)·v_t ≤ v_t (Cauchy–Schwarz): 0 ≤ ṽ_t ≤ v_t, the centred divisor is at most
     the uncentred one and, at μ = 0 (λ = 0, so both runs see the same g'), |Δθ^c_t| ≥ |Δθ^u_t|
-    with the step finite. Slack: the model's residual tolerances of both deltas."""
+    with the step finite. Both sides run in one optimizer, the centred copies in param groups
+    of their own (``centred_twin``). Slack: the model's residual tolerances of both deltas."""
     spec, model = D.record(ctx, "RMSprop")
     worst = [0.0]
 
-    def prop(pair: _Centred) -> None:
-        case, centred = pair.case, pair.centred
-        tu = trajectory(ctx, case, "rmsprop.centered_dominates", F64)
-        tc = trajectory(ctx, centred, "rmsprop.centered_dominates", F64)
-        tol_u = T.case_tolerance(model, case, F64, observed=tu[1:])
-        tol_c = T.case_tolerance(model, centred, F64, observed=tc[1:])
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, "rmsprop.centered_dominates", F64)
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
+        n = len(case.params0) // 2
         for k in range(case.steps):
-            for i in range(len(case.params0)):
-                slack = T.residual_tolerance(tol_u, k, i, tu[k + 1][i], tu[k][i])
-                slack = slack + T.residual_tolerance(tol_c, k, i, tc[k + 1][i], tc[k][i])
+            for i in range(n):
+                slack = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
+                c = n + i
+                slack = slack + T.residual_tolerance(tol, k, c, traj[k + 1][c], traj[k][c])
                 obs = Observation(
-                    f"np.abs({D.delta_expr(i, 1)})",
-                    np.abs(tc[k + 1][i] - tc[k][i]),
-                    np.abs(tu[k + 1][i] - tu[k][i]),
+                    f"np.abs({D.delta_expr(c)})",
+                    np.abs(traj[k + 1][c] - traj[k][c]),
+                    np.abs(traj[k + 1][i] - traj[k][i]),
                     slack,
                     relation="at_least",
                 )
-                what = "the centred step is smaller than the uncentred one"
-                runs = [case, centred]
-                ratio = D.require_at(ctx, "rmsprop.centered_dominates", what, obs, runs, k, i)
+                what = f"tensor {c} (centred copy of {i}) steps less than the uncentred one"
+                ratio = D.require_at(ctx, "rmsprop.centered_dominates", what, obs, [case], k, c)
                 worst[0] = max(worst[0], ratio)
 
     fixed = {"weight_decay": 0.0, "momentum": 0.0, "centered": False}
+    if not ctx.target.keeps_per_group("centered"):
+        raise NotApplicable("needs a target that keeps 'centered' per param group")
     strategy = st.builds(
-        _Centred,
+        centred_twin,
         S.target_cases(
             spec,
             ctx.target,

@@ -7,6 +7,11 @@ The default run keeps torch's forloop path per invariant and a sample of the mut
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import hypothesis
 import numpy as np
 import pytest
@@ -197,3 +202,31 @@ def test_rprop_flip_masks_match_the_reference(seed):
     moved = _deltas(rprop.rprop_step, grads, {"lr": 0.1}) != 0
     for k, flip in enumerate(flips(grads)):
         np.testing.assert_array_equal(moved[k], ~flip & (grads[k] != 0))
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(
+    ("check_id", "mutant"),
+    [
+        ("rmsprop.centered_dominates", M.RMSpropCenteredPlusMean),
+        ("adadelta.lr_scale", M.AdadeltaLrInAccumulator),
+        ("rprop.flip_skips", Z.RpropNoGradZeroing),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_evidence_snippet_reproduces_the_violation(check_id, mutant):
+    """Two-sided checks keep both sides in what the snippet replays (one run, or per-run lrs)."""
+    module = mutant.__module__
+    result = verdict(
+        check_id, OptimizerTarget(mutant.__name__, mutant, f"{module}:{mutant.__name__}")
+    )
+    assert result.verdict == "violation", result.detail
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", result.evidence.snippet],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
