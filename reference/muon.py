@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from optcheck.reference import ops
 from optcheck.reference.space import Choice, Flag, Int, Real
 from optcheck.reference.spec import Array, Hyper, State, Variant
 
@@ -159,8 +160,15 @@ def _ns(x: Array, hp: Hyper) -> Array:
 
 
 def _ns_bf16(x: Array, hp: Hyper) -> Array:
-    return newton_schulz_bfloat16(
-        x, hp.get("ns_coefficients", NS_COEFFICIENTS), hp.get("ns_steps", 5), hp.get("eps", 1e-7)
+    # emulated: bit for bit torch's bf16 rounding, so the error model charges only the float
+    # operations around NS (reference.ops)
+    return ops.emulated(
+        newton_schulz_bfloat16,
+        x,
+        hp.get("ns_coefficients", NS_COEFFICIENTS),
+        hp.get("ns_steps", 5),
+        hp.get("eps", 1e-7),
+        grid=round_bfloat16,
     )
 
 
