@@ -221,7 +221,7 @@ def probes(
         "seed": (seed + 7) % 2**32,
         "steps": 10,
         "kinds": ["spike", "random", "sparse", "sign_flip"],
-        "shapes": [[8]] * 4,
+        "shapes": [list(S.fit_shape(spec, (8,)))] * 4,
         "exponent": int(np.clip(0, *case.recipe.get("exponents", S.EXPONENTS))),
         "schedule": "cosine",
     }

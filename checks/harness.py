@@ -22,7 +22,31 @@ DTYPES = {
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
+    if t.is_sparse:
+        t = t.to_dense()
     return t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def sparse_coo(g: np.ndarray, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
+    """A NaN-encoded gradient (optcheck.reference.sparse_adam: NaN = not in the sparse
+    tensor) as torch's COO tensor: whole rows present or absent give a hybrid tensor (one
+    sparse dimension, as nn.Embedding(sparse=True) produces), other patterns one index per
+    entry."""
+    present = ~np.isnan(g)
+    if g.ndim >= 1 and np.array_equal(present, np.broadcast_to(present.any(
+        axis=tuple(range(1, g.ndim)), keepdims=True), g.shape)):
+        rows = np.flatnonzero(present.reshape(g.shape[0], -1).any(axis=1) if g.size else [])
+        indices, values = rows[None, :], g[rows]
+    else:
+        indices = np.stack(np.nonzero(present)) if g.ndim else np.zeros((0, 1), dtype=np.int64)
+        values = g[present]
+    return torch.sparse_coo_tensor(
+        torch.as_tensor(np.asarray(indices, dtype=np.int64)),
+        torch.as_tensor(np.asarray(values), dtype=dtype),
+        g.shape,
+        device=device,
+        check_invariants=False,  # built from unique, in-range indices above
+    )
 
 
 def make_params(
@@ -35,9 +59,13 @@ def make_params(
 
 
 def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray | None]) -> None:
+    """Gradients onto ``.grad``; one holding NaN is a sparse gradient (``sparse_coo``): drawn
+    cases hold NaN only for records whose gradients are sparse (OptimizerRecord.sparse_grads)."""
     for p, g in zip(params, grads, strict=True):
         if g is None:
             p.grad = None
+        elif np.isnan(np.asarray(g)).any():
+            p.grad = sparse_coo(np.asarray(g, dtype=np.float64), p.dtype, p.device)
         else:
             p.grad = torch.as_tensor(np.asarray(g), dtype=p.dtype, device=p.device).clone()
 

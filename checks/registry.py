@@ -153,6 +153,8 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
+    if isinstance(ctx.spec, OptimizerRecord) and (why := ctx.spec.not_applicable(check_.id)):
+        return skipped(check_, why)
     try:
         result = check_.fn(ctx)
     except NotApplicable as exc:
