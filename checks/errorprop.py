@@ -383,7 +383,12 @@ def _scalar_pow(a: Scalar, n: Any) -> Scalar:
         return Scalar(r, a.e**n.v if n.v > 0 else math.inf, ar)
     rel = a.e / abs(a.v)
     if isinstance(n.v, int) and n.e == 0:
-        grow = math.expm1(abs(n.v) * math.log1p(rel)) if rel < 1 else math.inf
+        # |(a+e)^n - a^n| ≤ |a|^n((1+rel)^n - 1), finite also where rel ≥ 1 (a β that
+        # underflows in float32 keeps |a^n| ≤ (2|a|)^n, not an infinite bound)
+        try:
+            grow = math.expm1(abs(n.v) * math.log1p(rel))
+        except OverflowError:
+            grow = math.inf
     else:  # first order in both: d(a^n) = a^n (n da/a + ln|a| dn)
         grow = abs(n.v) * rel + abs(math.log(abs(a.v))) * n.e
     return Scalar(r, abs(r) * (grow + POW_ROUNDING * ar.uh) + ar.uh * ar.tiny_h, ar)

@@ -100,6 +100,11 @@ class OptimizerRecord:
             )
         return None
 
+    @property
+    def structured(self) -> bool:
+        """Its cases need structure beyond dense tensors of any shape (matrices, sparse)."""
+        return self.param_ndims is not None or self.sparse_grads
+
     def accepts_shape(self, shape: tuple[int, ...]) -> bool:
         return self.param_ndims is None or len(shape) in self.param_ndims
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import hypothesis
 from hypothesis import strategies as st
 
+from optcheck.checks.harness import sparse_gradients
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
@@ -155,8 +156,10 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
     if isinstance(ctx.spec, OptimizerRecord) and (why := ctx.spec.not_applicable(check_.id)):
         return skipped(check_, why)
+    sparse = isinstance(ctx.spec, OptimizerRecord) and ctx.spec.sparse_grads
     try:
-        result = check_.fn(ctx)
+        with sparse_gradients(sparse):
+            result = check_.fn(ctx)
     except NotApplicable as exc:
         result = skipped(check_, str(exc))
     except Violation as exc:

@@ -102,7 +102,9 @@ def _moments(grad: Array, state: State, hp: Hyper, mask: Array):
 def _eps_hat_update(param: Array, m: Array, v: Array, hp: Hyper, t: int, mask: Array) -> Array:
     b1, b2 = hp.get("betas", (0.9, 0.999))
     step_size = hp["lr"] * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-    delta = -step_size * (m / (np.sqrt(v) + hp.get("eps", 1e-8)))
+    # off S the quotient is discarded: 1 there keeps its (unused) denominator away from 0, so
+    # the error model does not see an uncertain divisor that torch never computes
+    delta = -step_size * (m / (np.sqrt(np.where(mask, v, 1.0)) + hp.get("eps", 1e-8)))
     return np.where(mask, param + delta, param)
 
 

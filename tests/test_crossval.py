@@ -7,6 +7,8 @@ device; on a GPU machine run ``pytest tests/test_crossval.py -m cuda``.
 
 from __future__ import annotations
 
+import inspect
+
 import os
 import subprocess
 import sys
@@ -52,9 +54,14 @@ def settings(**kw) -> Settings:
     return Settings(max_examples=hypothesis.settings.default.max_examples, **kw)
 
 
+def _impl(cls: type, keywords: dict) -> dict:
+    """The implementation's keywords the class takes (Muon, SparseAdam: none, one path)."""
+    return {k: v for k, v in keywords.items() if k in inspect.signature(cls).parameters}
+
+
 def torch_target(name: str, impl: str) -> OptimizerTarget:
     cls = getattr(torch.optim, name)
-    return OptimizerTarget(f"{name}[{impl}]", cls, f"torch.optim:{name}", IMPLS[impl])
+    return OptimizerTarget(f"{name}[{impl}]", cls, f"torch.optim:{name}", _impl(cls, IMPLS[impl]))
 
 
 def zoo_target(cls) -> OptimizerTarget:
@@ -319,7 +326,15 @@ def test_float16_adam_turns_a_zero_first_gradient_into_nan():
     assert (out["fused"] == 0).all()
 
 
-@pytest.mark.parametrize("name", every_nth(CROSSVALIDATED, 3))
+# Muon's model emulates torch's bfloat16 Newton-Schulz: a float16 input lies within its error
+# of a bf16 rounding boundary in most cases (2^-11 against 2^-8 spacing, per entry), which the
+# model rightly puts outside its domain; its cross-validation is meant for float64/float32.
+EMULATES_BFLOAT16 = {"Muon"}
+
+
+@pytest.mark.parametrize(
+    "name", every_nth([n for n in CROSSVALIDATED if n not in EMULATES_BFLOAT16], 3)
+)
 def test_low_precision_cases_mostly_lie_inside_the_model(name):
     spec = OPTIMIZERS[name]
     ctx = Context(torch_target(name, "forloop"), spec, settings=settings(dtype="float16"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from optcheck.checks import muon_checks, sparse_adam_checks
 from optcheck.checks.records import OptimizerRecord
-from optcheck.reference import muon, sparse_adam
+from optcheck.reference import adam, muon, sparse_adam
 from optcheck.reference.spec import ErrorModel, Hyper, Variant
 
 
@@ -54,8 +54,13 @@ MUON = OptimizerRecord(
     param_ndims=(2,),
 )
 
+# Adam's domain in float16 (its coarse betas keep (1-β2)g² and the bias corrections inside
+# float16's range); one ε̂-Adam update is about the lr, as Adam's.
 SPARSE_ADAM_ERROR_MODEL = ErrorModel(
-    "SparseAdam", sparse_adam.sparse_adam_step, lambda hp, e: float(hp.get("lr", 1e-3))
+    "SparseAdam",
+    sparse_adam.sparse_adam_step,
+    adam.adam_update_scale,
+    adam.ADAM_ERROR_MODEL.low_precision_overrides,
 )
 
 SPARSE_ADAM = OptimizerRecord(
