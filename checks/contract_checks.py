@@ -1251,7 +1251,9 @@ def zero_lr(ctx: Context) -> CheckResult:
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
     try:
-        zeros = make_params([np.zeros(fit_shape(_spec(ctx), (2,)))], _dtype(ctx), ctx.settings.device)
+        zeros = make_params(
+            [np.zeros(fit_shape(_spec(ctx), (2,)))], _dtype(ctx), ctx.settings.device
+        )
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
     except (ValueError, AssertionError) as exc:
         raise NotApplicable(f"the target rejects lr = 0 ({_first_line(exc)})") from exc

@@ -1024,8 +1024,7 @@ def _propagate(
                     values[k].append(theta.copy())
     ar.observed = None
     return [
-        ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor, ar.straddles)
-        for r in range(runs)
+        ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor, ar.straddles) for r in range(runs)
     ]
 
 

@@ -46,8 +46,9 @@ def sparse_coo(g: np.ndarray, dtype: torch.dtype, device: str | torch.device) ->
     sparse dimension, as nn.Embedding(sparse=True) produces), other patterns one index per
     entry."""
     present = ~np.isnan(g)
-    if g.ndim >= 1 and np.array_equal(present, np.broadcast_to(present.any(
-        axis=tuple(range(1, g.ndim)), keepdims=True), g.shape)):
+    if g.ndim >= 1 and np.array_equal(
+        present, np.broadcast_to(present.any(axis=tuple(range(1, g.ndim)), keepdims=True), g.shape)
+    ):
         rows = np.flatnonzero(present.reshape(g.shape[0], -1).any(axis=1) if g.size else [])
         indices, values = rows[None, :], g[rows]
     else:

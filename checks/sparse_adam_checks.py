@@ -110,7 +110,10 @@ def every_step_rows(case: S.Case) -> S.Case:
     are present throughout (and the others never)."""
     first = case.grads[0]
     grads = tuple(
-        tuple(np.where(np.isnan(f), np.nan, np.nan_to_num(g, nan=0.0)) for f, g in zip(first, gs))
+        tuple(
+            np.where(np.isnan(f), np.nan, np.nan_to_num(g, nan=0.0))
+            for f, g in zip(first, gs, strict=True)
+        )
         for gs in case.grads
     )
     return case.replace(grads=grads)
