@@ -66,7 +66,8 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    (tests/test_errorprop.py::test_scalar_state_bounds_torch_nadam_mu_product)
     emulated(fn,x) fn(x) exact given x (reference.ops): the reference emulates fn's own
                    rounding bit for bit (Muon's bfloat16 Newton-Schulz). Where x ± E_x round
-                   differently on fn's first rounding (``grid``), the case leaves the domain
+                   differently on fn's first rounding (``grid``), or the target's rounding
+                   inside fn may differ (``uncertain``), the case leaves the domain
     machine_eps    2^-52 (the float64 reference's finfo eps) with error |2u - 2^-52|: a target
                    reading finfo(dtype).eps from its own tensors (torch's Adafactor ε1 = None)
                    uses 2u, exactly that far away; where it decides a clamp the comparison
@@ -826,7 +827,7 @@ class _Ops:
         return Scalar(x.v, x.e + FLOAT32.u * (abs(x.v) + FLOAT32.tiny), ar)
 
     @staticmethod
-    def emulated(fn: Any, x: Any, *args: Any, grid: Any = None) -> Any:
+    def emulated(fn: Any, x: Any, *args: Any, grid: Any = None, uncertain: Any = None) -> Any:
         # The reference reproduces fn's rounding itself: the output is exact given x's value,
         # unless x's error could carry it across fn's first rounding (``grid``): then counted
         # in ``straddles``, which puts the case outside the model.
@@ -842,6 +843,8 @@ class _Ops:
             spread = 2 * x.E.max(axis=0)
             if np.any(grid(x.v - spread) != grid(x.v + spread)):
                 x.ar.straddles += 1
+        if uncertain is not None and uncertain(x.v, *map(plain, args)):
+            x.ar.straddles += 1
         r = np.asarray(fn(x.v, *map(plain, args)))
         if r.dtype == bool:
             return r

@@ -172,6 +172,6 @@ def scale_invariance(ctx: Context) -> CheckResult:
                     ),
                 )
 
-    cases = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 6), exponents=(-3, 6))
+    cases = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 4), exponents=(-3, 6))
     strategy = st.tuples(cases, st.integers(-8, 8).filter(lambda k: k != 0))
     return note_worst(run_property(ctx, "muon.scale_invariance", strategy, prop), worst["ratio"])

@@ -81,11 +81,12 @@ def machine_eps(x: Any) -> Any:
     return float(np.finfo(x.dtype).eps)
 
 
-def emulated(fn: Any, x: Any, *args: Any, grid: Any = None) -> Any:
+def emulated(fn: Any, x: Any, *args: Any, grid: Any = None, uncertain: Any = None) -> Any:
     """``fn(x, *args)``, a sub-computation the reference emulates in the target's own precision
     (``args``: hyper-parameters it reads as plain values; ``grid(x)``: fn's first rounding of
-    x, where an error in x could change fn's result)."""
+    x, where an error in x could change fn's result; ``uncertain(x, *args)``: whether the
+    target's own rounding inside fn may part from the emulation's)."""
     engine = _engine(x, *args)
     if engine is not None:
-        return engine.emulated(fn, x, *args, grid=grid)
+        return engine.emulated(fn, x, *args, grid=grid, uncertain=uncertain)
     return fn(x, *args)
