@@ -49,7 +49,7 @@ from optcheck.checks.registry import (
     run_property,
 )
 from optcheck.checks.result import CheckResult, Evidence
-from optcheck.checks.strategies import hyperparams, real
+from optcheck.checks.strategies import fit_shape, hyperparams, real, untouched_rows
 from optcheck.reference.space import Real
 from optcheck.reference.trajectory import run as reference_run
 
@@ -83,6 +83,8 @@ class Problem:
     param_scale: float = 1.0
     sparse: bool = False
     zero: bool = False
+    # Sparse gradients (OptimizerRecord.sparse_grads): rows left out, NaN-encoded.
+    untouched_rows: bool = False
 
     def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
         rng = np.random.default_rng(self.seed)
@@ -95,6 +97,8 @@ class Problem:
 
         params0 = [draw(s, self.param_scale) for s in self.shapes]
         grads = [[draw(s, self.grad_scale) for s in self.shapes] for _ in range(self.steps)]
+        if self.untouched_rows:
+            grads = [[untouched_rows(g, rng) for g in gs] for gs in grads]
         return params0, grads
 
 
@@ -200,6 +204,9 @@ def cases(
         p = draw(problem)
         if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
             p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
+        if (spec := _spec(ctx)) is not None:  # the shapes and gradients the record steps
+            shapes = tuple(fit_shape(spec, s) for s in p.shapes)
+            p = replace(p, shapes=shapes, untouched_rows=spec.sparse_grads)
         return ContractCase(hp, p, draw(extra(p)) if extra else {})
 
     return draw_case()
@@ -260,7 +267,7 @@ def drive(
 def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
     """One construction before drawing cases, so a broken target fails with one clear message
     instead of a shrinking run over cases that all fail the same way."""
-    params = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
+    params = make_params([np.zeros(fit_shape(_spec(ctx), (2,)))], _dtype(ctx), ctx.settings.device)
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
         raise NotApplicable(
@@ -1244,7 +1251,9 @@ def zero_lr(ctx: Context) -> CheckResult:
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
     try:
-        zeros = make_params([np.zeros(2)], _dtype(ctx), ctx.settings.device)
+        zeros = make_params(
+            [np.zeros(fit_shape(_spec(ctx), (2,)))], _dtype(ctx), ctx.settings.device
+        )
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
     except (ValueError, AssertionError) as exc:
         raise NotApplicable(f"the target rejects lr = 0 ({_first_line(exc)})") from exc

@@ -38,9 +38,16 @@ IMPLEMENTATIONS = {
 }
 
 
+def _impl(cls: type, keywords: dict) -> dict:
+    """The implementation's keywords the class takes (Muon, SparseAdam: none, one path)."""
+    return {k: v for k, v in keywords.items() if k in inspect.signature(cls).parameters}
+
+
 def torch_target(name: str, impl: str) -> OptimizerTarget:
     cls = getattr(torch.optim, name)
-    return OptimizerTarget(f"{name}-{impl}", cls, f"torch.optim:{name}", IMPLEMENTATIONS[impl])
+    return OptimizerTarget(
+        f"{name}-{impl}", cls, f"torch.optim:{name}", _impl(cls, IMPLEMENTATIONS[impl])
+    )
 
 
 def zoo_target(name: str) -> OptimizerTarget:
