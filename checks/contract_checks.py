@@ -59,6 +59,7 @@ from optcheck.checks.kit.contract import (
 )
 from optcheck.checks.kit.harness import DTYPES, make_params, run_torch, set_grads, to_numpy
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.result import CheckResult
 
 # contract.finite: the largest inputs an optimizer must digest (the bounds).
@@ -858,7 +859,9 @@ def zero_lr(ctx: Context) -> CheckResult:
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
     try:
-        zeros = make_params([np.zeros(2)], torch_dtype(ctx), ctx.settings.device)
+        zeros = make_params(
+            [np.zeros(fit_shape(record_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
+        )
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
     except (ValueError, AssertionError) as exc:
         raise NotApplicable(f"the target rejects lr = 0 ({first_line(exc)})") from exc

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require, run_target, worst
+from optcheck.checks.kit.harness import sparse_gradients
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference.space import Flag
@@ -208,7 +209,7 @@ def probes(
         "seed": (seed + 7) % 2**32,
         "steps": 10,
         "kinds": ["spike", "random", "sparse", "sign_flip"],
-        "shapes": [[8]] * 4,
+        "shapes": [list(S.fit_shape(spec, (8,)))] * 4,
         "exponent": int(np.clip(0, *case.recipe.get("exponents", S.EXPONENTS))),
         "schedule": "cosine",
     }
@@ -246,7 +247,8 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
     cases = probes(case, spec, lambda k: ctx.target.accepts(k) and k not in fixed)
     matches = []
     for name, fn in candidates:
-        verdicts = [_agrees(ctx, model, fn, c, dtype) for c in cases]
+        with sparse_gradients(spec.sparse_grads):
+            verdicts = [_agrees(ctx, model, fn, c, dtype) for c in cases]
         if verdicts[0] and not any(v is False for v in verdicts):
             matches.append(name)
     return matches

@@ -64,6 +64,10 @@ Array operations (x, y tracked or scalar operands with errors E_x, E_y; r the re
                    (|fl32(x) - x| ≤ u_32(|x| + tiny_32), Higham §2.1), so the reference writes
                    scalar_state(Π·scalar_state(μ)); in h = float32 both are charged already.
                    (tests/test_errorprop.py::test_scalar_state_bounds_torch_nadam_mu_product)
+    emulated(fn,x) fn(x) exact given x (reference.ops): the reference emulates fn's own
+                   rounding bit for bit (Muon's bfloat16 Newton-Schulz). Where x ± E_x round
+                   differently on fn's first rounding (``grid``), or the target's rounding
+                   inside fn may differ (``uncertain``), the case leaves the domain
     machine_eps    2^-52 (the float64 reference's finfo eps) with error |2u - 2^-52|: a target
                    reading finfo(dtype).eps from its own tensors (torch's Adafactor ε1 = None)
                    uses 2u, exactly that far away; where it decides a clamp the comparison
@@ -144,6 +148,8 @@ class ErrorBound:
     local: list[list[np.ndarray]]
     largest: float = 0.0  # largest |intermediate|
     divisor: float = 0.0  # largest relative error bound of a divisor
+    # inputs of an emulated computation within their error of its first rounding boundary
+    straddles: int = 0
 
 
 class Arith:
@@ -157,6 +163,7 @@ class Arith:
         self._hyper_f32 = hyper.name == "float32"
         self.largest = 0.0
         self.divisor = 0.0
+        self.straddles = 0
         # Runs propagated together in this precision, two error channels each (module
         # docstring): run 0 follows ``observed``, run 1 (if any) does not.
         self.runs = runs
@@ -377,7 +384,12 @@ def _scalar_pow(a: Scalar, n: Any) -> Scalar:
         return Scalar(r, a.e**n.v if n.v > 0 else math.inf, ar)
     rel = a.e / abs(a.v)
     if isinstance(n.v, int) and n.e == 0:
-        grow = math.expm1(abs(n.v) * math.log1p(rel)) if rel < 1 else math.inf
+        # |(a+e)^n - a^n| ≤ |a|^n((1+rel)^n - 1), finite also where rel ≥ 1 (a β that
+        # underflows in float32 keeps |a^n| ≤ (2|a|)^n, not an infinite bound)
+        try:
+            grow = math.expm1(abs(n.v) * math.log1p(rel))
+        except OverflowError:
+            grow = math.inf
     else:  # first order in both: d(a^n) = a^n (n da/a + ln|a| dn)
         grow = abs(n.v) * rel + abs(math.log(abs(a.v))) * n.e
     return Scalar(r, abs(r) * (grow + POW_ROUNDING * ar.uh) + ar.uh * ar.tiny_h, ar)
@@ -815,6 +827,32 @@ class _Ops:
         return Scalar(x.v, x.e + FLOAT32.u * (abs(x.v) + FLOAT32.tiny), ar)
 
     @staticmethod
+    def emulated(fn: Any, x: Any, *args: Any, grid: Any = None, uncertain: Any = None) -> Any:
+        # The reference reproduces fn's rounding itself: the output is exact given x's value,
+        # unless x's error could carry it across fn's first rounding (``grid``): then counted
+        # in ``straddles``, which puts the case outside the model.
+        def plain(a: Any) -> Any:
+            if isinstance(a, (tuple, list)):
+                return type(a)(plain(b) for b in a)
+            return a.v if isinstance(a, (Tracked, Scalar)) else a
+
+        if not isinstance(x, Tracked):
+            return fn(plain(x), *map(plain, args))
+        if grid is not None:
+            # the reference's own input errs as much as a float64 target's: both counted
+            spread = 2 * x.E.max(axis=0)
+            if np.any(grid(x.v - spread) != grid(x.v + spread)):
+                x.ar.straddles += 1
+        if uncertain is not None and uncertain(x.v, *map(plain, args)):
+            x.ar.straddles += 1
+        r = np.asarray(fn(x.v, *map(plain, args)))
+        if r.dtype == bool:
+            return r
+        r = r.astype(np.float64)
+        x.ar.see(r)
+        return Tracked.const(r, x.ar)
+
+    @staticmethod
     def machine_eps(x: Any) -> Scalar:
         ar = _arith(x)
         ref = float(np.finfo(np.float64).eps)
@@ -964,7 +1002,7 @@ def _propagate(
                     g64 = np.asarray(g, dtype=np.float64)
                     dg = grad_error[k][i] if grad_error is not None else None
                     dg = np.zeros_like(g64) if dg is None else np.asarray(dg, dtype=np.float64)
-                    ar.see(g64)
+                    ar.see(np.where(np.isnan(g64), 0.0, g64))  # NaN: absent (sparse_adam)
                     ar.observed = _observed(observed, k, i)
                     E0 = np.empty((2 * runs, *theta.shape))
                     E0[0::2], E0[1::2] = dth, 0.0  # the step's own error: θ_{t-1} exact
@@ -988,7 +1026,9 @@ def _propagate(
                 if values is not None:
                     values[k].append(theta.copy())
     ar.observed = None
-    return [ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor) for r in range(runs)]
+    return [
+        ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor, ar.straddles) for r in range(runs)
+    ]
 
 
 def _observed(observed: Any, k: int, i: int) -> tuple[np.ndarray, np.ndarray | None] | None:

@@ -5,6 +5,10 @@ the torch issue where one exists. The runner asks one question here: is this vio
 this target, a known torch finding? Then the report says "known" with the reason instead of
 failing torch's own classes for torch's bugs. A third party's class that behaves the same way
 still gets a violation: the bug is theirs to ship.
+
+A finding no check reaches, because an error model leaves its inputs out of its domain (and
+says why): torch's Muon raises ZeroDivisionError for a zero-column matrix (_adjust_lr divides
+by the column count; Muon's ErrorModel.no_empty_tensors, tests/test_structural_records.py).
 """
 
 from __future__ import annotations

@@ -64,6 +64,13 @@ class OptimizerRecord:
     # value (a documented torch finding, e.g. Adagrad's initial_accumulator_value): drawn
     # cases never vary them per group, since the reference reads every keyword per group.
     constructor_only: tuple[str, ...] = ()
+    # Parameter ranks the algorithm steps (None: any); torch's Muon raises on all but
+    # matrices. Drawn cases (checks.kit.strategies, the contract's problems) hold only these.
+    param_ndims: tuple[int, ...] | None = None
+    # Gradients are sparse COO tensors (torch's SparseAdam raises on dense ones): drawn
+    # gradients leave rows out, NaN-encoded as in reference.sparse_adam, and the harness
+    # hands them to the target as torch.sparse_coo_tensor.
+    sparse_grads: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -80,6 +87,24 @@ class OptimizerRecord:
 
     def variant(self, name: str) -> Variant:
         return find_variant(self.name, self.variants, name)
+
+    def not_applicable(self, check_id: str) -> str | None:
+        """Why a generic check cannot drive this algorithm (None: it can), from the fields
+        above; the runner reports the check as skipped with this reason."""
+        if self.sparse_grads and check_id == "contract.closure":
+            return (
+                f"{self.name} takes sparse gradients (its record: sparse_grads), and the "
+                "contract's closure backpropagates a dense loss, whose gradient is dense"
+            )
+        return None
+
+    @property
+    def structured(self) -> bool:
+        """Its cases need structure beyond dense tensors of any shape (matrices, sparse)."""
+        return self.param_ndims is not None or self.sparse_grads
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        return self.param_ndims is None or len(shape) in self.param_ndims
 
     @property
     def invariant_ids(self) -> frozenset[str]:

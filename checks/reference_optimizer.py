@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from optcheck.checks.kit.harness import grad_array
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference.spec import StepFn
 
@@ -42,7 +43,7 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 t = int(state.get("step", 0)) + 1
                 np_state = {k: v.double().cpu().numpy() for k, v in state.items() if k != "step"}
                 param = p.detach().double().cpu().numpy()
-                grad = p.grad.detach().double().cpu().numpy()
+                grad = grad_array(p.grad)
                 new_param, new_state = self._step_fn(param, grad, np_state, hp, t)
                 p.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(p))
                 state.clear()

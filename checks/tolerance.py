@@ -172,6 +172,11 @@ def tolerance(
             f"a denominator is uncertain to {target.divisor:.2g} of itself in {dtype} "
             "(ε and √v̂ below its resolution): first order no longer holds"
         )
+    elif target.straddles:
+        outside = (
+            f"an input of an emulated computation (Muon's bfloat16 Newton-Schulz) lies within "
+            f"its {dtype} error of a rounding boundary there: the result may differ by an ulp"
+        )
     return Tolerance(dtype, theta, local, outside)
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from optcheck.reference import ops
 from optcheck.reference.space import Choice, Flag, Int, Real
 from optcheck.reference.spec import Array, Hyper, State, Variant
 
@@ -132,6 +133,76 @@ def newton_schulz_bfloat16(
     return y.T if tall else y
 
 
+U_FLOAT32 = 2.0**-24
+
+
+def _straddles(exact: Array, bound: Array) -> bool:
+    """Could a value within ``bound`` of ``exact`` round to another bfloat16?"""
+    return bool(np.any(round_bfloat16(exact - bound) != round_bfloat16(exact + bound)))
+
+
+def _granularity_log2(v: Array) -> Array:
+    """log2 of the spacing a bfloat16 value is a multiple of (8 significant bits); +inf for 0."""
+    with np.errstate(divide="ignore"):
+        return np.where(v == 0, np.inf, np.floor(np.log2(np.abs(v))) - 7)
+
+
+def _accumulation_bound(a: Array, b: Array) -> Array:
+    """Bound on |float32 accumulation of a @ b - exact| for bf16 a, b, any summation order:
+    0 where every partial sum is a multiple of the products' common granularity below 2^24 of
+    it (then float32 holds each exactly), else γ_k u_32 Σ|a||b| (Higham §3.5)."""
+    total = np.abs(a) @ np.abs(b)
+    k = a.shape[1]
+    if not total.size or not k:
+        return np.zeros_like(total)
+    gran = np.min(_granularity_log2(a)[:, :, None] + _granularity_log2(b)[None, :, :], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        exact = total < np.exp2(gran + 24)
+    return np.where(exact, 0.0, k * U_FLOAT32 / (1 - k * U_FLOAT32) * total)
+
+
+def newton_schulz_bfloat16_uncertain(
+    x: Array, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7
+) -> bool:
+    """Whether torch's bf16 NS may differ from ``newton_schulz_bfloat16`` on ``x``: torch
+    computes each op in float32 (products of bf16 values exact, sums exact or within
+    ``_accumulation_bound``, α, β and the final add each rounded to float32) before its one
+    bf16 rounding, so where an exact result lies within that error of a bf16 rounding
+    boundary, torch may round the other way (measured: every differing call flagged)."""
+    a, b, c = coefficients
+    u = U_FLOAT32
+    y, _ = _wide(round_bfloat16(np.asarray(x, dtype=np.float64)))
+    flat = y.reshape(1, -1)
+    norm = math.sqrt(float(np.sum(y * y)))
+    sum_error = float(_accumulation_bound(flat, flat.T).sum()) if y.size else 0.0
+    norm_error = sum_error / max(2 * norm, 1e-300) + u * norm
+    if _straddles(np.array(norm), np.array(norm_error)):
+        return True
+    q = y / max(float(round_bfloat16(norm)), eps)
+    if _straddles(q, u * np.abs(q)):
+        return True
+    y = round_bfloat16(q)
+    for _ in range(steps):
+        gram = y @ y.T
+        if _straddles(gram, _accumulation_bound(y, y.T)):  # α = 1: the accumulator itself
+            return True
+        gram = round_bfloat16(gram)
+        square = gram @ gram
+        upd = b * gram + c * square
+        spread = abs(c) * (_accumulation_bound(gram, gram) + u * np.abs(square))
+        spread = spread + u * abs(b * gram) + u * np.abs(upd)
+        if _straddles(upd, spread):
+            return True
+        upd = round_bfloat16(upd)
+        prod = upd @ y
+        new = a * y + prod
+        spread = _accumulation_bound(upd, y) + u * np.abs(a * y) + u * np.abs(new)
+        if _straddles(new, spread):
+            return True
+        y = round_bfloat16(new)
+    return False
+
+
 # --- the step --------------------------------------------------------------------------------
 
 
@@ -159,8 +230,16 @@ def _ns(x: Array, hp: Hyper) -> Array:
 
 
 def _ns_bf16(x: Array, hp: Hyper) -> Array:
-    return newton_schulz_bfloat16(
-        x, hp.get("ns_coefficients", NS_COEFFICIENTS), hp.get("ns_steps", 5), hp.get("eps", 1e-7)
+    # emulated: bit for bit torch's bf16 rounding, so the error model charges only the float
+    # operations around NS (reference.ops)
+    return ops.emulated(
+        newton_schulz_bfloat16,
+        x,
+        hp.get("ns_coefficients", NS_COEFFICIENTS),
+        hp.get("ns_steps", 5),
+        hp.get("eps", 1e-7),
+        grid=round_bfloat16,
+        uncertain=newton_schulz_bfloat16_uncertain,
     )
 
 

@@ -16,6 +16,11 @@ must know what they *are*, not only what they compute:
                          float32 where the hyper precision is finer.
 ``update(param, step)``  θ - step, the parameter update. Its rounding follows the target's own
                          observed magnitudes, which the engine knows and the reference does not.
+``emulated(fn, x)``      fn(x) for a sub-computation whose rounding the reference reproduces
+                         itself, bit for bit (torch's bfloat16 Newton-Schulz in Muon): the
+                         engine takes its output as exact given x's value, so the tolerance is
+                         the round-off of the operations around it. Also for exact structural
+                         reads of values (which entries a sparse gradient holds).
 ``machine_eps(x)``       finfo(x.dtype).eps, where an implementation reads it from its own
                          tensors (torch's Adafactor ε1 = None): the reference's float64 value,
                          which the engine carries with the error of the target's own eps.
@@ -74,3 +79,14 @@ def machine_eps(x: Any) -> Any:
     import numpy as np
 
     return float(np.finfo(x.dtype).eps)
+
+
+def emulated(fn: Any, x: Any, *args: Any, grid: Any = None, uncertain: Any = None) -> Any:
+    """``fn(x, *args)``, a sub-computation the reference emulates in the target's own precision
+    (``args``: hyper-parameters it reads as plain values; ``grid(x)``: fn's first rounding of
+    x, where an error in x could change fn's result; ``uncertain(x, *args)``: whether the
+    target's own rounding inside fn may part from the emulation's)."""
+    engine = _engine(x, *args)
+    if engine is not None:
+        return engine.emulated(fn, x, *args, grid=grid, uncertain=uncertain)
+    return fn(x, *args)

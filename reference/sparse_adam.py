@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from optcheck.reference import ops
 from optcheck.reference.space import Flag, Pair, Real
 from optcheck.reference.spec import Array, Hyper, State, Variant
 
@@ -100,16 +101,20 @@ def _moments(grad: Array, state: State, hp: Hyper, mask: Array):
 
 def _eps_hat_update(param: Array, m: Array, v: Array, hp: Hyper, t: int, mask: Array) -> Array:
     b1, b2 = hp.get("betas", (0.9, 0.999))
-    step_size = hp["lr"] * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-    delta = -step_size * (m / (np.sqrt(v) + hp.get("eps", 1e-8)))
+    step_size = hp["lr"] * np.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+    # off S the quotient is discarded: 1 there keeps its (unused) denominator away from 0, so
+    # the error model does not see an uncertain divisor that torch never computes
+    delta = -step_size * (m / (np.sqrt(np.where(mask, v, 1.0)) + hp.get("eps", 1e-8)))
     return np.where(mask, param + delta, param)
 
 
 def sparse_adam_step(
     param: Array, grad: Array, state: State, hp: Hyper, t: int
 ) -> tuple[Array, dict]:
-    """torch.optim.SparseAdam: one step of one tensor; ``grad`` NaN-encoded (module doc)."""
-    mask = touched(grad)
+    """torch.optim.SparseAdam: one step of one tensor; ``grad`` NaN-encoded (module doc).
+
+    Also its error model (reference.ops): which entries are touched is read exactly."""
+    mask = ops.emulated(touched, grad)
     if not mask.any():  # torch skips an empty gradient after counting the step
         return param, {**state, "step": t}
     m, v = _moments(grad, state, hp, mask)

@@ -30,6 +30,7 @@ import torch
 from optcheck.checks import catalog, profiles
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
+from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
@@ -470,7 +471,8 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
     than an optimizer is a target error."""
     target, hp = ctx.target, probe_hp(ctx)
     if isinstance(target, OptimizerTarget):
-        param = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+        shape = fit_shape(ctx.spec, (3,)) if isinstance(ctx.spec, OptimizerRecord) else (3,)
+        param = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
         try:
             made = target.make([param], hp)
         except Exception as exc:  # noqa: BLE001 - the target's constructor is at fault

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from optcheck.checks import profiles
 
@@ -35,6 +37,12 @@ def _import_everything() -> None:
 
 
 _import_everything()
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per worker: -n auto already fills the cores, and torch's default
+    # (a thread per core in every worker) oversubscribes them. Children (CLI runs, snippets) too.
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,6 +7,7 @@ device; on a GPU machine run ``pytest tests/test_crossval.py -m cuda``.
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -35,6 +36,10 @@ IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {
 # Records with a torch counterpart and an error model: cross-validated against torch.
 CROSSVALIDATED = [r.name for r in catalog.torch_optimizers() if r.error_model is not None]
 DTYPES = ["float64", "float32", "bfloat16", "float16"]
+# Muon's model emulates torch's bfloat16 Newton-Schulz: a float16 input lies within its error
+# of a bf16 rounding boundary in most cases (2^-11 against 2^-8 spacing, per entry), which the
+# model rightly puts outside its domain; its cross-validation is meant for float64/float32.
+EMULATES_BFLOAT16 = {"Muon"}
 CROSSVAL = ["crossval.trajectory", "crossval.scheduled_lr"]
 DEVICES = [
     "cpu",
@@ -52,9 +57,14 @@ def settings(**kw) -> Settings:
     return Settings(max_examples=hypothesis.settings.default.max_examples, **kw)
 
 
+def _impl(cls: type, keywords: dict) -> dict:
+    """The implementation's keywords the class takes (Muon, SparseAdam: none, one path)."""
+    return {k: v for k, v in keywords.items() if k in inspect.signature(cls).parameters}
+
+
 def torch_target(name: str, impl: str) -> OptimizerTarget:
     cls = getattr(torch.optim, name)
-    return OptimizerTarget(f"{name}[{impl}]", cls, f"torch.optim:{name}", IMPLS[impl])
+    return OptimizerTarget(f"{name}[{impl}]", cls, f"torch.optim:{name}", _impl(cls, IMPLS[impl]))
 
 
 def zoo_target(cls) -> OptimizerTarget:
@@ -113,8 +123,18 @@ def test_torch_matches_the_reference(name, impl, dtype, check_id, device):
     assert result.verdict == "pass", result.detail
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", CROSSVALIDATED)
+@pytest.mark.parametrize(
+    ("name", "dtype"),
+    [
+        # structured records in float64 by default (Muon in bf16/float16 is slow: most
+        # drawn cases leave its model, EMULATES_BFLOAT16); every dtype with --thorough
+        pytest.param(n, d, marks=pytest.mark.thorough)
+        if OPTIMIZERS[n].structured and d != "float64"
+        else (n, d)
+        for n in CROSSVALIDATED
+        for d in DTYPES
+    ],
+)
 def test_the_reference_optimizer_matches_itself_in_every_dtype(name, dtype):
     spec = OPTIMIZERS[name]
     ctx = Context(
@@ -319,7 +339,9 @@ def test_float16_adam_turns_a_zero_first_gradient_into_nan():
     assert (out["fused"] == 0).all()
 
 
-@pytest.mark.parametrize("name", every_nth(CROSSVALIDATED, 3))
+@pytest.mark.parametrize(
+    "name", every_nth([n for n in CROSSVALIDATED if n not in EMULATES_BFLOAT16], 3)
+)
 def test_low_precision_cases_mostly_lie_inside_the_model(name):
     spec = OPTIMIZERS[name]
     ctx = Context(torch_target(name, "forloop"), spec, settings=settings(dtype="float16"))

@@ -30,5 +30,15 @@ def test_readme_lists_every_algorithm_of_the_catalog():
     text = (ROOT / "README.md").read_text()
     table = re.search(r"### Algorithms in the catalog\n\n.*?\n\n(\|.*?)\n\n", text, re.S)
     assert table, "README lost its table of algorithms"
-    rows = [line.split("|")[1].strip() for line in table.group(1).splitlines()[2:]]
-    assert rows == list(catalog.OPTIMIZERS)
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]] for line in table.group(1).splitlines()[2:]
+    ]
+    assert [row[0] for row in rows] == list(catalog.OPTIMIZERS)
+    for name, _paths, _dtypes, invariants, variants in rows:
+        record = catalog.OPTIMIZERS[name]
+        assert invariants == _code_list(f.check_id for f in record.invariants), name
+        assert variants == _code_list(v.name for v in record.variants), name
+
+
+def _code_list(names) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "—"

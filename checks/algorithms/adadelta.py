@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optcheck.checks import adadelta_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import adadelta
 
@@ -17,6 +18,7 @@ ADADELTA = OptimizerRecord(
     variants=adadelta.VARIANTS,
     decay="coupled",
     error_model=adadelta.ADADELTA_ERROR_MODEL,
+    invariants=(inv.first_step, inv.step_bound, inv.lr_scale),
     bytes_per_element=adadelta.bytes_per_element,
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optcheck.checks import adamax_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import adamax
 
@@ -17,6 +18,7 @@ ADAMAX = OptimizerRecord(
     variants=adamax.VARIANTS,
     decay="coupled",
     error_model=adamax.ADAMAX_ERROR_MODEL,
+    invariants=(inv.first_step, inv.step_bound, inv.impulse_response),
     bytes_per_element=adamax.bytes_per_element,
 )
 

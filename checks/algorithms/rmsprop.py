@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optcheck.checks import rmsprop_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import rmsprop
 
@@ -17,6 +18,7 @@ RMSPROP = OptimizerRecord(
     variants=rmsprop.VARIANTS,
     decay="coupled",
     error_model=rmsprop.RMSPROP_ERROR_MODEL,
+    invariants=(inv.first_step, inv.constant_gradient, inv.centered_dominates),
     bytes_per_element=rmsprop.bytes_per_element,
 )
 

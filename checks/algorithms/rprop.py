@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from optcheck.checks import rprop_checks as inv
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import rprop
 
@@ -17,6 +18,7 @@ RPROP = OptimizerRecord(
     variants=rprop.VARIANTS,
     decay="none",
     error_model=rprop.RPROP_ERROR_MODEL,
+    invariants=(inv.step_sizes, inv.sign_only, inv.flip_skips),
     bytes_per_element=rprop.bytes_per_element,
 )
 

@@ -6,6 +6,8 @@
   gradient sequences, lr schedules) and its run on a target or a reference.
 - ``harness``: driving a torch optimizer open-loop.
 - ``evidence``: observations against a tolerance, and the standalone snippets for them.
+- ``deltas``: what invariants observed through parameter deltas share (the record guard, g',
+  the delta's snippet expression, ``require`` at a step and tensor).
 - ``contract``: the generic contract's problems, driver, exact comparison and snippets.
 - ``schedules``: schedulers as targets, schedule cases, their driver, round-off model and
   snippets.

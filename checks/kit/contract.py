@@ -30,7 +30,7 @@ from optcheck.checks.kit.harness import (
     to_numpy,
 )
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation
-from optcheck.checks.kit.strategies import hyperparams, real
+from optcheck.checks.kit.strategies import fit_shape, hyperparams, real, untouched_rows
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import Evidence
 from optcheck.reference.space import Real
@@ -59,6 +59,8 @@ class Problem:
     param_scale: float = 1.0
     sparse: bool = False
     zero: bool = False
+    # Sparse gradients (OptimizerRecord.sparse_grads): rows left out, NaN-encoded.
+    untouched_rows: bool = False
 
     def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
         rng = np.random.default_rng(self.seed)
@@ -71,6 +73,8 @@ class Problem:
 
         params0 = [draw(s, self.param_scale) for s in self.shapes]
         grads = [[draw(s, self.grad_scale) for s in self.shapes] for _ in range(self.steps)]
+        if self.untouched_rows:
+            grads = [[untouched_rows(g, rng) for g in gs] for gs in grads]
         return params0, grads
 
 
@@ -176,6 +180,9 @@ def cases(
         p = draw(problem)
         if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
             p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
+        if (spec := record_of(ctx)) is not None:  # the shapes and gradients the record steps
+            shapes = tuple(fit_shape(spec, s) for s in p.shapes)
+            p = replace(p, shapes=shapes, untouched_rows=spec.sparse_grads)
         return ContractCase(hp, p, draw(extra(p)) if extra else {})
 
     return draw_case()
@@ -236,7 +243,9 @@ def drive(
 def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
     """One construction before drawing cases, so a broken target fails with one clear message
     instead of a shrinking run over cases that all fail the same way."""
-    params = make_params([np.zeros(2)], torch_dtype(ctx), ctx.settings.device)
+    params = make_params(
+        [np.zeros(fit_shape(record_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
+    )
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
         raise NotApplicable(

@@ -197,6 +197,14 @@ RUNS = [
 ]
 
 
+def as_grad(g):
+    t = torch.tensor(g, dtype=DTYPE, device=DEVICE)
+    if torch.isnan(t).any():  # NaN: an entry absent from a sparse gradient
+        keep = ~torch.isnan(t)
+        return torch.sparse_coo_tensor(keep.nonzero().T, t[keep], t.shape)
+    return t
+
+
 def run(params0, grads, lrs):
     params = [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in params0]
     if len(GROUPS) == 1 and not GROUP_HP[0]:
@@ -214,7 +222,7 @@ def run(params0, grads, lrs):
                 else:
                     group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
-            p.grad = None if g is None else torch.tensor(g, dtype=DTYPE, device=DEVICE)
+            p.grad = None if g is None else as_grad(g)
         opt.step()
         traj.append([numpy(p) for p in params])
         if STATE_KEY:

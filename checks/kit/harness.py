@@ -6,7 +6,9 @@ driven (grads set on .grad, lr written to every group as a scheduler would) live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +24,43 @@ DTYPES = {
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
+    if t.is_sparse:
+        t = t.to_dense()
     return t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def grad_array(t: torch.Tensor) -> np.ndarray:
+    """A gradient as float64 NumPy; a sparse one NaN-encoded (absent entries NaN), the
+    references' encoding (reference.sparse_adam)."""
+    if not t.is_sparse:
+        return to_numpy(t)
+    t = t.coalesce()
+    out = np.full(tuple(t.shape), np.nan)
+    out[tuple(t.indices().cpu().numpy())] = to_numpy(t.values())
+    return out
+
+
+def sparse_coo(g: np.ndarray, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
+    """A NaN-encoded gradient (optcheck.reference.sparse_adam: NaN = not in the sparse
+    tensor) as torch's COO tensor: whole rows present or absent give a hybrid tensor (one
+    sparse dimension, as nn.Embedding(sparse=True) produces), other patterns one index per
+    entry."""
+    present = ~np.isnan(g)
+    if g.ndim >= 1 and np.array_equal(
+        present, np.broadcast_to(present.any(axis=tuple(range(1, g.ndim)), keepdims=True), g.shape)
+    ):
+        rows = np.flatnonzero(present.reshape(g.shape[0], -1).any(axis=1) if g.size else [])
+        indices, values = rows[None, :], g[rows]
+    else:
+        indices = np.stack(np.nonzero(present)) if g.ndim else np.zeros((0, 1), dtype=np.int64)
+        values = g[present]
+    return torch.sparse_coo_tensor(
+        torch.as_tensor(np.asarray(indices, dtype=np.int64)),
+        torch.as_tensor(np.asarray(values), dtype=dtype),
+        g.shape,
+        device=device,
+        check_invariants=False,  # built from unique, in-range indices above
+    )
 
 
 def make_params(
@@ -34,10 +72,29 @@ def make_params(
     ]
 
 
+_SPARSE = contextvars.ContextVar("optcheck_sparse_gradients", default=False)
+
+
+@contextlib.contextmanager
+def sparse_gradients(on: bool = True) -> Iterator[None]:
+    """Within the block every gradient is handed over as a sparse COO tensor (a record with
+    sparse_grads: the runner enters this around its checks)."""
+    token = _SPARSE.set(on)
+    try:
+        yield
+    finally:
+        _SPARSE.reset(token)
+
+
 def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray | None]) -> None:
+    """Gradients onto ``.grad``; a sparse one (inside ``sparse_gradients``, or holding NaN:
+    drawn only for records with sparse_grads) as a COO tensor (``sparse_coo``)."""
+    sparse = _SPARSE.get()
     for p, g in zip(params, grads, strict=True):
         if g is None:
             p.grad = None
+        elif sparse or np.isnan(np.asarray(g)).any():
+            p.grad = sparse_coo(np.asarray(g, dtype=np.float64), p.dtype, p.device)
         else:
             p.grad = torch.as_tensor(np.asarray(g), dtype=p.dtype, device=p.device).clone()
 

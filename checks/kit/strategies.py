@@ -98,6 +98,8 @@ GRAD_KINDS = (
 )
 # 0-d, one element, ≥ 8 elements, empty, 2-d, 2-d empty, 3-d.
 SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (8,), (0,), (3, 4), (2, 0), (2, 3, 2))
+# Matrices of every aspect, for records that step only 2-D parameters (Muon).
+MATRIX_SHAPES: tuple[tuple[int, ...], ...] = ((3, 4), (4, 3), (1, 5), (4, 4), (0, 3))
 # Exponent range of gradient magnitudes (the issue: 1e-12 to 1e6).
 EXPONENTS = (-12, 6)
 # How a scheduler may change the lr between steps; "constant" leaves group['lr'] alone.
@@ -199,6 +201,38 @@ def gradient_sequence(
             for _ in range(steps)
         ]
     raise ValueError(f"unknown gradient kind {kind!r}")
+
+
+def fit_shapes(
+    record: OptimizerRecord, shapes: Sequence[tuple[int, ...]]
+) -> tuple[tuple[int, ...], ...]:
+    """The shapes of ``shapes`` the record steps (OptimizerRecord.param_ndims), plus
+    MATRIX_SHAPES for a record that steps matrices."""
+    pool = [tuple(s) for s in shapes if record.accepts_shape(tuple(s))]
+    if record.param_ndims is not None and 2 in record.param_ndims:
+        pool += [s for s in MATRIX_SHAPES if s not in pool]
+    return tuple(pool)
+
+
+def fit_shape(record: OptimizerRecord | None, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` brought to the nearest rank the record steps (trailing 1s added, or leading
+    dimensions merged), the same number of elements."""
+    if record is None or record.accepts_shape(shape) or not record.param_ndims:
+        return shape
+    n = min(record.param_ndims, key=lambda d: (abs(d - len(shape)), d))
+    if n > len(shape):
+        return tuple(shape) + (1,) * (n - len(shape))
+    return (math.prod(shape[: len(shape) - n + 1]), *shape[len(shape) - n + 1 :])
+
+
+def untouched_rows(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``g`` with each row (first index) left out of the sparse gradient with probability 1/2,
+    NaN-encoded (reference.sparse_adam); an explicit 0 stays a touched entry."""
+    if g.ndim == 0:
+        return g
+    out = np.array(g, dtype=np.float64)
+    out[rng.uniform(size=g.shape[0]) < 0.5] = np.nan
+    return out
 
 
 def lr_schedule(kind: str, lr: float, steps: int, seed: int) -> tuple[float, ...] | None:
@@ -424,7 +458,8 @@ def build_case(
 
     recipe keys: seed, shapes, kinds (per tensor), exponent (gradients ~ 10^exponent),
     exponents (the [lo, hi] range), steps, param_exponent (None: params start at zero),
-    param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind).
+    param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind),
+    untouched_rows (sparse gradients: rows left out, ``untouched_rows``).
     """
     seed, steps = int(recipe["seed"]), int(recipe["steps"])
     shapes = [tuple(s) for s in recipe["shapes"]]
@@ -449,6 +484,9 @@ def build_case(
         for s in shapes
     )
     grads = tuple(tuple(np.asarray(seq[k]) for seq in per_tensor) for k in range(steps))
+    if recipe.get("untouched_rows"):  # a sparse-gradient record (OptimizerRecord.sparse_grads)
+        rows = np.random.default_rng(seed + 2)
+        grads = tuple(tuple(untouched_rows(g, rows) for g in gs) for gs in grads)
     lrs = lr_schedule(recipe.get("schedule", "constant"), float(hp.get("lr", 1e-3)), steps, seed)
     return Case(
         hp=dict(hp),
@@ -503,6 +541,9 @@ def cases(
     keep params comparable to the updates, so that updates are not lost in rounding).
     """
     defaults = spec.defaults
+    shapes = fit_shapes(spec, shapes)
+    if spec.error_model is not None and spec.error_model.no_empty_tensors:
+        shapes = tuple(s for s in shapes if 0 not in s)
     fixed = {k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v}
     hp_strategy = hyperparams(spec, fixed=fixed, accepts=accepts, overrides=overrides)
     left = {k: v for k, v in defaults.items() if not accepts(k)}
@@ -521,6 +562,8 @@ def cases(
             "exponents": list(exponents),
             "schedule": draw(st.sampled_from(list(schedules))),
         }
+        if spec.sparse_grads:
+            recipe["untouched_rows"] = True
         # Zero params in a quarter of the cases: θ = 0 hides every θ-dependent term (decay).
         if param_exponents is None or (zero_params and draw(st.integers(0, 3)) == 3):
             recipe["param_exponent"] = None
