@@ -22,55 +22,7 @@ from optcheck.checks.schedule_checks import (
     sequential_continuity,
     step_drops,
 )
-from optcheck.reference.schedules import (
-    chained_scheduler,
-    constant_lr,
-    constant_lr_torch,
-    constraint_chained,
-    constraint_constant,
-    constraint_cosine,
-    constraint_cyclic,
-    constraint_exponential,
-    constraint_lambda,
-    constraint_linear,
-    constraint_multistep,
-    constraint_one_cycle,
-    constraint_polynomial,
-    constraint_restarts,
-    constraint_sequential,
-    constraint_step,
-    constraint_warmup_cosine,
-    cosine_annealing_lr,
-    cosine_annealing_warm_restarts,
-    cosine_annealing_warm_restarts_torch_epoch,
-    cyclic_lr,
-    cyclic_momentum,
-    exponential_lr,
-    factor_0999,
-    factor_halve_every_100,
-    factor_slow_then_fast,
-    lambda_halve_every_100,
-    lambda_inverse_sqrt,
-    lambda_linear_to_zero_1000,
-    lambda_lr,
-    lambda_one,
-    linear_lr,
-    linear_lr_torch,
-    multiplicative_lr,
-    multistep_lr,
-    one_cycle_lr,
-    one_cycle_lr_torch,
-    one_cycle_momentum,
-    one_cycle_total,
-    polynomial_lr,
-    polynomial_lr_torch,
-    scale_exp_iterations,
-    scale_inverse_cycle,
-    sequential_lr,
-    step_lr,
-    warmup_cosine,
-    warmup_cosine_recipe,
-)
+from optcheck.reference import schedules as R
 from optcheck.reference.space import Choice, Flag, Int, Real
 from optcheck.reference.spec import Variant
 
@@ -101,7 +53,7 @@ def _restart_points(
 
 
 def _one_cycle_landmarks(_lr: float, p: Mapping[str, Any]) -> tuple[tuple[float, float], ...]:
-    n = one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+    n = R.one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
     initial = p["max_lr"] / p.get("div_factor", 25.0)
     peak = float(p.get("pct_start", 0.3) * n) - 1.0
     marks = [(n - 1, initial / p.get("final_div_factor", 1e4))]
@@ -132,8 +84,13 @@ def _factor_bounds(base_lr: float, *factors: float) -> tuple[float, float]:
 # ---------------------------------------------------------------------------------------------
 # The table
 
-_LAMBDAS = (lambda_inverse_sqrt, lambda_linear_to_zero_1000, lambda_halve_every_100, lambda_one)
-_FACTORS = (factor_0999, factor_halve_every_100, factor_slow_then_fast)
+_LAMBDAS = (
+    R.lambda_inverse_sqrt,
+    R.lambda_linear_to_zero_1000,
+    R.lambda_halve_every_100,
+    R.lambda_one,
+)
+_FACTORS = (R.factor_0999, R.factor_halve_every_100, R.factor_slow_then_fast)
 _ETA_MIN = Real("eta_min", 0.0, 1e-2, 0.0, special=(0.0,))
 
 _SEQ_CHILDREN = (
@@ -163,7 +120,7 @@ _CHAINABLE = {"chainable": True}
 RECORDS = (
     ScheduleSpec(
         name="ConstantLR",
-        closed_form=constant_lr,
+        closed_form=R.constant_lr,
         torch_class=_TORCH + "ConstantLR",
         space=(
             Real("factor", 0.0, 1.0, 1.0 / 3, special=(0.0, 1.0)),
@@ -171,11 +128,11 @@ RECORDS = (
         ),
         invariants=(nondecreasing_warmup, bounded, nonnegative),
         source="torch docs, ConstantLR",
-        constraint=constraint_constant,
+        constraint=R.constraint_constant,
         variants=(
             Variant(
                 "torch",
-                constant_lr_torch,
+                R.constant_lr_torch,
                 "total_iters=0 keeps base*factor forever (recursive get_lr)",
                 "torch.optim.lr_scheduler.ConstantLR.get_lr",
             ),
@@ -188,19 +145,19 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="StepLR",
-        closed_form=step_lr,
+        closed_form=R.step_lr,
         torch_class=_TORCH + "StepLR",
         space=(Int("step_size", 1, 1000, 30), Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0))),
         invariants=(monotone_nonincreasing, bounded, nonnegative, step_drops),
         source="torch docs, StepLR",
-        constraint=constraint_step,
+        constraint=R.constraint_step,
         **_CHAINABLE,
         bounds=lambda lr, p: (0.0, lr),
         landmarks=_step_landmarks,
     ),
     ScheduleSpec(
         name="MultiStepLR",
-        closed_form=multistep_lr,
+        closed_form=R.multistep_lr,
         torch_class=_TORCH + "MultiStepLR",
         space=(
             Choice(
@@ -212,22 +169,22 @@ RECORDS = (
         ),
         invariants=(monotone_nonincreasing, bounded, nonnegative, step_drops),
         source="torch docs, MultiStepLR",
-        constraint=constraint_multistep,
+        constraint=R.constraint_multistep,
         notes="A milestone repeated k times drops by gamma^k; milestone 0 applies at t=0.",
         **_CHAINABLE,
         bounds=lambda lr, p: (0.0, lr),
         landmarks=lambda lr, p: tuple(
-            (m, multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
+            (m, R.multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
         ),
     ),
     ScheduleSpec(
         name="ExponentialLR",
-        closed_form=exponential_lr,
+        closed_form=R.exponential_lr,
         torch_class=_TORCH + "ExponentialLR",
         space=(Real("gamma", 0.5, 1.0, 0.95, special=(1.0,)),),
         invariants=(monotone_nonincreasing, bounded, nonnegative),
         source="torch docs, ExponentialLR",
-        constraint=constraint_exponential,
+        constraint=R.constraint_exponential,
         notes="gamma^t underflows past ~1000 steps for gamma=0.5; compare above the "
         "subnormal range.",
         **_CHAINABLE,
@@ -235,7 +192,7 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="CosineAnnealingLR",
-        closed_form=cosine_annealing_lr,
+        closed_form=R.cosine_annealing_lr,
         torch_class=_TORCH + "CosineAnnealingLR",
         space=(Int("T_max", 1, 10000, 100), _ETA_MIN),
         invariants=(
@@ -246,7 +203,7 @@ RECORDS = (
             periodic,
         ),
         source="Loshchilov & Hutter 2017 (SGDR) eq. (5), no restarts",
-        constraint=constraint_cosine,
+        constraint=R.constraint_cosine,
         notes="Past T_max torch does not stop at eta_min: it keeps following the cosine and "
         "rises back to base_lr at 2*T_max (period 2*T_max); the paper restarts instead. "
         "torch's recursion evaluates 1+cos(pi t/T) naively, so near t = T_max (2k+1) "
@@ -259,16 +216,16 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="CosineAnnealingWarmRestarts",
-        closed_form=cosine_annealing_warm_restarts,
+        closed_form=R.cosine_annealing_warm_restarts,
         torch_class=_TORCH + "CosineAnnealingWarmRestarts",
         space=(Int("T_0", 1, 1000, 10), Int("T_mult", 1, 4, 1), _ETA_MIN),
         invariants=(bounded, nonnegative, restart_points, periodic),
         source="Loshchilov & Hutter 2017 (SGDR) eq. (5), sec. 3 (T_i = T_0 * T_mult^i)",
-        constraint=constraint_restarts,
+        constraint=R.constraint_restarts,
         variants=(
             Variant(
                 "torch_epoch",
-                cosine_annealing_warm_restarts_torch_epoch,
+                R.cosine_annealing_warm_restarts_torch_epoch,
                 "step(epoch): cycle index from a float log, can land one cycle short",
                 "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts.step",
             ),
@@ -285,7 +242,7 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="LinearLR",
-        closed_form=linear_lr,
+        closed_form=R.linear_lr,
         torch_class=_TORCH + "LinearLR",
         space=(
             Real("start_factor", 1e-3, 1.0, 1.0 / 3, special=(1.0,)),
@@ -294,11 +251,11 @@ RECORDS = (
         ),
         invariants=(nondecreasing_warmup, monotone_nonincreasing, bounded, nonnegative),
         source="torch docs, LinearLR",
-        constraint=constraint_linear,
+        constraint=R.constraint_linear,
         variants=(
             Variant(
                 "torch",
-                linear_lr_torch,
+                R.linear_lr_torch,
                 "total_iters=0 holds base*start_factor forever (recursive get_lr)",
                 "torch.optim.lr_scheduler.LinearLR.get_lr",
             ),
@@ -320,7 +277,7 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="PolynomialLR",
-        closed_form=polynomial_lr,
+        closed_form=R.polynomial_lr,
         torch_class=_TORCH + "PolynomialLR",
         space=(
             Int("total_iters", 0, 1000, 5),
@@ -328,11 +285,11 @@ RECORDS = (
         ),
         invariants=(monotone_nonincreasing, bounded, nonnegative),
         source="torch docs, PolynomialLR ('poly' policy of Chen et al. 2017, DeepLab)",
-        constraint=constraint_polynomial,
+        constraint=R.constraint_polynomial,
         variants=(
             Variant(
                 "torch",
-                polynomial_lr_torch,
+                R.polynomial_lr_torch,
                 "total_iters=0 keeps base_lr forever",
                 "torch.optim.lr_scheduler.PolynomialLR.get_lr",
             ),
@@ -344,7 +301,7 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="OneCycleLR",
-        closed_form=one_cycle_lr,
+        closed_form=R.one_cycle_lr,
         torch_class=_TORCH + "OneCycleLR",
         space=(
             Real("max_lr", 1e-4, 10.0, 0.1, log=True),
@@ -361,12 +318,12 @@ RECORDS = (
         invariants=(one_cycle_landmarks, bounded, nonnegative),
         source="Smith & Topin 2019 (arXiv:1708.07120) 1cycle; "
         "Smith 2018 (arXiv:1803.09820) momentum",
-        constraint=constraint_one_cycle,
-        momentum=one_cycle_momentum,
+        constraint=R.constraint_one_cycle,
+        momentum=R.one_cycle_momentum,
         variants=(
             Variant(
                 "torch",
-                one_cycle_lr_torch,
+                R.one_cycle_lr_torch,
                 "extrapolates the last phase at t = total_steps",
                 "torch.optim.lr_scheduler.OneCycleLR.get_lr",
             ),
@@ -379,25 +336,25 @@ RECORDS = (
         bounds=lambda _lr, p: (0.0, p["max_lr"]),
         landmarks=_one_cycle_landmarks,
         ignores_optimizer_lr=True,
-        horizon=lambda p: one_cycle_total(
+        horizon=lambda p: R.one_cycle_total(
             p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch")
         ),
         scope={
             bounded: lambda p: (
                 0,
-                one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+                R.one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
                 - 1,
             ),
             nonnegative: lambda p: (
                 0,
-                one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
+                R.one_cycle_total(p.get("total_steps"), p.get("epochs"), p.get("steps_per_epoch"))
                 - 1,
             ),
         },
     ),
     ScheduleSpec(
         name="CyclicLR",
-        closed_form=cyclic_lr,
+        closed_form=R.cyclic_lr,
         torch_class=_TORCH + "CyclicLR",
         space=(
             Real("base_lr", 1e-5, 1.0, 1e-3, log=True),
@@ -406,7 +363,7 @@ RECORDS = (
             Choice("step_size_down", (None, 0, 1, 10, 500, 2000), None),
             Choice("mode", ("triangular", "triangular2", "exp_range"), "triangular"),
             Real("gamma", 0.99, 1.0, 1.0, special=(1.0,)),
-            Choice("scale_fn", (None, scale_inverse_cycle, scale_exp_iterations), None),
+            Choice("scale_fn", (None, R.scale_inverse_cycle, R.scale_exp_iterations), None),
             Choice("scale_mode", ("cycle", "iterations"), "cycle"),
             Flag("cycle_momentum", True),
             Real("base_momentum", 0.5, 0.99, 0.8),
@@ -414,8 +371,8 @@ RECORDS = (
         ),
         invariants=(bounded, nonnegative, periodic),
         source="Smith 2017 (cyclical learning rates) sec. 3.1; torch docs, CyclicLR",
-        constraint=constraint_cyclic,
-        momentum=cyclic_momentum,
+        constraint=R.constraint_cyclic,
+        momentum=R.cyclic_momentum,
         notes="mode's own scale_mode wins over the scale_mode keyword unless scale_fn is "
         "given. The optimizer's lr is overwritten by base_lr. Periodic only for "
         "'triangular' without scale_fn. Momentum cycles inversely (betas[0] for "
@@ -440,28 +397,28 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="LambdaLR",
-        closed_form=lambda_lr,
+        closed_form=R.lambda_lr,
         torch_class=_TORCH + "LambdaLR",
-        space=(Choice("lr_lambda", _LAMBDAS, lambda_inverse_sqrt),),
+        space=(Choice("lr_lambda", _LAMBDAS, R.lambda_inverse_sqrt),),
         invariants=(nonnegative,),
         source="torch docs, LambdaLR",
-        constraint=constraint_lambda,
+        constraint=R.constraint_lambda,
         notes="Composite: the user's lr_lambda(t) is the whole schedule.",
     ),
     ScheduleSpec(
         name="MultiplicativeLR",
-        closed_form=multiplicative_lr,
+        closed_form=R.multiplicative_lr,
         torch_class=_TORCH + "MultiplicativeLR",
-        space=(Choice("lr_lambda", _FACTORS, factor_0999),),
+        space=(Choice("lr_lambda", _FACTORS, R.factor_0999),),
         invariants=(nonnegative,),
         source="torch docs, MultiplicativeLR",
-        constraint=constraint_lambda,
+        constraint=R.constraint_lambda,
         notes="lr_lambda(0) is never applied: t=0 is base_lr, then t multiplies by lr_lambda(t).",
         **_CHAINABLE,
     ),
     ScheduleSpec(
         name="SequentialLR",
-        closed_form=sequential_lr,
+        closed_form=R.sequential_lr,
         torch_class=_TORCH + "SequentialLR",
         space=(
             Choice("schedulers", _SEQ_CHILDREN, _SEQ_CHILDREN[0]),
@@ -469,7 +426,7 @@ RECORDS = (
         ),
         invariants=(nonnegative,),
         source="torch docs and source, SequentialLR.step",
-        constraint=constraint_sequential,
+        constraint=R.constraint_sequential,
         notes="Children are (name or spec, params). At milestone m_k torch calls "
         "child._update_lr(0), so child k's own t restarts at 0 from base_lr (its closed "
         "form where it has one). MultiplicativeLR after a milestone does not restart "
@@ -480,12 +437,12 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="ChainedScheduler",
-        closed_form=chained_scheduler,
+        closed_form=R.chained_scheduler,
         torch_class=_TORCH + "ChainedScheduler",
         space=(Choice("schedulers", _CHAINED_CHILDREN, _CHAINED_CHILDREN[0]),),
         invariants=(nonnegative,),
         source="torch docs, ChainedScheduler",
-        constraint=constraint_chained,
+        constraint=R.constraint_chained,
         notes="A product of factors only for multiplicative children. CosineAnnealingLR "
         "(eta_min=0) is a factor only up to T_max: past it torch adds "
         "base*(1-cos(pi/T_max))/2 and the product breaks. Non-chainable children "
@@ -495,7 +452,7 @@ RECORDS = (
     ),
     ScheduleSpec(
         name="WarmupCosine",
-        closed_form=warmup_cosine,
+        closed_form=R.warmup_cosine,
         torch_class=_TORCH + "SequentialLR",
         space=(
             Real("start_factor", 1e-3, 1.0, 0.1, special=(1.0,)),
@@ -511,12 +468,12 @@ RECORDS = (
             nonnegative,
         ),
         source="Goyal et al. 2017 sec. 2.2 warmup + Loshchilov & Hutter 2017 eq. (5)",
-        constraint=constraint_warmup_cosine,
+        constraint=R.constraint_warmup_cosine,
         notes="Named composite: torch SequentialLR([LinearLR(start_factor, 1.0, warmup_steps),"
         " CosineAnnealingLR(T_max, eta_min)], milestones=[warmup_steps]). Continuous at "
         "the milestone (the warmup ends at base_lr where the cosine starts).",
         chainable=True,
-        recipe=warmup_cosine_recipe,
+        recipe=R.warmup_cosine_recipe,
         bounds=lambda lr, p: _bounds_between(
             lr, p.get("eta_min", 0.0), lr * p.get("start_factor", 0.1)
         ),
