@@ -62,11 +62,14 @@ def test_usage_error_from_argparse_is_one_line_exit_2(capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
-def test_module_raising_on_import_is_a_target_error(tmp_path, capsys, monkeypatch):
+def test_module_raising_on_import_is_a_finding(tmp_path, capsys, monkeypatch):
+    """The target's own code failing is the target's error: exit 1, a report, not a usage
+    error (a module that is not there at all still is one, above)."""
     (tmp_path / "explodes.py").write_text("raise RuntimeError('boom at import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert main(["validate", "explodes:Opt"]) == 2
-    assert "raised RuntimeError: boom at import" in capsys.readouterr().err
+    assert main(["validate", "explodes:Opt"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATION  construct  importing 'explodes' raised RuntimeError: boom at import" in out
 
 
 def test_report_round_trips_through_json():
@@ -92,3 +95,10 @@ def test_module_entry_points_report_usage_errors_in_one_line(module):
     )
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "unknown --like 'Nope'" in out.stderr
+
+
+def test_the_command_line_knows_the_harness_dtypes_without_importing_torch():
+    from optcheck.checks.harness import DTYPES
+    from optcheck.suites import validate_cli
+
+    assert validate_cli.DTYPES == tuple(DTYPES)
