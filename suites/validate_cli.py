@@ -12,7 +12,7 @@ owns the verdict, the report files and the exit code, and imports no torch.
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import signal
 import sys
 import time
@@ -20,10 +20,8 @@ from pathlib import Path
 
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
+from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS
 
-# optcheck.checks.harness.DTYPES's names (tests/test_validate_cli.py holds them equal),
-# written out so that this process need not import torch.
-DTYPES = ("float64", "float32", "bfloat16", "float16")
 EPILOG = (
     "exit codes: 0 every applicable check passed; 1 at least one violation, or the target "
     "exited, crashed or hung (a finding in the report); 2 usage error; 130 interrupted"
@@ -53,10 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="fix a hyper-parameter (repeatable), e.g. --hp lr=0.01 --hp 'betas=(0.9,0.99)'",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument(
         "--dtype",
-        choices=tuple(DTYPES),
+        choices=DTYPE_NAMES,
         default="float64",
         help="dtype of the parameters for cross-validation (default float64)",
     )
@@ -74,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="time limit of each check, of building the target and of naming its variant; "
@@ -82,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--total-timeout",
-        type=float,
+        type=_seconds,
         default=1800.0,
         metavar="SECONDS",
         help="time limit of the whole run, from loading the target on; checks not run by "
@@ -110,24 +108,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _check_writable(path: Path, what: str) -> None:
+def _seconds(text: str) -> float:
+    """A time limit: a finite number of seconds, 0 (none) up to MAX_SECONDS."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be between 0 (no limit) and {MAX_SECONDS:g} seconds"
+        )
+    return value
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before the run, not after it: results must never be lost to a bad path."""
-    folder = path if what == "--report" else path.parent
-    probe = folder if folder.exists() else folder.parent
-    if path.exists() and path.is_dir() and what == "--json":
-        raise UsageError(f"--json {path} is a directory; give a file path")
-    if not probe.exists() or not os.access(probe, os.W_OK):
-        raise UsageError(f"{what} {path}: folder {probe} does not exist or is not writable")
+    from optcheck.reports.io import file_problem, folder_problem
+
+    problems = []
+    if args.json is not None:
+        problems.append(("--json", file_problem(args.json)))
+    if args.report is not None:
+        problems.append(("--report", folder_problem(args.report)))
+        for name in ("validation.md", "validation.html"):
+            problems.append(("--report", file_problem(args.report / name)))
+    for what, problem in problems:
+        if problem is not None:
+            raise UsageError(f"{what}: {problem}")
 
 
 def run(args: argparse.Namespace) -> int:
     from optcheck.reports import validation
     from optcheck.suites import supervise
+    from optcheck.suites.hp import ConfigError, parse_hp
 
     start = time.perf_counter()
-    for path, what in ((args.json, "--json"), (args.report, "--report")):
-        if path is not None:
-            _check_writable(path, what)
+    try:
+        parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    _check_outputs(args)
     live = sys.stderr.isatty() and not args.quiet
 
     def progress(result) -> None:  # noqa: ANN001 - a CheckResult
