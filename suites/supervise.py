@@ -96,6 +96,12 @@ class _Worker:
         )
         try:
             self.proc.start()
+        except BaseException:  # Ctrl-C while the forkserver loads: nothing left behind
+            if self.proc.pid is not None:
+                self.proc.kill()
+            self.connection.close()
+            os.unlink(self.log)
+            raise
         finally:
             child.close()  # so that the worker's end closing is seen here as EOF
 
@@ -213,7 +219,11 @@ def run(
                 add(CheckResult(cid, title, "error", f"not run: {why}"))
 
     while True:
-        worker = _Worker(payload)
+        try:
+            worker = _Worker(payload)
+        except Exception as exc:  # noqa: BLE001 - optcheck's own machinery failed: say so
+            add(CheckResult("worker", "the worker process starts", "error", f"{exc!r}"[:300]))
+            break
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
         try:

@@ -144,9 +144,9 @@ def test_a_target_that_exits_at_import_is_a_finding_in_a_saved_report(tmp_path, 
         ),
     ],
 )
-def test_a_target_that_exits_or_hangs_while_built_is_a_finding(target, detail, capsys):
-    assert main(["validate", target, "--timeout", "2"]) == 1
-    assert f"VIOLATION  construct  {detail}" in capsys.readouterr().out
+def test_a_target_that_exits_or_hangs_while_built_is_a_finding(target, detail, tmp_path):
+    assert main(["validate", target, "--timeout", "2", "--json", str(tmp_path / "r.json")]) == 1
+    assert _verdicts(tmp_path / "r.json") == {"construct": ("violation", detail)}
 
 
 def test_the_whole_run_has_a_time_limit(tmp_path):
