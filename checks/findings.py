@@ -13,6 +13,7 @@ by the column count; Muon's ErrorModel.no_empty_tensors, tests/test_structural_r
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,12 +279,19 @@ def lookup(name: str, impl: str, check_id: str) -> Finding | None:
 
 
 def _torch_name(target: OptimizerTarget | ScheduleTarget) -> str | None:
-    """The class name when the target is torch's own optimizer or scheduler class."""
+    """The class name when the target is torch's own optimizer or scheduler class: the very
+    class object torch exports under that name, not one that only says it is torch's (a
+    ``__module__`` of ``torch.optim...`` is a string anyone can set)."""
     factory = target.factory
     module = getattr(factory, "__module__", "") or ""
     if not isinstance(factory, type) or not module.startswith("torch.optim"):
         return None
-    return factory.__name__
+    name = factory.__name__
+    homes = (sys.modules.get(module), sys.modules.get("torch.optim"))
+    homes += (sys.modules.get("torch.optim.lr_scheduler"),)
+    if not any(home is not None and getattr(home, name, None) is factory for home in homes):
+        return None
+    return name
 
 
 def implementation(keywords: Mapping[str, Any], device: str) -> str:

@@ -1,15 +1,17 @@
 """The ``optcheck`` command: subcommands register themselves from their own modules.
 
-Exit codes (design card): 0 conforming, 1 violations found, 2 usage or target error.
+Exit codes: 0 conforming; 1 violations found, or the target exited, crashed or hung (a finding
+in a saved report); 2 usage error; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Each module defines register(subparsers) and sets a `run(args) -> int` default on its parser.
 _SUBCOMMANDS = ("optcheck.suites.validate_cli", "optcheck.suites.bench_cli")
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _current_directory_last()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -52,7 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("optcheck: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _current_directory_last() -> None:
+    """``python -m optcheck`` puts the current directory first on sys.path: moved last, a
+    target there stays importable, but a statistics.py there no longer shadows the stdlib."""
+    cwd = os.getcwd()
+    front = [p for p in sys.path if p in ("", ".", cwd)]
+    if front:
+        sys.path[:] = [p for p in sys.path if p not in front] + front
 
 
 if __name__ == "__main__":

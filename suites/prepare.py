@@ -17,9 +17,9 @@ plugin and ``optcheck bench --target`` all call it, so they agree on:
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import inspect
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ import torch
 
 from optcheck.checks import catalog, profiles
 from optcheck.checks.kit import registry
+from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import OptimizerRecord, ScheduleSpec
@@ -36,15 +37,12 @@ from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
 from optcheck.reference.spec import Variant
+from optcheck.suites.hp import MAX_SECONDS, ConfigError, Word, parse_hp
 from optcheck.suites.target import TargetError, load
 
 VALIDATE_PROFILE = "ci"
 # The lr contract checks use without a spec (checks.kit.contract.LR_WITHOUT_SPEC).
 LR_WITHOUT_SPEC = 1e-2
-
-
-class ConfigError(ValueError):
-    """A usage mistake in the configuration (--like, --hp, settings): one line, exit code 2."""
 
 
 class UnknownLike(ConfigError):
@@ -63,35 +61,6 @@ def resolve_like(like: str | None) -> tuple[OptimizerRecord | ScheduleSpec | Non
         raise UnknownLike(f"unknown --like {like!r}; known: {', '.join(catalog.names())}") from None
 
 
-class Word(str):
-    """An --hp value that is no Python literal, taken as text (``anneal_strategy=cos``)."""
-
-    __slots__ = ()
-
-
-def parse_hp(items: Iterable[str], source: str = "--hp") -> dict[str, Any]:
-    """``name=value`` pairs; values are Python literals (0.9, (0.9, 0.99), True) or strings.
-
-    A value that opens a literal (a bracket or a quote) but is not one is a mistake, not a
-    string: ``betas=(0.9,`` must not reach the target as the text "(0.9,"."""
-    hp: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not sep or not name.isidentifier():
-            raise ConfigError(f"{source} {item!r} must look like name=value")
-        try:
-            hp[name] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            if raw[:1] in "([{'\"" and raw:
-                raise ConfigError(
-                    f"{source} {item!r}: {raw!r} is not a Python literal (a tuple is written "
-                    "'(0.9, 0.99)', quoted for the shell)"
-                ) from None
-            hp[name] = Word(raw)
-    return hp
-
-
 def settings_for(
     *,
     profile: str | None = None,
@@ -106,6 +75,14 @@ def settings_for(
     name = profile or VALIDATE_PROFILE
     if name not in profiles.EXAMPLES:
         raise ConfigError(f"unknown profile {name!r}; known: {', '.join(profiles.EXAMPLES)}")
+    if max_examples is not None and (isinstance(max_examples, bool) or max_examples < 1):
+        raise ConfigError(f"max_examples must be at least 1, got {max_examples!r}")
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
+        raise ConfigError(f"unknown device {device!r}; known: cpu, cuda")
+    if timeout is not None and not (math.isfinite(timeout) and 0 <= timeout <= MAX_SECONDS):
+        raise ConfigError(f"timeout must be between 0 and {MAX_SECONDS:g} s, got {timeout!r}")
     return Settings(
         max_examples=max_examples or profiles.EXAMPLES[name],
         seed=seed,
@@ -176,30 +153,31 @@ def prepare(
     messages (``--hp``, ``--optcheck-hp``). Raises ConfigError (a ValueError) for a usage
     mistake and TargetError for a target that cannot be loaded, both one line, before any
     check runs."""
-    spec, variant = resolve_like(like)
-    kind: Kind | None = None
-    if spec is not None:
-        kind = "optimizer" if isinstance(spec, OptimizerRecord) else "schedule"
-    tgt = load(target, kind) if isinstance(target, str) else target
-    kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available here")
-    if isinstance(hp, str):
-        hp = [hp]
-    user = parse_hp(hp, source) if _is_items(hp) else dict(hp or {})  # type: ignore[arg-type]
-    _check_hp(tgt, spec, user, source)
-    known = {d.name for d in spec.space} if spec is not None else set(user)
-    reference_hp = {k: v for k, v in user.items() if k in known}
-    target_only = {k: v for k, v in user.items() if k not in known}
+    # Everything that needs no target first: a usage mistake costs no import of it.
     settings = settings_for(
         profile=profile,
         max_examples=max_examples,
         seed=seed,
         dtype=dtype,
         device=device,
-        hp=reference_hp,
         timeout=timeout,
     )
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device}: no CUDA device is available here")
+    spec, variant = resolve_like(like)
+    if isinstance(hp, str):
+        hp = [hp]
+    user = parse_hp(hp, source) if _is_items(hp) else dict(hp or {})  # type: ignore[arg-type]
+    kind: Kind | None = None
+    if spec is not None:
+        kind = "optimizer" if isinstance(spec, OptimizerRecord) else "schedule"
+    tgt = load(target, kind) if isinstance(target, str) else target
+    kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
+    _check_hp(tgt, spec, user, source)
+    known = {d.name for d in spec.space} if spec is not None else set(user)
+    reference_hp = {k: v for k, v in user.items() if k in known}
+    target_only = {k: v for k, v in user.items() if k not in known}
+    settings.fixed_hp = dict(reference_hp)
     notes: list[str] = []
     if target_only:
         tgt = dataclasses.replace(tgt, fixed={**tgt.fixed, **target_only})
@@ -267,6 +245,8 @@ def _check_hp(
             raise ConfigError(f"{source} {name}: {target.label} does not take {name!r}{takes}")
         if name in dims and (want := _form_error(dims[name], value)) is not None:
             raise ConfigError(f"{source} {name}={value!r}: {name} takes {want}")
+        if name in dims and (want := _sign_error(dims[name], value)) is not None:
+            raise ConfigError(f"{source} {name}={value!r}: {name} takes {want}")
         if name not in dims and (want := _default_form_error(target, name, value)) is not None:
             raise ConfigError(f"{source} {name}={value!r}: {name} takes {want}")
     given = {k: v for k, v in hp.items() if k in dims}
@@ -325,6 +305,21 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
         return None if ok else f"a pair of numbers such as {dim.default!r}, got {value!r}"
     if isinstance(dim, Choice):
         return _choice_error(dim, value)
+    return None
+
+
+def _sign_error(dim: Dimension, value: Any) -> str | None:
+    """A non-finite number, or a negative one where the space starts at 0 or above (lr,
+    eps, weight_decay...): impossible values, not merely ones the checks do not draw."""
+    halves = [(dim.first, value[0]), (dim.second, value[1])] if isinstance(dim, Pair) else []
+    for d, v in halves or [(dim, value)]:
+        if not isinstance(d, (Real, Int)) or not _is_real(v):
+            continue
+        number = float(v)
+        if not math.isfinite(number):
+            return f"a finite number, got {value!r}"
+        if d.low >= 0 and number < 0:
+            return f"a number ≥ 0 (e.g. {dim.default!r}), got {value!r}"
     return None
 
 

@@ -34,8 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME=VALUE",
         help="fix a hyper-parameter (repeatable)",
     )
-    group.addoption("--optcheck-dtype", default="float64")
-    group.addoption("--optcheck-device", default="cpu")
+    from optcheck.suites.hp import DEVICES, DTYPE_NAMES  # light: no torch at pytest start
+
+    group.addoption("--optcheck-dtype", default="float64", choices=DTYPE_NAMES)
+    group.addoption("--optcheck-device", default="cpu", choices=DEVICES)
     group.addoption("--optcheck-max-examples", type=int, default=None)
     group.addoption("--optcheck-seed", type=int, default=0)
     group.addoption("--optcheck-skips", metavar="FILE", help="check-id prefixes to skip")

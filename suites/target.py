@@ -31,6 +31,11 @@ class TargetError(Exception):
     """The target cannot be loaded or is not an optimizer or scheduler (exit code 2)."""
 
 
+class TargetRaised(TargetError):
+    """The target's module raised while being imported: the target's fault, so the CLI
+    reports it as a finding (exit code 1); elsewhere a TargetError like any other."""
+
+
 def parse(path: str) -> tuple[str, str]:
     module, sep, attr = path.partition(":")
     if not sep or not module or not attr:
@@ -44,14 +49,16 @@ def resolve(path: str) -> Any:
     """Import ``module`` and follow the dotted ``Attr``; errors become one-line TargetErrors."""
     module_name, attr = parse(path)
     if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: the current directory is importable
+        # The current directory is importable, as with `python -m`, but after the standard
+        # library and site-packages: a statistics.py there must not shadow the stdlib's.
+        sys.path.append("")
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise TargetError(f"cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
         first = str(exc).splitlines()[0] if str(exc) else ""
-        raise TargetError(
+        raise TargetRaised(
             f"importing {module_name!r} raised {type(exc).__name__}: {first}"
         ) from None
     for part in attr.split("."):

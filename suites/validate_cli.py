@@ -1,20 +1,31 @@
 """``optcheck validate TARGET [--like NAME] [options]``: the validator's command line.
 
-Exit codes (a fixed contract): 0 every applicable check passed, 1 at least one violation,
-2 usage or target error (one line on stderr, no traceback, no report file).
+Exit codes (a fixed contract): 0 every applicable check passed; 1 at least one violation,
+or the target exited, crashed or hung (a finding in the report, which is still written); 2
+usage error (one line on stderr, no traceback, no report file); 130 interrupted (Ctrl-C or
+SIGTERM: the worker is killed, no report file).
+
+The target runs in a supervised worker process (``optcheck.suites.supervise``): this process
+owns the verdict, the report files and the exit code, and imports no torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
+import signal
 import sys
 import time
 from pathlib import Path
 
-from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
+from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS
+
+EPILOG = (
+    "exit codes: 0 every applicable check passed; 1 at least one violation, or the target "
+    "exited, crashed or hung (a finding in the report); 2 usage error; 130 interrupted"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help="check an optimizer or scheduler against the contract and a reference",
         description="Check TARGET (module.path:Attr) against the generic contract and, with "
-        "--like, against the float64 reference it claims to implement.",
+        "--like, against the float64 reference it claims to implement. The target runs in "
+        "a supervised worker process: whatever it does ends as a finding in the report.",
+        epilog=EPILOG,
     )
     p.add_argument("target", metavar="TARGET", help="module.path:Attr, e.g. torch.optim:Adam")
     p.add_argument(
@@ -38,10 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="fix a hyper-parameter (repeatable), e.g. --hp lr=0.01 --hp 'betas=(0.9,0.99)'",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument(
         "--dtype",
-        choices=tuple(DTYPES),
+        choices=DTYPE_NAMES,
         default="float64",
         help="dtype of the parameters for cross-validation (default float64)",
     )
@@ -59,10 +72,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
-        help="per-check time limit; a check that exceeds it is a violation (0: none)",
+        help="time limit of each check, of building the target and of naming its variant; "
+        "past it the target is taken to hang, a violation (default 60; 0: none)",
+    )
+    p.add_argument(
+        "--total-timeout",
+        type=_seconds,
+        default=1800.0,
+        metavar="SECONDS",
+        help="time limit of the whole run, from loading the target on; checks not run by "
+        "then are errors (default 1800; 0: none)",
     )
     p.add_argument(
         "--select",
@@ -86,42 +108,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _check_writable(path: Path, what: str) -> None:
+def _seconds(text: str) -> float:
+    """A time limit: a finite number of seconds, 0 (none) up to MAX_SECONDS."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be between 0 (no limit) and {MAX_SECONDS:g} seconds"
+        )
+    return value
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before the run, not after it: results must never be lost to a bad path."""
-    folder = path if what == "--report" else path.parent
-    probe = folder if folder.exists() else folder.parent
-    if path.exists() and path.is_dir() and what == "--json":
-        raise UsageError(f"--json {path} is a directory; give a file path")
-    if not probe.exists() or not os.access(probe, os.W_OK):
-        raise UsageError(f"{what} {path}: folder {probe} does not exist or is not writable")
+    from optcheck.reports.io import file_problem, folder_problem
+
+    problems = []
+    if args.json is not None:
+        problems.append(("--json", file_problem(args.json)))
+    if args.report is not None:
+        problems.append(("--report", folder_problem(args.report)))
+        for name in ("validation.md", "validation.html"):
+            problems.append(("--report", file_problem(args.report / name)))
+    for what, problem in problems:
+        if problem is not None:
+            raise UsageError(f"{what}: {problem}")
 
 
 def run(args: argparse.Namespace) -> int:
     from optcheck.reports import validation
-    from optcheck.suites.prepare import ConfigError, prepare
-    from optcheck.suites.runner import run as run_checks
-    from optcheck.suites.target import TargetError
+    from optcheck.suites import supervise
+    from optcheck.suites.hp import ConfigError, parse_hp
 
     start = time.perf_counter()
-    for path, what in ((args.json, "--json"), (args.report, "--report")):
-        if path is not None:
-            _check_writable(path, what)
     try:
-        prepared = prepare(
-            args.target,
-            args.like,
-            args.hp,
-            device=args.device,
-            dtype=args.dtype,
-            max_examples=args.max_examples,
-            seed=args.seed,
-            profile=args.profile,
-            timeout=args.timeout or None,
-        )
-    except (TargetError, ConfigError) as exc:
+        parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
+    except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    if not prepared.checks(args.select):
-        raise UsageError("no check applies (is --select too narrow?)")
+    _check_outputs(args)
     live = sys.stderr.isatty() and not args.quiet
 
     def progress(result) -> None:  # noqa: ANN001 - a CheckResult
@@ -129,11 +155,30 @@ def run(args: argparse.Namespace) -> int:
             f"\r\033[K{validation.LABELS[result.verdict]:<9} {result.id}", end="", file=sys.stderr
         )
 
+    config = supervise.Config(
+        target=args.target,
+        like=args.like,
+        hp=list(args.hp),
+        device=args.device,
+        dtype=args.dtype,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        profile=args.profile,
+        timeout=args.timeout or None,
+        select=list(args.select),
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        report = run_checks(
-            prepared, select=args.select, progress=progress if live else None, start=start
+        report = supervise.run(
+            config,
+            total=args.total_timeout or None,
+            progress=progress if live else None,
+            start=start,
         )
+    except supervise.UsageFromWorker as exc:
+        raise UsageError(str(exc)) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if live:
             print("\r\033[K", end="", file=sys.stderr)
     print(
@@ -143,3 +188,8 @@ def run(args: argparse.Namespace) -> int:
     for path in validation.write(report, json_path=args.json, report_dir=args.report):
         print(f"wrote {path}", file=sys.stderr)
     return report.exit_code
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the worker killed, exit 130, no report file."""
+    raise KeyboardInterrupt
