@@ -278,6 +278,15 @@ def lookup(name: str, impl: str, check_id: str) -> Finding | None:
     return f
 
 
+def empty_tensor_finding(target: OptimizerTarget | ScheduleTarget) -> Finding | None:
+    """torch's own class's known crash on zero-size parameters, if it has one. A run then draws
+    none: drawn, they stop every contract check at the known crash, so nothing else of the
+    contract would be checked (and contract.dtype would call every dtype unsupported)."""
+    name = _torch_name(target)
+    found = (f for (cls, _), f in TORCH_FINDINGS.items() if cls == name and f.empty_tensor)
+    return next(found, None) if name is not None else None
+
+
 def _torch_name(target: OptimizerTarget | ScheduleTarget) -> str | None:
     """The class name when the target is torch's own optimizer or scheduler class: the very
     class object torch exports under that name, not one that only says it is torch's (a

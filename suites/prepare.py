@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from optcheck.checks import catalog, profiles
+from optcheck.checks import catalog, findings, profiles
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
@@ -179,6 +179,9 @@ def prepare(
     target_only = {k: v for k, v in user.items() if k not in known}
     settings.fixed_hp = dict(reference_hp)
     notes: list[str] = []
+    if (crash := findings.empty_tensor_finding(tgt)) is not None:
+        settings.empty_tensors = False
+        notes.append(f"no zero-size parameters drawn: known torch finding: {crash.why}")
     if target_only:
         tgt = dataclasses.replace(tgt, fixed={**tgt.fixed, **target_only})
         names = ", ".join(f"{k}={v!r}" for k, v in target_only.items())

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 
 import optcheck
@@ -311,3 +312,27 @@ def test_bench_target_is_built_with_the_users_keywords():
     p = torch.nn.Parameter(torch.zeros(2))
     opt = bench.make_torch_optimizer(cfg, [p], 0.1)
     assert opt.param_groups[0]["weight_decouple"] is False and opt.param_groups[0]["lr"] == 0.1
+
+
+# --- a known crash on zero-size parameters does not hide the rest of the contract ------------
+
+
+class AdafactorSubclass(torch.optim.Adafactor):
+    """A third party shipping torch's Adafactor unchanged: its crash is not excused."""
+
+
+def test_torch_s_empty_tensor_crash_is_avoided_and_said_only_for_torch_s_own_class():
+    own = prepare("torch.optim:Adafactor", "Adafactor")
+    assert own.settings.empty_tensors is False
+    assert any("no zero-size parameters drawn: known torch finding" in n for n in own.notes)
+    for target in ("torch.optim:Adam", f"{__name__}:AdafactorSubclass"):
+        other = prepare(target, target.rsplit(":", 1)[1].replace("Subclass", ""))
+        assert other.settings.empty_tensors is True and not other.notes
+
+
+def test_torch_s_adafactor_is_checked_on_the_whole_contract():
+    """Before: every contract check stopped at the known crash, contract.dtype failed."""
+    report = run(
+        prepare("torch.optim:Adafactor", "Adafactor", max_examples=3), select=("contract.",)
+    )
+    assert {r.verdict for r in report.results} == {"pass"}
