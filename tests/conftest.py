@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The default run keeps one fast case of each exhaustive family; --thorough runs them all.
     # Deselected rather than skipped: thousands of skip reports cost the xdist controller
-    # more than the sample itself. The summary line still counts them ("N deselected").
+    # more than the sample itself.
     if config.getoption("--thorough"):
         return
     exhaustive = [item for item in items if "thorough" in item.keywords]

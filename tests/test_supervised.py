@@ -48,7 +48,7 @@ def test_a_target_that_exits_crashes_raises_and_hangs_gets_a_saved_report(tmp_pa
     args = [a for s in select for a in ("--select", s)]
     out = subprocess.run(
         [sys.executable, "-m", "optcheck", "validate", "mytarget:Chaos", *args]
-        + ["--timeout", "10", "--max-examples", "3", "--json", "r.json", "--report", "rep"],
+        + ["--timeout", "5", "--max-examples", "3", "--json", "r.json", "--report", "rep"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -66,7 +66,7 @@ def test_a_target_that_exits_crashes_raises_and_hangs_gets_a_saved_report(tmp_pa
         "contract.maximize": "the target raised BaseException: chaos during the check",
         "contract.zero_params": "the target ended the worker process: it exited with code 0",
         "contract.zero_lr": "the target ended the worker process: it was killed by SIGSEGV",
-        "contract.determinism": "timed out after 10 s (the target hangs)",
+        "contract.determinism": "timed out after 5 s (the target hangs)",
     }
     for check_id, detail in expected.items():
         assert got[check_id] == ("violation", detail), (check_id, got[check_id])

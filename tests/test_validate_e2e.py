@@ -208,10 +208,9 @@ def test_pytest_plugin_turns_checks_into_items(tmp_path):
     )
     assert good.returncode == 0, good.stdout[-2000:]
     assert " passed" in good.stdout
-    broken = base + ["--optcheck", "zoo.optimizers_contract:SGDBufferOutsideState"]
-    bad = subprocess.run(broken, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    assert bad.returncode == 1, bad.stdout[-2000:]
-    assert "contract.resume" in bad.stdout
+    # The broken target's check fails as an item: listed in the xfails file (strict: an
+    # unexpected pass would fail the run), it is reported xfailed and the run exits 0.
+    broken = base + ["--optcheck", "zoo.optimizers_contract:SGDBufferOutsideState", "-rx"]
     xfailed = subprocess.run(
         broken + ["--optcheck-xfails", str(tmp_path / "xfails.txt")],
         capture_output=True,
@@ -221,6 +220,7 @@ def test_pytest_plugin_turns_checks_into_items(tmp_path):
         timeout=600,
     )
     assert xfailed.returncode == 0, xfailed.stdout[-2000:]
+    assert "contract.resume" in xfailed.stdout
     assert "xfailed" in xfailed.stdout
 
 
