@@ -11,13 +11,13 @@ r_t = θ_t − (1−η_tλ)θ_{t−1} (for Adam, r_t = θ_t − θ_{t−1}).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import deltas
 from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require, trajectory
 from optcheck.checks.kit.harness import to_numpy
@@ -51,10 +51,6 @@ def _moment_grad(hp: dict[str, Any], g: np.ndarray, theta: np.ndarray, decoupled
     gp = _signed(hp) * g
     lam = float(hp.get("weight_decay", 0.0))
     return gp if decoupled or lam == 0 else gp + lam * theta
-
-
-def _residual_expr(i: int, run: int, d: float) -> str:
-    return f"traj[{run}][STEP][{i}] - {d!r} * traj[{run}][STEP-1][{i}]"
 
 
 # --- first step --------------------------------------------------------------------------------
@@ -120,7 +116,7 @@ def constant_gradient(ctx: Context) -> CheckResult:
                 d = _decay(hp, lr, decoupled)
                 expected = -lr * gp / (np.abs(gp) + float(hp.get("eps", 1e-8)))
                 obs = Observation(
-                    _residual_expr(i, 0, d),
+                    deltas.delta_expr(i, 0, d),
                     traj[k + 1][i] - d * traj[k][i],
                     expected,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]),
@@ -204,7 +200,7 @@ def step_bound(ctx: Context) -> CheckResult:
                 bound = lr * c * gmax / (gmax + eps)
                 slack = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
                 obs = Observation(
-                    f"np.abs({_residual_expr(i, 0, d)})",
+                    f"np.abs({deltas.delta_expr(i, 0, d)})",
                     np.abs(traj[k + 1][i] - d * traj[k][i]),
                     bound,
                     slack + 16 * (k + 2) * U * bound,  # + round-off of the bound itself
@@ -302,7 +298,7 @@ def scale_invariance(ctx: Context) -> CheckResult:
                 slack = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
                 slack_c = T.residual_tolerance(tol_c, k, i, traj_c[k + 1][i], traj_c[k][i])
                 obs = Observation(
-                    f"({_residual_expr(i, 0, d)}) - ({_residual_expr(i, 1, d)})",
+                    f"({deltas.delta_expr(i, 0, d)}) - ({deltas.delta_expr(i, 1, d)})",
                     r - r_c,
                     np.zeros_like(r),
                     allowed * (1 + 16 * (k + 2) * U) + slack + slack_c,
@@ -423,7 +419,7 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
                     usable, bound * (rel + 8 * U) + lr * mhat_err / denom + r_err, np.inf
                 )
                 obs = Observation(
-                    f"np.abs({_residual_expr(i, 0, d)})",
+                    f"np.abs({deltas.delta_expr(i, 0, d)})",
                     np.abs(r),
                     bound,
                     allowed,
@@ -466,47 +462,9 @@ def amsgrad_monotone(ctx: Context) -> CheckResult:
 )
 def pure_decay(ctx: Context) -> CheckResult:
     """Loshchilov & Hutter 2019, Alg. 2 line 12 with g = 0: m = v = 0, so the Adam step is
-    0/(0+ε) = 0 and only θ ← (1−η_tλ)θ acts. One rounding per step: the tolerance is the
-    model's (t·u·|θ|) plus the float64 product's own rounding."""
+    0/(0+ε) = 0 and only θ ← (1−η_tλ)θ acts (deltas.pure_decay has the relation and its
+    tolerance)."""
     spec, model, decoupled = _adam(ctx)
     if not decoupled:
         raise NotApplicable(f"{spec.name} couples its weight decay")
-
-    def prop(case: S.Case) -> None:
-        traj = trajectory(ctx, case, F64)
-        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
-        for i, theta0 in enumerate(case.params0):
-            hp = case.tensor_hp(i)
-            factor = 1.0
-            for k in range(case.steps):
-                factor *= 1.0 - case.lr_at(i, k) * float(hp.get("weight_decay", 0.0))
-                expected = factor * theta0
-                obs = Observation(
-                    f"traj[0][STEP][{i}]",
-                    traj[k + 1][i],
-                    expected,
-                    tol.theta[k][i] + 3 * (k + 2) * U * np.abs(expected),
-                )
-                require(
-                    ctx,
-                    obs,
-                    what="under zero gradients θ is not Π(1−ηλ)·θ_0",
-                    runs=[case],
-                    step=k + 1,
-                    tensor=i,
-                )
-
-    # λ where the decay is visible: the space's own draws put half on λ = 0 and hypothesis
-    # favours subnormal edges, where the relation holds trivially.
-    decay = st.floats(-4, math.log10(0.5)).map(lambda e: float(10.0**e))
-    strategy = S.target_cases(
-        spec,
-        ctx.target,
-        ctx.settings.fixed_hp,
-        overrides={"weight_decay": decay},
-        kinds=("zeros",),
-        steps=(1, 12),
-        zero_params=False,
-        schedules=S.SCHEDULES,
-    )
-    return run_property(ctx, strategy, prop)
+    return deltas.pure_decay(ctx, spec, model, fixed={}, steps=(1, 12))

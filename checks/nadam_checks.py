@@ -18,6 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import deltas
 from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require, trajectory
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
@@ -84,7 +85,7 @@ def _adam_like_steps(ctx: Context, case: S.Case, what: str, steps: int) -> None:
             c, rel = constant_gradient_factor(b1, psi, k + 1)
             expected = -lr * c * gp / (np.abs(gp) + eps)
             obs = Observation(
-                f"traj[0][STEP][{i}] - {d!r} * traj[0][STEP-1][{i}]",
+                deltas.delta_expr(i, 0, d),
                 traj[k + 1][i] - d * traj[k][i],
                 expected,
                 T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])

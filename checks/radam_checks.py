@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import deltas
 from optcheck.checks.kit import strategies as S
-from optcheck.checks.kit.evidence import Observation, require, trajectory
+from optcheck.checks.kit.evidence import Observation, trajectory
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference.radam import rho
@@ -57,21 +58,6 @@ def rectification(beta2: float, t: int) -> tuple[float, float]:
 
 def _residual(traj: list, k: int, i: int, d: float) -> np.ndarray:
     return traj[k + 1][i] - d * traj[k][i]
-
-
-def _expr(i: int, d: float) -> str:
-    return f"traj[0][STEP][{i}] - {d!r} * traj[0][STEP-1][{i}]"
-
-
-def _observe(ctx: Context, case: S.Case, what: str, obs: Observation, k: int, i: int) -> float:
-    return require(
-        ctx,
-        obs,
-        what=what,
-        runs=[case],
-        step=k + 1,
-        tensor=i,
-    )
 
 
 # --- the un-rectified phase --------------------------------------------------------------------
@@ -114,14 +100,14 @@ def sgd_phase(ctx: Context) -> CheckResult:
                 bc1 = 1 - b1**t
                 d = _d(hp, lr)
                 obs = Observation(
-                    _expr(i, d),
+                    deltas.delta_expr(i, 0, d),
                     _residual(traj, k, i, d),
                     -lr * m / bc1,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], theta)
                     + lr * 8 * t * U * size / bc1,
                 )
                 what = "a step with ρ_t ≤ 5 is not −η·m̂ (momentum SGD)"
-                _observe(ctx, case, what, obs, k, i)
+                deltas.require_at(ctx, what, obs, [case], k, i)
 
     strategy = S.target_cases(
         spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 8), schedules=S.SCHEDULES
@@ -166,14 +152,14 @@ def constant_gradient(ctx: Context) -> CheckResult:
                     expected, rel = -lr * g, U
                 d = _d(hp, lr)
                 obs = Observation(
-                    _expr(i, d),
+                    deltas.delta_expr(i, 0, d),
                     _residual(traj, k, i, d),
                     expected,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
                     + rel * np.abs(expected),
                 )
                 what = "under a constant gradient the step is not −η·g or −η·r_t·g/(|g|+ε')"
-                _observe(ctx, case, what, obs, k, i)
+                deltas.require_at(ctx, what, obs, [case], k, i)
 
     # β2 = 0.999 rectifies from t = 6: draw up to 12 steps so both phases are seen.
     strategy = S.target_cases(

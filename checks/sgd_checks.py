@@ -14,6 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import deltas
 from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require, trajectory
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
@@ -30,17 +31,6 @@ def _sgd(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
     if not isinstance(spec, OptimizerRecord) or spec.error_model is None:
         raise NotApplicable("needs --like to name an SGD-family optimizer with an error model")
     return spec, spec.error_model
-
-
-def _grad(hp: dict[str, Any], g: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """g' = ±g + λθ from the target's own θ_{t−1}, and the rounding of forming it."""
-    lam = float(hp.get("weight_decay", 0.0))
-    gp = (-g if hp.get("maximize", False) else g) + lam * theta
-    return gp, 2 * U * (np.abs(g) + lam * np.abs(theta))
-
-
-def _delta_expr(i: int, run: int = 0) -> str:
-    return f"traj[{run}][STEP][{i}] - traj[{run}][STEP-1][{i}]"
 
 
 # --- linearity ---------------------------------------------------------------------------------
@@ -173,7 +163,7 @@ def buffer_closed_form(ctx: Context) -> CheckResult:
                         * (np.abs(mu ** (t - 1) * g) + np.abs((1 - tau) * g) * geometric)
                     )
                 obs = Observation(
-                    _delta_expr(i),
+                    deltas.delta_expr(i),
                     traj[k + 1][i] - traj[k][i],
                     -lr * b,
                     T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i]) + lr * b_err,
@@ -215,7 +205,7 @@ def _direction_check(ctx: Context, case: S.Case, traj: list, tol: T.Tolerance, w
         d_prev = d_prev_err = gp_prev = gp_prev_err = None
         for k in range(case.steps):
             t, lr = k + 1, case.lr_at(i, k)
-            gp, gp_err = _grad(hp, case.grads[k][i], traj[k][i])
+            gp, gp_err = deltas.coupled_grad(hp, case.grads[k][i], traj[k][i])
             r = traj[k + 1][i] - traj[k][i]
             r_err = T.residual_tolerance(tol, k, i, traj[k + 1][i], traj[k][i])
             lead = (1 + mu) if nesterov else 1.0
@@ -227,7 +217,7 @@ def _direction_check(ctx: Context, case: S.Case, traj: list, tol: T.Tolerance, w
                     rhs = rhs - mu * gp_prev
                     rhs_err = rhs_err + mu * gp_prev_err
             rhs_err = rhs_err + 4 * U * np.abs(rhs)
-            obs = Observation(_delta_expr(i), r, -lr * rhs, r_err + lr * rhs_err)
+            obs = Observation(deltas.delta_expr(i), r, -lr * rhs, r_err + lr * rhs_err)
             require(
                 ctx,
                 obs,
