@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
+from optcheck.checks.kit import closures as C
 from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require, run_target, worst
 from optcheck.checks.kit.harness import sparse_gradients
@@ -165,6 +166,57 @@ def scheduled_lr(ctx: Context) -> CheckResult:
     return crossvalidate(ctx, S.SCHEDULES[1:])
 
 
+@check(
+    "crossval.closure_trajectory",
+    "closed-loop run on drawn smooth problems equals the reference's within the per-case "
+    "rounding floor (closure-driven optimizers)",
+    invariant=True,
+)
+def closure_trajectory(ctx: Context) -> CheckResult:
+    """LBFGS and its kind: ``.step(closure)`` on drawn problems (quadratics up to κ = 10⁴,
+    logistic regression, Rosenbrock's chain) against the reference in float64; tolerance
+    and branch handling from checks.kit.closures (the per-case rounding floor)."""
+    spec = ctx.spec
+    if not isinstance(spec, OptimizerRecord) or not spec.closure_driven:
+        raise NotApplicable("needs --like to name a closure-driven algorithm (LBFGS)")
+    dtype, step = ctx.settings.dtype, ctx.reference
+    ref_name = ctx.variant.name if ctx.variant is not None else spec.name
+    ctx.worst.where = f" in {dtype}"
+
+    def prop(case: C.ClosureCase) -> None:
+        case = case.rounded(dtype)
+        ref = C.run_reference(step, case)
+        got = C.run_target(ctx, case, dtype)
+        setup = C.compare_setup(step, case, ref, got, dtype)
+        for k in range(1, setup.compared + 1):
+            seen = C.Seen("xs[STEP]", got.xs[k], ref.xs[k], setup.tol[k - 1])
+            if C.excess(seen) > 1:
+                error = float(np.max(np.abs(got.xs[k] - ref.xs[k])))
+                tol = C.confirmed_tolerance(step, case, ref, dtype, k, seen.tolerance, error)
+                seen = C.Seen("xs[STEP]", got.xs[k], ref.xs[k], tol)
+            ratio = C.excess(seen)
+            ctx.worst.note(ratio)
+            if ratio > 1:
+                raise C.violation(
+                    ctx, case, f"{dtype} iterate parts from {ref_name}", k, dtype, seen
+                )
+        if setup.path_break is not None:
+            call, evals, expected = setup.path_break
+            seen = C.Seen("evals[STEP - 1]", evals, expected, 0.0)
+            raise C.violation(
+                ctx,
+                case,
+                f"target evaluates the closure {evals} times where {ref_name} does {expected} "
+                "(a branch rounding does not explain)",
+                call,
+                dtype,
+                seen,
+            )
+
+    cases = C.closure_cases(spec, accepts=ctx.target.accepts, fixed=ctx.settings.fixed_hp)
+    return run_property(ctx, cases, prop)
+
+
 # --- which variant does it behave like? --------------------------------------------------------
 
 
@@ -235,6 +287,9 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
 
     A candidate matches when no probe inside the model's domain departs from it, and at
     least the failing case itself was compared."""
+    spec = ctx.spec
+    if isinstance(spec, OptimizerRecord) and spec.closure_driven:
+        return _closure_behaves_like(ctx, spec, case)
     spec, model = _model(ctx)
     if isinstance(case, Mapping):
         case = S.Case.from_description(case)
@@ -254,9 +309,59 @@ def behaves_like(ctx: Context, case: S.Case | Mapping[str, Any]) -> list[str]:
     return matches
 
 
+def _closure_agrees(ctx: Context, step: Callable[..., Any], case: C.ClosureCase) -> bool | None:
+    """Does the target follow ``step`` on ``case``? None when nothing could be compared."""
+    dtype = ctx.settings.dtype
+    case = case.rounded(dtype)
+    try:
+        got = C.drive(ctx.target.make, case, dtype, ctx.settings.device)
+    except Exception:  # noqa: BLE001 - a target that raises matches no formula
+        return False
+    ref = C.run_reference(step, case)
+    try:
+        setup = C.compare_setup(step, case, ref, got, dtype)
+    except NotApplicable:
+        return None
+    far = any(
+        C.excess(C.Seen("", got.xs[k], ref.xs[k], setup.tol[k - 1])) > 1
+        for k in range(1, setup.compared + 1)
+    )
+    return not far and setup.path_break is None
+
+
+def _closure_behaves_like(
+    ctx: Context, spec: OptimizerRecord, case: C.ClosureCase | Mapping[str, Any] | S.Case
+) -> list[str]:
+    """Variants a closure-driven target matches: on the failing case, the same set-up on two
+    other problems, and with more calls (variants that differ in later iterations)."""
+    if isinstance(case, Mapping):
+        case = C.ClosureCase.from_description(case)
+    if not isinstance(case, C.ClosureCase):
+        return []
+    probes = [case, case.with_calls(case.calls + 2)]
+    for j, kind in enumerate(C.PROBLEMS):
+        if kind != case.kind:
+            probes.append(
+                C.ClosureCase.build(
+                    kind, max(case.n, 4), case.seed + j + 1, case.log_kappa, case.hp, 3
+                )
+            )
+    candidates: list[tuple[str, Callable[..., Any]]] = [(v.name, v.fn) for v in spec.variants]
+    if ctx.variant is not None:
+        candidates = [(spec.name, spec.step)] + [c for c in candidates if c[0] != ctx.variant.name]
+    matches = []
+    for name, fn in candidates:
+        verdicts = [_closure_agrees(ctx, fn, c) for c in probes]
+        if verdicts[0] and not any(v is False for v in verdicts):
+            matches.append(name)
+    return matches
+
+
 def evidence_case(result: CheckResult) -> S.Case | None:
     """The minimal case of a failed cross-validation result, rebuilt from its evidence."""
     if result.evidence is None or not result.evidence.case:
         return None
     d = result.evidence.case
+    if "problem" in d:  # a closure-driven case (checks.kit.closures)
+        return C.ClosureCase.from_description(d)  # type: ignore[return-value]
     return S.Case.from_description(d["runs"][0] if "runs" in d else d)

@@ -35,8 +35,9 @@ class BenchPreset:
 @dataclass(frozen=True)
 class OptimizerRecord:
     name: str
-    # The float64 reference step, step(param, grad, state, hp, t) -> (param, state).
-    step: StepFn
+    # The float64 reference step, step(param, grad, state, hp, t) -> (param, state); for a
+    # closure-driven record step(x, closure_fn, state, hp) -> (x, state) on the flat vector.
+    step: StepFn | Callable[..., Any]
     source: str
     # Constructor keywords under torch's names, their defaults and safe drawing ranges.
     space: tuple[Dimension, ...]
@@ -71,6 +72,10 @@ class OptimizerRecord:
     # gradients leave rows out, NaN-encoded as in reference.sparse_adam, and the harness
     # hands them to the target as torch.sparse_coo_tensor.
     sparse_grads: bool = False
+    # step() takes a closure and evaluates it several times (LBFGS): no fixed gradient
+    # sequence drives it, so the open-loop checks (contract, interplay, crossval.trajectory)
+    # do not apply; its invariants drive it by closures on drawn problems (checks.kit.closures).
+    closure_driven: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -91,6 +96,12 @@ class OptimizerRecord:
     def not_applicable(self, check_id: str) -> str | None:
         """Why a generic check cannot drive this algorithm (None: it can), from the fields
         above; the runner reports the check as skipped with this reason."""
+        if self.closure_driven and check_id not in self.invariant_ids:
+            return (
+                f"{self.name}.step() is closure-driven (it evaluates the closure at points it "
+                "chooses): this check feeds fixed gradients; the record's closure checks "
+                "drive it instead"
+            )
         if self.sparse_grads and check_id == "contract.closure":
             return (
                 f"{self.name} takes sparse gradients (its record: sparse_grads), and the "
@@ -101,7 +112,7 @@ class OptimizerRecord:
     @property
     def structured(self) -> bool:
         """Its cases need structure beyond dense tensors of any shape (matrices, sparse)."""
-        return self.param_ndims is not None or self.sparse_grads
+        return self.param_ndims is not None or self.sparse_grads or self.closure_driven
 
     def accepts_shape(self, shape: tuple[int, ...]) -> bool:
         return self.param_ndims is None or len(shape) in self.param_ndims

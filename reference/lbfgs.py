@@ -232,13 +232,18 @@ def lbfgs_step(
     hp: Hyper,
     *,
     first_step_scaling: bool = True,
+    work: type = np.float64,
 ) -> tuple[Array, dict]:
-    """One torch.optim.LBFGS.step(closure) on the flat float64 vector x (module doc)."""
+    """One torch.optim.LBFGS.step(closure) on the flat float64 vector x (module doc).
+
+    ``work``: the dtype of every vector (x, gradients, directions, history); scalars stay
+    Python floats. float32 is torch's arithmetic for float32 parameters up to summation
+    order: a sample of that round-off for checks.kit.closures' error model."""
     h = _defaults(hp)
     lr, max_iter, max_eval = h["lr"], h["max_iter"], h["max_eval"]
     tol_grad, tol_change = h["tolerance_grad"], h["tolerance_change"]
     line_search_fn, history_size = h["line_search_fn"], h["history_size"]
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x, dtype=work)
     st = dict(state)
     st.setdefault("func_evals", 0)
     st.setdefault("n_iter", 0)
@@ -246,8 +251,7 @@ def lbfgs_step(
         if st.get(key) is not None:
             st[key] = list(st[key])
 
-    loss, flat_grad = closure_fn(x)
-    loss = float(loss)
+    loss, flat_grad = _eval(closure_fn, x, work)
     current_evals = 1
     st["func_evals"] += 1
     opt_cond = np.max(np.abs(flat_grad)) <= tol_grad
@@ -297,7 +301,7 @@ def lbfgs_step(
             x0 = x
 
             def obj(step, x0=x0, d=d):
-                return _eval(closure_fn, x0 + step * d)
+                return _eval(closure_fn, x0 + step * d, work)
 
             if line_search_fn == "strong_wolfe":
                 search = strong_wolfe
@@ -313,7 +317,7 @@ def lbfgs_step(
         else:
             x = x + t * d
             if n_iter != max_iter:
-                loss, flat_grad = _eval(closure_fn, x)
+                loss, flat_grad = _eval(closure_fn, x, work)
                 opt_cond = np.max(np.abs(flat_grad)) <= tol_grad
                 ls_func_evals = 1
         current_evals += ls_func_evals
@@ -339,23 +343,23 @@ def lbfgs_step(
     return x, st
 
 
-def _eval(closure_fn: Closure, x: Array) -> tuple[float, Array]:
+def _eval(closure_fn: Closure, x: Array, work: type = np.float64) -> tuple[float, Array]:
     loss, grad = closure_fn(x)
-    return float(loss), np.asarray(grad, dtype=np.float64)
+    return float(loss), np.asarray(grad, dtype=work)
 
 
 def exact_line_search_step(
-    x: Array, closure_fn: Closure, state: State, hp: Hyper
+    x: Array, closure_fn: Closure, state: State, hp: Hyper, work: type = np.float64
 ) -> tuple[Array, dict]:
     """L-BFGS with an exact line search (secant on φ'; exact on quadratics)."""
-    return lbfgs_step(x, closure_fn, state, {**hp, "line_search_fn": "exact"})
+    return lbfgs_step(x, closure_fn, state, {**hp, "line_search_fn": "exact"}, work=work)
 
 
 def unscaled_first_step(
-    x: Array, closure_fn: Closure, state: State, hp: Hyper
+    x: Array, closure_fn: Closure, state: State, hp: Hyper, work: type = np.float64
 ) -> tuple[Array, dict]:
     """L-BFGS whose first step is t = lr, without torch's min(1, 1/‖g‖₁) scaling."""
-    return lbfgs_step(x, closure_fn, state, hp, first_step_scaling=False)
+    return lbfgs_step(x, closure_fn, state, hp, first_step_scaling=False, work=work)
 
 
 def run(step, x0: Array, closure_fn: Closure, hp: Hyper, steps: int) -> tuple[list[Array], dict]:

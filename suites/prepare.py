@@ -182,6 +182,13 @@ def prepare(
     if (crash := findings.empty_tensor_finding(tgt)) is not None:
         settings.empty_tensors = False
         notes.append(f"no zero-size parameters drawn: known torch finding: {crash.why}")
+    default = findings.default_dtype_finding(tgt)
+    if default is not None and settings.dtype == default.default_dtype:
+        settings.default_dtype = default.default_dtype
+        notes.append(
+            f"torch's default dtype set to {default.default_dtype} while checking: known torch "
+            f"finding: {default.why}"
+        )
     if target_only:
         tgt = dataclasses.replace(tgt, fixed={**tgt.fixed, **target_only})
         names = ", ".join(f"{k}={v!r}" for k, v in target_only.items())

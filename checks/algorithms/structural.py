@@ -1,4 +1,5 @@
-"""Records whose inputs have structure: Muon (matrices only) and SparseAdam (sparse gradients).
+"""Records whose inputs have structure: Muon (matrices only), SparseAdam (sparse gradients)
+and LBFGS (closure-driven: its step evaluates f and ∇f at points it chooses).
 
 Their fields say what the drawn cases must hold (``param_ndims``, ``sparse_grads``); the
 strategies, the contract's problems and the harness read them, so every generic check and
@@ -8,9 +9,9 @@ the dense records, so catalog-wide samples of the tests keep their members.)
 
 from __future__ import annotations
 
-from optcheck.checks import muon_checks, sparse_adam_checks
+from optcheck.checks import crossval_checks, lbfgs_checks, muon_checks, sparse_adam_checks
 from optcheck.checks.records import OptimizerRecord
-from optcheck.reference import adam, muon, sparse_adam
+from optcheck.reference import adam, lbfgs, muon, sparse_adam
 from optcheck.reference.spec import ErrorModel, Hyper, Variant
 
 
@@ -82,4 +83,26 @@ SPARSE_ADAM = OptimizerRecord(
     sparse_grads=True,
 )
 
-RECORDS = (MUON, SPARSE_ADAM)
+# No per-tensor error model: the closed loop's round-off is measured per case
+# (checks.kit.closures), so cross-validation is the closure_trajectory invariant.
+LBFGS = OptimizerRecord(
+    name="LBFGS",
+    step=lbfgs.lbfgs_step,
+    source=lbfgs.SOURCE,
+    space=lbfgs.SPACE,
+    state_keys=lbfgs.STATE_KEYS,
+    torch_class="torch.optim.LBFGS",
+    implementations=lbfgs.IMPLEMENTATIONS,
+    constraint=lbfgs.constraint,
+    variants=lbfgs.VARIANTS,
+    invariants=(
+        crossval_checks.closure_trajectory,
+        lbfgs_checks.first_iteration,
+        lbfgs_checks.sufficient_decrease,
+    ),
+    decay="none",
+    bytes_per_element=lbfgs.bytes_per_element,
+    closure_driven=True,
+)
+
+RECORDS = (MUON, SPARSE_ADAM, LBFGS)

@@ -263,7 +263,7 @@ else:
     print("not reproduced: the target did not raise")
 """
 
-_EXCESS = {
+EXCESS_EXPR = {
     "equal": "np.abs(got - expected)",
     "at_most": "got - expected",
     "at_least": "expected - got",
@@ -304,7 +304,7 @@ def make_snippet(
             _COMPARE.replace("EXPR", obs.expr)
             .replace("EXPECTED", literal(np.asarray(obs.expected, dtype=np.float64)))
             .replace("TOLERANCE", literal(np.array(tol)))
-            .replace("EXCESS", _EXCESS[obs.relation])
+            .replace("EXCESS", EXCESS_EXPR[obs.relation])
             .replace("RELATION", _WORDS[obs.relation])
         )
     return _TEMPLATE.format(

@@ -54,6 +54,9 @@ class Settings:
     # Contract problems may hold zero-size tensors; False only to run a class past a known
     # empty-tensor finding (checks.findings, ``empty_tensor``).
     empty_tensors: bool = True
+    # torch's default dtype while the checks run (None: leave it); only to run a class past
+    # a known default-dtype finding (checks.findings, ``default_dtype``).
+    default_dtype: str | None = None
 
 
 @dataclass
@@ -174,7 +177,7 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         return skipped(check_, why)
     sparse = isinstance(ctx.spec, OptimizerRecord) and ctx.spec.sparse_grads
     try:
-        with sparse_gradients(sparse), one_thread():
+        with sparse_gradients(sparse), one_thread(), default_dtype(ctx.settings.default_dtype):
             result = check_.fn(ctx)
     except NotApplicable as exc:
         result = skipped(check_, str(exc))
@@ -200,6 +203,17 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def default_dtype(name: str | None) -> Iterator[None]:
+    before = torch.get_default_dtype()
+    if name is not None:
+        torch.set_default_dtype(getattr(torch, name))
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 def passed(check_: Check, detail: str, examples: int = 0) -> CheckResult:
