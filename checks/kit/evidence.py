@@ -153,6 +153,21 @@ def literal(value: Any) -> str:
     raise TypeError(f"no literal for {type(value).__name__}")
 
 
+def docstring_text(text: str) -> str:
+    """``text`` for the inside of a generated module's docstring: backslashes (a Windows path
+    ``C:\\Users``), quotes and control characters of a target's message escaped, so that the
+    snippet stays valid Python and its docstring reads back as ``text``."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == "\n":
+            out.append(ch)
+        else:  # repr's escape (\x1b, \u200e, \U0001xxxx) is valid inside a docstring
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
 def import_lines(target: OptimizerTarget) -> tuple[str, str]:
     """(import statement binding `Target`, what the snippet needs beyond torch and numpy)."""
     path = target.import_path
@@ -309,7 +324,7 @@ def make_snippet(
         )
     return _TEMPLATE.format(
         check_id=ctx.check_id,
-        message=message.replace('"""', "'''"),
+        message=docstring_text(message),
         plus=plus,
         import_line=import_line,
         dtype=dtype,
