@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval")
 DEFAULT_OUT = os.path.join("build", "bench")
 
 
+LOUDNESS = ("no progress lines", "a progress line per finished task; an error's traceback")
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "bench",
@@ -33,6 +37,9 @@ def register(subparsers: Any) -> None:
         description="Run the convergence benchmarks (tuned lr, seeds, bootstrap intervals), "
         "theory rates, Reddi et al.'s counterexample and step-time measurements; write "
         "bench.json, bench.md and a self-contained bench.html into --out.",
+        epilog="exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark "
+        "checks itself (f*, theory rates, Reddi's outcome) did not hold; 2 usage error "
+        "(nothing written); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
     p.add_argument(
@@ -103,15 +110,15 @@ def register(subparsers: Any) -> None:
         help="render the report of a saved result; runs nothing",
     )
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: CPUs)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
 
 
 class _Progress:
     """One line per finished task on a terminal (overwritten), sparse lines in logs."""
 
-    def __init__(self, stream: Any = sys.stderr) -> None:
+    def __init__(self, stream: Any = sys.stderr, every: bool = False) -> None:
         self.stream = stream
+        self.every = every  # -v: a line for every task, in logs too
         self.start = time.perf_counter()
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last = -1e9
@@ -125,7 +132,7 @@ class _Progress:
             self.stream.write("\r" + line[:110].ljust(110))
             if done == total:
                 self.stream.write("\n")
-        elif now - self.last >= 10 or done == total:
+        elif self.every or now - self.last >= 10 or done == total:
             self.stream.write(line + "\n")
             self.last = now
         self.stream.flush()
@@ -247,14 +254,16 @@ def run(args: argparse.Namespace) -> int:
     plan = _plan(args)
     from optcheck.suites.bench import format_exception, run_bench
 
-    progress = None if args.quiet else _Progress()
+    progress = None if args.quiet else _Progress(every=args.verbose)
     try:
         result = run_bench(plan, jobs=args.jobs or 0, progress=progress)
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback (design card)
         if os.environ.get("OPTCHECK_DEBUG"):
             raise
+        if args.verbose:
+            traceback.print_exc()
         print(
-            f"optcheck bench: error: {format_exception(exc)} (set OPTCHECK_DEBUG=1 for the "
+            f"optcheck bench: error: {format_exception(exc)} (-v or OPTCHECK_DEBUG=1 for the "
             "traceback)",
             file=sys.stderr,
         )
