@@ -272,6 +272,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
+    from optcheck.reports import escape
     from optcheck.reports.bench_report import write_json as save_json
     from optcheck.reports.bench_report import write_report
     from optcheck.reports.compare import compare
@@ -297,7 +298,7 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
             print(f"wrote {p}")
     status = EXIT_OK
     for v in result.violations():
-        print(f"violation: {v}", file=sys.stderr)
+        print(f"violation: {escape.terminal(v)}", file=sys.stderr)
         status = EXIT_VIOLATION
     if comparison is not None:
         for c in comparison.regressions:

@@ -205,3 +205,14 @@ def test_help_imports_neither_torch_nor_hypothesis():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]
+
+
+def test_bench_markdown_carries_the_target_s_strings_inert():
+    from optcheck.reports.bench_markdown import render_markdown
+    from optcheck.reports.bench_result import BenchResult
+
+    result = BenchResult(
+        created="now", duration_s=0.0, config={"targets": [HOSTILE]}, machine={}, notes=[HOSTILE]
+    )
+    text = render_markdown(result)
+    assert "<script>" not in text and "\x1b" not in text and "&lt;script&gt;" in text
