@@ -13,6 +13,7 @@ Exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark chec
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -238,6 +239,11 @@ def _plan(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
+        raise UsageError(
+            "optcheck bench draws its figures with matplotlib, which is not installed: "
+            "pip install 'optcheck[bench]' (or pip install matplotlib)"
+        )
     if args.jobs is not None and not 1 <= args.jobs <= 512:
         raise UsageError(f"--jobs must be between 1 and 512, got {args.jobs}")
     out = _check_out(args.out)

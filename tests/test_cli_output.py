@@ -216,3 +216,10 @@ def test_bench_markdown_carries_the_target_s_strings_inert():
     )
     text = render_markdown(result)
     assert "<script>" not in text and "\x1b" not in text and "&lt;script&gt;" in text
+
+
+def test_bench_without_its_extra_is_a_usage_error_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["bench", "--quick", "--out", str(tmp_path / "b")]) == 2
+    assert "pip install 'optcheck[bench]'" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
