@@ -128,19 +128,28 @@ def _flat(value: object) -> list[float]:
 
 
 def how_far(e: Evidence) -> str:
-    """How far off, in brief: the ratio of what the target gave to what was expected at the
-    worst element (1.41× for a step √2 too long), and the error in tolerances."""
+    """How far off, in brief, at the worst element: the target's step against the
+    reference's when the evidence has the parameter's start ("moved 1.41× the reference's
+    step"),
+    else what it gave against what was expected; and the error in tolerances."""
     got, expected = _flat(e.got), _flat(e.expected)
+    start = _flat(e.start) if e.start is not None else []
+    stepped = len(start) == len(got)
+    if not stepped:
+        start = [0.0] * len(got)
     parts = []
     if got and len(got) == len(expected):
-        pairs = [(g, x) for g, x in zip(got, expected, strict=True) if math.isfinite(g - x)]
+        pairs = [
+            (g, x, b) for g, x, b in zip(got, expected, start, strict=True) if math.isfinite(g - x)
+        ]
         if pairs:
-            g, x = max(pairs, key=lambda p: abs(p[0] - p[1]))
-            if x != 0 and g / x > 0:
-                parts.append(f"{g / x:.3g}× the expected value")
+            g, x, b = max(pairs, key=lambda p: abs(p[0] - p[1]))
+            what = "moved {:.3g}× the reference's step" if stepped else "{:.3g}× the expected value"
+            if x != b and (g - b) / (x - b) > 0:
+                parts.append(what.format((g - b) / (x - b)))
             else:
                 parts.append(f"got {g:.6g}, expected {x:.6g}")
-        elif got:
+        else:
             parts.append("non-finite output")
     if e.error_in_tol is not None:
         parts.append(f"{e.error_in_tol:.2g} × tolerance")
@@ -233,14 +242,15 @@ def terminal(
         out += [_fit(t(_line(r, id_w, True)), width) for r in others]
         passed = sum(r.verdict == "pass" for r in report.results)
         if passed:
-            out.append(f"{LABELS['pass']:<9}  {passed} checks (-v lists them)")
+            checks = "check" if passed == 1 else "checks"
+            out.append(f"{LABELS['pass']:<9}  {passed} {checks} (-v lists them)")
         groups = group_by_cause(failed)
         fail_w = max([len(r.id) for r in failed] + [5])
         if failed:
             out += ["", f"{len(failed)} failed checks, {len(groups)} distinct causes:"]
         for group in groups:
             if len(group) > 1 or _numeric(group[0]):
-                out.append(_fit(t(_OFF_BY.sub("", group[0].detail)), width))
+                out.append(_fit(t("── " + _OFF_BY.sub("", group[0].detail)), width))
             out += [t(_line(r, fail_w, not _numeric(r))) for r in group]
     if verbose:
         for r in detailed(report):
@@ -252,9 +262,9 @@ def terminal(
     variants = variants_line(report)
     if variants:
         out += ["", t(variants)]
-    if failed and not verbose:
+    if not verbose and any(r.evidence for r in failed):
         where = evidence_at or "-v, or --report DIR (snippets/: runnable files) / --json PATH"
-        out += ["", f"evidence and reproduction snippets: {where}"]
+        out += ["", t(f"evidence and reproduction snippets: {where}")]
     out += ["", t(summary(report))]
     return "\n".join(out) + "\n"
 

@@ -135,12 +135,13 @@ def test_a_failing_target_gets_a_short_report_grouped_by_cause(tmp_path, capsys)
         "adam.first_step",
     ]
     for line in violations:  # how far off, and the shrunk case in brief
-        assert re.search(r"step 1: \d\.\d+× the expected value, [\d.e+]+ × tolerance", line)
+        # the off-by-one bias correction makes the first step √2 too long
+        assert re.search(r"step 1: moved 1\.41× the reference's step, [\d.e+]+ × tolerance", line)
         assert "case lr=" in line and "eps=0.001" in line
     # crossval's two comparisons share one cause; adam.first_step is another
     assert "3 failed checks, 2 distinct causes:" in out
     assert "behaves like: no named variant of Adam" in out
-    assert "reproduce (python)" not in out and "pass       1 checks" in out
+    assert "reproduce (python)" not in out and "pass       1 check (-v lists them)" in out
     # -v (rendered from the saved report) shows every check and the full evidence
     saved = Report.from_dict(json.loads((tmp_path / "r.json").read_text()))
     verbose = validation.terminal(saved, verbose=True)
@@ -223,3 +224,12 @@ def test_bench_without_its_extra_is_a_usage_error_before_any_work(tmp_path, monk
     assert main(["bench", "--quick", "--out", str(tmp_path / "b")]) == 2
     assert "pip install 'optcheck[bench]'" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_how_far_compares_steps_when_the_start_is_known():
+    e = Evidence(message="", step=1, got=[1.0, 3.0], expected=[1.0, 2.0], error_in_tol=5.0)
+    assert validation.how_far(e) == "step 1: 1.5× the expected value, 5 × tolerance"
+    e.start = [0.0, 1.5]  # the steps: 1.5 against 0.5
+    assert validation.how_far(e) == "step 1: moved 3× the reference's step, 5 × tolerance"
+    e.got = [float("nan"), float("nan")]
+    assert validation.how_far(e).startswith("step 1: non-finite output")
