@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from optcheck.reports.escape import terminal
+
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Each module defines register(subparsers), which sets a `run(args) -> int` default on its
@@ -31,6 +33,7 @@ EXIT_CODES = (
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print the whole usage block
         # self.prog is "optcheck" or "optcheck validate": the command is named once.
+        message = terminal(message)  # it may quote what was typed
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except UsageError as exc:
-        print(f"optcheck {args.command}: error: {exc}", file=sys.stderr)
+        print(f"optcheck {args.command}: error: {terminal(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("optcheck: interrupted", file=sys.stderr)

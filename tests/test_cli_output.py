@@ -233,3 +233,13 @@ def test_how_far_compares_steps_when_the_start_is_known():
     assert validation.how_far(e) == "step 1: moved 3× the reference's step, 5 × tolerance"
     e.got = [float("nan"), float("nan")]
     assert validation.how_far(e).startswith("step 1: non-finite output")
+
+
+def test_usage_errors_carry_the_target_s_strings_escaped(tmp_path, monkeypatch, capsys):
+    (tmp_path / "evilfactory.py").write_text(
+        "def make(params, **hp):\n    return type('Evil\\x1b[2J', (), {})()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["validate", "evilfactory:make", "--like", "SGD"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "Evil\\x1b[2J" in err, err
