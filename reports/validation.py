@@ -374,6 +374,8 @@ def _write_snippets(report: Report, folder: Path) -> list[Path]:
 
     if folder.is_dir():
         for old in folder.glob("*.py"):
+            if old.is_symlink() or not old.is_file():
+                continue  # only regular files this function wrote
             with old.open(encoding="utf-8", errors="replace") as fh:
                 if fh.readline().startswith(_GENERATED):
                     old.unlink()

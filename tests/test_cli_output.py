@@ -243,3 +243,13 @@ def test_usage_errors_carry_the_target_s_strings_escaped(tmp_path, monkeypatch, 
     assert main(["validate", "evilfactory:make", "--like", "SGD"]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "Evil\\x1b[2J" in err, err
+
+
+def test_snippet_files_are_this_run_s_only(tmp_path):
+    ours, mine = tmp_path / "snippets" / "old_check.py", tmp_path / "snippets" / "mine.py"
+    ours.parent.mkdir()
+    ours.write_text("# optcheck reproduction of old.check on t\nprint()\n")
+    mine.write_text("print('not optcheck s')\n")
+    validation.write(_hostile_report(), report_dir=tmp_path)
+    files = sorted(p.name for p in (tmp_path / "snippets").iterdir())
+    assert files == ["adam_first_step.py", "mine.py"]
