@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-import hypothesis
-
 EXAMPLES = {"dev": 10, "ci": 25, "thorough": 300}
 
 
 def register() -> None:
+    import hypothesis  # here, not at the top: the command line reads EXAMPLES without it
+
     common = dict(deadline=None, print_blob=True)
     hypothesis.settings.register_profile("dev", max_examples=EXAMPLES["dev"], **common)
     hypothesis.settings.register_profile(
@@ -27,6 +27,8 @@ def default_profile() -> str:
 
 
 def load(name: str | None = None) -> str:
+    import hypothesis
+
     register()
     name = name or default_profile()
     hypothesis.settings.load_profile(name)

@@ -29,6 +29,9 @@ class Evidence:
     tolerance: float | None = None
     error_in_tol: float | None = None  # |got - expected| in units of the tolerance
     snippet: str | None = None  # standalone Python (torch + numpy) reproducing it
+    # θ before the step, when got and expected are parameter values after step 1: then
+    # got − start and expected − start are the target's and the reference's steps.
+    start: Any = None
 
 
 @dataclass

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from optcheck.checks.kit.harness import MakeOptimizer
@@ -101,7 +103,11 @@ class OptimizerTarget(_Keywords):
     def make(
         self, params: list[torch.nn.Parameter], hp: Mapping[str, Any]
     ) -> torch.optim.Optimizer:
-        return self.factory(params, **{**hp, **self.fixed})
+        with _numpy_state_kept() as kept:
+            opt = self.factory(params, **{**hp, **self.fixed})
+        if isinstance(opt, torch.optim.Optimizer):
+            opt.register_step_post_hook(lambda *_: np.seterr(**kept))
+        return opt
 
     def maker(self, hp: Mapping[str, Any]) -> MakeOptimizer:
         return lambda params: self.make(params, hp)
@@ -118,7 +124,21 @@ class ScheduleTarget(_Keywords):
     keywords: frozenset[str] | None = None
 
     def make(self, optimizer: torch.optim.Optimizer, params: Mapping[str, Any]) -> Any:
-        return self.factory(optimizer, **{**params, **self.fixed})
+        with _numpy_state_kept():
+            return self.factory(optimizer, **{**params, **self.fixed})
+
+
+@contextlib.contextmanager
+def _numpy_state_kept() -> Iterator[dict[str, str]]:
+    """NumPy's error handling as it was, whatever the target's code sets: a target leaving
+    ``np.seterr(all="raise")`` behind must not turn the checks' own arithmetic (reference
+    steps, tolerances) into FloatingPointErrors blamed on it. Its optimizer's steps restore
+    it too (a post hook), as they may set it as well."""
+    kept = np.geterr()
+    try:
+        yield kept
+    finally:
+        np.seterr(**kept)
 
 
 Target = OptimizerTarget | ScheduleTarget

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
+from optcheck.reports import escape
 from optcheck.reports.compare import Comparison
 
 _MARK = {"bad": "❌ ", "best": "**", "good": "✅ ", "warn": "⚠️ "}
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = escape.markdown  # names and messages from --target optimizers included
 
 
 def table(t: bt.Table) -> str:
@@ -41,11 +41,13 @@ def render_markdown(
 
     out = ["# optcheck convergence and speed benchmark", ""]
     for k, v in bt.summary(result):
-        out.append(f"- **{k}:** {v}")
+        out.append(f"- **{_cell(k)}:** {_cell(v)}")
     out.append("")
     violations = result.violations()
     if violations:
-        out += ["**Claims that did not hold:**", ""] + [f"- ❌ {v}" for v in violations] + [""]
+        out += (
+            ["**Claims that did not hold:**", ""] + [f"- ❌ {_cell(v)}" for v in violations] + [""]
+        )
     if comparison is not None:
         out += [f"## Comparison with the run of {comparison.baseline}", ""]
         n = len(comparison.regressions)
@@ -131,5 +133,5 @@ def render_markdown(
             "",
         ]
     if result.notes:
-        out += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
+        out += ["## Notes", ""] + [f"- {_cell(n)}" for n in result.notes] + [""]
     return "\n".join(out).rstrip() + "\n"

@@ -13,9 +13,11 @@ Exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark chec
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval")
 DEFAULT_OUT = os.path.join("build", "bench")
 
 
+LOUDNESS = ("no progress lines", "a progress line per finished task; an error's traceback")
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "bench",
@@ -33,6 +38,9 @@ def register(subparsers: Any) -> None:
         description="Run the convergence benchmarks (tuned lr, seeds, bootstrap intervals), "
         "theory rates, Reddi et al.'s counterexample and step-time measurements; write "
         "bench.json, bench.md and a self-contained bench.html into --out.",
+        epilog="exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark "
+        "checks itself (f*, theory rates, Reddi's outcome) did not hold; 2 usage error "
+        "(nothing written); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
     p.add_argument(
@@ -103,15 +111,15 @@ def register(subparsers: Any) -> None:
         help="render the report of a saved result; runs nothing",
     )
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: CPUs)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(run=run)
 
 
 class _Progress:
     """One line per finished task on a terminal (overwritten), sparse lines in logs."""
 
-    def __init__(self, stream: Any = sys.stderr) -> None:
+    def __init__(self, stream: Any = sys.stderr, every: bool = False) -> None:
         self.stream = stream
+        self.every = every  # -v: a line for every task, in logs too
         self.start = time.perf_counter()
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last = -1e9
@@ -125,7 +133,7 @@ class _Progress:
             self.stream.write("\r" + line[:110].ljust(110))
             if done == total:
                 self.stream.write("\n")
-        elif now - self.last >= 10 or done == total:
+        elif self.every or now - self.last >= 10 or done == total:
             self.stream.write(line + "\n")
             self.last = now
         self.stream.flush()
@@ -231,6 +239,11 @@ def _plan(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
+        raise UsageError(
+            "optcheck bench draws its figures with matplotlib, which is not installed: "
+            "pip install 'optcheck[bench]' (or pip install matplotlib)"
+        )
     if args.jobs is not None and not 1 <= args.jobs <= 512:
         raise UsageError(f"--jobs must be between 1 and 512, got {args.jobs}")
     out = _check_out(args.out)
@@ -247,14 +260,16 @@ def run(args: argparse.Namespace) -> int:
     plan = _plan(args)
     from optcheck.suites.bench import format_exception, run_bench
 
-    progress = None if args.quiet else _Progress()
+    progress = None if args.quiet else _Progress(every=args.verbose)
     try:
         result = run_bench(plan, jobs=args.jobs or 0, progress=progress)
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback (design card)
         if os.environ.get("OPTCHECK_DEBUG"):
             raise
+        if args.verbose:
+            traceback.print_exc()
         print(
-            f"optcheck bench: error: {format_exception(exc)} (set OPTCHECK_DEBUG=1 for the "
+            f"optcheck bench: error: {format_exception(exc)} (-v or OPTCHECK_DEBUG=1 for the "
             "traceback)",
             file=sys.stderr,
         )
@@ -263,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
+    from optcheck.reports import escape
     from optcheck.reports.bench_report import write_json as save_json
     from optcheck.reports.bench_report import write_report
     from optcheck.reports.compare import compare
@@ -288,7 +304,7 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
             print(f"wrote {p}")
     status = EXIT_OK
     for v in result.violations():
-        print(f"violation: {v}", file=sys.stderr)
+        print(f"violation: {escape.terminal(v)}", file=sys.stderr)
         status = EXIT_VIOLATION
     if comparison is not None:
         for c in comparison.regressions:

@@ -58,7 +58,24 @@ def resolve_like(like: str | None) -> tuple[OptimizerRecord | ScheduleSpec | Non
     try:
         return catalog.find(like)
     except KeyError:
-        raise UnknownLike(f"unknown --like {like!r}; known: {', '.join(catalog.names())}") from None
+        raise UnknownLike(f"unknown --like {like!r}; {_close_names(like)}") from None
+
+
+def _close_names(like: str) -> str:
+    """A few names close to a misspelt ``like`` (difflib), not the whole catalog."""
+    import difflib
+
+    names = catalog.names()
+    by_key = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(like.strip().lower(), list(by_key), n=3, cutoff=0.6)
+    if close:
+        shown = [by_key[c] for c in close]
+        head = ", ".join(shown[:-1])
+        return f"did you mean {head + ' or ' if head else ''}{shown[-1]}?"
+    return (
+        f"no close match among the {len(names)} names optcheck knows (a torch class name such "
+        "as Adam or StepLR, or NAME:variant; the README's catalog table lists them)"
+    )
 
 
 def settings_for(

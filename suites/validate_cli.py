@@ -28,6 +28,12 @@ EPILOG = (
 )
 
 
+LOUDNESS = (
+    "print only the summary line",
+    "list every check and show each failure's full evidence and reproduction snippet",
+)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "validate",
@@ -95,9 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     p.add_argument(
-        "--report", type=Path, metavar="DIR", help="write validation.md and validation.html"
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write validation.md, validation.html and snippets/ (each failure's reproduction "
+        "as a runnable Python file)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     p.set_defaults(run=run)
 
 
@@ -123,6 +132,7 @@ def _seconds(text: str) -> float:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before the run, not after it: results must never be lost to a bad path."""
+    from optcheck.reports import validation
     from optcheck.reports.io import file_problem, folder_problem
 
     problems = []
@@ -132,13 +142,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
         problems.append(("--report", folder_problem(args.report)))
         for name in ("validation.md", "validation.html"):
             problems.append(("--report", file_problem(args.report / name)))
+        if args.report.is_dir():
+            problems.append(("--report", folder_problem(args.report / validation.SNIPPETS)))
     for what, problem in problems:
         if problem is not None:
             raise UsageError(f"{what}: {problem}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from optcheck.reports import validation
+    from optcheck.reports import escape, validation
     from optcheck.suites import supervise
     from optcheck.suites.hp import ConfigError, parse_hp
 
@@ -181,12 +193,24 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         if live:
             print("\r\033[K", end="", file=sys.stderr)
-    print(
-        validation.summary(report) if args.quiet else validation.terminal(report),
-        end="\n" if args.quiet else "",
-    )
+    report.settings["select"] = list(args.select)
+    if args.quiet:
+        print(escape.terminal(validation.summary(report)))
+    else:
+        where = None
+        if args.report is not None:
+            where = f"{args.report / 'validation.md'}, {args.report / validation.SNIPPETS}/"
+        elif args.json is not None:
+            where = str(args.json)
+        print(validation.terminal(report, verbose=args.verbose, evidence_at=where), end="")
+    snippets = 0
     for path in validation.write(report, json_path=args.json, report_dir=args.report):
-        print(f"wrote {path}", file=sys.stderr)
+        if path.parent.name == validation.SNIPPETS and path.suffix == ".py":
+            snippets += 1
+        else:
+            print(f"wrote {path}", file=sys.stderr)
+    if snippets:
+        print(f"wrote {args.report / validation.SNIPPETS}/: {snippets} snippets", file=sys.stderr)
     return report.exit_code
 
 

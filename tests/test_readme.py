@@ -42,3 +42,58 @@ def test_readme_lists_every_algorithm_of_the_catalog():
 
 def _code_list(names) -> str:
     return ", ".join(f"`{n}`" for n in names) or "—"
+
+
+def _nox_recipe() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"In a third party's `noxfile.py`.*?```python\n(.*?)```", text, re.S)
+    assert block, "README lost its nox recipe"
+    return block.group(1)
+
+
+class _Session:
+    """What a nox session is asked to do, recorded instead of done."""
+
+    def __init__(self) -> None:
+        self.installs: list[tuple[str, ...]] = []
+        self.runs: list[tuple[str, ...]] = []
+
+    def install(self, *args: str) -> None:
+        self.installs.append(args)
+
+    def run(self, *args: str) -> None:
+        self.runs.append(args)
+
+
+def test_the_nox_recipe_runs_as_copied(monkeypatch):
+    """Pasted into a noxfile, the recipe defines its session with nothing undefined, installs
+    optcheck from OPTCHECK next to the pinned torch, and runs a command optcheck accepts."""
+    import sys
+    import types
+
+    from optcheck.suites.cli import build_parser
+
+    sessions = []
+    fake_nox = types.ModuleType("nox")
+    fake_nox.session = lambda fn: sessions.append(fn) or fn
+    monkeypatch.setitem(sys.modules, "nox", fake_nox)
+    monkeypatch.setenv("OPTCHECK", "/src/optcheck")
+    exec(compile(_nox_recipe(), "noxfile.py", "exec"), {"__name__": "noxfile"})
+    assert len(sessions) == 1
+    session = _Session()
+    sessions[0](session)
+    assert session.installs == [("torch==2.13.0", "-e", ".", "/src/optcheck")]
+    (command,) = session.runs
+    assert command[0] == "optcheck"
+    args = build_parser().parse_args(list(command[1:]))
+    assert args.command == "validate" and args.like == "Adam" and args.profile == "ci"
+
+
+def test_readme_names_the_extra_bench_needs():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert (
+        "`optcheck bench` needs the `bench` extra, `pip install torch==2.13.0 -e '.[bench]'`"
+        in text
+    )
+    extra = re.search(r"^bench = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.M)
+    assert extra and '"matplotlib' in extra.group(1)

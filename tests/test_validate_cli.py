@@ -134,8 +134,11 @@ def _usage(args: list[str], capsys) -> str:
         (["--device", "xyz"], "invalid choice: 'xyz'"),
     ],
 )
-def test_impossible_settings_are_usage_errors(extra, message, capsys):
-    assert message in _usage(["validate", "torch.optim:Adam", "--like", "Adam", *extra], capsys)
+def test_impossible_settings_are_usage_errors(extra, message, tmp_path, capsys):
+    report = ["--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep")]
+    args = ["validate", "torch.optim:Adam", "--like", "Adam", *report, *extra]
+    assert message in _usage(args, capsys)
+    assert list(tmp_path.iterdir()) == []  # stopped before any work: nothing written
 
 
 def test_cuda_without_a_cuda_device_is_a_usage_error(capsys):

@@ -13,6 +13,7 @@ expected values, which are embedded as literals.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -101,6 +102,7 @@ def require(
             got=np.asarray(got).tolist(),
             tolerance=float(tol[idx]),
             error_in_tol=ratio,
+            start=_start(obs.expr, runs, step),
             snippet=make_snippet(
                 ctx,
                 message=message,
@@ -112,6 +114,20 @@ def require(
             ),
         )
     )
+
+
+_FIRST_STEP = re.compile(r"traj\[(\d+)\]\[(STEP|1)\]\[(\d+)\]")
+
+
+def _start(expr: str, runs: Sequence[Any], step: int) -> Any:
+    """θ_0 of the observed tensor when ``expr`` is its value after step 1 (the step shrunk
+    cases usually fail at), so that a report can say "step 1.41× the reference's"."""
+    m = _FIRST_STEP.fullmatch(expr)
+    if m is None or (m.group(2) == "STEP" and step != 1):
+        return None
+    run, i = int(m.group(1)), int(m.group(3))
+    params0 = getattr(runs[run], "params0", None) if run < len(runs) else None
+    return None if params0 is None else np.asarray(params0[i], dtype=np.float64).tolist()
 
 
 def _describe(runs: Sequence[Any], scalars: dict[str, Any] | None) -> dict[str, Any]:
@@ -151,6 +167,21 @@ def literal(value: Any) -> str:
     if value is None or isinstance(value, str):
         return repr(value)
     raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def docstring_text(text: str) -> str:
+    """``text`` for the inside of a generated module's docstring: backslashes (a Windows path
+    ``C:\\Users``), quotes and control characters of a target's message escaped, so that the
+    snippet stays valid Python and its docstring reads back as ``text``."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable() or ch == "\n":
+            out.append(ch)
+        else:  # repr's escape (\x1b, \u200e, \U0001xxxx) is valid inside a docstring
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
 
 
 def import_lines(target: OptimizerTarget) -> tuple[str, str]:
@@ -309,7 +340,7 @@ def make_snippet(
         )
     return _TEMPLATE.format(
         check_id=ctx.check_id,
-        message=message.replace('"""', "'''"),
+        message=docstring_text(message),
         plus=plus,
         import_line=import_line,
         dtype=dtype,

@@ -119,3 +119,31 @@ class StepLR(torch.optim.lr_scheduler.StepLR):
 
 StepLR.__module__ = "torch.optim.lr_scheduler"
 StepLR.__qualname__ = "StepLR"
+
+
+# A message meant to break every output: a Windows path (\U starts an escape in Python),
+# triple quotes, backticks, HTML and terminal control sequences.
+HOSTILE_MESSAGE = (
+    'C:\\Users\\x\\new """ `` ``` <script>alert(1)</script> <img src=x onerror=alert(1)> '
+    "| *a* \x1b[2J\x1b]0;owned\x07 \r\u202e end\\"
+)
+
+
+class RaisesHostileMessage(torch.optim.SGD):
+    """Raises, in every step, an exception whose message is HOSTILE_MESSAGE."""
+
+    def step(self, closure: Any = None) -> Any:
+        raise RuntimeError(HOSTILE_MESSAGE)
+
+
+class AdamLeavesSeterrRaise(torch.optim.Adam):
+    """torch's Adam, leaving NumPy raising on every floating-point event when built and after
+    every step: optcheck's own arithmetic must not be what fails."""
+
+    def __init__(self, *args: Any, **kw: Any):
+        np.seterr(all="raise")
+        super().__init__(*args, **kw)
+
+    def step(self, closure: Any = None) -> Any:
+        np.seterr(all="raise")
+        return super().step(closure)
