@@ -53,7 +53,14 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.kit.evidence import EXCESS_EXPR, Observation, import_lines, literal, worst
+from optcheck.checks.kit.evidence import (
+    EXCESS_EXPR,
+    Observation,
+    docstring_text,
+    import_lines,
+    literal,
+    worst,
+)
 from optcheck.checks.kit.harness import DTYPES, make_params
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation
 from optcheck.checks.kit.strategies import TargetRaised, hyperparams
@@ -586,7 +593,7 @@ def snippet(
         )
     return _TEMPLATE.format(
         check_id=ctx.check_id,
-        message=message.replace('"""', "'''").replace("\\", "\\\\"),
+        message=docstring_text(message),
         plus=plus,
         import_line=import_line,
         dtype=dtype,
