@@ -19,3 +19,13 @@ def every_nth(values: Sequence[Any], n: int, ids: Callable[[Any], str] | None = 
         )
         for i, v in enumerate(values)
     ]
+
+
+def first_mutant_each(caught: dict[str, Sequence[Any]]) -> list[Any]:
+    """(check id, mutant) params from a {check: [mutants]} table: the first mutant each check
+    lists in the default run, the rest with --thorough."""
+    return [
+        pytest.param(c, m, id=f"{c}-{m.__name__}", marks=() if j == 0 else pytest.mark.thorough)
+        for c, ms in caught.items()
+        for j, m in enumerate(ms)
+    ]

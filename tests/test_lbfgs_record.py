@@ -11,7 +11,7 @@ import hypothesis
 import numpy as np
 import pytest
 import torch
-from sampling import every_nth
+from sampling import every_nth, first_mutant_each
 from zoo import lbfgs as Z
 
 from optcheck.checks.catalog import OPTIMIZERS
@@ -71,12 +71,7 @@ def test_correct_port_passes(check_id):
     assert result.verdict == "pass", result.detail
 
 
-# The first mutant each check lists by default, the rest with --thorough.
-MUTANT_CASES = [
-    pytest.param(c, m, id=f"{c}-{m.__name__}", marks=() if j == 0 else pytest.mark.thorough)
-    for c, ms in CAUGHT.items()
-    for j, m in enumerate(ms)
-]
+MUTANT_CASES = first_mutant_each(CAUGHT)
 
 
 @pytest.mark.parametrize(("check_id", "mutant"), MUTANT_CASES)
