@@ -17,7 +17,11 @@ EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Each module defines register(subparsers), which sets a `run(args) -> int` default on its
 # parser, and LOUDNESS: the help of -q and -v, which every command takes.
-_SUBCOMMANDS = ("optcheck.suites.validate_cli", "optcheck.suites.bench_cli")
+_SUBCOMMANDS = (
+    "optcheck.suites.validate_cli",
+    "optcheck.suites.identify_cli",
+    "optcheck.suites.bench_cli",
+)
 
 
 class UsageError(Exception):

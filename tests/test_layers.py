@@ -14,7 +14,10 @@ FOLDERS |= {"reports": "optcheck.reports", "suites": "optcheck.suites", "api": "
 RANK = {"reference": 0, "checks": 1, "reports": 2, "suites": 3, "entry": 4}
 # The entry points: what a user runs or imports, sitting on top of the suites.
 ENTRY = {"optcheck", "optcheck.__main__"}
-ENTRY |= {f"optcheck.suites.{m}" for m in ("cli", "validate_cli", "bench_cli", "pytest_plugin")}
+ENTRY |= {
+    f"optcheck.suites.{m}"
+    for m in ("cli", "validate_cli", "identify_cli", "bench_cli", "pytest_plugin")
+}
 
 
 def modules() -> dict[str, Path]:
