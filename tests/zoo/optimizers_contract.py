@@ -320,3 +320,13 @@ class RaisingStep(_MomentumSGD):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         raise RuntimeError("RaisingStep: kernel not implemented for this device")
+
+
+class StepNeedsClosure(_MomentumSGD):
+    """A correct SGD whose step() demands a closure, as line-search optimizers do: the generic
+    contract (which sets .grad and calls step()) applies to none of it. Not a bug: the run
+    must say that nothing was checked, not that it conforms."""
+
+    @torch.no_grad()
+    def step(self, closure: Any) -> Any:
+        return super().step(closure)
