@@ -46,6 +46,7 @@ from optcheck.checks.kit.contract import (
     frozen,
     hp_strategy,
     initial_values,
+    kind_crashes,
     lr_strategy,
     maker,
     preflight,
@@ -58,7 +59,14 @@ from optcheck.checks.kit.contract import (
     torch_dtype,
 )
 from optcheck.checks.kit.harness import DTYPES, make_params, run_torch, set_grads, to_numpy
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.kit.registry import (
+    Context,
+    NotApplicable,
+    Violation,
+    check,
+    passed,
+    run_property,
+)
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.result import CheckResult
 
@@ -70,6 +78,37 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 
 
 # --- the contract -------------------------------------------------------------------------
+
+
+@check(
+    id="contract.param_kinds",
+    title="0-d and zero-size parameters step like ordinary ones",
+)
+def param_kinds(ctx: Context) -> CheckResult:
+    """Real models hold 0-d parameters (a learned temperature) and zero-size ones (an empty
+    embedding); a step that raises on one kind is one finding, told here once. The run draws
+    no parameter of that kind in the other checks (``Settings.skip_kinds``, set by prepare
+    from the same probe), so they still judge everything else."""
+    preflight(ctx)
+    crashes = kind_crashes(ctx)
+    if not crashes:
+        return passed(ctx.check, "0-d and zero-size parameters step", 1)
+    first = crashes[0]
+    if first.kind == "ordinary":
+        message = f"step() raises on an ordinary parameter too ({first.message})"
+    else:
+        message = "; ".join(f"step() raises on a {c.kind} parameter ({c.message})" for c in crashes)
+        message += " where an ordinary one steps: the other checks draw no such parameter"
+    body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
+    hp = default_hp(ctx)
+    violation = fail(
+        message,
+        got=[c.kind for c in crashes],
+        snippet=snippet(ctx, hp, first.params0, first.grads, body),
+    )
+    shapes = [list(np.shape(p)) for p in first.params0]
+    violation.evidence.case = {"hp": hp, "shapes": shapes, "steps": len(first.grads)}
+    raise violation
 
 
 def _resume_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:

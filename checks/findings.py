@@ -35,9 +35,9 @@ class Finding:
     # The torch code paths that have it (None: every one, or not an optimizer).
     implementations: tuple[str, ...] | None = None
     message: str = ""  # part of the violation's message
-    # Triggered by a zero-size parameter, whatever the keywords: avoided by drawing no empty
-    # tensors (Settings.empty_tensors=False), and known only where the violation's message
-    # names it (another violation of the same check stays one).
+    # Triggered by a zero-size parameter, whatever the keywords: contract.param_kinds meets it
+    # (and the run then draws no empty tensors, Settings.skip_kinds), known only where the
+    # violation's message names it (another violation of the same check stays one).
     empty_tensor: bool = False
     dtype: str | None = None  # known only in runs of this dtype (None: any)
 
@@ -61,6 +61,7 @@ _ADAFACTOR_EMPTY = Finding(
     empty_tensor=True,
 )
 _EMPTY_TENSOR_CHECKS = (
+    "contract.param_kinds",
     "contract.resume",
     "contract.grad_none",
     "contract.param_groups",
@@ -276,15 +277,6 @@ def lookup(name: str, impl: str, check_id: str) -> Finding | None:
     if f is None or (f.implementations is not None and impl not in f.implementations):
         return None
     return f
-
-
-def empty_tensor_finding(target: OptimizerTarget | ScheduleTarget) -> Finding | None:
-    """torch's own class's known crash on zero-size parameters, if it has one. A run then draws
-    none: drawn, they stop every contract check at the known crash, so nothing else of the
-    contract would be checked (and contract.dtype would call every dtype unsupported)."""
-    name = _torch_name(target)
-    found = (f for (cls, _), f in TORCH_FINDINGS.items() if cls == name and f.empty_tensor)
-    return next(found, None) if name is not None else None
 
 
 def _torch_name(target: OptimizerTarget | ScheduleTarget) -> str | None:

@@ -88,6 +88,21 @@ class ContractCase:
         return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
 
 
+# Parameter kinds real models have that kernels often mishandle, each with the shape the
+# kind probe steps; a target that raises on one is told once (contract.param_kinds) and the
+# other checks draw none of it (Settings.skip_kinds), so one crash cannot hide the rest.
+PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
+# What a skipped kind's tensor is drawn as instead: an ordinary small vector.
+ORDINARY_SHAPE = (2,)
+
+
+def kind_of(shape: tuple[int, ...]) -> str | None:
+    """The PARAM_KINDS kind of a drawn shape (None: an ordinary tensor)."""
+    if len(shape) == 0:
+        return "0-d"
+    return "zero-size" if 0 in shape else None
+
+
 def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
     shape = st.one_of(
         st.just(()),
@@ -178,8 +193,9 @@ def cases(
     def draw_case(draw: st.DrawFn) -> ContractCase:
         hp = draw(hp_strategy(ctx, overrides))
         p = draw(problem)
-        if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
-            p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
+        skip = ctx.settings.skip_kinds
+        drawn = tuple(ORDINARY_SHAPE if kind_of(s) in skip else s for s in p.shapes)
+        p = replace(p, shapes=drawn) if drawn != p.shapes else p
         if (spec := record_of(ctx)) is not None:  # the shapes and gradients the record steps
             shapes = tuple(fit_shape(spec, s) for s in p.shapes)
             p = replace(p, shapes=shapes, untouched_rows=spec.sparse_grads)
@@ -253,6 +269,53 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
             "as LBFGS evaluates it many times); the contract drives step() with .grad set"
         )
     return opt
+
+
+@dataclass(frozen=True)
+class KindCrash:
+    """The target raised on a parameter of ``kind`` where an ordinary one steps."""
+
+    kind: str
+    message: str  # the exception's first line
+    params0: list[np.ndarray]
+    grads: list[list[np.ndarray]]
+
+
+KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
+
+
+def kind_crashes(ctx: Context) -> list[KindCrash]:
+    """Build the target (default keywords) on [a tensor of the kind, an ordinary one] and step
+    it: the kinds on which it raises, leaving out those a record cannot take (its shapes are
+    fitted to another rank). When an ordinary tensor alone fails too, the crash is tied to no
+    kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
+    spec, dtype, device = record_of(ctx), torch_dtype(ctx), ctx.settings.device
+    rng = np.random.default_rng(0)
+
+    def attempt(shapes: list[tuple[int, ...]]) -> tuple[str | None, list, list]:
+        params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+        grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
+        try:
+            params = make_params(params0, dtype, device)
+            opt = ctx.target.make(params, default_hp(ctx))
+            drive(opt, params, grads, range(KIND_PROBE_STEPS))
+        except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
+            return first_line(exc), params0, grads
+        return None, params0, grads
+
+    ordinary = fit_shape(spec, ORDINARY_SHAPE)
+    message, params0, grads = attempt([ordinary])
+    if message is not None:
+        return [KindCrash("ordinary", message, params0, grads)]
+    crashes = []
+    for kind, shape in PARAM_KINDS.items():
+        fitted = fit_shape(spec, shape)
+        if kind_of(fitted) != kind:
+            continue
+        message, params0, grads = attempt([fitted, ordinary])
+        if message is not None:
+            crashes.append(KindCrash(kind, message, params0, grads))
+    return crashes
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:

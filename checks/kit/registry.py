@@ -51,9 +51,10 @@ class Settings:
     fixed_hp: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = 60.0
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
-    # Contract problems may hold zero-size tensors; False only to run a class past a known
-    # empty-tensor finding (checks.findings, ``empty_tensor``).
-    empty_tensors: bool = True
+    # Parameter kinds (checks.kit.contract.PARAM_KINDS: "0-d", "zero-size") contract problems
+    # draw as ordinary tensors instead: the target raises on them, which contract.param_kinds
+    # reports once (optcheck.suites.prepare probes for them).
+    skip_kinds: tuple[str, ...] = ()
 
 
 @dataclass

@@ -330,3 +330,15 @@ class StepNeedsClosure(_MomentumSGD):
     @torch.no_grad()
     def step(self, closure: Any) -> Any:
         return super().step(closure)
+
+
+class SGDRowsOnly(_MomentumSGD):
+    """Normalises per row (p.shape[0]), so a 0-d parameter raises IndexError; and reads lr from
+    self.defaults. Two defects: the crash must be told once, the lr bug still found."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        rows = p.shape[0]  # BUG: a 0-d parameter has no rows
+        return super().direction(p, group) * (rows / max(rows, 1))
+
+    def lr(self, group: dict[str, Any]) -> float:
+        return self.defaults["lr"]  # BUG: should be group["lr"]
