@@ -42,6 +42,7 @@ from optcheck.checks.kit.contract import (
     drive,
     expect_same,
     fail,
+    first_difference,
     first_line,
     frozen,
     hp_strategy,
@@ -535,30 +536,97 @@ def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
     return torch.promote_types(state, param) == state
 
 
+def _coarse_state(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """Floating state entries of ``p`` less precise than it ('step' exempt, see below)."""
+    return [
+        (key, v)
+        for key, v in (opt.state.get(p) or {}).items()
+        if key != "step"
+        and isinstance(v, torch.Tensor)
+        and v.is_floating_point()
+        and not _at_least_as_precise(v.dtype, p.dtype)
+    ]
+
+
+def _promote_state(opt: torch.optim.Optimizer, params: Sequence[torch.Tensor]) -> None:
+    """Every coarse state entry widened to hold its parameter's precision too."""
+    for p in params:
+        for key, v in _coarse_state(opt, p):
+            opt.state[p][key] = v.to(torch.promote_types(v.dtype, p.dtype))
+
+
+# Steps the effect probe runs at least (the case's gradients repeated): coarse state made at
+# one step is read at the next, so a one-step case could not show its effect.
+EFFECT_STEPS = 4
+
+
+def _coarse_state_effect(ctx: Context, case: ContractCase, dtype: torch.dtype) -> int | None:
+    """The first step (1-based) at which the run differs when every coarse state entry is
+    widened after each step (as load_state_dict widens it on resume); None: no effect, the
+    coarse entry is bookkeeping whose precision changes nothing. A run that raises once
+    widened counts as an effect at its step: precision cannot be shown harmless."""
+    params0, grads = case.problem.arrays()
+    grads = [grads[k % len(grads)] for k in range(max(EFFECT_STEPS, len(grads)))]
+    runs = []
+    for widen in (False, True):
+        params = make_params(params0, dtype, ctx.settings.device)
+        opt = build(ctx, params, case.hp)
+        traj = []
+        for k in range(len(grads)):
+            try:
+                traj += drive(opt, params, grads, range(k, k + 1))
+            except Exception:  # noqa: BLE001 - widened state the target cannot step with
+                if not widen:
+                    raise
+                return k + 1
+            if widen:
+                _promote_state(opt, params)
+        runs.append(traj)
+    diff = first_difference(*runs)
+    return None if diff is None else diff[0]
+
+
 @check(id="contract.dtype", title="parameters and floating state keep dtype and device")
 def dtype_preserved(ctx: Context) -> CheckResult:
     """float64, float32 and bfloat16 parameters keep dtype, device and shape through step();
     floating state tensors live on the parameter's device and are at least as precise as it.
 
-    'step' is exempt, as torch's own load_state_dict exempts it (a float32 CPU scalar in
-    torch.optim). More precise state (float32 moments for bfloat16 weights) is a legitimate
-    design; less precise is silent precision loss. A target that raises for a dtype other than
-    the settings' dtype is taken not to support it: the case is dropped and the result says so.
+    State is judged by its effect: a less precise state entry is a violation only when it
+    changes the trajectory, i.e. when the same run with that entry widened to the parameter's
+    precision after every step (what load_state_dict does on resume) differs. A 0-d float32
+    counter or a value recomputed in float32 each step (torch's ASGD eta) changes nothing and
+    passes, saying so; float32 moments or a float32 running product (NAdam's mu_product) for
+    float64 parameters change it and fail. 'step' is exempt, as torch's own load_state_dict
+    exempts it (a float32 CPU scalar in torch.optim, and fused kernels require it). More
+    precise state (float32 moments for bfloat16 weights) is a legitimate design. A target that
+    raises for a dtype other than the settings' dtype is taken not to support it: the case is
+    dropped and the result says so.
     """
     preflight(ctx)
     device = ctx.settings.device
     unsupported: dict[str, str] = {}
+    harmless: dict[str, str] = {}
 
     def prop(case: ContractCase) -> None:
         name = case.extra["dtype"]
         dtype = DTYPES[name]
         params0, grads = case.problem.arrays()
         params = make_params(params0, dtype, device)
+        effect: list[int | None] = []  # judged once per case, at the first coarse entry
+
+        def coarse_effect() -> int | None:
+            if not effect:
+                effect.append(_coarse_state_effect(ctx, case, dtype))
+            return effect[0]
+
         try:
             opt = ctx.target.make(params, case.hp)
             for k in range(case.problem.steps):
                 drive(opt, params, grads, range(k, k + 1))
-                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads)
+                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads, coarse_effect)
+                for p in params:  # reached only when none of them mattered
+                    for key, v in _coarse_state(opt, p):
+                        harmless[f"state[{key!r}]"] = f"({v.dtype} for {p.dtype} parameters)"
         except Violation:
             raise
         except Exception as exc:
@@ -572,6 +640,11 @@ def dtype_preserved(ctx: Context) -> CheckResult:
 
     problem = problems(max_steps=3)
     result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
+    if result.verdict == "pass" and harmless:
+        entries = "; ".join(f"{k} {v}" for k, v in sorted(harmless.items()))
+        result.detail += (
+            f"; less precise but without effect (widened, the run is identical): {entries}"
+        )
     if unsupported:
         notes = "; ".join(f"{n} not supported ({why})" for n, why in sorted(unsupported.items()))
         result.detail += f"; {notes}"
@@ -587,6 +660,7 @@ def _check_dtypes(
     k: int,
     params0: Sequence[np.ndarray],
     grads: Grads,
+    coarse_effect: Callable[[], int | None],
 ) -> None:
     device = torch.device(ctx.settings.device)
     name = case.extra["dtype"]
@@ -614,22 +688,38 @@ def _check_dtypes(
                 ),
             )
         for key, v in (opt.state.get(p) or {}).items():
-            if key == "step" or not isinstance(v, torch.Tensor) or not v.is_floating_point():
-                continue
-            if v.device.type != p.device.type or not _at_least_as_precise(v.dtype, p.dtype):
+            if key == "step" or not (isinstance(v, torch.Tensor) and v.is_floating_point()):
+                continue  # torch.optim keeps 'step' a CPU scalar beside CUDA parameters
+            if v.device.type != p.device.type:
                 raise fail(
-                    f"state[{key!r}] of tensor {i} is {v.dtype} on {v.device} after step "
-                    f"{k + 1}: less precise than, or away from, its {p.dtype} parameter on "
-                    f"{p.device}",
+                    f"state[{key!r}] of tensor {i} is on {v.device} after step {k + 1}, away "
+                    f"from its parameter on {p.device}",
                     step=k + 1,
-                    expected=str(p.dtype),
-                    got=str(v.dtype),
+                    expected=str(p.device),
+                    got=str(v.device),
                     snippet=repro(
                         f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
-                        "assert torch.promote_types(v.dtype, p.dtype) == v.dtype and "
-                        "v.device == p.device, (v.dtype, v.device)\n"
+                        "assert v.device == p.device, (v.device, p.device)\n"
                     ),
                 )
+        coarse = _coarse_state(opt, p)
+        effect = coarse_effect() if coarse else None
+        if effect is None:
+            continue
+        key, v = coarse[0]
+        raise fail(
+            f"state[{key!r}] of tensor {i} is {v.dtype} after step {k + 1}: less precise "
+            f"than its {p.dtype} parameter, and it matters: held in "
+            f"{torch.promote_types(v.dtype, p.dtype)} (as load_state_dict would) the run "
+            f"differs from step {effect} on",
+            step=k + 1,
+            expected=str(p.dtype),
+            got=str(v.dtype),
+            snippet=repro(
+                f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
+                "assert torch.promote_types(v.dtype, p.dtype) == v.dtype, v.dtype\n"
+            ),
+        )
 
 
 @check(id="contract.grad_unchanged", title="step() does not modify p.grad")

@@ -153,16 +153,9 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
         implementations=_BOTH,
         message="differs from the uninterrupted run",
     ),
-    # ASGD keeps η, μ as 0-d tensors of the default dtype (float32); η's rounding changes the
-    # float64 trajectory (relative ~2^-24 per step: tests/test_crossval_records_b.py).
-    ("ASGD", "contract.dtype"): Finding(
-        "ASGD keeps eta and mu as 0-d tensors of torch's default dtype (float32): "
-        "float64 parameters step with fl32(η), a relative error ~6e-8 of every step "
-        "(not nil: the float64 trajectory under the default dtype float64 differs)",
-        _CONTRACT_TEST,
-        implementations=_BOTH,
-        message="state['eta']",
-    ),
+    # ASGD keeps η, μ as 0-d float32 tensors, but their storage changes nothing (η is
+    # recomputed in float32 each step: widened, the run is the same), so contract.dtype passes;
+    # the float32 η itself parts the float64 trajectory from the reference (below).
     **{
         ("ASGD", check_id): Finding(
             "float64 ASGD steps with fl32(η): torch keeps eta in its default dtype "

@@ -246,10 +246,23 @@ def test_torch_finding_nadam_keeps_mu_product_in_float32():
 
 
 def test_torch_finding_asgd_keeps_eta_in_float32():
-    """The finding in plain torch: float64 ASGD's eta and mu are float32 0-d tensors, and the
-    float64 trajectory differs from the one under the default dtype float64 (its effect is not
-    nil: tests/test_crossval_records_b.py measures it against the float64 reference)."""
+    """The finding in plain torch: float64 ASGD computes eta in torch's default dtype, and the
+    float64 trajectory differs from the one under the default dtype float64 (the crossval
+    finding: tests/test_crossval_records_b.py measures it against the float64 reference). Its
+    storage is not the cause: eta widened to float64 after every step, the run is the same
+    (eta is recomputed in float32 each step), which is why contract.dtype passes ASGD."""
     outs = {}
+    widened = []
+    for widen in (False, True):
+        p = torch.nn.Parameter(torch.linspace(-1, 1, 4, dtype=torch.float64))
+        opt = torch.optim.ASGD([p], lr=0.0123, lambd=0.01, foreach=False)
+        for k in range(4):
+            p.grad = torch.full_like(p, 0.3 * (k + 1))
+            opt.step()
+            if widen:
+                opt.state[p]["eta"] = opt.state[p]["eta"].double()
+        widened.append(p.detach().clone())
+    assert torch.equal(*widened)
     for default in (torch.float32, torch.float64):
         before = torch.get_default_dtype()
         torch.set_default_dtype(default)
@@ -315,6 +328,7 @@ CATCHES: dict[str, list[Catch]] = {
         Catch("SGDUpcastsParams", "into torch.float32"),
         Catch("SGDFloat32Buffer", "state['momentum_buffer']"),
         Catch("AdamHalfMoments", "torch.float16", snippet_passes_on_control=False),
+        Catch("SGDFloat32Warmup", "state['decay']", snippet_passes_on_control=False),
     ],
     "contract.grad_unchanged": [Catch("SGDInPlaceWeightDecay", "modified p.grad")],
     "contract.closure": [Catch("SGDClosureTwice", "called the closure 2 times")],
@@ -365,6 +379,21 @@ def test_contract_check_catches_mutant(check_id, catch):
         )
         assert fixed != source
         _exec(fixed)
+
+
+def test_dtype_judges_coarse_state_by_its_effect():
+    """A 0-d float32 counter beside float64 parameters changes nothing (widened, the run is the
+    same): a pass that names it. A float32 running product changes the run: a violation that
+    says from which step (its catch above proves the snippet). torch's ASGD keeps eta and mu
+    float32 but recomputes eta in float32 each step: nil effect, a pass, not a finding."""
+    counter = run_check("contract.dtype", zoo_target("SGDFloat32Counter"))
+    assert counter.verdict == "pass", counter.detail
+    assert "without effect" in counter.detail and "count" in counter.detail
+    warmup = run_check("contract.dtype", zoo_target("SGDFloat32Warmup"))
+    assert warmup.verdict == "violation" and "differs from step" in warmup.detail
+    asgd = run_check("contract.dtype", torch_target("ASGD", "forloop"))
+    assert asgd.verdict == "pass" and "'eta'" in asgd.detail, asgd.detail
+    assert ("ASGD", "contract.dtype") not in TORCH_FINDINGS
 
 
 def test_a_crash_on_one_parameter_kind_is_one_finding_and_the_rest_is_still_checked():

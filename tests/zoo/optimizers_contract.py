@@ -342,3 +342,26 @@ class SGDRowsOnly(_MomentumSGD):
 
     def lr(self, group: dict[str, Any]) -> float:
         return self.defaults["lr"]  # BUG: should be group["lr"]
+
+
+class SGDFloat32Counter(_MomentumSGD):
+    """Counts its steps in a 0-d float32 tensor (as torch keeps 'step') under another name and
+    reads it back as an integer: coarser than float64 parameters, yet without any effect (the
+    count is exact in float32). Not a bug: contract.dtype must pass it."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        state["count"] = state.get("count", torch.zeros(())) + 1  # float32, on purpose
+        warmup = 1.0 - 0.5 ** int(state["count"].item())
+        return super().direction(p, group) * warmup
+
+
+class SGDFloat32Warmup(_MomentumSGD):
+    """Keeps a warm-up factor 1 - 0.9^t as a running product in a 0-d float32 tensor: for
+    float64 parameters every step is scaled by a float32-rounded factor, and a resumed run
+    (load_state_dict widens it) leaves the uninterrupted one."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        state["decay"] = state.get("decay", torch.ones(())) * 0.9  # BUG: float32 product
+        return super().direction(p, group) * (1.0 - state["decay"]).to(p.dtype)
