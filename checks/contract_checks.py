@@ -670,6 +670,16 @@ def _check_dtypes(
         body += assertion
         return snippet(ctx, case.hp, params0, grads, body, dtype=name)
 
+    def state_fail(i: int, key: str, what: str, pair: tuple, assertion: str) -> Violation:
+        """``pair``: (the parameter's, the state entry's) dtype or device."""
+        return fail(
+            f"state[{key!r}] of tensor {i} {what}",
+            step=k + 1,
+            expected=str(pair[0]),
+            got=str(pair[1]),
+            snippet=repro(f"p = params[{i}]\nv = opt.state[p][{key!r}]\n{assertion}\n"),
+        )
+
     for i, p in enumerate(params):
         if (
             p.dtype != dtype
@@ -691,34 +701,26 @@ def _check_dtypes(
             if key == "step" or not (isinstance(v, torch.Tensor) and v.is_floating_point()):
                 continue  # torch.optim keeps 'step' a CPU scalar beside CUDA parameters
             if v.device.type != p.device.type:
-                raise fail(
-                    f"state[{key!r}] of tensor {i} is on {v.device} after step {k + 1}, away "
-                    f"from its parameter on {p.device}",
-                    step=k + 1,
-                    expected=str(p.device),
-                    got=str(v.device),
-                    snippet=repro(
-                        f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
-                        "assert v.device == p.device, (v.device, p.device)\n"
-                    ),
+                raise state_fail(
+                    i,
+                    key,
+                    f"is on {v.device} after step {k + 1}, away from its parameter on {p.device}",
+                    (p.device, v.device),
+                    "assert v.device == p.device, (v.device, p.device)",
                 )
         coarse = _coarse_state(opt, p)
         effect = coarse_effect() if coarse else None
         if effect is None:
             continue
         key, v = coarse[0]
-        raise fail(
-            f"state[{key!r}] of tensor {i} is {v.dtype} after step {k + 1}: less precise "
-            f"than its {p.dtype} parameter, and it matters: held in "
-            f"{torch.promote_types(v.dtype, p.dtype)} (as load_state_dict would) the run "
-            f"differs from step {effect} on",
-            step=k + 1,
-            expected=str(p.dtype),
-            got=str(v.dtype),
-            snippet=repro(
-                f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
-                "assert torch.promote_types(v.dtype, p.dtype) == v.dtype, v.dtype\n"
-            ),
+        raise state_fail(
+            i,
+            key,
+            f"is {v.dtype} after step {k + 1}: less precise than its {p.dtype} parameter, and "
+            f"it matters: held in {torch.promote_types(v.dtype, p.dtype)} (as load_state_dict "
+            f"would) the run differs from step {effect} on",
+            (p.dtype, v.dtype),
+            "assert torch.promote_types(v.dtype, p.dtype) == v.dtype, v.dtype",
         )
 
 
