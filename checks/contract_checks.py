@@ -31,6 +31,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.contract import (
+    PARAM_KINDS,
     ContractCase,
     Grads,
     Problem,
@@ -51,6 +52,7 @@ from optcheck.checks.kit.contract import (
     lr_strategy,
     maker,
     preflight,
+    probed_kinds,
     problems,
     record_of,
     reference_trajectory,
@@ -88,12 +90,16 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 def param_kinds(ctx: Context) -> CheckResult:
     """Real models hold 0-d parameters (a learned temperature) and zero-size ones (an empty
     embedding); a step that raises on one kind is one finding, told here once. The run draws
-    no parameter of that kind in the other checks (``Settings.skip_kinds``, set by prepare
-    from the same probe), so they still judge everything else."""
+    no parameter of that kind in the other checks (``Settings.skip_kinds``, from the same
+    probe, and each says so), so they still judge everything else."""
     preflight(ctx)
+    if not (kinds := probed_kinds(ctx)):
+        raise NotApplicable("the record steps no 0-d or zero-size parameter")
     crashes = kind_crashes(ctx)
+    if ctx.settings.skip_kinds is None:  # the run's probe: this is it
+        ctx.settings.skip_kinds = tuple(c.kind for c in crashes if c.kind in PARAM_KINDS)
     if not crashes:
-        return passed(ctx.check, "0-d and zero-size parameters step", 1)
+        return passed(ctx.check, f"{' and '.join(kinds)} parameters step", len(kinds))
     first = crashes[0]
     if first.kind == "ordinary":
         message = f"step() raises on an ordinary parameter too ({first.message})"

@@ -27,10 +27,10 @@ from typing import Any
 
 import torch
 
-from optcheck.checks import catalog, findings, profiles
+from optcheck.checks import catalog, profiles
 from optcheck.checks.kit import registry
-from optcheck.checks.kit.contract import PARAM_KINDS, kind_crashes
-from optcheck.checks.kit.harness import DTYPES, sparse_gradients
+from optcheck.checks.kit.contract import describe_exploration
+from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import OptimizerRecord, ScheduleSpec
@@ -194,7 +194,8 @@ def prepare(
     if isinstance(made, torch.optim.Optimizer) and isinstance(tgt, OptimizerTarget):
         per_group = frozenset(made.param_groups[0]) - {"params"}
         ctx.target = dataclasses.replace(tgt, per_group=per_group)
-        _skip_crashing_kinds(ctx, notes)
+        if spec is None and (line := describe_exploration(ctx)) is not None:
+            notes.append(line)
         if spec is not None:
             solo = [
                 d.name
@@ -484,26 +485,6 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
         return None, target.make(opt, hp)
     except Exception as exc:  # noqa: BLE001
         return _construct_failure(exc), None
-
-
-def _skip_crashing_kinds(ctx: Context, notes: list[str]) -> None:
-    """Parameter kinds the target raises on are drawn by no check but contract.param_kinds,
-    which reports the crash once: repeated in every check it would hide all else."""
-    sparse = isinstance(ctx.spec, OptimizerRecord) and ctx.spec.sparse_grads
-    with sparse_gradients(sparse), registry.one_thread():
-        crashes = kind_crashes(ctx)
-    s = ctx.settings
-    for crash in crashes:
-        if crash.kind not in PARAM_KINDS:  # no kind: every check meets it
-            continue
-        s.skip_kinds = (*s.skip_kinds, crash.kind)
-        known = findings.known_finding(
-            ctx.target, "contract.param_kinds", s.fixed_hp, s.device, crash.message, s.dtype
-        )
-        why = f"known torch finding: {known}" if known else f"step() raises {crash.message}"
-        notes.append(
-            f"no {crash.kind} parameters drawn: {why} (reported once, as contract.param_kinds)"
-        )
 
 
 def _construct_failure(exc: BaseException) -> CheckResult:

@@ -53,8 +53,10 @@ class Settings:
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
     # Parameter kinds (checks.kit.contract.PARAM_KINDS: "0-d", "zero-size") contract problems
     # draw as ordinary tensors instead: the target raises on them, which contract.param_kinds
-    # reports once (optcheck.suites.prepare probes for them).
-    skip_kinds: tuple[str, ...] = ()
+    # reports once. None: not probed yet; the first check that draws contract problems probes
+    # (inside its own time limit: a target hanging in step() hangs a check, not the set-up)
+    # and sets it for the rest of the run.
+    skip_kinds: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -80,6 +82,8 @@ class Context:
     # The running check (set by ``execute``): its id reaches evidence and snippets from here.
     check: Check | None = None
     worst: Worst = field(default_factory=Worst)
+    # What the running check drew differently, and why: added to its result's detail.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def check_id(self) -> str:
@@ -167,7 +171,7 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
     start = time.perf_counter()
     # A prepared target taking **kwargs is handed a check's needs only in that check.
     target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
-    ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst())
+    ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst(), notes=[])
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
@@ -187,6 +191,8 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         )
     if result.verdict == "pass" and ctx.worst.seen:
         result.detail += f"{ctx.worst.where}; worst {ctx.worst.ratio:.2g} of tolerance"
+    if ctx.notes and result.verdict != "skip":
+        result.detail += "".join(f"; {n}" for n in dict.fromkeys(ctx.notes))
     result.seconds = time.perf_counter() - start
     return result
 

@@ -365,3 +365,29 @@ class SGDFloat32Warmup(_MomentumSGD):
         state = self.state[p]
         state["decay"] = state.get("decay", torch.ones(())) * 0.9  # BUG: float32 product
         return super().direction(p, group) * (1.0 - state["decay"]).to(p.dtype)
+
+
+class SGDDecayIntoGradWhenOn(_MomentumSGD):
+    """Adds weight decay into p.grad in place, only when weight_decay > 0 (default 0): a run
+    that varies only lr never sees it."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        if group["weight_decay"] > 0:
+            return p.grad.add_(p, alpha=group["weight_decay"])  # BUG: in place on p.grad
+        return p.grad
+
+
+class SGDNegatesGradWhenMaximizing(_MomentumSGD):
+    """Negates p.grad in place when maximize=True (default False), as pytorch-optimizer's
+    Lion does: the caller's gradient is flipped under it."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, maximize: bool = False):
+        super().__init__(params, lr=lr, momentum=0.0, maximize=maximize)
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        if group["maximize"]:
+            p.grad.neg_()  # BUG: in place on p.grad
+        return p.grad
