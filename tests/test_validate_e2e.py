@@ -103,19 +103,14 @@ def test_cli_exit_0_json_and_html_for_a_conforming_target(tmp_path):
     assert not [p for p in tmp_path.rglob("*.tmp*")], "a temporary file was left behind"
 
 
-def test_a_run_that_checked_nothing_is_not_a_pass(tmp_path):
+def test_a_run_that_checked_nothing_is_not_a_pass(tmp_path, capsys):
     """Every check skipped (a step that demands a closure): NOTHING CHECKED, exit 3, not
     CONFORMS with exit 0; the report still says why each check was skipped."""
-    out = cli(
-        "validate",
-        "zoo.optimizers_contract:StepNeedsClosure",
-        "--max-examples",
-        "2",
-        "--json",
-        str(tmp_path / "r.json"),
-    )
-    assert out.returncode == 3, out.stdout + out.stderr
-    assert "NOTHING CHECKED" in out.stdout and "CONFORMS" not in out.stdout
+    target = "zoo.optimizers_contract:StepNeedsClosure"
+    code = main(["validate", target, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "NOTHING CHECKED" in out and "CONFORMS" not in out
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert results and all(r["verdict"] == "skip" and r["detail"] for r in results)
 
