@@ -69,6 +69,7 @@ from optcheck.checks.kit.registry import (
     check,
     passed,
     run_property,
+    violated,
 )
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.result import CheckResult
@@ -115,7 +116,7 @@ def param_kinds(ctx: Context) -> CheckResult:
     )
     shapes = [list(np.shape(p)) for p in first.params0]
     violation.evidence.case = {"hp": hp, "shapes": shapes, "steps": len(first.grads)}
-    raise violation
+    return violated(ctx.check, violation.evidence, len(kinds))
 
 
 def _resume_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
