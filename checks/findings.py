@@ -168,6 +168,16 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
         )
         for check_id in ("crossval.trajectory", "crossval.scheduled_lr")
     },
+    # Without --like the contract assumes lr = 0 freezes; with --like Rprop the reference
+    # (which clamps Δ_0 as torch does) decides, and the check passes.
+    ("Rprop", "contract.zero_lr"): Finding(
+        "documented behaviour: lr is only Rprop's initial step size Δ_0, clamped into "
+        "step_sizes on the first step, so lr = 0 still moves every parameter by "
+        "step_sizes[0] (1e-6 by default)",
+        "tests/test_contract_checks.py::test_torch_finding_rprop_moves_at_lr_zero",
+        implementations=_BOTH,
+        message="lr is 0",
+    ),
     ("Adagrad", "contract.param_groups"): Finding(
         "Adagrad initialises every state_sum in __init__ from the constructor's "
         "initial_accumulator_value (self.defaults), so a param group overriding "

@@ -295,6 +295,26 @@ def test_torch_finding_asgd_keeps_eta_in_float32():
     assert not torch.equal(outs[torch.float32][0], outs[torch.float64][0])
 
 
+@pytest.mark.parametrize("foreach", [False, True])
+def test_torch_finding_rprop_moves_at_lr_zero(foreach):
+    """The finding in plain torch: Rprop built with lr = 0 moves by step_sizes[0] at its first
+    step (Δ_0 = lr is clamped into step_sizes). Without --like, contract.zero_lr assumes lr = 0
+    freezes, so validate reports the documented behaviour as known, not as a violation."""
+    from optcheck.suites.runner import mark_known
+
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    opt = torch.optim.Rprop([p], lr=0.0, foreach=foreach)
+    p.grad = torch.tensor([0.5, -0.25], dtype=torch.float64)
+    opt.step()
+    assert torch.equal(p.detach(), torch.tensor([1.0 - 1e-6, -2.0 + 1e-6], dtype=torch.float64))
+    target = torch_target("Rprop", "foreach" if foreach else "forloop")
+    result = run_check("contract.zero_lr", target, examples=3)
+    assert result.verdict == "violation" and "lr is 0" in result.detail, result.detail
+    ctx = Context(target, settings=Settings())
+    assert mark_known(result, ctx).verdict == "known"
+    assert run_check("contract.zero_lr", target, "Rprop", examples=3).verdict == "pass"
+
+
 def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value():
     """The finding in plain torch: a second group's initial_accumulator_value is ignored (state
     is initialised in __init__ from the constructor's value)."""
