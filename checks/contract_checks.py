@@ -543,23 +543,58 @@ def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
     return torch.promote_types(state, param) == state
 
 
-def _coarse_state(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """Floating state entries of ``p`` less precise than it ('step' exempt, see below)."""
+def _floating_leaves(value: Any, path: str) -> list[tuple[str, torch.Tensor]]:
+    """Floating tensors in a state entry, nested lists, tuples and dicts included, each with
+    its path (``state['moments'][0]``)."""
+    if isinstance(value, torch.Tensor):
+        return [(path, value)] if value.is_floating_point() else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return []
+    return [leaf for k, v in items for leaf in _floating_leaves(v, f"{path}[{k!r}]")]
+
+
+def _state_leaves(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """Every floating tensor of ``p``'s state but 'step' (exempt, see contract.dtype; torch
+    keeps it a CPU scalar beside CUDA parameters)."""
+    entries = (opt.state.get(p) or {}).items()
     return [
-        (key, v)
-        for key, v in (opt.state.get(p) or {}).items()
-        if key != "step"
-        and isinstance(v, torch.Tensor)
-        and v.is_floating_point()
-        and not _at_least_as_precise(v.dtype, p.dtype)
+        leaf for key, v in entries if key != "step" for leaf in _floating_leaves(v, f"[{key!r}]")
     ]
+
+
+def _coarse_state(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """The state tensors of ``p`` less precise than it."""
+    return [
+        (path, v) for path, v in _state_leaves(opt, p) if not _at_least_as_precise(v.dtype, p.dtype)
+    ]
+
+
+def _widened(value: Any, dtype: torch.dtype) -> Any:
+    """``value`` with every floating tensor at least as precise as ``dtype`` (containers
+    rebuilt, of the same type)."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return value
+        return value.to(torch.promote_types(value.dtype, dtype))
+    if isinstance(value, dict):
+        return type(value)({k: _widened(v, dtype) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_widened(v, dtype) for v in value)
+    return value
 
 
 def _promote_state(opt: torch.optim.Optimizer, params: Sequence[torch.Tensor]) -> None:
     """Every coarse state entry widened to hold its parameter's precision too."""
     for p in params:
-        for key, v in _coarse_state(opt, p):
-            opt.state[p][key] = v.to(torch.promote_types(v.dtype, p.dtype))
+        state = opt.state.get(p) or {}
+        for key in [k for k in state if k != "step"]:
+            leaves = _floating_leaves(state[key], "")
+            if any(not _at_least_as_precise(v.dtype, p.dtype) for _, v in leaves):
+                state[key] = _widened(state[key], p.dtype)
 
 
 # Steps the effect probe runs at least (the case's gradients repeated): coarse state made at
@@ -596,7 +631,8 @@ def _coarse_state_effect(ctx: Context, case: ContractCase, dtype: torch.dtype) -
 @check(id="contract.dtype", title="parameters and floating state keep dtype and device")
 def dtype_preserved(ctx: Context) -> CheckResult:
     """float64, float32 and bfloat16 parameters keep dtype, device and shape through step();
-    floating state tensors live on the parameter's device and are at least as precise as it.
+    floating state tensors (nested in lists, tuples and dicts too) live on the parameter's
+    device and are at least as precise as it.
 
     State is judged by its effect: a less precise state entry is a violation only when it
     changes the trajectory, i.e. when the same run with that entry widened to the parameter's
@@ -632,8 +668,8 @@ def dtype_preserved(ctx: Context) -> CheckResult:
                 drive(opt, params, grads, range(k, k + 1))
                 _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads, coarse_effect)
                 for p in params:  # reached only when none of them mattered
-                    for key, v in _coarse_state(opt, p):
-                        harmless[f"state[{key!r}]"] = f"({v.dtype} for {p.dtype} parameters)"
+                    for path, v in _coarse_state(opt, p):
+                        harmless[f"state{path}"] = f"({v.dtype} for {p.dtype} parameters)"
         except Violation:
             raise
         except Exception as exc:
@@ -677,14 +713,15 @@ def _check_dtypes(
         body += assertion
         return snippet(ctx, case.hp, params0, grads, body, dtype=name)
 
-    def state_fail(i: int, key: str, what: str, pair: tuple, assertion: str) -> Violation:
-        """``pair``: (the parameter's, the state entry's) dtype or device."""
+    def state_fail(i: int, path: str, what: str, pair: tuple, assertion: str) -> Violation:
+        """``path``: the tensor's place in the state (``['exp_avg']``, ``['moments'][0]``);
+        ``pair``: (the parameter's, the state tensor's) dtype or device."""
         return fail(
-            f"state[{key!r}] of tensor {i} {what}",
+            f"state{path} of tensor {i} {what}",
             step=k + 1,
             expected=str(pair[0]),
             got=str(pair[1]),
-            snippet=repro(f"p = params[{i}]\nv = opt.state[p][{key!r}]\n{assertion}\n"),
+            snippet=repro(f"p = params[{i}]\nv = opt.state[p]{path}\n{assertion}\n"),
         )
 
     for i, p in enumerate(params):
@@ -704,13 +741,11 @@ def _check_dtypes(
                     f"torch.device(DEVICE).type, (p.dtype, p.device)\n"
                 ),
             )
-        for key, v in (opt.state.get(p) or {}).items():
-            if key == "step" or not (isinstance(v, torch.Tensor) and v.is_floating_point()):
-                continue  # torch.optim keeps 'step' a CPU scalar beside CUDA parameters
+        for path, v in _state_leaves(opt, p):
             if v.device.type != p.device.type:
                 raise state_fail(
                     i,
-                    key,
+                    path,
                     f"is on {v.device} after step {k + 1}, away from its parameter on {p.device}",
                     (p.device, v.device),
                     "assert v.device == p.device, (v.device, p.device)",
@@ -719,10 +754,10 @@ def _check_dtypes(
         effect = coarse_effect() if coarse else None
         if effect is None:
             continue
-        key, v = coarse[0]
+        path, v = coarse[0]
         raise state_fail(
             i,
-            key,
+            path,
             f"is {v.dtype} after step {k + 1}: less precise than its {p.dtype} parameter, and "
             f"it matters: held in {torch.promote_types(v.dtype, p.dtype)} (as load_state_dict "
             f"would) the run differs from step {effect} on",

@@ -365,6 +365,8 @@ CATCHES: dict[str, list[Catch]] = {
         Catch("SGDFloat32Buffer", "state['momentum_buffer']"),
         Catch("AdamHalfMoments", "torch.float16", snippet_passes_on_control=False),
         Catch("SGDFloat32Warmup", "state['decay']", snippet_passes_on_control=False),
+        # Nested state: state['buffers'][0], a float32 buffer inside a list.
+        Catch("SGDNestedFloat32Buffer", "state['buffers'][0]", snippet_passes_on_control=False),
     ],
     "contract.grad_unchanged": [
         Catch("SGDInPlaceWeightDecay", "modified p.grad"),

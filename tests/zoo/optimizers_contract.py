@@ -391,3 +391,16 @@ class SGDNegatesGradWhenMaximizing(_MomentumSGD):
         if group["maximize"]:
             p.grad.neg_()  # BUG: in place on p.grad
         return p.grad
+
+
+class SGDNestedFloat32Buffer(_MomentumSGD):
+    """Keeps its momentum buffer inside a list in the state (state['buffers'][0]), allocated in
+    float32 whatever the parameter's dtype: a check reading only top-level tensors misses it."""
+
+    def buffer(self, p: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        if "buffers" not in state:
+            state["buffers"] = [g.to(torch.float32)]  # BUG: float32, nested in a list
+        else:
+            state["buffers"][0].mul_(group["momentum"]).add_(g.to(torch.float32))
+        return state["buffers"][0].to(p)
