@@ -31,6 +31,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.contract import (
+    PARAM_KINDS,
     ContractCase,
     Grads,
     Problem,
@@ -42,13 +43,16 @@ from optcheck.checks.kit.contract import (
     drive,
     expect_same,
     fail,
+    first_difference,
     first_line,
     frozen,
     hp_strategy,
     initial_values,
+    kind_crashes,
     lr_strategy,
     maker,
     preflight,
+    probed_kinds,
     problems,
     record_of,
     reference_trajectory,
@@ -58,7 +62,15 @@ from optcheck.checks.kit.contract import (
     torch_dtype,
 )
 from optcheck.checks.kit.harness import DTYPES, make_params, run_torch, set_grads, to_numpy
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.kit.registry import (
+    Context,
+    NotApplicable,
+    Violation,
+    check,
+    passed,
+    run_property,
+    violated,
+)
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.result import CheckResult
 
@@ -70,6 +82,41 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 
 
 # --- the contract -------------------------------------------------------------------------
+
+
+@check(
+    id="contract.param_kinds",
+    title="0-d and zero-size parameters step like ordinary ones",
+)
+def param_kinds(ctx: Context) -> CheckResult:
+    """Real models hold 0-d parameters (a learned temperature) and zero-size ones (an empty
+    embedding); a step that raises on one kind is one finding, told here once. The run draws
+    no parameter of that kind in the other checks (``Settings.skip_kinds``, from the same
+    probe, and each says so), so they still judge everything else."""
+    preflight(ctx)
+    if not (kinds := probed_kinds(ctx)):
+        raise NotApplicable("the record steps no 0-d or zero-size parameter")
+    crashes = kind_crashes(ctx)
+    if ctx.settings.skip_kinds is None:  # the run's probe: this is it
+        ctx.settings.skip_kinds = tuple(c.kind for c in crashes if c.kind in PARAM_KINDS)
+    if not crashes:
+        return passed(ctx.check, f"{' and '.join(kinds)} parameters step", len(kinds))
+    first = crashes[0]
+    if first.kind == "ordinary":
+        message = f"step() raises on an ordinary parameter too ({first.message})"
+    else:
+        message = "; ".join(f"step() raises on a {c.kind} parameter ({c.message})" for c in crashes)
+        message += " where an ordinary one steps: the other checks draw no such parameter"
+    body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
+    hp = default_hp(ctx)
+    violation = fail(
+        message,
+        got=[c.kind for c in crashes],
+        snippet=snippet(ctx, hp, first.params0, first.grads, body),
+    )
+    shapes = [list(np.shape(p)) for p in first.params0]
+    violation.evidence.case = {"hp": hp, "shapes": shapes, "steps": len(first.grads)}
+    return violated(ctx.check, violation.evidence, len(kinds))
 
 
 def _resume_extra(p: Problem) -> st.SearchStrategy[dict[str, Any]]:
@@ -496,30 +543,133 @@ def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
     return torch.promote_types(state, param) == state
 
 
+def _floating_leaves(value: Any, path: str) -> list[tuple[str, torch.Tensor]]:
+    """Floating tensors in a state entry, nested lists, tuples and dicts included, each with
+    its path (``state['moments'][0]``)."""
+    if isinstance(value, torch.Tensor):
+        return [(path, value)] if value.is_floating_point() else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return []
+    return [leaf for k, v in items for leaf in _floating_leaves(v, f"{path}[{k!r}]")]
+
+
+def _state_leaves(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """Every floating tensor of ``p``'s state but 'step' (exempt, see contract.dtype; torch
+    keeps it a CPU scalar beside CUDA parameters)."""
+    entries = (opt.state.get(p) or {}).items()
+    return [
+        leaf for key, v in entries if key != "step" for leaf in _floating_leaves(v, f"[{key!r}]")
+    ]
+
+
+def _coarse_state(opt: torch.optim.Optimizer, p: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """The state tensors of ``p`` less precise than it."""
+    return [
+        (path, v) for path, v in _state_leaves(opt, p) if not _at_least_as_precise(v.dtype, p.dtype)
+    ]
+
+
+def _widened(value: Any, dtype: torch.dtype) -> Any:
+    """``value`` with every floating tensor at least as precise as ``dtype`` (containers
+    rebuilt, of the same type)."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            return value
+        return value.to(torch.promote_types(value.dtype, dtype))
+    if isinstance(value, dict):
+        return type(value)({k: _widened(v, dtype) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_widened(v, dtype) for v in value)
+    return value
+
+
+def _promote_state(opt: torch.optim.Optimizer, params: Sequence[torch.Tensor]) -> None:
+    """Every coarse state entry widened to hold its parameter's precision too."""
+    for p in params:
+        state = opt.state.get(p) or {}
+        for key in [k for k in state if k != "step"]:
+            leaves = _floating_leaves(state[key], "")
+            if any(not _at_least_as_precise(v.dtype, p.dtype) for _, v in leaves):
+                state[key] = _widened(state[key], p.dtype)
+
+
+# Steps the effect probe runs at least (the case's gradients repeated): coarse state made at
+# one step is read at the next, so a one-step case could not show its effect.
+EFFECT_STEPS = 4
+
+
+def _coarse_state_effect(ctx: Context, case: ContractCase, dtype: torch.dtype) -> int | None:
+    """The first step (1-based) at which the run differs when every coarse state entry is
+    widened after each step (as load_state_dict widens it on resume); None: no effect, the
+    coarse entry is bookkeeping whose precision changes nothing. A run that raises once
+    widened counts as an effect at its step: precision cannot be shown harmless."""
+    params0, grads = case.problem.arrays()
+    grads = [grads[k % len(grads)] for k in range(max(EFFECT_STEPS, len(grads)))]
+    runs = []
+    for widen in (False, True):
+        params = make_params(params0, dtype, ctx.settings.device)
+        opt = build(ctx, params, case.hp)
+        traj = []
+        for k in range(len(grads)):
+            try:
+                traj += drive(opt, params, grads, range(k, k + 1))
+            except Exception:  # noqa: BLE001 - widened state the target cannot step with
+                if not widen:
+                    raise
+                return k + 1
+            if widen:
+                _promote_state(opt, params)
+        runs.append(traj)
+    diff = first_difference(*runs)
+    return None if diff is None else diff[0]
+
+
 @check(id="contract.dtype", title="parameters and floating state keep dtype and device")
 def dtype_preserved(ctx: Context) -> CheckResult:
     """float64, float32 and bfloat16 parameters keep dtype, device and shape through step();
-    floating state tensors live on the parameter's device and are at least as precise as it.
+    floating state tensors (nested in lists, tuples and dicts too) live on the parameter's
+    device and are at least as precise as it.
 
-    'step' is exempt, as torch's own load_state_dict exempts it (a float32 CPU scalar in
-    torch.optim). More precise state (float32 moments for bfloat16 weights) is a legitimate
-    design; less precise is silent precision loss. A target that raises for a dtype other than
-    the settings' dtype is taken not to support it: the case is dropped and the result says so.
+    State is judged by its effect: a less precise state entry is a violation only when it
+    changes the trajectory, i.e. when the same run with that entry widened to the parameter's
+    precision after every step (what load_state_dict does on resume) differs. A 0-d float32
+    counter or a value recomputed in float32 each step (torch's ASGD eta) changes nothing and
+    passes, saying so; float32 moments or a float32 running product (NAdam's mu_product) for
+    float64 parameters change it and fail. 'step' is exempt, as torch's own load_state_dict
+    exempts it (a float32 CPU scalar in torch.optim, and fused kernels require it). More
+    precise state (float32 moments for bfloat16 weights) is a legitimate design. A target that
+    raises for a dtype other than the settings' dtype is taken not to support it: the case is
+    dropped and the result says so.
     """
     preflight(ctx)
     device = ctx.settings.device
     unsupported: dict[str, str] = {}
+    harmless: dict[str, str] = {}
 
     def prop(case: ContractCase) -> None:
         name = case.extra["dtype"]
         dtype = DTYPES[name]
         params0, grads = case.problem.arrays()
         params = make_params(params0, dtype, device)
+        effect: list[int | None] = []  # judged once per case, at the first coarse entry
+
+        def coarse_effect() -> int | None:
+            if not effect:
+                effect.append(_coarse_state_effect(ctx, case, dtype))
+            return effect[0]
+
         try:
             opt = ctx.target.make(params, case.hp)
             for k in range(case.problem.steps):
                 drive(opt, params, grads, range(k, k + 1))
-                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads)
+                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads, coarse_effect)
+                for p in params:  # reached only when none of them mattered
+                    for path, v in _coarse_state(opt, p):
+                        harmless[f"state{path}"] = f"({v.dtype} for {p.dtype} parameters)"
         except Violation:
             raise
         except Exception as exc:
@@ -533,6 +683,11 @@ def dtype_preserved(ctx: Context) -> CheckResult:
 
     problem = problems(max_steps=3)
     result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
+    if result.verdict == "pass" and harmless:
+        entries = "; ".join(f"{k} {v}" for k, v in sorted(harmless.items()))
+        result.detail += (
+            f"; less precise but without effect (widened, the run is identical): {entries}"
+        )
     if unsupported:
         notes = "; ".join(f"{n} not supported ({why})" for n, why in sorted(unsupported.items()))
         result.detail += f"; {notes}"
@@ -548,6 +703,7 @@ def _check_dtypes(
     k: int,
     params0: Sequence[np.ndarray],
     grads: Grads,
+    coarse_effect: Callable[[], int | None],
 ) -> None:
     device = torch.device(ctx.settings.device)
     name = case.extra["dtype"]
@@ -556,6 +712,17 @@ def _check_dtypes(
         body = f"params = make_params()\nopt = make(params)\nrun(opt, params, range({k + 1}))\n"
         body += assertion
         return snippet(ctx, case.hp, params0, grads, body, dtype=name)
+
+    def state_fail(i: int, path: str, what: str, pair: tuple, assertion: str) -> Violation:
+        """``path``: the tensor's place in the state (``['exp_avg']``, ``['moments'][0]``);
+        ``pair``: (the parameter's, the state tensor's) dtype or device."""
+        return fail(
+            f"state{path} of tensor {i} {what}",
+            step=k + 1,
+            expected=str(pair[0]),
+            got=str(pair[1]),
+            snippet=repro(f"p = params[{i}]\nv = opt.state[p]{path}\n{assertion}\n"),
+        )
 
     for i, p in enumerate(params):
         if (
@@ -574,23 +741,29 @@ def _check_dtypes(
                     f"torch.device(DEVICE).type, (p.dtype, p.device)\n"
                 ),
             )
-        for key, v in (opt.state.get(p) or {}).items():
-            if key == "step" or not isinstance(v, torch.Tensor) or not v.is_floating_point():
-                continue
-            if v.device.type != p.device.type or not _at_least_as_precise(v.dtype, p.dtype):
-                raise fail(
-                    f"state[{key!r}] of tensor {i} is {v.dtype} on {v.device} after step "
-                    f"{k + 1}: less precise than, or away from, its {p.dtype} parameter on "
-                    f"{p.device}",
-                    step=k + 1,
-                    expected=str(p.dtype),
-                    got=str(v.dtype),
-                    snippet=repro(
-                        f"p = params[{i}]\nv = opt.state[p][{key!r}]\n"
-                        "assert torch.promote_types(v.dtype, p.dtype) == v.dtype and "
-                        "v.device == p.device, (v.dtype, v.device)\n"
-                    ),
+        for path, v in _state_leaves(opt, p):
+            if v.device.type != p.device.type:
+                raise state_fail(
+                    i,
+                    path,
+                    f"is on {v.device} after step {k + 1}, away from its parameter on {p.device}",
+                    (p.device, v.device),
+                    "assert v.device == p.device, (v.device, p.device)",
                 )
+        coarse = _coarse_state(opt, p)
+        effect = coarse_effect() if coarse else None
+        if effect is None:
+            continue
+        path, v = coarse[0]
+        raise state_fail(
+            i,
+            path,
+            f"is {v.dtype} after step {k + 1}: less precise than its {p.dtype} parameter, and "
+            f"it matters: held in {torch.promote_types(v.dtype, p.dtype)} (as load_state_dict "
+            f"would) the run differs from step {effect} on",
+            (p.dtype, v.dtype),
+            "assert torch.promote_types(v.dtype, p.dtype) == v.dtype, v.dtype",
+        )
 
 
 @check(id="contract.grad_unchanged", title="step() does not modify p.grad")

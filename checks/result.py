@@ -15,6 +15,9 @@ SCHEMA = "optcheck.validation/1"
 # finding (optcheck.checks.findings); shown with its reason, not counted as a failure.
 Verdict = Literal["pass", "violation", "known", "skip", "error"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "violation", "known", "skip", "error")
+# The run's verdict and its exit code (the CLI's contract; 2 usage, 130 interrupted are the
+# CLI's own). A run in which no check applied proved nothing: not a pass, and its own code.
+EXIT_CODES = {"CONFORMS": 0, "DOES NOT CONFORM": 1, "NOTHING CHECKED": 3}
 
 
 @dataclass
@@ -72,8 +75,19 @@ class Report:
         return not any(r.failed for r in self.results)
 
     @property
+    def nothing_checked(self) -> bool:
+        """No check ran to a verdict: every one was skipped (or none applied)."""
+        return not any(r.verdict != "skip" for r in self.results)
+
+    @property
+    def verdict(self) -> str:
+        if not self.ok:
+            return "DOES NOT CONFORM"
+        return "NOTHING CHECKED" if self.nothing_checked else "CONFORMS"
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,8 +32,7 @@ def summary(report: Report) -> str:
     if c["error"]:
         parts.append(f"{c['error']} errors")
     like = f" (like {report.like})" if report.like else " (generic contract)"
-    verdict = "CONFORMS" if report.ok else "DOES NOT CONFORM"
-    return f"{report.target}{like}: {verdict} — {', '.join(parts)} in {report.seconds:.1f} s"
+    return f"{report.target}{like}: {report.verdict} — {', '.join(parts)} in {report.seconds:.1f} s"
 
 
 def settings_line(report: Report) -> str:
@@ -333,7 +332,7 @@ def html_page(report: Report) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>optcheck: {e(report.target)}</title><style>{_CSS}</style></head><body>
 <h1>optcheck validation: <code>{e(report.target)}</code></h1>
-<p class="banner {"ok" if report.ok else "bad"}">{e(summary(report))}</p>{matches}
+<p class="banner {"ok" if report.exit_code == 0 else "bad"}">{e(summary(report))}</p>{matches}
 <table><tr><th>check</th><th>verdict</th><th>evidence</th><th>time</th></tr>{rows}</table>
 {"<h2>Evidence</h2>" if details else ""}{"".join(details)}
 <p><small>Settings: <code>{e(json.dumps(report.settings, default=repr))}</code><br>

@@ -29,6 +29,7 @@ import torch
 
 from optcheck.checks import catalog, findings, profiles
 from optcheck.checks.kit import registry
+from optcheck.checks.kit.contract import describe_exploration
 from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
@@ -196,9 +197,6 @@ def prepare(
     target_only = {k: v for k, v in user.items() if k not in known}
     settings.fixed_hp = dict(reference_hp)
     notes: list[str] = []
-    if (crash := findings.empty_tensor_finding(tgt)) is not None:
-        settings.empty_tensors = False
-        notes.append(f"no zero-size parameters drawn: known torch finding: {crash.why}")
     default = findings.default_dtype_finding(tgt)
     if default is not None and settings.dtype == default.default_dtype:
         settings.default_dtype = default.default_dtype
@@ -220,6 +218,8 @@ def prepare(
     if isinstance(made, torch.optim.Optimizer) and isinstance(tgt, OptimizerTarget):
         per_group = frozenset(made.param_groups[0]) - {"params"}
         ctx.target = dataclasses.replace(tgt, per_group=per_group)
+        if spec is None and (line := describe_exploration(ctx)) is not None:
+            notes.append(line)
         if spec is not None:
             solo = [
                 d.name

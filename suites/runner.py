@@ -129,10 +129,13 @@ def mark_known(result: CheckResult, ctx: Context) -> CheckResult:
     """A violation by torch's own class that is a documented torch finding becomes "known"."""
     if result.verdict != "violation":
         return result
+    # The code path is the failing case's (foreach, fused may be drawn), else the run's.
+    case = result.evidence.case if result.evidence is not None else None
+    drawn = case.get("hp") if isinstance(case, dict) else None
     why = known_finding(
         ctx.target,
         result.id,
-        ctx.settings.fixed_hp,
+        {**ctx.settings.fixed_hp, **(drawn if isinstance(drawn, dict) else {})},
         ctx.settings.device,
         result.detail,
         ctx.settings.dtype,

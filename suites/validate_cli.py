@@ -2,8 +2,9 @@
 
 Exit codes (a fixed contract): 0 every applicable check passed; 1 at least one violation,
 or the target exited, crashed or hung (a finding in the report, which is still written); 2
-usage error (one line on stderr, no traceback, no report file); 130 interrupted (Ctrl-C or
-SIGTERM: the worker is killed, no report file).
+usage error (one line on stderr, no traceback, no report file); 3 nothing checked (every check
+was skipped as not applicable: the report says why, the verdict is not a pass); 130
+interrupted (Ctrl-C or SIGTERM: the worker is killed, no report file).
 
 The target runs in a supervised worker process (``optcheck.suites.supervise``): this process
 owns the verdict, the report files and the exit code, and imports no torch.
@@ -24,7 +25,8 @@ from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS
 
 EPILOG = (
     "exit codes: 0 every applicable check passed; 1 at least one violation, or the target "
-    "exited, crashed or hung (a finding in the report); 2 usage error; 130 interrupted"
+    "exited, crashed or hung (a finding in the report); 2 usage error; 3 nothing checked "
+    "(every check skipped as not applicable: NOTHING CHECKED, not a pass); 130 interrupted"
 )
 
 

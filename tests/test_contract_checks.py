@@ -18,6 +18,7 @@ import pytest
 import torch
 from zoo import optimizers_contract as zoo
 
+import optcheck
 from optcheck.checks import catalog, profiles
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.findings import TORCH_FINDINGS, lookup, reproduced_by
@@ -61,12 +62,10 @@ def run_check(
     spec_name: str | None = None,
     fixed_hp: dict[str, Any] | None = None,
     examples: int = EXAMPLES,
-    empty_tensors: bool = True,
+    skip_kinds: tuple[str, ...] = (),
 ) -> CheckResult:
     spec = OPTIMIZERS[spec_name] if spec_name else None
-    settings = Settings(
-        max_examples=examples, fixed_hp=dict(fixed_hp or {}), empty_tensors=empty_tensors
-    )
+    settings = Settings(max_examples=examples, fixed_hp=dict(fixed_hp or {}), skip_kinds=skip_kinds)
     return execute(CHECKS[check_id], Context(target=target, spec=spec, settings=settings))
 
 
@@ -121,11 +120,13 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
     name, _, impl = target.label.partition("-")  # torch_target's label
     finding = lookup(name, impl, check_id) if impl in IMPLEMENTATIONS else None
     avoid = finding.avoid if finding else None
-    empty = not (finding and finding.empty_tensor)
-    result = run_check(check_id, target, spec_name, avoid, empty_tensors=empty)
-    if finding and not finding.avoid and finding.empty_tensor is False:
-        # No keyword avoids it (torch's scalar state in its default dtype): the check must
-        # pass or report exactly the finding, which validate then marks "known".
+    skip = ("zero-size",) if finding and finding.empty_tensor else ()
+    result = run_check(check_id, target, spec_name, avoid, skip_kinds=skip)
+    # contract.param_kinds meets an empty-tensor crash whatever the run skips.
+    skipped = finding and finding.empty_tensor and check_id != "contract.param_kinds"
+    if finding and not finding.avoid and not skipped:
+        # No keyword avoids it (torch's scalar state in its default dtype, a crash on a kind):
+        # the check must pass or report exactly the finding, which validate marks "known".
         assert result.verdict == "pass" or finding.message in result.detail, result.detail
     else:
         assert result.verdict == "pass", (result.detail, result.evidence)
@@ -158,6 +159,22 @@ def test_torch_finding_is_reported(name, impl, check_id):
     assert result.verdict == "violation", (finding.why, result.detail)
     assert finding.message in result.detail
     assert result.evidence.case is not None
+
+
+def test_a_finding_on_a_drawn_code_path_is_known():
+    """Without --like foreach and fused are drawn per case: torch SGD's foreach finding, hit by
+    a case that drew foreach=True, is known although the run fixes no code path."""
+    from optcheck.checks.result import Evidence
+    from optcheck.suites.runner import mark_known
+
+    def violation(hp: dict) -> CheckResult:
+        evidence = Evidence("modified p.grad", case={"hp": hp})
+        return CheckResult("contract.grad_unchanged", "t", "violation", "modified p.grad", evidence)
+
+    ctx = Context(OptimizerTarget("torch.optim:SGD", torch.optim.SGD), settings=Settings())
+    drawn = {"lr": 0.1, "momentum": 0.9, "nesterov": True, "foreach": True}
+    assert mark_known(violation(drawn), ctx).verdict == "known"
+    assert mark_known(violation({**drawn, "foreach": False}), ctx).verdict == "violation"
 
 
 def test_every_finding_names_the_test_that_reproduces_it():
@@ -245,10 +262,23 @@ def test_torch_finding_nadam_keeps_mu_product_in_float32():
 
 
 def test_torch_finding_asgd_keeps_eta_in_float32():
-    """The finding in plain torch: float64 ASGD's eta and mu are float32 0-d tensors, and the
-    float64 trajectory differs from the one under the default dtype float64 (its effect is not
-    nil: tests/test_crossval_records_b.py measures it against the float64 reference)."""
+    """The finding in plain torch: float64 ASGD computes eta in torch's default dtype, and the
+    float64 trajectory differs from the one under the default dtype float64 (the crossval
+    finding: tests/test_crossval_records_b.py measures it against the float64 reference). Its
+    storage is not the cause: eta widened to float64 after every step, the run is the same
+    (eta is recomputed in float32 each step), which is why contract.dtype passes ASGD."""
     outs = {}
+    widened = []
+    for widen in (False, True):
+        p = torch.nn.Parameter(torch.linspace(-1, 1, 4, dtype=torch.float64))
+        opt = torch.optim.ASGD([p], lr=0.0123, lambd=0.01, foreach=False)
+        for k in range(4):
+            p.grad = torch.full_like(p, 0.3 * (k + 1))
+            opt.step()
+            if widen:
+                opt.state[p]["eta"] = opt.state[p]["eta"].double()
+        widened.append(p.detach().clone())
+    assert torch.equal(*widened)
     for default in (torch.float32, torch.float64):
         before = torch.get_default_dtype()
         torch.set_default_dtype(default)
@@ -263,6 +293,26 @@ def test_torch_finding_asgd_keeps_eta_in_float32():
             torch.set_default_dtype(before)
     assert outs[torch.float32][1] == torch.float32
     assert not torch.equal(outs[torch.float32][0], outs[torch.float64][0])
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_torch_finding_rprop_moves_at_lr_zero(foreach):
+    """The finding in plain torch: Rprop built with lr = 0 moves by step_sizes[0] at its first
+    step (Δ_0 = lr is clamped into step_sizes). Without --like, contract.zero_lr assumes lr = 0
+    freezes, so validate reports the documented behaviour as known, not as a violation."""
+    from optcheck.suites.runner import mark_known
+
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    opt = torch.optim.Rprop([p], lr=0.0, foreach=foreach)
+    p.grad = torch.tensor([0.5, -0.25], dtype=torch.float64)
+    opt.step()
+    assert torch.equal(p.detach(), torch.tensor([1.0 - 1e-6, -2.0 + 1e-6], dtype=torch.float64))
+    target = torch_target("Rprop", "foreach" if foreach else "forloop")
+    result = run_check("contract.zero_lr", target, examples=3)
+    assert result.verdict == "violation" and "lr is 0" in result.detail, result.detail
+    ctx = Context(target, settings=Settings())
+    assert mark_known(result, ctx).verdict == "known"
+    assert run_check("contract.zero_lr", target, "Rprop", examples=3).verdict == "pass"
 
 
 def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value():
@@ -296,6 +346,9 @@ class Catch:
 
 
 CATCHES: dict[str, list[Catch]] = {
+    "contract.param_kinds": [
+        Catch("SGDRowsOnly", "raises on a 0-d parameter", snippet_raises=IndexError)
+    ],
     "contract.resume": [
         Catch("SGDBufferOutsideState", "resuming via torch.save after step"),
         Catch("SGDNumpyState", "weights_only=True", snippet_raises=pickle.UnpicklingError),
@@ -311,8 +364,16 @@ CATCHES: dict[str, list[Catch]] = {
         Catch("SGDUpcastsParams", "into torch.float32"),
         Catch("SGDFloat32Buffer", "state['momentum_buffer']"),
         Catch("AdamHalfMoments", "torch.float16", snippet_passes_on_control=False),
+        Catch("SGDFloat32Warmup", "state['decay']", snippet_passes_on_control=False),
+        # Nested state: state['buffers'][0], a float32 buffer inside a list.
+        Catch("SGDNestedFloat32Buffer", "state['buffers'][0]", snippet_passes_on_control=False),
     ],
-    "contract.grad_unchanged": [Catch("SGDInPlaceWeightDecay", "modified p.grad")],
+    "contract.grad_unchanged": [
+        Catch("SGDInPlaceWeightDecay", "modified p.grad"),
+        # Only with a keyword off its default: found without --hp by exploring the constructor.
+        Catch("SGDDecayIntoGradWhenOn", "modified p.grad"),
+        Catch("SGDNegatesGradWhenMaximizing", "modified p.grad"),
+    ],
     "contract.closure": [Catch("SGDClosureTwice", "called the closure 2 times")],
     "contract.maximize": [Catch("SGDIgnoresMaximize", "maximize=True differs")],
     "contract.zero_params": [
@@ -361,6 +422,58 @@ def test_contract_check_catches_mutant(check_id, catch):
         )
         assert fixed != source
         _exec(fixed)
+
+
+def test_dtype_judges_coarse_state_by_its_effect():
+    """A 0-d float32 counter beside float64 parameters changes nothing (widened, the run is the
+    same): a pass that names it. A float32 running product changes the run: a violation that
+    says from which step (its catch above proves the snippet). torch's ASGD keeps eta and mu
+    float32 but recomputes eta in float32 each step: nil effect, a pass, not a finding."""
+    counter = run_check("contract.dtype", zoo_target("SGDFloat32Counter"))
+    assert counter.verdict == "pass", counter.detail
+    assert "without effect" in counter.detail and "count" in counter.detail
+    warmup = run_check("contract.dtype", zoo_target("SGDFloat32Warmup"))
+    assert warmup.verdict == "violation" and "differs from step" in warmup.detail
+    asgd = run_check("contract.dtype", torch_target("ASGD", "forloop"))
+    assert asgd.verdict == "pass" and "'eta'" in asgd.detail, asgd.detail
+    assert ("ASGD", "contract.dtype") not in TORCH_FINDINGS
+
+
+def test_without_a_spec_the_constructor_is_explored():
+    """torch's Adam: flags both ways, foreach/fused among None/False/True, weight_decay switched
+    on, betas and eps perturbed around their defaults; capturable and differentiable held (True
+    needs CUDA graphs or autograd through step()); what the run fixes is not drawn."""
+    from hypothesis import find
+
+    from optcheck.checks.kit.contract import explored, hp_strategy
+
+    ctx = Context(torch_target("Adam", "forloop"), settings=Settings(fixed_hp={"eps": 1e-6}))
+    drawn = explored(ctx)
+    assert {"amsgrad", "maximize", "fused", "weight_decay", "betas"} <= set(drawn)
+    assert not {"capturable", "differentiable", "foreach", "eps", "lr"} & set(drawn)
+    strategy = hp_strategy(ctx)
+    assert find(strategy, lambda hp: hp["weight_decay"] > 0 and hp["maximize"])["eps"] == 1e-6
+    b1, b2 = find(strategy, lambda hp: hp["betas"] != (0.9, 0.999))["betas"]
+    assert 0 < b1 < 1 and 0 < b2 < 1
+    # SGD: nesterov needs momentum > 0 and no dampening; rejected combinations are not drawn.
+    sgd = hp_strategy(Context(torch_target("SGD", "forloop")))
+    assert find(sgd, lambda hp: hp["nesterov"])["momentum"] > 0
+
+
+def test_a_crash_on_one_parameter_kind_is_one_finding_and_the_rest_is_still_checked():
+    """SGDRowsOnly raises on 0-d parameters and ignores group['lr']. Before, every contract
+    check drew 0-d tensors, failed on the IndexError and hid the lr bug; now the crash is one
+    finding (contract.param_kinds) and the checks without 0-d tensors find the lr bug."""
+    select = ("contract.param_kinds", "contract.resume", "contract.lr_change", "contract.finite")
+    report = optcheck.validate(zoo_target("SGDRowsOnly"), max_examples=2, select=select)
+    crashed = [r.id for r in report.results if "IndexError" in r.detail]
+    assert crashed == ["contract.param_kinds"], crashed
+    assert "0-d" in report.results[0].detail
+    failed = {r.id for r in report.results if r.failed}
+    assert failed == {"contract.param_kinds", "contract.lr_change"}, failed
+    assert "no 0-d parameters drawn" in report.results[1].detail  # contract.resume
+    control = optcheck.validate(zoo_target("CorrectMomentumSGD"), select=("contract.param_k",))
+    assert control.verdict == "CONFORMS"
 
 
 BROKEN = ["NotAnOptimizer", "RaisingConstructor", "RaisingStep"]
@@ -475,5 +588,5 @@ def test_contract_checks_are_generic_and_registered():
     for check_id in CONTRACT:
         c = CHECKS[check_id]
         assert not c.invariant and c.kind == "optimizer" and not c.needs_reference
-    assert len(CONTRACT) == 12
+    assert len(CONTRACT) == 13
     assert inspect.getmodule(CHECKS["contract.resume"].fn).__name__.endswith("contract_checks")

@@ -200,7 +200,12 @@ def test_help_states_the_exit_codes(capsys):
     with pytest.raises(SystemExit):
         main(["validate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for words in ("0 every applicable check passed", "1 at least one violation", "2 usage"):
+    for words in (
+        "0 every applicable check passed",
+        "1 at least one violation",
+        "2 usage",
+        "3 nothing checked",
+    ):
         assert words in text
     assert "130 interrupted" in text and "--total-timeout" in text
 

@@ -103,6 +103,35 @@ def test_cli_exit_0_json_and_html_for_a_conforming_target(tmp_path):
     assert not [p for p in tmp_path.rglob("*.tmp*")], "a temporary file was left behind"
 
 
+def test_a_run_that_checked_nothing_is_not_a_pass(tmp_path, capsys):
+    """Every check skipped (a step that demands a closure): NOTHING CHECKED, exit 3, not
+    CONFORMS with exit 0; the report still says why each check was skipped."""
+    target = "zoo.optimizers_contract:StepNeedsClosure"
+    code = main(["validate", target, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "NOTHING CHECKED" in out and "CONFORMS" not in out
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert results and all(r["verdict"] == "skip" and r["detail"] for r in results)
+
+
+def test_the_verdict_counts_only_checks_that_ran():
+    from optcheck.checks.result import CheckResult, Report
+
+    def report(*verdicts: str) -> Report:
+        results = [CheckResult(f"c{i}", "t", v, "why") for i, v in enumerate(verdicts)]
+        return Report("t", None, {}, results)
+
+    assert (report().verdict, report().exit_code) == ("NOTHING CHECKED", 3)
+    assert report("skip", "skip").exit_code == 3
+    assert (report("skip", "pass").verdict, report("skip", "pass").exit_code) == ("CONFORMS", 0)
+    assert report("skip", "known").exit_code == 0
+    assert (report("skip", "violation").verdict, report("skip", "error").exit_code) == (
+        "DOES NOT CONFORM",
+        1,
+    )
+
+
 @pytest.mark.parametrize(
     ("target", "like", "check_prefix"),
     [

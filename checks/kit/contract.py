@@ -88,6 +88,22 @@ class ContractCase:
         return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
 
 
+# Parameter kinds real models have that kernels often mishandle, each with the shape the
+# kind probe steps; a target that raises on one is told once (contract.param_kinds) and the
+# other checks draw none of it (Settings.skip_kinds, skipped_kinds), so one crash cannot
+# hide the rest.
+PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
+# What a skipped kind's tensor is drawn as instead: an ordinary small vector.
+ORDINARY_SHAPE = (2,)
+
+
+def kind_of(shape: tuple[int, ...]) -> str | None:
+    """The PARAM_KINDS kind of a drawn shape (None: an ordinary tensor)."""
+    if len(shape) == 0:
+        return "0-d"
+    return "zero-size" if 0 in shape else None
+
+
 def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
     shape = st.one_of(
         st.just(()),
@@ -141,20 +157,135 @@ def lr_strategy(ctx: Context) -> st.SearchStrategy[float]:
 def hp_strategy(
     ctx: Context, overrides: Mapping[str, Any] | None = None
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Constructor keywords: the spec's space, else only lr; ``overrides`` replace drawn values
-    (a check's premise, such as lr = 0) and ``ctx.settings.fixed_hp`` replaces everything."""
+    """Constructor keywords: the spec's space, else lr and the target's own constructor
+    explored (``explored``); ``overrides`` replace drawn values (a check's premise, such as
+    lr = 0) and ``ctx.settings.fixed_hp`` replaces everything. Without a spec, a drawn
+    combination the constructor rejects (SGD's nesterov without momentum) is not drawn."""
     spec = record_of(ctx)
     fixed = dict(ctx.settings.fixed_hp)
     if spec is not None:
         base = hyperparams(spec, fixed=fixed, accepts=ctx.target.accepts)
-    elif ctx.target.accepts("lr"):
-        base = st.fixed_dictionaries({"lr": lr_strategy(ctx)})
     else:
-        base = st.just({})
+        lr = {"lr": lr_strategy(ctx)} if ctx.target.accepts("lr") else {}
+        base = st.fixed_dictionaries({**lr, **explored(ctx)})
     strategy = base.map(lambda hp: {**hp, **(overrides or {}), **fixed})
     if spec is not None:
-        strategy = strategy.filter(lambda hp: spec.check_hp(hp) is None)
-    return strategy
+        return strategy.filter(lambda hp: spec.check_hp(hp) is None)
+    return strategy.filter(lambda hp: _constructs(ctx, hp))
+
+
+# --- exploring a constructor without a spec -------------------------------------------------
+
+# Flags held at their defaults: True needs what the contract does not set up (a CUDA graph
+# capture; autograd through step(), which torch refuses on leaf parameters).
+HELD_FLAGS = {
+    "capturable": "needs CUDA graph capture",
+    "differentiable": "needs autograd through step()",
+}
+# Code paths: None lets the class choose, False and True force one.
+IMPLEMENTATION_FLAGS = ("foreach", "fused")
+# A numeric default is drawn within this factor either way (a fraction stays in (0, 1)).
+PERTURB_EXP = 0.3
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _switched_on(name: str) -> st.SearchStrategy[float] | None:
+    """A zero default that switches a term off, drawn on: weight decay (and lr_decay,
+    momentum_decay) positive, momentum in [0.5, 0.99]. Other zeros keep their meaning."""
+    if "decay" in name:
+        return st.floats(-4.0, -1.0).map(lambda e: float(10.0**e))
+    if "momentum" in name:
+        return st.floats(0.5, 0.99)
+    return None
+
+
+def _perturbed(name: str, default: Any) -> st.SearchStrategy[Any] | None:
+    """Values around a numeric default of the constructor's (None: not drawn)."""
+    if not _real(default) or default < 0:
+        return None
+    if default == 0:
+        return _switched_on(name)
+    if isinstance(default, int):
+        return None  # a count (ns_steps, history_size): structural, not a magnitude
+    d = float(default)
+    factor = st.floats(-PERTURB_EXP, PERTURB_EXP).map(lambda e: float(10.0**e))
+    if d < 1.0 and d > 0.5:  # near 1 it is 1 - d that sets the scale (betas, rho, alpha)
+        return factor.map(lambda f: 1.0 - (1.0 - d) * f)
+    if d < 1.0:
+        return factor.map(lambda f: min(d * f, 0.99))
+    return factor.map(lambda f: d * f)
+
+
+def _around(name: str, default: Any) -> st.SearchStrategy[Any] | None:
+    """How a keyword of the constructor is drawn, from its default (None: kept at it)."""
+    if isinstance(default, bool):
+        return st.booleans()
+    if default is None and name in IMPLEMENTATION_FLAGS:
+        return st.sampled_from((None, False, True))
+    if isinstance(default, tuple) and default:
+        halves = [_perturbed(name, x) if x != 0 else None for x in default]
+        if any(h is None for h in halves):
+            return None
+        return st.one_of(st.just(default), st.tuples(*halves))  # type: ignore[misc]
+    moved = _perturbed(name, default)
+    return None if moved is None else st.one_of(st.just(default), moved)
+
+
+def _constructor_defaults(ctx: Context) -> dict[str, Any]:
+    """The target's keywords with defaults, those the run does not fix (lr is drawn apart)."""
+    try:
+        params = list(inspect.signature(ctx.target.factory).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return {}
+    locked = {"lr", *ctx.settings.fixed_hp, *ctx.target.fixed}
+    return {
+        p.name: p.default
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.default is not p.empty
+        and p.name not in locked
+        and ctx.target.accepts(p.name)
+    }
+
+
+def explored(ctx: Context) -> dict[str, st.SearchStrategy[Any]]:
+    """Without a spec, the target's own constructor: flags both ways, foreach/fused among
+    None, False and True, zero decay and momentum switched on, numeric defaults perturbed
+    within a factor 10^0.3 (fractions kept in (0, 1)); the rest, and HELD_FLAGS, at their
+    defaults. In-place changes to p.grad made only with weight_decay > 0 or maximize=True,
+    or a bug of the foreach path, show only in such configurations."""
+    out = {}
+    for name, default in _constructor_defaults(ctx).items():
+        if name in HELD_FLAGS:
+            continue
+        if (strategy := _around(name, default)) is not None:
+            out[name] = strategy
+    return out
+
+
+def describe_exploration(ctx: Context) -> str | None:
+    """One line for the report: what the exploration draws and what it holds."""
+    defaults = _constructor_defaults(ctx)
+    drawn = explored(ctx)
+    if not drawn:
+        return None
+    held = [f"{k} ({why})" for k, why in HELD_FLAGS.items() if k in defaults]
+    line = f"no --like: the contract draws the constructor's {', '.join(sorted(drawn))}"
+    line += " around their defaults (flags both ways, zero decay and momentum on)"
+    return line + (f"; held at their defaults: {', '.join(held)}" if held else "")
+
+
+def _constructs(ctx: Context, hp: Mapping[str, Any]) -> bool:
+    """Whether the target accepts this combination of keywords at construction."""
+    param = torch.nn.Parameter(torch.zeros(2, dtype=torch_dtype(ctx), device=ctx.settings.device))
+    try:
+        ctx.target.make([param], hp)
+    except Exception:  # noqa: BLE001 - a rejected combination is not drawn
+        return False
+    return True
 
 
 def default_hp(ctx: Context) -> dict[str, Any]:
@@ -174,12 +305,18 @@ def cases(
     overrides: Mapping[str, Any] | None = None,
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
+    skip = skipped_kinds(ctx)
+    if skip:
+        ctx.notes.append(
+            f"no {' or '.join(skip)} parameters drawn: step() raises on them (contract.param_kinds)"
+        )
+
     @st.composite
     def draw_case(draw: st.DrawFn) -> ContractCase:
         hp = draw(hp_strategy(ctx, overrides))
         p = draw(problem)
-        if not ctx.settings.empty_tensors and any(0 in shape for shape in p.shapes):
-            p = replace(p, shapes=tuple((2,) if 0 in s else s for s in p.shapes))
+        drawn = tuple(ORDINARY_SHAPE if kind_of(s) in skip else s for s in p.shapes)
+        p = replace(p, shapes=drawn) if drawn != p.shapes else p
         if (spec := record_of(ctx)) is not None:  # the shapes and gradients the record steps
             shapes = tuple(fit_shape(spec, s) for s in p.shapes)
             p = replace(p, shapes=shapes, untouched_rows=spec.sparse_grads)
@@ -253,6 +390,65 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
             "as LBFGS evaluates it many times); the contract drives step() with .grad set"
         )
     return opt
+
+
+@dataclass(frozen=True)
+class KindCrash:
+    """The target raised on a parameter of ``kind`` where an ordinary one steps."""
+
+    kind: str
+    message: str  # the exception's first line
+    params0: list[np.ndarray]
+    grads: list[list[np.ndarray]]
+
+
+KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
+
+
+def probed_kinds(ctx: Context) -> list[str]:
+    """The PARAM_KINDS a run can draw: a record stepping another rank (Muon: matrices) has its
+    shapes fitted, and a 0-d tensor fitted to a matrix is no longer 0-d."""
+    spec = record_of(ctx)
+    return [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(spec, shape)) == k]
+
+
+def kind_crashes(ctx: Context) -> list[KindCrash]:
+    """Build the target (default keywords) on [a tensor of the kind, an ordinary one] and step
+    it: the kinds on which it raises, leaving out those a record cannot take (its shapes are
+    fitted to another rank). When an ordinary tensor alone fails too, the crash is tied to no
+    kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
+    spec, dtype, device = record_of(ctx), torch_dtype(ctx), ctx.settings.device
+    rng = np.random.default_rng(0)
+
+    def attempt(shapes: list[tuple[int, ...]]) -> tuple[str | None, list, list]:
+        params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+        grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
+        try:
+            params = make_params(params0, dtype, device)
+            opt = ctx.target.make(params, default_hp(ctx))
+            drive(opt, params, grads, range(KIND_PROBE_STEPS))
+        except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
+            return first_line(exc), params0, grads
+        return None, params0, grads
+
+    ordinary = fit_shape(spec, ORDINARY_SHAPE)
+    message, params0, grads = attempt([ordinary])
+    if message is not None:
+        return [KindCrash("ordinary", message, params0, grads)]
+    crashes = []
+    for kind in probed_kinds(ctx):
+        message, params0, grads = attempt([fit_shape(spec, PARAM_KINDS[kind]), ordinary])
+        if message is not None:
+            crashes.append(KindCrash(kind, message, params0, grads))
+    return crashes
+
+
+def skipped_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run."""
+    s = ctx.settings
+    if s.skip_kinds is None:
+        s.skip_kinds = tuple(c.kind for c in kind_crashes(ctx) if c.kind in PARAM_KINDS)
+    return s.skip_kinds
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:

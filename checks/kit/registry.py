@@ -51,9 +51,12 @@ class Settings:
     fixed_hp: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = 60.0
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
-    # Contract problems may hold zero-size tensors; False only to run a class past a known
-    # empty-tensor finding (checks.findings, ``empty_tensor``).
-    empty_tensors: bool = True
+    # Parameter kinds (checks.kit.contract.PARAM_KINDS: "0-d", "zero-size") contract problems
+    # draw as ordinary tensors instead: the target raises on them, which contract.param_kinds
+    # reports once. None: not probed yet; the first check that draws contract problems probes
+    # (inside its own time limit: a target hanging in step() hangs a check, not the set-up)
+    # and sets it for the rest of the run.
+    skip_kinds: tuple[str, ...] | None = None
     # torch's default dtype while the checks run (None: leave it); only to run a class past
     # a known default-dtype finding (checks.findings, ``default_dtype``).
     default_dtype: str | None = None
@@ -82,6 +85,8 @@ class Context:
     # The running check (set by ``execute``): its id reaches evidence and snippets from here.
     check: Check | None = None
     worst: Worst = field(default_factory=Worst)
+    # What the running check drew differently, and why: added to its result's detail.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def check_id(self) -> str:
@@ -169,7 +174,7 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
     start = time.perf_counter()
     # A prepared target taking **kwargs is handed a check's needs only in that check.
     target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
-    ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst())
+    ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst(), notes=[])
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
@@ -189,6 +194,8 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         )
     if result.verdict == "pass" and ctx.worst.seen:
         result.detail += f"{ctx.worst.where}; worst {ctx.worst.ratio:.2g} of tolerance"
+    if ctx.notes and result.verdict != "skip":
+        result.detail += "".join(f"; {n}" for n in dict.fromkeys(ctx.notes))
     result.seconds = time.perf_counter() - start
     return result
 

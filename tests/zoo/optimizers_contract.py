@@ -320,3 +320,87 @@ class RaisingStep(_MomentumSGD):
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         raise RuntimeError("RaisingStep: kernel not implemented for this device")
+
+
+class StepNeedsClosure(_MomentumSGD):
+    """A correct SGD whose step() demands a closure, as line-search optimizers do: the generic
+    contract (which sets .grad and calls step()) applies to none of it. Not a bug: the run
+    must say that nothing was checked, not that it conforms."""
+
+    @torch.no_grad()
+    def step(self, closure: Any) -> Any:
+        return super().step(closure)
+
+
+class SGDRowsOnly(_MomentumSGD):
+    """Normalises per row (p.shape[0]), so a 0-d parameter raises IndexError; and reads lr from
+    self.defaults. Two defects: the crash must be told once, the lr bug still found."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        rows = p.shape[0]  # BUG: a 0-d parameter has no rows
+        return super().direction(p, group) * (rows / max(rows, 1))
+
+    def lr(self, group: dict[str, Any]) -> float:
+        return self.defaults["lr"]  # BUG: should be group["lr"]
+
+
+class SGDFloat32Counter(_MomentumSGD):
+    """Counts its steps in a 0-d float32 tensor (as torch keeps 'step') under another name and
+    reads it back as an integer: coarser than float64 parameters, yet without any effect (the
+    count is exact in float32). Not a bug: contract.dtype must pass it."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        state["count"] = state.get("count", torch.zeros(())) + 1  # float32, on purpose
+        warmup = 1.0 - 0.5 ** int(state["count"].item())
+        return super().direction(p, group) * warmup
+
+
+class SGDFloat32Warmup(_MomentumSGD):
+    """Keeps a warm-up factor 1 - 0.9^t as a running product in a 0-d float32 tensor: for
+    float64 parameters every step is scaled by a float32-rounded factor, and a resumed run
+    (load_state_dict widens it) leaves the uninterrupted one."""
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        state["decay"] = state.get("decay", torch.ones(())) * 0.9  # BUG: float32 product
+        return super().direction(p, group) * (1.0 - state["decay"]).to(p.dtype)
+
+
+class SGDDecayIntoGradWhenOn(_MomentumSGD):
+    """Adds weight decay into p.grad in place, only when weight_decay > 0 (default 0): a run
+    that varies only lr never sees it."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        if group["weight_decay"] > 0:
+            return p.grad.add_(p, alpha=group["weight_decay"])  # BUG: in place on p.grad
+        return p.grad
+
+
+class SGDNegatesGradWhenMaximizing(_MomentumSGD):
+    """Negates p.grad in place when maximize=True (default False), as pytorch-optimizer's
+    Lion does: the caller's gradient is flipped under it."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, maximize: bool = False):
+        super().__init__(params, lr=lr, momentum=0.0, maximize=maximize)
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        if group["maximize"]:
+            p.grad.neg_()  # BUG: in place on p.grad
+        return p.grad
+
+
+class SGDNestedFloat32Buffer(_MomentumSGD):
+    """Keeps its momentum buffer inside a list in the state (state['buffers'][0]), allocated in
+    float32 whatever the parameter's dtype: a check reading only top-level tensors misses it."""
+
+    def buffer(self, p: torch.Tensor, g: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        state = self.state[p]
+        if "buffers" not in state:
+            state["buffers"] = [g.to(torch.float32)]  # BUG: float32, nested in a list
+        else:
+            state["buffers"][0].mul_(group["momentum"]).add_(g.to(torch.float32))
+        return state["buffers"][0].to(p)
