@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,29 @@ from typing import Any
 import torch
 
 from optcheck.checks.kit.harness import MakeOptimizer
+
+
+def import_name(obj: Any) -> str | None:
+    """``module:qualname`` under which a fresh process imports this very object, or None.
+
+    None for what no import reaches (defined in a function, a lambda, ``__main__``'s, a
+    module not found through the import system) and for an object whose ``__module__`` or
+    ``__qualname__`` name something else (a class claiming to be torch.optim's). Imports
+    nothing: the module must be loaded already, as it is when ``obj`` came from it."""
+    module = getattr(obj, "__module__", None)
+    qual = getattr(obj, "__qualname__", None)
+    if not (isinstance(module, str) and isinstance(qual, str)) or module == "__main__":
+        return None
+    if "<" in qual or module not in sys.modules:
+        return None
+    top = module.partition(".")[0]
+    finders = [f for f in sys.meta_path if hasattr(f, "find_spec")]
+    if not any(f.find_spec(top, None) for f in finders):
+        return None  # loaded from a file by hand: a fresh process would not find it
+    found: Any = sys.modules[module]
+    for part in qual.split("."):
+        found = getattr(found, part, None)
+    return f"{module}:{qual}" if found is obj else None
 
 
 @functools.lru_cache(maxsize=256)

@@ -115,6 +115,7 @@ def test_an_ini_target_does_not_hijack_a_run_of_one_test(tmp_path):
         (["--optcheck-max-examples", "0"], "--optcheck-max-examples '0': must be between 1"),
         (["--optcheck-timeout", "nan"], "--optcheck-timeout 'nan': must be between 0"),
         (["--optcheck-seed", "x"], "--optcheck-seed 'x': not an integer"),
+        (["--optcheck-hp", "lr=1e400"], "--optcheck-hp 'lr=1e400': 1e400 is not a finite number"),
         pytest.param(
             ["--optcheck-device", "cuda"],
             "device cuda: no CUDA device is available here",
@@ -122,10 +123,13 @@ def test_an_ini_target_does_not_hijack_a_run_of_one_test(tmp_path):
         ),
     ],
 )
-def test_a_bad_option_is_a_one_line_usage_error(tmp_path, args, message):
+def test_a_bad_option_is_a_one_line_usage_error(tmp_path, capsys, args, message):
+    """In this process (pytest.main): a usage error ends before any item runs."""
     (tmp_path / "test_unit.py").write_text(UNIT)
-    out = _pytest(tmp_path, "--optcheck", "torch.optim:SGD", *args)
-    assert out.returncode == 4, out.stdout[-2000:] + out.stderr[-2000:]
-    err = out.stderr.strip()
+    base = ["-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(tmp_path), str(tmp_path)]
+    code = pytest.main([*base, "--optcheck", "torch.optim:SGD", *args])
+    captured = capsys.readouterr()
+    assert code == pytest.ExitCode.USAGE_ERROR, captured.out[-2000:] + captured.err[-2000:]
+    err = captured.err.strip()
     assert err.startswith(f"ERROR: optcheck: {message}") and len(err.splitlines()) == 1, err
-    assert "passed" not in out.stdout and "failed" not in out.stdout
+    assert "passed" not in captured.out and "failed" not in captured.out
