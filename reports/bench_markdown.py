@@ -130,6 +130,8 @@ def render_markdown(
             table(bt.crossval_table(result)),
             "",
         ]
+    if result.failures:
+        out += ["## Failed tasks", ""] + [f"- {f}" for f in result.failures] + [""]
     if result.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in result.notes] + [""]
     return "\n".join(out).rstrip() + "\n"

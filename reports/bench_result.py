@@ -204,6 +204,9 @@ class BenchResult:
     speed: SpeedSection | None = None
     crossval: list[CrossvalRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Tasks of the sections without cells (f*, theory, Reddi, cross-validation) that raised,
+    # crashed or hung, with why; a failed run is a failed cell. Absent in older files.
+    failures: list[str] = field(default_factory=list)
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION
 
@@ -237,6 +240,7 @@ class BenchResult:
             for r in self.reddi
             if not r.ok
         ]
+        out += [f"task failed: {f}" for f in self.failures]
         return out
 
 

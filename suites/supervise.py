@@ -62,7 +62,7 @@ def result_from_dict(data: dict[str, Any]) -> CheckResult:
     return CheckResult(**{**data, "evidence": Evidence(**ev) if ev else None})
 
 
-def _how_it_ended(code: int | None) -> str:
+def how_it_ended(code: int | None) -> str:
     if code is None:
         return "did not end"
     if code < 0:
@@ -74,7 +74,7 @@ def _how_it_ended(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def _context() -> Any:
+def context() -> Any:
     """The forkserver (POSIX): started once per process with optcheck and torch imported, it
     forks each worker, so a worker and a restart after a crash cost a fork, and the calls of
     one process (a test session) share it. spawn elsewhere."""
@@ -90,7 +90,7 @@ def _context() -> Any:
 
 
 @contextlib.contextmanager
-def _main_hidden() -> Iterator[None]:
+def main_hidden() -> Iterator[None]:
     """multiprocessing runs the caller's main script again in each worker (as __mp_main__),
     so that objects defined there can be unpickled. The worker needs none (it imports the
     target by name; the Python API runs a target from __main__ in its own process), and a
@@ -114,13 +114,13 @@ class _Worker:
 
         fd, self.log = tempfile.mkstemp(prefix="optcheck-worker-", suffix=".log")
         os.close(fd)
-        ctx = _context()
+        ctx = context()
         self.connection, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(
             target=serve, args=(child, config, self.log), name="optcheck-worker", daemon=True
         )
         try:
-            with _main_hidden():
+            with main_hidden():
                 self.proc.start()
         except BaseException:  # Ctrl-C while the forkserver loads: nothing left behind
             if self.proc.pid is not None:
@@ -145,7 +145,7 @@ class _Worker:
         self.proc.join(5)
         if self.proc.exitcode is None:
             self.kill()
-        return _how_it_ended(self.proc.exitcode)
+        return how_it_ended(self.proc.exitcode)
 
     def last_output(self) -> str:
         try:

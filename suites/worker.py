@@ -69,7 +69,7 @@ def _paths(parent: list[str]) -> None:
     sys.path[:] = [*dict.fromkeys(here), ""]
 
 
-def _watch_parent() -> None:
+def watch_parent() -> None:
     """End the process when the parent is gone (it finished, or was killed)."""
     parent = multiprocessing.parent_process()
     if parent is None:
@@ -179,7 +179,7 @@ def serve(connection: Any, config: dict[str, Any], log: str) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     _paths(config.get("sys_path", []))
-    threading.Thread(target=_watch_parent, name="optcheck:parent", daemon=True).start()
+    threading.Thread(target=watch_parent, name="optcheck:parent", daemon=True).start()
     try:
         _send({"t": "ready"})
         _run(config)

@@ -119,3 +119,14 @@ class StepLR(torch.optim.lr_scheduler.StepLR):
 
 StepLR.__module__ = "torch.optim.lr_scheduler"
 StepLR.__qualname__ = "StepLR"
+
+
+class CrashesAfterFirstStep(torch.optim.SGD):
+    """Passes optcheck bench's first build-and-step of a --target, then segfaults: each of its
+    benchmark cells crashes the worker process running it."""
+
+    def step(self, closure: Any = None) -> Any:
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self._steps > 1:
+            ctypes.string_at(0)
+        return super().step(closure)
