@@ -168,12 +168,21 @@ def _check_out(out: str) -> Path:
 
 
 def _load(path: str, flag: str) -> Any:
+    from optcheck.reports.compare import compare
     from optcheck.reports.io import load_result
+    from optcheck.suites.pool import format_exception
 
     try:
-        return load_result(path)
+        result = load_result(path)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
+    if flag == "--compare":  # a baseline the comparison trips over fails now, not after the run
+        try:
+            compare(result, result)
+        except Exception as exc:  # noqa: BLE001 - the file's content, not optcheck's state
+            why = format_exception(exc)
+            raise UsageError(f"{flag}: {path} cannot be compared: {why}") from None
+    return result
 
 
 def _plan(args: argparse.Namespace) -> Any:
@@ -318,7 +327,15 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
     if write_json:
         path = save_json(out, result)  # first: the results survive a rendering failure
         print(f"wrote {path}")
-    comparison = compare(baseline, result) if baseline is not None else None
+    try:
+        comparison = compare(baseline, result) if baseline is not None else None
+    except Exception as exc:  # noqa: BLE001 - the baseline's content against this run
+        print(
+            f"optcheck bench: error: --compare: cannot compare with this run: "
+            f"{format_exception(exc)}; the results are in {out / 'bench.json'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         written = write_report(out, result, comparison)
     except Exception as exc:  # noqa: BLE001
