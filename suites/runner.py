@@ -76,7 +76,7 @@ def validate(
     profile: str | None = None,
     timeout: float | None = 60.0,
     total_timeout: float | None = 1800.0,
-    select: Iterable[str] = (),
+    select: Iterable[str] | str = (),
     progress: Callable[[CheckResult], None] | None = None,
     in_process: bool = False,
 ) -> Report:
@@ -108,8 +108,8 @@ def validate(
     )  # fmt: skip
     if total_timeout is not None and not (math.isfinite(total_timeout) and total_timeout >= 0):
         raise ConfigError(f"total_timeout must be a finite number of seconds, got {total_timeout}")
-    if isinstance(hp, str):
-        hp = [hp]
+    hp = [hp] if isinstance(hp, str) else hp  # one NAME=VALUE, not its characters
+    select = [select] if isinstance(select, str) else list(select)
     name, why = _where(target, hp, in_process)
     if name is None:
         prepared = prepare(
@@ -126,7 +126,7 @@ def validate(
     config = supervise.Config(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
-        timeout=timeout or None, select=list(select),
+        timeout=timeout or None, select=select,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)

@@ -41,7 +41,7 @@ def test_an_importable_class_runs_supervised():
 
 def test_an_importable_factory_runs_supervised_by_its_name():
     report = optcheck.validate(
-        configured.kwargs_adam, like="Adam", select=["adam.first_step"], max_examples=2
+        configured.kwargs_adam, like="Adam", select="adam.first_step", max_examples=2
     )
     assert report.ok and [r.verdict for r in report.results] == ["pass"]
     assert report.target == "zoo.configured:kwargs_adam" and not _in_process(report)
