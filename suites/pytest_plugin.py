@@ -236,22 +236,27 @@ class CheckFailed(Exception):
 _NOTES = pytest.StashKey[list]()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Any:
-    """The session's children get the target's node, so its checks are collected (and
-    counted, listed, selected) like any test. Set up here, not in the node's collect(): a
-    usage mistake must end the session (exit 4), not become a collection error."""
-    report = yield
-    if not isinstance(collector, pytest.Session) or not report.passed:
-        return report
-    options = _read(collector.config)
-    if options is None:
-        return report
+_OPTIONS_READ = pytest.StashKey[Options | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Options are checked here, before any collection. Under pytest-xdist this (the
+    controller) also sets the target up once: a usage mistake met only in the workers'
+    collection would be lost there ("no tests ran", exit 0)."""
+    options = config.stash[_OPTIONS_READ] = _read(config)
+    xdist_controller = getattr(config.option, "numprocesses", None) and not hasattr(
+        config, "workerinput"
+    )
+    if options is not None and xdist_controller:
+        _prepare(options)
+
+
+def _prepare(options: Options) -> Any:
     from optcheck.suites.prepare import ConfigError, prepare
     from optcheck.suites.target import TargetError
 
     try:
-        prepared = prepare(
+        return prepare(
             options.target,
             options.like,
             options.hp,
@@ -264,6 +269,20 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
         )
     except (TargetError, ConfigError) as exc:
         raise pytest.UsageError(f"optcheck: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """The session's children get the target's node, so its checks are collected (and
+    counted, listed, selected) like any test. Set up here, not in the node's collect(): a
+    usage mistake must end the session (exit 4), not become a collection error."""
+    report = yield
+    if not isinstance(collector, pytest.Session) or not report.passed:
+        return report
+    options = collector.config.stash.get(_OPTIONS_READ, None)
+    if options is None:
+        return report
+    prepared = _prepare(options)
     collector.config.stash[_NOTES] = list(prepared.notes)
     name = f"optcheck[{options.target}]"
     report.result.append(

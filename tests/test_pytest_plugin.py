@@ -116,6 +116,9 @@ def test_an_ini_target_does_not_hijack_a_run_of_one_test(tmp_path):
         (["--optcheck-timeout", "nan"], "--optcheck-timeout 'nan': must be between 0"),
         (["--optcheck-seed", "x"], "--optcheck-seed 'x': not an integer"),
         (["--optcheck-hp", "lr=1e400"], "--optcheck-hp 'lr=1e400': 1e400 is not a finite number"),
+        # Under pytest-xdist too: met only in the workers, it was lost ("no tests ran", 0).
+        (["-n", "2", "--optcheck-dtype", "nonsense"], "--optcheck-dtype 'nonsense': unknown"),
+        (["-n", "2", "--optcheck-hp", "betas=1"], "--optcheck-hp betas: torch.optim:SGD does"),
         pytest.param(
             ["--optcheck-device", "cuda"],
             "device cuda: no CUDA device is available here",
@@ -126,7 +129,8 @@ def test_an_ini_target_does_not_hijack_a_run_of_one_test(tmp_path):
 def test_a_bad_option_is_a_one_line_usage_error(tmp_path, capsys, args, message):
     """In this process (pytest.main): a usage error ends before any item runs."""
     (tmp_path / "test_unit.py").write_text(UNIT)
-    base = ["-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(tmp_path), str(tmp_path)]
+    base = ["-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
+    base += [] if "-n" in args else ["-p", "no:xdist"]
     code = pytest.main([*base, "--optcheck", "torch.optim:SGD", *args])
     captured = capsys.readouterr()
     assert code == pytest.ExitCode.USAGE_ERROR, captured.out[-2000:] + captured.err[-2000:]
