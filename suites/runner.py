@@ -27,6 +27,7 @@ from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import CheckResult, Report
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
 from optcheck.suites import supervise
+from optcheck.suites.hp import MAX_SECONDS
 from optcheck.suites.prepare import (
     VALIDATE_PROFILE,
     ConfigError,
@@ -106,8 +107,12 @@ def validate(
         profile=profile, max_examples=max_examples, seed=seed, dtype=dtype, device=device,
         timeout=timeout,
     )  # fmt: skip
-    if total_timeout is not None and not (math.isfinite(total_timeout) and total_timeout >= 0):
-        raise ConfigError(f"total_timeout must be a finite number of seconds, got {total_timeout}")
+    if total_timeout is not None and not (
+        math.isfinite(total_timeout) and 0 <= total_timeout <= MAX_SECONDS
+    ):
+        raise ConfigError(
+            f"total_timeout must be between 0 and {MAX_SECONDS:g} s, got {total_timeout!r}"
+        )
     hp = [hp] if isinstance(hp, str) else hp  # one NAME=VALUE, not its characters
     select = [select] if isinstance(select, str) else list(select)
     name, why = _where(target, hp, in_process)

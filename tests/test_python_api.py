@@ -87,6 +87,7 @@ def test_a_class_claiming_torchs_name_is_not_run_as_torchs():
         (42, {}, TargetError, "is a int, not an optimizer class"),
         (torch.optim.SGD, {"max_examples": 0}, ConfigError, "at least 1"),
         (torch.optim.SGD, {"total_timeout": float("nan")}, ConfigError, "total_timeout"),
+        (torch.optim.SGD, {"total_timeout": 1e300}, ConfigError, "total_timeout must be"),
     ],
 )
 def test_usage_mistakes_raise_one_line_before_any_check(target, kwargs, error, message):
