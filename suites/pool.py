@@ -157,10 +157,15 @@ def run(
     try:
         workers = [_Worker(ctx) for _ in range(min(jobs, len(tasks)))]
         while pending or any(w.task is not None for w in workers):
-            for w in workers:
+            for i, w in enumerate(workers):
                 if w.task is None and pending:
                     index = pending.popleft()
-                    w.give(index, tasks[index])
+                    try:
+                        w.give(index, tasks[index])
+                    except OSError:  # it died idle (a thread a task left behind did it)
+                        w.kill()
+                        workers[i] = _Worker(ctx)
+                        workers[i].give(index, tasks[index])
             busy = [w for w in workers if w.task is not None]
             ends = [t for t in (w.limit(timeout) for w in busy) if t is not None]
             ends += [deadline] if deadline else []

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from procs import gone, signal_when_marked
@@ -40,6 +41,15 @@ def test_the_pool_keeps_every_result_around_a_crash_an_exit_a_hang_and_a_raise()
     assert outcomes[2].value.startswith("SystemExit: 3 (")
     assert outcomes[3].value == "timed out after 3 s (--timeout)"
     assert outcomes[4].value.startswith("ValueError: bad input (")  # one line
+
+
+def test_a_worker_that_dies_between_tasks_is_replaced_and_the_next_task_runs():
+    outcomes = pool.run(
+        [(tasks.exits_soon, ()), (tasks.square, (5,))],
+        jobs=1,
+        done=lambda outcome: time.sleep(1.0),  # the worker ends while idle
+    )
+    assert [(o.ok, o.value) for o in outcomes] == [(True, 1), (True, 25)]
 
 
 def test_the_pool_has_a_whole_run_limit_and_leaves_no_worker_behind():
