@@ -28,14 +28,23 @@ def import_name(obj: Any) -> str | None:
         return None
     if "<" in qual or module not in sys.modules:
         return None
-    top = module.partition(".")[0]
-    finders = [f for f in sys.meta_path if hasattr(f, "find_spec")]
-    if not any(f.find_spec(top, None) for f in finders):
+    if not _findable(module.partition(".")[0]):
         return None  # loaded from a file by hand: a fresh process would not find it
     found: Any = sys.modules[module]
     for part in qual.split("."):
         found = getattr(found, part, None)
     return f"{module}:{qual}" if found is obj else None
+
+
+def _findable(top: str) -> bool:
+    """Whether the import system finds the top-level module ``top`` (not from sys.modules)."""
+    for finder in sys.meta_path:
+        try:
+            if finder.find_spec(top, None) is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a third-party finder's failure: not found by it
+            continue
+    return False
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,7 +4,7 @@ A leaf module: it imports nothing of the project, so optcheck.reports can render
 from a JSON file alone. Non-finite floats are written as null (strict JSON); the meaning of
 null is given per field (diverged, not reached, not measured).
 
-Schema history: version 1 (this one).
+Schema history: version 1 (this one; ``failures`` was added later and may be absent).
 """
 
 from __future__ import annotations

@@ -125,3 +125,23 @@ def test_import_is_cheap_dir_shows_the_api_and_a_script_is_not_run_again(tmp_pat
     assert not {"importlib", "version", "Any", "annotations"} & set(api)
     for name in api:  # each one it shows resolves
         assert getattr(optcheck, name) is not None
+
+
+def test_import_name_is_the_name_a_fresh_process_imports_this_very_object_by(tmp_path):
+    import importlib.util
+
+    from optcheck.checks.target import import_name
+
+    assert import_name(torch.optim.Adam) == "torch.optim.adam:Adam"
+    assert import_name(configured.kwargs_adam) == "zoo.configured:kwargs_adam"
+    assert import_name(hostile.StepLR) is None  # claims torch's name: that is another class
+    assert import_name(lambda params: None) is None
+    (tmp_path / "by_hand_xyz.py").write_text("class Opt:\n    pass\n")
+    spec = importlib.util.spec_from_file_location("by_hand_xyz", tmp_path / "by_hand_xyz.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["by_hand_xyz"] = module
+    try:
+        spec.loader.exec_module(module)
+        assert import_name(module.Opt) is None  # not on any import path
+    finally:
+        del sys.modules["by_hand_xyz"]
