@@ -275,11 +275,15 @@ def test_bad_saved_json_and_bad_out_exit_2(tmp_path, capsys):
     assert afile.read_text() == "x"
 
 
-def test_argparse_errors_are_one_line_exit_2(capsys):
+@pytest.mark.parametrize(
+    "args", [["--seeds", "many"], ["--timeout", "-1"], ["--total-timeout", "nan"]]
+)
+def test_argparse_errors_are_one_line_exit_2(capsys, args):
     with pytest.raises(SystemExit) as exc:
-        main(["bench", "--seeds", "many"])
+        main(["bench", *args])
     assert exc.value.code == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and args[0] in err, err
 
 
 # ---------------------------------------------------------------------------------------------
