@@ -33,7 +33,8 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "hp": ("NAME=VALUE", "fix a hyper-parameter (repeatable; ini: one per line)", "linelist"),
     "dtype": ("DTYPE", "float64 (default), float32, bfloat16 or float16", "string"),
     "device": ("DEVICE", "cpu (default), cuda or cuda:N", "string"),
-    "max-examples": ("N", "hypothesis examples per check (default: the ci profile's)", "string"),
+    "profile": ("NAME", "examples per check: dev 10, ci 25 (default), thorough 300", "string"),
+    "max-examples": ("N", "hypothesis examples per check (default: the profile's)", "string"),
     "seed": ("N", "seed of the drawn cases (default 0)", "string"),
     "timeout": ("SECONDS", "time limit of each check (default 60; 0: none)", "string"),
     "skips": ("FILE", "file of check-id prefixes to skip (repeatable)", "paths"),
@@ -67,6 +68,7 @@ class Options:
     hp: list[str]
     dtype: str
     device: str
+    profile: str | None
     max_examples: int | None
     seed: int
     timeout: float | None
@@ -97,7 +99,8 @@ def _read(config: pytest.Config) -> Options | None:
     def bad(name: str, value: Any, why: str) -> pytest.UsageError:
         return pytest.UsageError(f"optcheck: {_raw(config, name)[1]} {value!r}: {why}")
 
-    from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS  # light: no torch
+    from optcheck.checks.profiles import EXAMPLES  # light: no torch
+    from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS
 
     dtype = _raw(config, "dtype")[0] or "float64"
     if dtype not in DTYPE_NAMES:
@@ -119,6 +122,9 @@ def _read(config: pytest.Config) -> Options | None:
             raise bad(name, text, f"must be between {low:g} and {high:g}")
         return value
 
+    profile = _raw(config, "profile")[0]
+    if profile is not None and profile not in EXAMPLES:
+        raise bad("profile", profile, f"unknown profile; known: {', '.join(EXAMPLES)}")
     timeout = number("timeout", float, 0, MAX_SECONDS)
     return Options(
         target=target,
@@ -126,6 +132,7 @@ def _read(config: pytest.Config) -> Options | None:
         hp=list(_raw(config, "hp")[0] or []),
         dtype=dtype,
         device=device,
+        profile=profile,
         max_examples=number("max-examples", int, 1, 10**6),
         seed=number("seed", int, 0, 2**32 - 1) or 0,
         timeout=60.0 if timeout is None else (timeout or None),
@@ -261,6 +268,7 @@ def _prepare(options: Options) -> Any:
             options.like,
             options.hp,
             max_examples=options.max_examples,
+            profile=options.profile,
             seed=options.seed,
             dtype=options.dtype,
             device=options.device,

@@ -29,7 +29,7 @@ DUMP = textwrap.dedent("""
         with open("seen.json", "w") as fh:
             json.dump({"ids": [n.nodeid for n in nodes], "options": vars(target.options),
                        "settings": vars(settings),
-                       "marks": marks}, fh,
+                       "marks": marks, "profile": target.prepared.profile}, fh,
                       default=repr)
 """)
 
@@ -60,6 +60,7 @@ def test_checks_are_collected_and_every_option_is_read_from_the_ini_file(tmp_pat
                 nesterov=True
             optcheck_dtype = float32
             optcheck_device = cpu
+            optcheck_profile = thorough
             optcheck_max_examples = 3
             optcheck_seed = 7
             optcheck_timeout = 9
@@ -80,6 +81,7 @@ def test_checks_are_collected_and_every_option_is_read_from_the_ini_file(tmp_pat
     options = seen["options"]
     assert options["hp"] == ["momentum=0.5", "nesterov=True"]
     assert (options["dtype"], options["seed"], options["timeout"]) == ("float32", 7, 9.0)
+    assert options["profile"] == seen["profile"] == "thorough"
     settings = seen["settings"]
     assert (settings["dtype"], settings["max_examples"], settings["seed"]) == ("float32", 3, 7)
     assert settings["fixed_hp"] == {"momentum": 0.5, "nesterov": True}
@@ -115,6 +117,7 @@ def test_an_ini_target_does_not_hijack_a_run_of_one_test(tmp_path):
         (["--optcheck-max-examples", "0"], "--optcheck-max-examples '0': must be between 1"),
         (["--optcheck-timeout", "nan"], "--optcheck-timeout 'nan': must be between 0"),
         (["--optcheck-seed", "x"], "--optcheck-seed 'x': not an integer"),
+        (["--optcheck-profile", "fast"], "--optcheck-profile 'fast': unknown profile; known: "),
         (["--optcheck-hp", "lr=1e400"], "--optcheck-hp 'lr=1e400': 1e400 is not a finite number"),
         # Under pytest-xdist too: met only in the workers, it was lost ("no tests ran", 0).
         (["-n", "2", "--optcheck-dtype", "nonsense"], "--optcheck-dtype 'nonsense': unknown"),
