@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,38 @@ import numpy as np
 import torch
 
 from optcheck.checks.kit.harness import MakeOptimizer
+
+
+def import_name(obj: Any) -> str | None:
+    """``module:qualname`` under which a fresh process imports this very object, or None.
+
+    None for what no import reaches (defined in a function, a lambda, ``__main__``'s, a
+    module not found through the import system) and for an object whose ``__module__`` or
+    ``__qualname__`` name something else (a class claiming to be torch.optim's). Imports
+    nothing: the module must be loaded already, as it is when ``obj`` came from it."""
+    module = getattr(obj, "__module__", None)
+    qual = getattr(obj, "__qualname__", None)
+    if not (isinstance(module, str) and isinstance(qual, str)) or module == "__main__":
+        return None
+    if "<" in qual or module not in sys.modules:
+        return None
+    if not _findable(module.partition(".")[0]):
+        return None  # loaded from a file by hand: a fresh process would not find it
+    found: Any = sys.modules[module]
+    for part in qual.split("."):
+        found = getattr(found, part, None)
+    return f"{module}:{qual}" if found is obj else None
+
+
+def _findable(top: str) -> bool:
+    """Whether the import system finds the top-level module ``top`` (not from sys.modules)."""
+    for finder in sys.meta_path:
+        try:
+            if finder.find_spec(top, None) is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a third-party finder's failure: not found by it
+            continue
+    return False
 
 
 @functools.lru_cache(maxsize=256)

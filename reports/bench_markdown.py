@@ -132,6 +132,8 @@ def render_markdown(
             table(bt.crossval_table(result)),
             "",
         ]
+    if result.failures:
+        out += ["## Failed tasks", ""] + [f"- {escape.markdown(f)}" for f in result.failures] + [""]
     if result.notes:
         out += ["## Notes", ""] + [f"- {_cell(n)}" for n in result.notes] + [""]
     return "\n".join(out).rstrip() + "\n"

@@ -4,7 +4,7 @@ A leaf module: it imports nothing of the project, so optcheck.reports can render
 from a JSON file alone. Non-finite floats are written as null (strict JSON); the meaning of
 null is given per field (diverged, not reached, not measured).
 
-Schema history: version 1 (this one).
+Schema history: version 1 (this one; ``failures`` was added later and may be absent).
 """
 
 from __future__ import annotations
@@ -204,6 +204,9 @@ class BenchResult:
     speed: SpeedSection | None = None
     crossval: list[CrossvalRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Tasks of the sections without cells (f*, theory, Reddi, cross-validation) that raised,
+    # crashed or hung, with why; a failed run is a failed cell. Absent in older files.
+    failures: list[str] = field(default_factory=list)
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION
 
@@ -237,6 +240,7 @@ class BenchResult:
             for r in self.reddi
             if not r.ok
         ]
+        out += [f"task failed: {f}" for f in self.failures]
         return out
 
 
@@ -287,7 +291,30 @@ def from_dict(data: Any) -> BenchResult:
         raise SchemaError(
             f"bench schema version {version!r}; this optcheck reads version {SCHEMA_VERSION}"
         )
-    return _decode(BenchResult, data, "")
+    result = _decode(BenchResult, data, "")
+    _check_meaning(result)
+    return result
+
+
+def _check_meaning(result: BenchResult) -> None:
+    """What the types allow but no run writes, and the comparison and the rendering would
+    trip over (a hand-edited or foreign file): a SchemaError naming the field."""
+    steps = result.config.get("steps", {})
+    if not isinstance(steps, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in steps.values()
+    ):
+        raise SchemaError("config.steps: expected an object of integers (steps per problem)")
+    for i, c in enumerate(result.cells):
+        if c.error is None and not c.runs:
+            raise SchemaError(f"cells[{i}].runs: empty, in a cell without an error")
+        if c.error is None and c.lr is None:
+            raise SchemaError(f"cells[{i}].lr: null, in a cell without an error")
+        for v in dataclasses.astuple(c.log10_subopt):
+            if v is not None and not abs(v) <= 300:  # NaN too
+                raise SchemaError(f"cells[{i}].log10_subopt: {v!r} is no log10 of a suboptimality")
+    for i, row in enumerate(result.speed.rows if result.speed else []):
+        if row.time_per_step is not None and not row.time_per_step > 0:
+            raise SchemaError(f"speed.rows[{i}].time_per_step: {row.time_per_step!r} is not > 0")
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -158,6 +158,9 @@ def render_html(
             "cross-validation derives (optcheck.checks.tolerance; ≤ 1 agrees).</p>",
             _table(bt.crossval_table(result)),
         ]
+    if result.failures:
+        parts += ["<h2>Failed tasks</h2><ul>", *(f"<li>{e(f)}</li>" for f in result.failures)]
+        parts.append("</ul>")
     if result.notes:
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{e(n)}</li>" for n in result.notes] + ["</ul>"]
     parts.append("</body></html>")

@@ -198,6 +198,10 @@ def profiles(result: br.BenchResult) -> bytes | None:
     axes = fig.subplots(1, len(METRICS), squeeze=False).ravel().tolist()
     for ax, metric in zip(axes, METRICS, strict=True):
         prof = performance_profile(cells, metric)
+        if not prof.problems:  # no solver has a finite cost on any problem (failed cells)
+            ax.text(0.5, 0.5, "no solver reached any problem", ha="center", transform=ax.transAxes)
+            ax.set_title(METRICS[metric], fontsize=9)
+            continue
         finite = [r for rs in prof.ratios.values() for r in rs if math.isfinite(r)]
         top = max(finite + [2.0]) * 1.5
         for s in prof.solvers:

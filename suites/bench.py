@@ -12,16 +12,12 @@ Work is spread over processes (spawn-safe, one torch thread each); ``run_bench``
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextlib
 import importlib
 import math
-import multiprocessing
 import os
 import platform
 import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +32,7 @@ from optcheck.checks.kit.harness import DTYPES, run_torch
 from optcheck.checks.tolerance import tolerance
 from optcheck.reference.trajectory import run as run_reference
 from optcheck.reports import bench_result as br
+from optcheck.suites import pool
 from optcheck.suites.problems import PROBLEMS, REDDI, Instance, Problem, verify_f_star
 from optcheck.suites.target import TargetError, resolve
 
@@ -141,6 +138,39 @@ def check_target(path: str, hp: Mapping[str, Any] | Iterable[str] | None = None)
             f"target {path}: Attr([param], lr=1e-3).step() raised {type(exc).__name__}: {exc}"
         ) from None
     return target_config(path, prepared.hp)
+
+
+def check_targets(
+    paths: Sequence[str], hp: Iterable[str], timeout: float | None = None
+) -> tuple[list[OptimizerConfig], list[tuple[OptimizerConfig, str]]]:
+    """``check_target`` for each path, in supervised worker processes (optcheck imports no
+    target itself): (every config, in order; those that crashed or hung there, with why). A
+    usage mistake is a ValueError, as from check_target."""
+    from optcheck.suites.hp import ConfigError, parse_hp
+
+    try:
+        given = parse_hp(hp)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    jobs = min(len(paths), os.cpu_count() or 1)
+    tasks = [(_probe_target, (p, list(hp))) for p in paths]
+    outcomes = pool.run(tasks, jobs, timeout=timeout, forked=True)  # untimed: a fork is enough
+    configs, failed = [], []
+    for path, out in zip(paths, outcomes, strict=True):
+        if out.ok and isinstance(out.value, str):
+            raise ValueError(out.value)
+        configs.append(out.value if out.ok else target_config(path, given))
+        if not out.ok:
+            failed.append((configs[-1], f"building and stepping it once failed: {out.value}"))
+    return configs, failed
+
+
+def _probe_target(path: str, hp: list[str]) -> OptimizerConfig | str:
+    """check_target in a worker: the config, or the usage mistake's one line."""
+    try:
+        return check_target(path, hp)
+    except ValueError as exc:
+        return str(exc)
 
 
 def _torch_class(path: str) -> Any:
@@ -409,25 +439,32 @@ def cell_task(problem: str, cfg: OptimizerConfig, schedule: str, settings: Setti
     try:
         return _cell(prob, cfg, schedule, settings, steps, grid)
     except Exception as exc:  # noqa: BLE001 - a broken target must not sink the whole run
-        msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        empty = br.Interval(None, None, None)
-        return br.Cell(
-            problem,
-            cfg.name,
-            schedule,
-            None,
-            grid,
-            [None] * len(grid),
-            False,
-            False,
-            [],
-            br.Curve([], [], [], []),
-            empty,
-            empty,
-            0.0,
-            empty,
-            error=msg,
-        )
+        return failed_cell(problem, cfg, schedule, settings, f"{type(exc).__name__}: {exc}")
+
+
+def failed_cell(
+    problem: str, cfg: OptimizerConfig, schedule: str, settings: Settings, why: str
+) -> br.Cell:
+    """The cell of a run that raised, crashed or hung: no numbers, the reason in ``error``."""
+    grid = list(settings.lr_grid)
+    empty = br.Interval(None, None, None)
+    return br.Cell(
+        problem,
+        cfg.name,
+        schedule,
+        None,
+        grid,
+        [None] * len(grid),
+        False,
+        False,
+        [],
+        br.Curve([], [], [], []),
+        empty,
+        empty,
+        0.0,
+        empty,
+        error=why.splitlines()[0],
+    )
 
 
 def _cell(
@@ -801,6 +838,9 @@ class Plan:
     crossval: list[str] = field(default_factory=list)
     speed: dict[str, Any] | None = None  # keywords for optcheck.suites.speed.run_speed
     quick: bool = False
+    # --target optimizers that crashed or hung when first built and stepped: why, per target
+    # (their cells are failed cells, not run).
+    failed_targets: list[tuple[OptimizerConfig, str]] = field(default_factory=list)
 
 
 def standard_plan() -> Plan:
@@ -846,27 +886,6 @@ def quick_plan() -> Plan:
     )
 
 
-def _worker_init() -> None:
-    torch.set_num_threads(1)
-
-
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    # Spawned workers read these at import: one BLAS/OpenMP thread each, so N workers use N
-    # cores instead of oversubscribing them.
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 # progress(done, total, label, fraction of the estimated work done)
 Progress = Callable[[int, int, str, float], None]
 
@@ -878,8 +897,11 @@ def _tasks(plan: Plan) -> list[tuple[float, str, Callable[..., Any], tuple]]:
     out: list[tuple[float, str, Callable[..., Any], tuple]] = []
     for p in plan.problems:
         out.append((0.5, f"f* check {p}", f_star_task, (p, s.budget(p))))
+    failed = {cfg.name for cfg, _ in plan.failed_targets}  # their cells are failed cells
     for p in plan.problems:
         for cfg in plan.optimizers:
+            if cfg.name in failed:
+                continue
             cost = s.budget(p) * n_runs * (2.0 if cfg.kind != "reference" else 1.0)
             out.append((cost * 2e-5, f"{p} × {cfg.name}", cell_task, (p, cfg, "constant", s)))
     for p in plan.schedule_problems:
@@ -903,43 +925,36 @@ def _tasks(plan: Plan) -> list[tuple[float, str, Callable[..., Any], tuple]]:
     return out
 
 
-def run_tasks(plan: Plan, jobs: int, progress: Progress | None = None) -> list[tuple[str, Any]]:
+def run_tasks(
+    plan: Plan,
+    jobs: int,
+    progress: Progress | None = None,
+    timeout: float | None = None,
+    total: float | None = None,
+) -> tuple[list[tuple[str, Any]], list[tuple[str, str, tuple, str]]]:
+    """Every task in a supervised worker process (``optcheck.suites.pool``): (the results as
+    (function name, value), the failures as (label, function name, args, why))."""
     tasks = _tasks(plan)
-    results: list[tuple[str, Any]] = []
-    total = len(tasks)
     total_cost = sum(t[0] for t in tasks) or 1.0
-    done_cost = 0.0
-    if jobs <= 1:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            for i, (cost, label, fn, args) in enumerate(tasks, 1):
-                results.append((fn.__name__, fn(*args)))
-                done_cost += cost
-                if progress:
-                    progress(i, total, label, done_cost / total_cost)
-        finally:
-            torch.set_num_threads(threads)
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    with (
-        _single_threaded_children(),
-        cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool,
-    ):
-        futures = {
-            pool.submit(fn, *args): (label, fn.__name__, cost) for cost, label, fn, args in tasks
-        }
-        try:
-            for i, fut in enumerate(cf.as_completed(futures), 1):
-                label, kind, cost = futures[fut]
-                results.append((kind, fut.result()))
-                done_cost += cost
-                if progress:
-                    progress(i, total, label, done_cost / total_cost)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return results
+    finished = [0, 0.0]  # tasks, cost
+
+    def done(outcome: pool.Outcome) -> None:
+        cost, label = tasks[outcome.index][:2]
+        finished[0] += 1
+        finished[1] += cost
+        if progress:
+            progress(finished[0], len(tasks), label, finished[1] / total_cost)
+
+    outcomes = pool.run(
+        [(fn, args) for _, _, fn, args in tasks], jobs, timeout=timeout, total=total, done=done
+    )
+    results, failures = [], []
+    for (_, label, fn, args), out in zip(tasks, outcomes, strict=True):
+        if out.ok:
+            results.append((fn.__name__, out.value))
+        else:
+            failures.append((label, fn.__name__, args, out.value))
+    return results, failures
 
 
 def machine_info() -> dict[str, Any]:
@@ -955,15 +970,34 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def run_bench(plan: Plan, jobs: int = 0, progress: Progress | None = None) -> br.BenchResult:
-    """Run every section of the plan; the speed section runs last, alone on the machine."""
+def run_bench(
+    plan: Plan,
+    jobs: int = 0,
+    progress: Progress | None = None,
+    timeout: float | None = None,
+    total: float | None = None,
+) -> br.BenchResult:
+    """Run every section of the plan; the speed section runs last, alone on the machine.
+    ``timeout`` bounds each task, ``total`` all of them; a task that fails (raises, crashes,
+    hangs) is a failed cell, or for the other sections a failure in the result."""
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results = run_tasks(plan, jobs, progress)
+    results, failed = run_tasks(plan, jobs, progress, timeout, total)
     by_kind: dict[str, list[Any]] = {}
     for kind, value in results:
         by_kind.setdefault(kind, []).append(value)
+    failures = []
+    for label, kind, args, why in failed:
+        if kind == "cell_task":
+            by_kind.setdefault(kind, []).append(failed_cell(*args, why=why))
+        else:
+            failures.append(f"{label}: {why}")
+    for cfg, why in plan.failed_targets:
+        for p in plan.problems:
+            by_kind.setdefault("cell_task", []).append(
+                failed_cell(p, cfg, "constant", plan.settings, why)
+            )
     order_p = {p: i for i, p in enumerate(PROBLEMS)}
     order_o: dict[str, int] = {}
     for c in [*plan.optimizers, *plan.schedule_optimizers]:
@@ -1028,11 +1062,5 @@ def run_bench(plan: Plan, jobs: int = 0, progress: Progress | None = None) -> br
         speed=speed_section,
         crossval=crossval,
         notes=notes,
+        failures=failures,
     )
-
-
-def format_exception(exc: BaseException) -> str:
-    """One line for the user; the last frame says where."""
-    tb = traceback.extract_tb(exc.__traceback__)
-    where = f" ({tb[-1].filename}:{tb[-1].lineno})" if tb else ""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0] + where

@@ -6,8 +6,11 @@
                                             regressions)
     optcheck bench --render-only RUN.json   re-render Markdown/HTML from a saved result
 
-Exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark checks itself
-(f*, theory rates, Reddi's outcome) did not hold; 2 usage error (nothing written).
+Exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark checks itself (f*,
+theory rates, Reddi's outcome) did not hold, or a task failed (raised, crashed or hung: every
+task runs in a supervised worker process, ``optcheck.suites.pool``; the other results are
+saved); 2 usage error (nothing written); 130 interrupted (Ctrl-C or SIGTERM: the workers are
+killed, nothing written).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 import time
 import traceback
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from optcheck.suites.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError
+from optcheck.suites.hp import seconds
 
 SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval")
 DEFAULT_OUT = os.path.join("build", "bench")
@@ -38,9 +43,9 @@ def register(subparsers: Any) -> None:
         description="Run the convergence benchmarks (tuned lr, seeds, bootstrap intervals), "
         "theory rates, Reddi et al.'s counterexample and step-time measurements; write "
         "bench.json, bench.md and a self-contained bench.html into --out.",
-        epilog="exit codes: 0 ok; 1 regressions against --compare, or a claim the benchmark "
-        "checks itself (f*, theory rates, Reddi's outcome) did not hold; 2 usage error "
-        "(nothing written); 130 interrupted",
+        epilog="exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark "
+        "checks itself did not hold, or a task raised, crashed or hung (the other results "
+        "are saved); 2 usage error (nothing written); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
     p.add_argument(
@@ -111,6 +116,22 @@ def register(subparsers: Any) -> None:
         help="render the report of a saved result; runs nothing",
     )
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: CPUs)")
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="time limit of each task (a cell: one optimizer on one problem); past it the "
+        "task is a failure in the report (default 600; 0: none)",
+    )
+    p.add_argument(
+        "--total-timeout",
+        type=seconds,
+        default=7200.0,
+        metavar="SECONDS",
+        help="time limit of all tasks; those not finished by then are failures (default "
+        "7200; 0: none)",
+    )
     p.set_defaults(run=run)
 
 
@@ -152,12 +173,21 @@ def _check_out(out: str) -> Path:
 
 
 def _load(path: str, flag: str) -> Any:
+    from optcheck.reports.compare import compare
     from optcheck.reports.io import load_result
+    from optcheck.suites.pool import format_exception
 
     try:
-        return load_result(path)
+        result = load_result(path)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
+    if flag == "--compare":  # a baseline the comparison trips over fails now, not after the run
+        try:
+            compare(result, result)
+        except Exception as exc:  # noqa: BLE001 - the file's content, not optcheck's state
+            why = format_exception(exc)
+            raise UsageError(f"{flag}: {path} cannot be compared: {why}") from None
+    return result
 
 
 def _plan(args: argparse.Namespace) -> Any:
@@ -184,11 +214,14 @@ def _plan(args: argparse.Namespace) -> Any:
             raise UsageError(f"--optimizers: {exc}") from None
     if args.hp and not args.target:
         raise UsageError("--hp sets hyper-parameters of --target optimizers; give --target too")
-    for path in args.target:
+    if args.target:
         try:
-            plan.optimizers.append(bench.check_target(path, args.hp))
+            configs, plan.failed_targets = bench.check_targets(
+                args.target, args.hp, timeout=args.timeout or None
+            )
         except ValueError as exc:
             raise UsageError(f"--target: {exc}") from None
+        plan.optimizers += configs
     if args.schedules:
         for s in args.schedules:
             if s not in bench.SCHEDULE_NAMES:
@@ -239,6 +272,14 @@ def _plan(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
         raise UsageError(
             "optcheck bench draws its figures with matplotlib, which is not installed: "
@@ -258,11 +299,18 @@ def run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
         )
     plan = _plan(args)
-    from optcheck.suites.bench import format_exception, run_bench
+    from optcheck.suites.bench import run_bench
+    from optcheck.suites.pool import format_exception
 
     progress = None if args.quiet else _Progress(every=args.verbose)
     try:
-        result = run_bench(plan, jobs=args.jobs or 0, progress=progress)
+        result = run_bench(
+            plan,
+            jobs=args.jobs or 0,
+            progress=progress,
+            timeout=args.timeout or None,
+            total=args.total_timeout or None,
+        )
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback (design card)
         if os.environ.get("OPTCHECK_DEBUG"):
             raise
@@ -277,17 +325,30 @@ def run(args: argparse.Namespace) -> int:
     return _finish(out, result, baseline, write_json=True, quiet=args.quiet)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does: the workers killed, exit 130, nothing written."""
+    raise KeyboardInterrupt
+
+
 def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
     from optcheck.reports import escape
     from optcheck.reports.bench_report import write_json as save_json
     from optcheck.reports.bench_report import write_report
     from optcheck.reports.compare import compare
-    from optcheck.suites.bench import format_exception
+    from optcheck.suites.pool import format_exception
 
     if write_json:
         path = save_json(out, result)  # first: the results survive a rendering failure
         print(f"wrote {path}")
-    comparison = compare(baseline, result) if baseline is not None else None
+    try:
+        comparison = compare(baseline, result) if baseline is not None else None
+    except Exception as exc:  # noqa: BLE001 - the baseline's content against this run
+        print(
+            f"optcheck bench: error: --compare: cannot compare with this run: "
+            f"{format_exception(exc)}; the results are in {out / 'bench.json'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         written = write_report(out, result, comparison)
     except Exception as exc:  # noqa: BLE001

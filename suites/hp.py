@@ -3,6 +3,7 @@ do before any work (no torch): a malformed or impossible value is a usage error 
 
 from __future__ import annotations
 
+import argparse
 import ast
 import math
 from collections.abc import Iterable
@@ -62,3 +63,17 @@ def _finite(value: Any) -> bool:
     if isinstance(value, dict):
         return all(map(_finite, value.values()))
     return True
+
+
+def seconds(text: str) -> float:
+    """An argparse type for a time limit: a finite number of seconds, 0 (none) up to
+    MAX_SECONDS."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be between 0 (no limit) and {MAX_SECONDS:g} seconds"
+        )
+    return value

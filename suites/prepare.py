@@ -35,11 +35,11 @@ from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult
-from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
 from optcheck.reference.spec import Variant
 from optcheck.suites.hp import MAX_SECONDS, ConfigError, Word, parse_hp
-from optcheck.suites.target import TargetError, load
+from optcheck.suites.target import TargetError, from_object, label_of, load
 
 VALIDATE_PROFILE = "ci"
 # The lr contract checks use without a spec (checks.kit.contract.LR_WITHOUT_SPEC).
@@ -152,7 +152,7 @@ class Prepared:
 
 
 def prepare(
-    target: str | OptimizerTarget | ScheduleTarget,
+    target: str | OptimizerTarget | ScheduleTarget | Any,
     like: str | None = None,
     hp: Mapping[str, Any] | Iterable[str] | None = None,
     *,
@@ -164,8 +164,8 @@ def prepare(
     timeout: float | None = 60.0,
     source: str = "--hp",
 ) -> Prepared:
-    """Load ``target`` (``module:Attr`` or a Target), check ``hp`` against it and the
-    reference ``like`` names, and build it once.
+    """Load ``target`` (``module:Attr``, a Target, or a live class or factory), check ``hp``
+    against it and the reference ``like`` names, and build it once.
 
     ``hp`` is a mapping or ``NAME=VALUE`` strings; ``source`` names where it came from in
     messages (``--hp``, ``--optcheck-hp``). Raises ConfigError (a ValueError) for a usage
@@ -189,7 +189,12 @@ def prepare(
     kind: Kind | None = None
     if spec is not None:
         kind = "optimizer" if isinstance(spec, OptimizerRecord) else "schedule"
-    tgt = load(target, kind) if isinstance(target, str) else target
+    if isinstance(target, str):
+        tgt = load(target, kind)
+    elif isinstance(target, (OptimizerTarget, ScheduleTarget)):
+        tgt = target
+    else:  # a live class or factory (the Python API)
+        tgt = from_object(target, label_of(target), kind, import_path=import_name(target))
     kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
     _check_hp(tgt, spec, user, source)
     known = {d.name for d in spec.space} if spec is not None else set(user)

@@ -1,12 +1,14 @@
 """Run every applicable check against a target and collect a Report.
 
-This is ``optcheck.validate``: the CLI and the nox session call it, the pytest plugin runs
-the same checks item by item. The configuration (target, --like, --hp, the probe) comes from
+This is ``optcheck.validate`` (the CLI runs the same supervised worker, the pytest plugin the
+same checks item by item). The configuration (target, --like, --hp, the probe) comes from
 ``optcheck.suites.prepare``.
 """
 
 from __future__ import annotations
 
+import math
+import pickle
 import platform
 import threading
 import time
@@ -23,7 +25,9 @@ from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Check, Context
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import CheckResult, Report
-from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
+from optcheck.suites import supervise
+from optcheck.suites.hp import MAX_SECONDS
 from optcheck.suites.prepare import (
     VALIDATE_PROFILE,
     ConfigError,
@@ -34,7 +38,7 @@ from optcheck.suites.prepare import (
     resolve_like,
     settings_for,
 )
-from optcheck.suites.target import TargetError
+from optcheck.suites.target import TargetError, label_of
 
 
 def run_check(check: Check, ctx: Context) -> CheckResult:
@@ -62,37 +66,98 @@ def run_check(check: Check, ctx: Context) -> CheckResult:
 
 
 def validate(
-    target: str | OptimizerTarget | ScheduleTarget,
+    target: Any,
     like: str | None = None,
     *,
-    hp: Mapping[str, Any] | None = None,
+    hp: Mapping[str, Any] | Iterable[str] | None = None,
     device: str = "cpu",
     dtype: str = "float64",
     max_examples: int | None = None,
     seed: int = 0,
     profile: str | None = None,
     timeout: float | None = 60.0,
-    select: Iterable[str] = (),
+    total_timeout: float | None = 1800.0,
+    select: Iterable[str] | str = (),
     progress: Callable[[CheckResult], None] | None = None,
+    in_process: bool = False,
 ) -> Report:
-    """Validate ``target`` (``module:Attr`` or a Target) against the reference ``like``.
+    """Validate ``target`` against the generic contract and, with ``like``, the reference.
 
-    Raises TargetError, or ConfigError (a ValueError) for a usage mistake, before any check
-    runs; returns a Report otherwise.
+    ``target`` is ``"module.path:Attr"``, an optimizer or scheduler class, or a factory
+    ``f(params, **hp)`` (``f(optimizer, **params)`` with a schedule's ``like``); ``hp`` a
+    mapping or ``"NAME=VALUE"`` strings, as ``--hp``.
+
+    Where it runs. A string, or a class or factory that a fresh process imports as this very
+    object under its ``__module__`` and ``__qualname__``, runs in a supervised worker process,
+    as with ``optcheck validate``: an exit, crash or hang of the target is a violation in the
+    report, ``timeout`` bounds each check and ``total_timeout`` the run. Anything else runs in
+    this process and the report's first note says so: an object defined in a function or in
+    ``__main__`` (a script, a notebook), a lambda or ``functools.partial``, an
+    ``OptimizerTarget``/``ScheduleTarget``, ``hp`` values that cannot be pickled, or
+    ``in_process=True`` (a debugger, state shared with the caller). There a hung check is
+    abandoned on its thread after ``timeout``, ``total_timeout`` does not apply, and a target
+    that exits or crashes ends this process.
+
+    Raises TargetError, or ConfigError (a ValueError) for a usage mistake, one line, before
+    any check runs; returns a Report otherwise.
     """
     start = time.perf_counter()
-    prepared = prepare(
-        target,
-        like,
-        hp,
-        device=device,
-        dtype=dtype,
-        max_examples=max_examples,
-        seed=seed,
-        profile=profile,
+    # Usage mistakes that need no target, here and before any process starts.
+    settings_for(
+        profile=profile, max_examples=max_examples, seed=seed, dtype=dtype, device=device,
         timeout=timeout,
-    )
-    return run(prepared, select=select, progress=progress, start=start)
+    )  # fmt: skip
+    if total_timeout is not None and not (
+        math.isfinite(total_timeout) and 0 <= total_timeout <= MAX_SECONDS
+    ):
+        raise ConfigError(
+            f"total_timeout must be between 0 and {MAX_SECONDS:g} s, got {total_timeout!r}"
+        )
+    hp = [hp] if isinstance(hp, str) else hp  # one NAME=VALUE, not its characters
+    select = [select] if isinstance(select, str) else list(select)
+    name, why = _where(target, hp, in_process)
+    if name is None:
+        prepared = prepare(
+            target, like, hp, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
+            profile=profile, timeout=timeout,
+        )  # fmt: skip
+        report = run(prepared, select=select, progress=progress, start=start)
+        report.notes.insert(
+            0,
+            f"ran in this process, not in a supervised worker ({why}): an exit or crash of "
+            "the target would end this process, and a hung check is left running on a thread",
+        )
+        return report
+    config = supervise.Config(
+        target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
+        device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
+        timeout=timeout or None, select=select,
+    )  # fmt: skip
+    try:
+        return supervise.run(config, total=total_timeout or None, progress=progress, start=start)
+    except supervise.UsageFromWorker as exc:
+        raise (TargetError if exc.kind == "target" else ConfigError)(str(exc)) from None
+
+
+def _where(target: Any, hp: Any, in_process: bool) -> tuple[str | None, str]:
+    """(the name a worker imports ``target`` by, or None and why it runs in this process)."""
+    if in_process:
+        return None, "in_process=True"
+    if isinstance(target, (OptimizerTarget, ScheduleTarget)):
+        return None, f"{target.label} was handed over as a {type(target).__name__}"
+    try:
+        pickle.dumps(dict(hp) if isinstance(hp, Mapping) else hp)
+    except Exception:  # noqa: BLE001 - whatever pickling raises, the values stay here
+        return None, "its hp values cannot be sent to another process"
+    if isinstance(target, str):
+        return target, ""
+    name = import_name(target)
+    if name is None:
+        return None, (
+            f"{label_of(target)} cannot be imported by name in another process: defined in a "
+            "function or in __main__, a lambda, or not what its __module__ and __qualname__ name"
+        )
+    return name, ""
 
 
 def run(

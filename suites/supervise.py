@@ -17,13 +17,14 @@ This module imports neither torch nor the checks: the parent stays light.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -34,14 +35,19 @@ MAX_RESTARTS = 3  # a target that crashes every check is not restarted for each 
 
 
 class UsageFromWorker(Exception):
-    """The worker found a usage mistake (an --hp the target does not take, ...)."""
+    """The worker found a usage mistake (an --hp the target does not take, ...); ``kind``:
+    "target" (it cannot be loaded: a TargetError there) or "config" (a ConfigError)."""
+
+    def __init__(self, message: str, kind: str = "config"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
 class Config:
     target: str
     like: str | None = None
-    hp: list[str] = field(default_factory=list)
+    hp: list[str] | dict[str, Any] = field(default_factory=list)  # NAME=VALUE or a mapping
     device: str = "cpu"
     dtype: str = "float64"
     max_examples: int | None = None
@@ -56,7 +62,7 @@ def result_from_dict(data: dict[str, Any]) -> CheckResult:
     return CheckResult(**{**data, "evidence": Evidence(**ev) if ev else None})
 
 
-def _how_it_ended(code: int | None) -> str:
+def how_it_ended(code: int | None) -> str:
     if code is None:
         return "did not end"
     if code < 0:
@@ -68,7 +74,7 @@ def _how_it_ended(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def _context() -> Any:
+def context() -> Any:
     """The forkserver (POSIX): started once per process with optcheck and torch imported, it
     forks each worker, so a worker and a restart after a crash cost a fork, and the calls of
     one process (a test session) share it. spawn elsewhere."""
@@ -83,19 +89,39 @@ def _context() -> Any:
     return ctx
 
 
+@contextlib.contextmanager
+def main_hidden() -> Iterator[None]:
+    """multiprocessing runs the caller's main script again in each worker (as __mp_main__),
+    so that objects defined there can be unpickled. The worker needs none (it imports the
+    target by name; the Python API runs a target from __main__ in its own process), and a
+    script calling optcheck.validate without an ``if __name__ == "__main__"`` guard would
+    run again in every worker: its name is hidden while the worker starts."""
+    main = sys.modules.get("__main__")
+    saved = {k: v for k, v in vars(main).items() if k in ("__file__", "__spec__")} if main else {}
+    if main is not None:
+        main.__spec__ = None
+        vars(main).pop("__file__", None)
+    try:
+        yield
+    finally:
+        if main is not None:
+            vars(main).update(saved)
+
+
 class _Worker:
     def __init__(self, config: dict[str, Any]):
         from optcheck.suites.worker import serve
 
         fd, self.log = tempfile.mkstemp(prefix="optcheck-worker-", suffix=".log")
         os.close(fd)
-        ctx = _context()
+        ctx = context()
         self.connection, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(
             target=serve, args=(child, config, self.log), name="optcheck-worker", daemon=True
         )
         try:
-            self.proc.start()
+            with main_hidden():
+                self.proc.start()
         except BaseException:  # Ctrl-C while the forkserver loads: nothing left behind
             if self.proc.pid is not None:
                 self.proc.kill()
@@ -119,7 +145,7 @@ class _Worker:
         self.proc.join(5)
         if self.proc.exitcode is None:
             self.kill()
-        return _how_it_ended(self.proc.exitcode)
+        return how_it_ended(self.proc.exitcode)
 
     def last_output(self) -> str:
         try:
@@ -196,7 +222,7 @@ def run(
             "fixed_hp": {},
             "timeout": config.timeout,
             "profile": config.profile,
-            "hp": list(config.hp),
+            "hp": dict(config.hp) if isinstance(config.hp, dict) else list(config.hp),
         },
         notes=[],
     )
@@ -249,7 +275,7 @@ def run(
                     if total and deadline is None:
                         deadline = time.monotonic() + total
                 elif kind == "usage":
-                    raise UsageFromWorker(msg["message"])
+                    raise UsageFromWorker(msg["message"], msg.get("kind", "config"))
                 elif kind == "raised":
                     crashed = f"raised: {msg['message']}"
                     break

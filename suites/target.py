@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from optcheck.checks.target import OptimizerTarget, ScheduleTarget
+from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
 
 _SCHEDULER_BASES = tuple(
     b
@@ -76,28 +76,49 @@ def is_scheduler_class(obj: Any) -> bool:
 def load(path: str, kind: str | None = None) -> OptimizerTarget | ScheduleTarget:
     """``kind`` ("optimizer" or "schedule") comes from --like; it decides what a plain
     function is taken for. Classes say what they are by their base class."""
-    obj = resolve(path)
+    return from_object(resolve(path), path, kind, import_path=path)
+
+
+def from_object(
+    obj: Any, label: str, kind: str | None = None, import_path: str | None = None
+) -> OptimizerTarget | ScheduleTarget:
+    """A loaded class or factory as a target (``load``'s second half; the Python API hands
+    live objects here). ``label`` names it in messages and reports."""
     if inspect.isclass(obj):
         if issubclass(obj, torch.optim.Optimizer):
-            target: OptimizerTarget | ScheduleTarget = OptimizerTarget(path, obj, import_path=path)
+            target: OptimizerTarget | ScheduleTarget = OptimizerTarget(
+                label, obj, import_path=import_path
+            )
         elif issubclass(obj, _SCHEDULER_BASES):
-            target = ScheduleTarget(path, obj, import_path=path)
+            target = ScheduleTarget(label, obj, import_path=import_path)
         else:
             raise TargetError(
-                f"{path} is a class but neither a torch.optim.Optimizer nor an LRScheduler subclass"
+                f"{label} is a class but neither a torch.optim.Optimizer nor an LRScheduler "
+                "subclass"
             )
     elif callable(obj):
         factory_kind = kind or "optimizer"
         cls = OptimizerTarget if factory_kind == "optimizer" else ScheduleTarget
-        target = cls(path, obj, import_path=path)
+        target = cls(label, obj, import_path=import_path)
     else:
         raise TargetError(
-            f"{path} is a {type(obj).__name__}, not an optimizer class, scheduler class or factory"
+            f"{label} is a {type(obj).__name__}, not an optimizer class, scheduler class or factory"
         )
     actual = "optimizer" if isinstance(target, OptimizerTarget) else "schedule"
     if kind is not None and kind != actual:
-        raise TargetError(f"{path} is an {actual} but --like names a {kind}")
+        raise TargetError(f"{label} is an {actual} but --like names a {kind}")
     return target
+
+
+def label_of(obj: Any) -> str:
+    """How a live class or factory is named in reports: its import name where it has one."""
+    name = import_name(obj)
+    if name is not None:
+        return name
+    qual = getattr(obj, "__qualname__", None)
+    if isinstance(qual, str):
+        return f"{getattr(obj, '__module__', '?')}:{qual}"
+    return repr(obj)[:100]
 
 
 def torch_target(spec_torch_class: str, label: str | None = None, **fixed: Any) -> OptimizerTarget:

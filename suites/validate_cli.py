@@ -13,7 +13,6 @@ owns the verdict, the report files and the exit code, and imports no torch.
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
-from optcheck.suites.hp import DEVICES, DTYPE_NAMES, MAX_SECONDS
+from optcheck.suites.hp import DEVICES, DTYPE_NAMES, seconds
 
 EPILOG = (
     "exit codes: 0 every applicable check passed; 1 at least one violation, or the target "
@@ -80,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="time limit of each check, of building the target and of naming its variant; "
@@ -88,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--total-timeout",
-        type=_seconds,
+        type=seconds,
         default=1800.0,
         metavar="SECONDS",
         help="time limit of the whole run, from loading the target on; checks not run by "
@@ -116,19 +115,6 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """A time limit: a finite number of seconds, 0 (none) up to MAX_SECONDS."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 <= value <= MAX_SECONDS):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} must be between 0 (no limit) and {MAX_SECONDS:g} seconds"
-        )
     return value
 
 

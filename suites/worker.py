@@ -7,7 +7,8 @@ a fork) and owns the verdict, the report and the exit code; the worker only stre
 finds, one JSON message per event, on the connection it was handed:
 
     {"t": "ready"}                       forked; the target comes next
-    {"t": "usage", "message": ...}       a usage mistake (exit 2 in the parent)
+    {"t": "usage", "message": ..., "kind": "target"|"config"}
+                                         a usage mistake (exit 2 in the parent)
     {"t": "raised", "message": ...}      the target raised while being imported or built
     {"t": "prepared", ...}               the target is built: the header and the checks to run
     {"t": "start", "id": ...}            a check begins (its time limit starts)
@@ -68,7 +69,7 @@ def _paths(parent: list[str]) -> None:
     sys.path[:] = [*dict.fromkeys(here), ""]
 
 
-def _watch_parent() -> None:
+def watch_parent() -> None:
     """End the process when the parent is gone (it finished, or was killed)."""
     parent = multiprocessing.parent_process()
     if parent is None:
@@ -101,7 +102,8 @@ def _run(config: dict[str, Any]) -> None:
         _send({"t": "raised", "message": str(exc)})
         return
     except (TargetError, ConfigError) as exc:
-        _send({"t": "usage", "message": str(exc)})
+        kind = "target" if isinstance(exc, TargetError) else "config"
+        _send({"t": "usage", "message": str(exc), "kind": kind})
         return
     ctx = prepared.context
     checks = prepared.checks(config["select"])
@@ -177,7 +179,7 @@ def serve(connection: Any, config: dict[str, Any], log: str) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     _paths(config.get("sys_path", []))
-    threading.Thread(target=_watch_parent, name="optcheck:parent", daemon=True).start()
+    threading.Thread(target=watch_parent, name="optcheck:parent", daemon=True).start()
     try:
         _send({"t": "ready"})
         _run(config)

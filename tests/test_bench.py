@@ -169,6 +169,64 @@ def test_compare_detects_an_injected_regression(run_dir, tmp_path, capsys):
     )
 
 
+def _set_every_cell(**values):
+    return lambda d: [c.update(values) for c in d["cells"]]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["config"].update(steps="many"), "config.steps: expected an object of"),
+        (lambda d: d["config"].update(steps={"logistic": "x"}), "config.steps: expected an"),
+        (_set_every_cell(runs=[]), "cells[0].runs: empty, in a cell without an error"),
+        (_set_every_cell(lr=None), "cells[0].lr: null, in a cell without an error"),
+        (
+            lambda d: d["cells"][1]["log10_subopt"].update(estimate=1e300),
+            "cells[1].log10_subopt: 1e+300 is no log10 of a suboptimality",
+        ),
+        (lambda d: d["cells"][0].pop("runs"), "cells[0].runs: missing"),
+        (lambda d: d["cells"][0].update(reached="all"), "cells[0].reached: expected a number"),
+    ],
+)
+def test_compare_with_wrong_but_schema_shaped_json_is_one_line_exit_2(
+    run_dir, tmp_path, capsys, edit, message
+):
+    """Before any work (here --render-only, which runs nothing): nothing written."""
+    data = json.loads((run_dir / "bench.json").read_text())
+    edit(data)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    code = main(["bench", "--render-only", str(run_dir / "bench.json"), "--compare", str(old)]
+                + ["--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith(f"optcheck bench: error: --compare: {old}: ") and message in err, err
+    assert len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_comparison_that_fails_after_the_run_keeps_the_results(
+    run_dir, tmp_path, capsys, monkeypatch
+):
+    from optcheck.reports import compare as compare_module
+
+    def trips(old, new):
+        if old is not new:  # the check of the baseline alone passes; this run trips it
+            raise KeyError("speed")
+        return compare(old, new)
+
+    monkeypatch.setattr(compare_module, "compare", trips)
+    out = tmp_path / "out"
+    code = main(["bench", "--render-only", str(run_dir / "bench.json")]
+                + ["--compare", str(run_dir / "bench.json"), "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--compare: cannot compare with this run: KeyError: 'speed'" in err
+    assert f"the results are in {out / 'bench.json'}" in err
+    assert (out / "bench.json").read_text() == (run_dir / "bench.json").read_text()
+
+
 def test_compare_with_itself_is_clean(run_dir):
     result = load_result(run_dir / "bench.json")
     cmp = compare(result, result)
@@ -217,11 +275,15 @@ def test_bad_saved_json_and_bad_out_exit_2(tmp_path, capsys):
     assert afile.read_text() == "x"
 
 
-def test_argparse_errors_are_one_line_exit_2(capsys):
+@pytest.mark.parametrize(
+    "args", [["--seeds", "many"], ["--timeout", "-1"], ["--total-timeout", "nan"]]
+)
+def test_argparse_errors_are_one_line_exit_2(capsys, args):
     with pytest.raises(SystemExit) as exc:
-        main(["bench", "--seeds", "many"])
+        main(["bench", *args])
     assert exc.value.code == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and args[0] in err, err
 
 
 # ---------------------------------------------------------------------------------------------

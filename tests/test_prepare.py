@@ -214,6 +214,7 @@ def test_kwargs_target_is_handed_only_lr_the_users_keywords_and_a_checks_needs()
         hp={"eps": 1e-6},
         select=["crossval.trajectory", "adam.first_step"],
         max_examples=FEW,
+        in_process=True,  # HANDED is read here: the target must run in this process
     )
     assert report.ok, failing(report)
     assert configured.HANDED == {"lr", "eps"}
@@ -221,7 +222,11 @@ def test_kwargs_target_is_handed_only_lr_the_users_keywords_and_a_checks_needs()
     assert "it is handed lr, eps; in a check" in note and "amsgrad in amsgrad.monotone" in note
     assert "weight_decay=0.0, amsgrad=False, maximize=False stay at its own defaults" in note
     monotone = optcheck.validate(
-        "zoo.configured:kwargs_adam", like="Adam", select=["amsgrad."], max_examples=FEW
+        "zoo.configured:kwargs_adam",
+        like="Adam",
+        select=["amsgrad."],
+        max_examples=FEW,
+        in_process=True,
     )
     assert [r.verdict for r in monotone.results] == ["pass"]  # handed amsgrad there
     assert "amsgrad" in configured.HANDED and "maximize" not in configured.HANDED

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import gone, signal_when_marked
 
 from optcheck.checks.findings import known_finding
 from optcheck.checks.target import ScheduleTarget
@@ -84,42 +85,13 @@ def _chaos() -> dict[str, str]:
     "signum", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.thorough)]
 )
 def test_interrupt_kills_the_worker_exits_130_and_writes_nothing(tmp_path, signum):
-    mark = tmp_path / "worker.pid"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "optcheck", "validate", "zoo.hostile:HangsInConstructor"]
-        + ["--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(OPTCHECK_TEST_MARK=str(mark)),
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while not (mark.exists() and mark.read_text()) and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.1)
-        worker = int(mark.read_text())
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, out + err
-    assert err.strip() == "optcheck: interrupted", err
+    command = [sys.executable, "-m", "optcheck", "validate", "zoo.hostile:HangsInConstructor"]
+    command += ["--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep")]
+    done, worker, _ = signal_when_marked(command, tmp_path / "worker.pid", signum, _env())
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert done.stderr.strip() == "optcheck: interrupted", done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["worker.pid"]
-    assert _gone(worker), "the worker outlived optcheck"
-
-
-def _gone(pid: int, wait: float = 10.0) -> bool:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.1)
-    return False
+    assert gone(worker), "the worker outlived optcheck"
 
 
 def test_a_target_that_exits_at_import_is_a_finding_in_a_saved_report(tmp_path, monkeypatch):

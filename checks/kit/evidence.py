@@ -23,7 +23,7 @@ import numpy as np
 from optcheck.checks.kit.registry import Context, Violation
 from optcheck.checks.kit.strategies import TargetRaised
 from optcheck.checks.result import Evidence
-from optcheck.checks.target import OptimizerTarget
+from optcheck.checks.target import OptimizerTarget, import_name
 
 Relation = Literal["equal", "at_most", "at_least"]
 _WORDS = {"equal": "equal within tolerance", "at_most": "at most", "at_least": "at least"}
@@ -186,12 +186,7 @@ def docstring_text(text: str) -> str:
 
 def import_lines(target: OptimizerTarget) -> tuple[str, str]:
     """(import statement binding `Target`, what the snippet needs beyond torch and numpy)."""
-    path = target.import_path
-    if path is None:
-        module = getattr(target.factory, "__module__", None)
-        qual = getattr(target.factory, "__qualname__", "")
-        if module and qual and "<locals>" not in qual and module != "__main__":
-            path = f"{module}:{qual}"
+    path = target.import_path or import_name(target.factory)
     if path is None:
         return (
             "Target = None  # optcheck cannot name this target: put its factory here",

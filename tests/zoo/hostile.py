@@ -146,4 +146,14 @@ class AdamLeavesSeterrRaise(torch.optim.Adam):
 
     def step(self, closure: Any = None) -> Any:
         np.seterr(all="raise")
+
+
+class CrashesAfterFirstStep(torch.optim.SGD):
+    """Passes optcheck bench's first build-and-step of a --target, then segfaults: each of its
+    benchmark cells crashes the worker process running it."""
+
+    def step(self, closure: Any = None) -> Any:
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self._steps > 1:
+            ctypes.string_at(0)
         return super().step(closure)
