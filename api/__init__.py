@@ -21,6 +21,8 @@ __version__ = version("optcheck")  # one place: pyproject.toml
 # import itself stays cheap (no torch).
 _LAZY = {
     "validate": "optcheck.suites.runner",
+    "identify": "optcheck.suites.identify",
+    "Identification": "optcheck.suites.identify",
     "Report": "optcheck.checks.result",
     "CheckResult": "optcheck.checks.result",
     "ConfigError": "optcheck.suites.hp",

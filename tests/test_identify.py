@@ -60,3 +60,9 @@ def test_cli_exit_codes_and_json(tmp_path, capsys):
     assert data["matches"] == ["Lion"] and data["summary"] in capsys.readouterr().out
     assert main(["identify", "no_such_module:Thing"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_python_api_offers_identify():
+    import optcheck
+
+    assert optcheck.identify is identify and "identify" in dir(optcheck)
