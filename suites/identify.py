@@ -176,18 +176,21 @@ def identify_here(
     path: str, hp: Mapping[str, Any] | None = None, *, cases: int = CASES
 ) -> Identification:
     """``identify`` in this process (the child's body; tests call it directly)."""
-    import torch
+    from optcheck.checks.kit.registry import default_dtype, one_thread
 
+    # Which formula, not which precision (validate judges that): state a class keeps in
+    # torch's default dtype (ASGD's η) must not hide the formula from float64 runs.
+    with default_dtype("float64"), one_thread():
+        return _identify(path, hp, cases)
+
+
+def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identification:
     from optcheck.checks import catalog
     from optcheck.checks import tolerance as T
     from optcheck.checks.kit import strategies as S
     from optcheck.reference.space import Flag
     from optcheck.suites.target import load
 
-    torch.set_num_threads(1)
-    # Which formula, not which precision (validate judges that): state a class keeps in
-    # torch's default dtype (ASGD's η) must not hide the formula from float64 runs.
-    torch.set_default_dtype(torch.float64)
     target = load(path, "optimizer")
     defaults = {**constructor_defaults(target.factory), **dict(hp or {})}
     user = dict(hp or {})

@@ -146,6 +146,7 @@ class AdamLeavesSeterrRaise(torch.optim.Adam):
 
     def step(self, closure: Any = None) -> Any:
         np.seterr(all="raise")
+        return super().step(closure)
 
 
 class CrashesAfterFirstStep(torch.optim.SGD):
