@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from procs import gone, signal_when_marked
 from zoo import tasks
 
@@ -61,6 +62,7 @@ def test_the_pool_has_a_whole_run_limit_and_leaves_no_worker_behind():
     assert outcomes[0].value == limit and outcomes[1].value == f"not run: {limit}"
 
 
+@pytest.mark.thorough  # (the pool test above probes the same crash, exit and hang in 3 s)
 def test_a_crashing_and_a_hanging_target_are_failed_cells_in_a_saved_report(tmp_path, capsys):
     """CrashesAfterFirstStep passes the first build-and-step and segfaults in its cells;
     HangsInEveryStep hangs in that first step. torch's SGD beside them is benchmarked. One

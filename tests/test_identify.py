@@ -39,6 +39,7 @@ def test_a_slip_matches_nothing_and_names_the_closest_formula():
     assert result.summary.startswith("matches nothing in the catalog; closest: ")
 
 
+@pytest.mark.thorough  # (2.5 s; the slip test shows the ranking by default)
 def test_ties_are_said_to_be_ties():
     """torch's Adam at its defaults is also AdamW:coupled-decay (Adam with L2 decay)."""
     result = identify_here("torch.optim:Adam", cases=CASES)
@@ -46,6 +47,7 @@ def test_ties_are_said_to_be_ties():
     assert "indistinguishable" in result.summary
 
 
+@pytest.mark.thorough  # (a child process; validate's supervised probes cover exits by default)
 def test_a_target_that_exits_is_a_finding_of_the_child():
     result = identify("tests.zoo.hostile:ExitsInConstructor", cases=1, timeout=60)
     assert result.failure and not result.matches and not result.unloadable

@@ -81,6 +81,7 @@ def test_mutant_is_caught(check_id, mutant):
     assert result.evidence.snippet
 
 
+@pytest.mark.thorough  # (a subprocess; the open-loop snippets are run by default)
 def test_violation_snippet_reproduces_standalone(tmp_path, monkeypatch):
     """The evidence snippet runs with torch, numpy and the target alone, and reproduces."""
     import subprocess
