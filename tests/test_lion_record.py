@@ -28,8 +28,8 @@ from optcheck.suites.prepare import prepare
 registry.load_all()
 LION = OPTIMIZERS["Lion"]
 CAUGHT = {
-    "lion.sign_update": [Z.LionNoSign],
-    "lion.constant_gradient": [Z.LionMaximizeIgnored, Z.LionNoSign],
+    "sign.update": [Z.LionNoSign],
+    "sign.constant_gradient": [Z.LionMaximizeIgnored, Z.LionNoSign],
     "decay.decoupled_pure": [Z.LionCoupledDecay, Z.LionDecayWithoutLr],
     "crossval.trajectory": [
         Z.LionBetasSwapped,
@@ -107,7 +107,7 @@ REAL = {
 
 
 @pytest.mark.parametrize("path", sorted(REAL))
-@pytest.mark.parametrize("check_id", ["crossval.trajectory", "lion.sign_update"])
+@pytest.mark.parametrize("check_id", ["crossval.trajectory", "sign.update"])
 def test_real_package_computes_lion(path, check_id):
     result = prepared(path, check_id)
     assert result.verdict == "pass", result.detail
