@@ -90,3 +90,41 @@ def constant_gradient(ctx: Context) -> CheckResult:
         steps=(1, 8),
     )
     return run_property(ctx, strategy, prop)
+
+
+@check(
+    "signsgd.memoryless",
+    "with momentum 0 (signSGD) every step is −η_t·sign(g_t) (+η_t·sign(g_t) with maximize)",
+    invariant=True,
+)
+def memoryless(ctx: Context) -> CheckResult:
+    """Bernstein et al. 2018, Alg. 1: θ_t = θ_{t−1} − η_t·sign(g_t), each step from its own
+    gradient alone, whatever came before (a buffer kept at momentum 0, a default β read
+    for a falsy 0, or maximize ignored, fails it). Rounding: one θ − η·s per step."""
+    spec, _ = D.record(ctx, "a sign-based algorithm")
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, F64)
+        for k in range(case.steps):
+            for i in range(len(case.params0)):
+                hp = case.tensor_hp(i)
+                g = case.grads[k][i]
+                lr = case.lr_at(i, k)
+                expected = traj[k][i] - lr * np.sign(-g if hp.get("maximize", False) else g)
+                obs = Observation(
+                    f"traj[0][STEP][{i}]",
+                    traj[k + 1][i],
+                    expected,
+                    _readback(traj[k][i], traj[k + 1][i], lr),
+                )
+                what = "with momentum 0 the step is not −η·sign(g_t)"
+                D.require_at(ctx, what, obs, [case], k, i)
+
+    strategy = S.target_cases(
+        spec,
+        ctx.target,
+        ctx.settings.fixed_hp,
+        fixed={"weight_decay": 0.0, "momentum": 0.0},
+        steps=(2, 8),
+    )
+    return run_property(ctx, strategy, prop)
