@@ -11,11 +11,10 @@ g + λθ) and loses maximize through copy.deepcopy.
 
 from __future__ import annotations
 
-import copy
-
 import hypothesis
 import pytest
 import torch
+from real_findings import assert_deepcopy_loses, grad_after_step
 from sampling import first_mutant_each
 from zoo import signsgd as Z
 
@@ -138,24 +137,11 @@ def test_real_package_finding_writes_into_the_gradient(hp, left):
     code paths: foreach and per parameter); the validator's contract says so."""
     g = torch.tensor([1.0, -2.0, 3.0])
     for foreach in (None, False):
-        p = torch.nn.Parameter(torch.ones(3))
-        p.grad = g.clone()
-        pytorch_optimizer.SignSGD([p], lr=1e-3, foreach=foreach, **hp).step()
-        assert torch.equal(p.grad, left(g, torch.ones(3)))
+        got = grad_after_step(pytorch_optimizer.SignSGD, g, lr=1e-3, foreach=foreach, **hp)
+        assert torch.equal(got, left(g, torch.ones(3)))
     result = prepared(PATH, "contract.grad_unchanged", hp=hp)
     assert result.verdict == "violation", result.detail
 
 
 def test_real_package_finding_deepcopy_loses_maximize():
-    """By hand: maximize is set on self in __init__, which Optimizer.__getstate__ does not
-    keep: a deep-copied SignSGD raises AttributeError on step(); the validator says so."""
-    p = torch.nn.Parameter(torch.ones(3))
-    opt = pytorch_optimizer.SignSGD([p], lr=1e-3)
-    p.grad = torch.ones(3)
-    opt.step()
-    clone = copy.deepcopy(opt)
-    clone.param_groups[0]["params"][0].grad = torch.ones(3)
-    with pytest.raises(AttributeError, match="maximize"):
-        clone.step()
-    result = prepared(PATH, "contract.resume")
-    assert result.verdict == "violation" and "deepcopy" in result.detail
+    assert_deepcopy_loses(pytorch_optimizer.SignSGD, PATH, "SignSGD", "maximize")
