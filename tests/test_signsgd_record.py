@@ -4,9 +4,8 @@ package's verdicts are the ones its code earns, each finding reproduced by hand 
 
 Real package (pinned in the test extra): pytorch-optimizer 4.1.0's SignSGD computes Signum and
 signSGD correctly (cross-validation and invariants pass), its default weight_decouple=True is
-the record's decoupled decay, and weight_decouple=False is the coupled-decay variant (3.10
-ignored weight_decay; 4.1 applies it). It writes into p.grad (maximize: −g; coupled decay:
-g + λθ) and loses maximize through copy.deepcopy.
+the record's decoupled decay, and weight_decouple=False is the coupled-decay variant. It writes
+into p.grad (maximize: −g; coupled decay: g + λθ) and loses maximize through copy.deepcopy.
 """
 
 from __future__ import annotations
@@ -106,8 +105,8 @@ def test_real_package_computes_signum(check_id):
 
 
 def test_real_package_applies_decoupled_decay_by_hand():
-    """By hand: 4.1 applies weight_decay (3.10 ignored it), by default as θ(1−ηλ) before
-    the step, and the validator agrees (decay.decoupled_pure passes)."""
+    """By hand: 4.1 applies weight_decay, by default as θ(1−ηλ) before the step, and the
+    validator agrees (decay.decoupled_pure passes)."""
     p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
     p.grad = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
     pytorch_optimizer.SignSGD([p], lr=1e-3, weight_decay=0.5).step()
