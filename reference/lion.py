@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.decay import before_step, decay_variants
 from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
@@ -48,14 +49,9 @@ def _lion(
     decay_scale: float | None = None,
     sign_of_new_momentum: bool = False,
 ) -> tuple[Array, dict]:
-    lr, wd = hp["lr"], hp.get("weight_decay", 0.0)
+    lr = hp["lr"]
     b1, b2 = hp.get("betas", (0.9, 0.99))
-    g = -grad if hp.get("maximize", False) else grad
-    if wd != 0:
-        if coupled:
-            g = g + wd * param
-        else:
-            param = param * (1.0 - (lr if decay_scale is None else decay_scale) * wd)
+    param, g = before_step(param, grad, hp, coupled=coupled, decay_scale=decay_scale)
     m = state.get("exp_avg", np.zeros_like(param))
     m_new = ema(m, g, b2)
     c = ema(m_new, g, b1) if sign_of_new_momentum else ema(m, g, b1)
@@ -67,20 +63,6 @@ def lion_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tup
     return _lion(param, grad, state, hp)
 
 
-def coupled_decay_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Decay as L2 inside the gradient (g + λθ enters the momentum and the sign)."""
-    return _lion(param, grad, state, hp, coupled=True)
-
-
-def decay_without_lr_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Decoupled decay θ(1-λ), not scaled by the learning rate."""
-    return _lion(param, grad, state, hp, decay_scale=1.0)
-
-
 def new_momentum_step(
     param: Array, grad: Array, state: State, hp: Hyper, t: int
 ) -> tuple[Array, dict]:
@@ -90,16 +72,9 @@ def new_momentum_step(
 
 
 VARIANTS = (
-    Variant(
-        "coupled-decay",
-        coupled_decay_step,
-        "weight decay added to the gradient (L2) instead of θ(1-ηλ)",
+    *decay_variants(
+        _lion,
         "pytorch-optimizer Lion(weight_decouple=False)",
-    ),
-    Variant(
-        "decay-without-lr",
-        decay_without_lr_step,
-        "decoupled decay θ(1-λ), not scaled by η",
         "pytorch-optimizer Lion(fixed_decay=True)",
     ),
     Variant(

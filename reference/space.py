@@ -49,16 +49,22 @@ class Flag:
 
 @dataclass(frozen=True)
 class Pair:
-    """A 2-tuple hyper-parameter such as Adam's ``betas``; each half is a Real (a Choice where
-    a domain restricts the draws, e.g. an error model's low-precision overrides)."""
+    """A 2-tuple hyper-parameter such as Adam's ``betas`` (a 3-tuple with ``third``: Adan's);
+    each part is a Real (a Choice where a domain restricts the draws, e.g. an error model's
+    low-precision overrides)."""
 
     name: str
     first: Real | Choice
     second: Real | Choice
+    third: Real | Choice | None = None
 
     @property
-    def default(self) -> tuple[float, float]:
-        return (self.first.default, self.second.default)
+    def parts(self) -> tuple[Real | Choice, ...]:
+        return (self.first, self.second) + ((self.third,) if self.third is not None else ())
+
+    @property
+    def default(self) -> tuple[float, ...]:
+        return tuple(p.default for p in self.parts)
 
 
 Dimension = Real | Int | Choice | Flag | Pair

@@ -333,8 +333,10 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
     if isinstance(dim, Flag):
         return None if isinstance(value, bool) else f"True or False, got {value!r}"
     if isinstance(dim, Pair):
-        ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_real, value))
-        return None if ok else f"a pair of numbers such as {dim.default!r}, got {value!r}"
+        n = len(dim.parts)
+        ok = isinstance(value, (tuple, list)) and len(value) == n and all(map(_is_real, value))
+        form = "a pair of numbers" if n == 2 else f"{n} numbers"
+        return None if ok else f"{form} such as {dim.default!r}, got {value!r}"
     if isinstance(dim, Choice):
         return _choice_error(dim, value)
     return None
@@ -343,7 +345,7 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
 def _sign_error(dim: Dimension, value: Any) -> str | None:
     """A non-finite number, or a negative one where the space starts at 0 or above (lr,
     eps, weight_decay...): impossible values, not merely ones the checks do not draw."""
-    halves = [(dim.first, value[0]), (dim.second, value[1])] if isinstance(dim, Pair) else []
+    halves = list(zip(dim.parts, value, strict=False)) if isinstance(dim, Pair) else []
     for d, v in halves or [(dim, value)]:
         if not isinstance(d, (Real, Int)) or not _is_real(v):
             continue

@@ -31,7 +31,9 @@ def _hp(name: str, k: int) -> dict:
         hp.update(momentum=(0.0, 0.9, 0.5)[k % 3] if not nesterov else 0.9, nesterov=nesterov)
         hp.update(dampening=0.0 if nesterov else 0.3 * (k % 2), weight_decay=0.1 * (k % 3 > 0))
     else:
-        hp.update(amsgrad=k % 2 == 1, weight_decay=0.1 * (k % 3 > 0), betas=(0.9, 0.99))
+        three = len(spec.defaults.get("betas", ())) == 3  # Adan's
+        betas = (0.9, 0.8, 0.99) if three else (0.9, 0.99)
+        hp.update(amsgrad=k % 2 == 1, weight_decay=0.1 * (k % 3 > 0), betas=betas)
     hp["maximize"] = k % 4 == 0
     return hp
 

@@ -10,11 +10,10 @@ pytorch-optimizer's maximize negates p.grad in place.
 
 from __future__ import annotations
 
-import copy
-
 import hypothesis
 import pytest
 import torch
+from real_findings import assert_deepcopy_loses, grad_after_step
 from sampling import first_mutant_each
 from zoo import lion as Z
 
@@ -28,8 +27,8 @@ from optcheck.suites.prepare import prepare
 registry.load_all()
 LION = OPTIMIZERS["Lion"]
 CAUGHT = {
-    "lion.sign_update": [Z.LionNoSign],
-    "lion.constant_gradient": [Z.LionMaximizeIgnored, Z.LionNoSign],
+    "sign.update": [Z.LionNoSign],
+    "sign.constant_gradient": [Z.LionMaximizeIgnored, Z.LionNoSign],
     "decay.decoupled_pure": [Z.LionCoupledDecay, Z.LionDecayWithoutLr],
     "crossval.trajectory": [
         Z.LionBetasSwapped,
@@ -107,36 +106,25 @@ REAL = {
 
 
 @pytest.mark.parametrize("path", sorted(REAL))
-@pytest.mark.parametrize("check_id", ["crossval.trajectory", "lion.sign_update"])
+@pytest.mark.parametrize("check_id", ["crossval.trajectory", "sign.update"])
 def test_real_package_computes_lion(path, check_id):
     result = prepared(path, check_id)
     assert result.verdict == "pass", result.detail
 
 
-@pytest.mark.parametrize("path", sorted(REAL))
-def test_real_package_finding_deepcopy_loses_init_attributes(path):
-    """By hand: Optimizer.__getstate__ keeps defaults, state and param_groups only, so a
-    deep-copied optimizer has lost what __init__ set on self (lion-pytorch: decoupled_wd;
-    pytorch-optimizer: maximize) and step() raises AttributeError; the validator says so."""
-    p = torch.nn.Parameter(torch.ones(3))
-    opt = REAL[path]([p], lr=1e-3)
-    p.grad = torch.ones(3)
-    opt.step()
-    clone = copy.deepcopy(opt)
-    clone.param_groups[0]["params"][0].grad = torch.ones(3)
-    with pytest.raises(AttributeError):
-        clone.step()
-    result = prepared(path, "contract.resume")
-    assert result.verdict == "violation" and "deepcopy" in result.detail
+@pytest.mark.parametrize(
+    ("path", "attribute"),
+    [("lion_pytorch:Lion", "decoupled_wd"), ("pytorch_optimizer:Lion", "maximize")],
+)
+def test_real_package_finding_deepcopy_loses_init_attributes(path, attribute):
+    assert_deepcopy_loses(REAL[path], path, "Lion", attribute)
 
 
 def test_real_package_finding_maximize_negates_the_gradient_in_place():
     """By hand: pytorch-optimizer 4.1's Lion(maximize=True) leaves -g in p.grad."""
-    p = torch.nn.Parameter(torch.ones(3))
     g = torch.tensor([1.0, -2.0, 3.0])
-    p.grad = g.clone()
-    pytorch_optimizer.Lion([p], lr=1e-3, maximize=True).step()
-    assert torch.equal(p.grad, -g)
+    got = grad_after_step(pytorch_optimizer.Lion, g, lr=1e-3, maximize=True)
+    assert torch.equal(got, -g)
     result = verdict(
         "contract.grad_unchanged", target(pytorch_optimizer.Lion, "pytorch_optimizer:Lion")
     )

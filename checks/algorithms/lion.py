@@ -3,7 +3,7 @@ that implement it (lion-pytorch, pytorch-optimizer: tests/test_lion_record.py)."
 
 from __future__ import annotations
 
-from optcheck.checks import decay_checks, lion_checks
+from optcheck.checks import decay_checks, sign_checks
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference import lion
 
@@ -18,8 +18,8 @@ LION = OptimizerRecord(
     variants=lion.VARIANTS,
     error_model=lion.LION_ERROR_MODEL,
     invariants=(
-        lion_checks.sign_update,
-        lion_checks.constant_gradient,
+        sign_checks.update,
+        sign_checks.constant_gradient,
         decay_checks.decoupled_pure,
     ),
     decay="decoupled",

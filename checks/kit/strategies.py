@@ -53,7 +53,7 @@ def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
     if isinstance(dim, Flag):
         return st.booleans()
     if isinstance(dim, Pair):
-        return st.tuples(dimension(dim.first), dimension(dim.second))
+        return st.tuples(*(dimension(p) for p in dim.parts))
     raise TypeError(f"unknown dimension {dim!r}")
 
 
@@ -127,7 +127,7 @@ def corners(
         if isinstance(d, Int):
             return sorted({d.low, d.default})
         if isinstance(d, Pair):
-            return [(a, b) for a in values(d.first) for b in values(d.second)]
+            return list(itertools.product(*(values(p) for p in d.parts)))
         if d.name == "lr":
             return [d.default]
         return list(dict.fromkeys([*d.special, d.default, interior(d)]))

@@ -1,4 +1,5 @@
-"""Lion invariants (Chen et al. 2023, Alg. 2): the update is η·sign(·) coordinate by coordinate.
+"""Sign-based updates, for every record whose step is η·sign(·) coordinate by coordinate: Lion
+(Chen et al. 2023, Alg. 2), signSGD and Signum (Bernstein et al. 2018, Alg. 1 and 3).
 
 Observed through the deltas Δθ_t = θ_t − θ_{t−1} of an open-loop float64 run. A sign is exact
 whatever the rounding of its argument, so these relations hold to the rounding of forming
@@ -24,14 +25,14 @@ def _readback(before: np.ndarray, after: np.ndarray, lr: float) -> np.ndarray:
 
 
 @check(
-    "lion.sign_update",
+    "sign.update",
     "without decay every coordinate of every update is exactly ±η or 0",
     invariant=True,
 )
-def sign_update(ctx: Context) -> CheckResult:
+def update(ctx: Context) -> CheckResult:
     """θ_t = θ_{t−1} − η_t·sign(c_t) with λ = 0: |Δθ_t| ∈ {0, η_t} elementwise, for any
     gradients and momentum (a scaled, clipped or Adam-like update fails it)."""
-    spec, _ = D.record(ctx, "Lion")
+    spec, _ = D.record(ctx, "a sign-based algorithm")
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, F64)
@@ -54,15 +55,16 @@ def sign_update(ctx: Context) -> CheckResult:
 
 
 @check(
-    "lion.constant_gradient",
+    "sign.constant_gradient",
     "under a constant gradient g every step is −η·sign(g) (+η·sign(g) with maximize)",
     invariant=True,
 )
 def constant_gradient(ctx: Context) -> CheckResult:
-    """m_0 = 0 and g_t = g: m_t = (1−β2^t)g and c_t = (β1(1−β2^(t−1)) + 1−β1)g, both of g's
-    sign for β1 < 1, so θ_t = θ_0 − Σ_{j≤t} η_j·sign(±g) exactly: the direction, maximize and
-    the absence of any magnitude in the update, at once. Rounding: one θ − η·s per step."""
-    spec, _ = D.record(ctx, "Lion")
+    """m_0 = 0 and g_t = g: every average of g's from zero has g's sign (Lion: m_t = (1−β2^t)g
+    and c_t = (β1(1−β2^(t−1)) + 1−β1)g for β1 < 1; Signum: m_t = (1−β^t)g; signSGD: g), so
+    θ_t = θ_0 − Σ_{j≤t} η_j·sign(±g) exactly: the direction, maximize and the absence of any
+    magnitude in the update, at once. Rounding: one θ − η·s per step."""
+    spec, _ = D.record(ctx, "a sign-based algorithm")
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, F64)
@@ -86,5 +88,43 @@ def constant_gradient(ctx: Context) -> CheckResult:
         fixed={"weight_decay": 0.0},
         kinds=("constant",),
         steps=(1, 8),
+    )
+    return run_property(ctx, strategy, prop)
+
+
+@check(
+    "signsgd.memoryless",
+    "with momentum 0 (signSGD) every step is −η_t·sign(g_t) (+η_t·sign(g_t) with maximize)",
+    invariant=True,
+)
+def memoryless(ctx: Context) -> CheckResult:
+    """Bernstein et al. 2018, Alg. 1: θ_t = θ_{t−1} − η_t·sign(g_t), each step from its own
+    gradient alone, whatever came before (a buffer kept at momentum 0, a default β read
+    for a falsy 0, or maximize ignored, fails it). Rounding: one θ − η·s per step."""
+    spec, _ = D.record(ctx, "a sign-based algorithm")
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, F64)
+        for k in range(case.steps):
+            for i in range(len(case.params0)):
+                hp = case.tensor_hp(i)
+                g = case.grads[k][i]
+                lr = case.lr_at(i, k)
+                expected = traj[k][i] - lr * np.sign(-g if hp.get("maximize", False) else g)
+                obs = Observation(
+                    f"traj[0][STEP][{i}]",
+                    traj[k + 1][i],
+                    expected,
+                    _readback(traj[k][i], traj[k + 1][i], lr),
+                )
+                what = "with momentum 0 the step is not −η·sign(g_t)"
+                D.require_at(ctx, what, obs, [case], k, i)
+
+    strategy = S.target_cases(
+        spec,
+        ctx.target,
+        ctx.settings.fixed_hp,
+        fixed={"weight_decay": 0.0, "momentum": 0.0},
+        steps=(2, 8),
     )
     return run_property(ctx, strategy, prop)
