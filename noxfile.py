@@ -1,4 +1,4 @@
-"""nox sessions: tests, thorough, latest, lint, crossval, gpu, validate, bench, report.
+"""nox sessions: tests, thorough, latest, lint, crossval, gpu, validate, realworld, bench, report.
 
 Every session installs torch 2.13.0 first: an unpinned torch resolves to a multi-GB CUDA
 build, while 2.13.0 is the CPU wheel this project is developed and tested against. Sessions
@@ -117,6 +117,27 @@ def validate(session: nox.Session) -> None:
 def _catalog(session: nox.Session, expression: str) -> list[str]:
     out = session.run("python", "-c", CATALOG.format(expression), silent=True)
     return str(out or "").split()
+
+
+@nox.session
+def realworld(session: nox.Session) -> None:
+    """Real optimizer packages at pinned versions (tests/realworld.toml): each verdict must be
+    the recorded one, every recorded violation reproduced by hand in the tests."""
+    import tomllib
+
+    corpus = tomllib.loads(Path("tests/realworld.toml").read_text())["target"]
+    packages = sorted({e["package"] for e in corpus} - {TORCH})
+    session.install(TORCH, "-c", CONSTRAINTS, "-e", ".[test]", *packages)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        "--realworld",
+        "tests/test_realworld.py",
+        *session.posargs,
+    )
 
 
 @nox.session

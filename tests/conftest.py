@@ -45,24 +45,29 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# Markers whose tests run only when their option is given.
+OPT_IN = {
+    "thorough": "also run the exhaustive tests (marker 'thorough'; nox -s thorough)",
+    "realworld": "also validate the real-world corpus (marker 'realworld'; nox -s realworld)",
+}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--thorough",
-        action="store_true",
-        help="also run the exhaustive tests (marker 'thorough'; nox -s thorough)",
-    )
+    for marker, help_text in OPT_IN.items():
+        parser.addoption(f"--{marker}", action="store_true", help=help_text)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The default run keeps one fast case of each exhaustive family; --thorough runs them all.
     # Deselected rather than skipped: thousands of skip reports cost the xdist controller
     # more than the sample itself.
-    if config.getoption("--thorough"):
-        return
-    exhaustive = [item for item in items if "thorough" in item.keywords]
-    if exhaustive:
-        config.hook.pytest_deselected(items=exhaustive)
-        items[:] = [item for item in items if "thorough" not in item.keywords]
+    for marker in OPT_IN:
+        if config.getoption(f"--{marker}"):
+            continue
+        left_out = [item for item in items if marker in item.keywords]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if marker not in item.keywords]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

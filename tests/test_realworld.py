@@ -1,0 +1,48 @@
+"""The real-world corpus (tests/realworld.toml): each target's verdict and violated checks are
+the ones recorded, and every recorded violation has a hand reproduction.
+
+The verdict runs (``-m realworld``, selected with ``--realworld``; ``nox -s realworld``
+installs the pinned packages first) validate each target as a user would, through
+``optcheck.validate`` and its supervised worker: about 7 s each on 2 cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+import optcheck
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+
+TESTS = Path(__file__).parent
+CORPUS = tomllib.loads((TESTS / "realworld.toml").read_text())["target"]
+CASES = [
+    pytest.param(path, entry, id=path, marks=pytest.mark.realworld)
+    for entry in CORPUS
+    for path in entry["paths"]
+]
+
+
+def test_every_expected_violation_is_reproduced_by_a_test_that_exists():
+    for entry in CORPUS:
+        assert entry["verdict"] in ("CONFORMS", "DOES NOT CONFORM")
+        assert (entry["verdict"] == "CONFORMS") == (not entry.get("violations"))
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", entry["package"])
+        for check_id, test in entry.get("violations", {}).items():
+            file, _, name = test.partition("::")
+            assert f"def {name}(" in (TESTS.parent / file).read_text(), (check_id, test)
+
+
+@pytest.mark.parametrize(("path", "entry"), CASES)
+def test_verdict_is_the_recorded_one(path, entry):
+    module = path.partition(":")[0]
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        pytest.fail(f"{entry['package']} is not installed: run nox -s realworld")
+    like = path.rpartition(":")[2] if entry["like"] == "same" else entry["like"]
+    report = optcheck.validate(path, like=like)
+    violated = sorted(r.id for r in report.results if r.verdict in ("violation", "error"))
+    assert (report.verdict, violated) == (entry["verdict"], sorted(entry.get("violations", {})))
