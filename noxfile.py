@@ -25,11 +25,18 @@ def _install(session: nox.Session, extras: str = "test", *, pinned: bool = True)
     session.install(TORCH, *pins, "-e", f".[{extras}]")
 
 
+def _pytest(session: nox.Session, *args: str) -> None:
+    """The README's test command (both cores, worksteal) with ``args`` and the posargs."""
+    session.run(
+        "python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *args, *session.posargs
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite as CI runs it (pinned versions, both cores)."""
     _install(session)
-    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    _pytest(session)
 
 
 @nox.session
@@ -37,17 +44,7 @@ def thorough(session: nox.Session) -> None:
     """Every exhaustive case too: all flags x implementations x dtypes, long horizons.
     (HYPOTHESIS_PROFILE=thorough nox -s thorough also draws 300 examples per property.)"""
     _install(session)
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-n",
-        "auto",
-        "--dist",
-        "worksteal",
-        "--thorough",
-        *session.posargs,
-    )
+    _pytest(session, "--thorough")
 
 
 @nox.session
@@ -56,7 +53,7 @@ def latest(session: nox.Session) -> None:
     failure here is drift to fix, then to record in .ci/constraints.txt."""
     _install(session, pinned=False)
     session.run("python", "-m", "pip", "freeze")
-    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    _pytest(session)
 
 
 @nox.session
@@ -128,16 +125,7 @@ def realworld(session: nox.Session) -> None:
     corpus = tomllib.loads(Path("tests/realworld.toml").read_text())["target"]
     packages = sorted({e["package"] for e in corpus} - {TORCH})
     session.install(TORCH, "-c", CONSTRAINTS, "-e", ".[test]", *packages)
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-n",
-        "auto",
-        "--realworld",
-        "tests/test_realworld.py",
-        *session.posargs,
-    )
+    _pytest(session, "--realworld", "tests/test_realworld.py")
 
 
 @nox.session
