@@ -119,3 +119,41 @@ def sufficient_decrease(ctx: Context) -> CheckResult:
         _record(ctx), accepts=ctx.target.accepts, fixed=fixed, overrides=overrides
     )
     return run_property(ctx, cases, prop)
+
+
+@check(
+    "lbfgs.resume",
+    "a state_dict saved between two step(closure) calls and loaded into a fresh optimizer "
+    "continues the run bit for bit",
+    invariant=True,
+)
+def resume(ctx: Context) -> CheckResult:
+    """The contract's resume, for a closure-driven optimizer: after k calls the state_dict
+    goes through torch.save and torch.load(weights_only=True) into a new optimizer on new
+    parameters with the same values; the remaining calls must give the uninterrupted run's
+    iterates exactly (history, direction, step and counters are all state). A port keeping
+    its history outside ``self.state`` resumes with none."""
+    _record(ctx)
+    dtype = ctx.settings.dtype
+
+    def prop(pair: tuple[C.ClosureCase, int]) -> None:
+        case, at = pair
+        case = case.rounded(dtype)
+        at = 1 + at % (case.calls - 1)
+        whole = C.run_target(ctx, case, dtype)
+        try:
+            again = C.drive(ctx.target.make, case, dtype, ctx.settings.device, resume_at=at)
+        except C.TargetRaised as exc:
+            seen = C.Seen("resumed", np.nan, 0.0, 0.0)
+            what = f"resuming after step {at} raised {exc}"
+            raise C.violation(ctx, case, what, max(exc.step, 1), dtype, seen, at) from exc
+        for k in range(at + 1, case.calls + 1):
+            if not np.array_equal(again.xs[k], whole.xs[k]) or again.evals != whole.evals:
+                seen = C.Seen("resumed", again.xs[k], whole.xs[k], 0.0)
+                what = f"resumed after step {at}, the run parts from the uninterrupted one"
+                raise C.violation(ctx, case, what, k, dtype, seen, at)
+
+    cases = C.closure_cases(
+        _record(ctx), accepts=ctx.target.accepts, fixed=ctx.settings.fixed_hp, calls=(2, 4)
+    )
+    return run_property(ctx, st.tuples(cases, st.integers(0, 2)), prop)

@@ -35,6 +35,7 @@ CAUGHT = {
     ],
     "lbfgs.first_iteration": [Z.LBFGSUnscaledFirstStep],
     "lbfgs.sufficient_decrease": [Z.LBFGSNoLineSearch],
+    "lbfgs.resume": [Z.LBFGSMemoryOutsideState],
 }
 TORCH = OptimizerTarget("LBFGS", torch.optim.LBFGS, "torch.optim:LBFGS")
 

@@ -99,6 +99,7 @@ LBFGS = OptimizerRecord(
         crossval_checks.closure_trajectory,
         lbfgs_checks.first_iteration,
         lbfgs_checks.sufficient_decrease,
+        lbfgs_checks.resume,
     ),
     decay="none",
     bytes_per_element=lbfgs.bytes_per_element,

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -281,17 +282,32 @@ def run_target(ctx: Context, case: ClosureCase, dtype: str) -> ClosureRun:
         ) from exc
 
 
-def drive(make: Callable[..., Any], case: ClosureCase, dtype: str, device: str) -> ClosureRun:
+def drive(
+    make: Callable[..., Any],
+    case: ClosureCase,
+    dtype: str,
+    device: str,
+    resume_at: int | None = None,
+) -> ClosureRun:
+    """``case.calls`` × ``step(closure)``; with ``resume_at`` k, after call k the state_dict
+    goes through torch.save and torch.load(weights_only=True) into a fresh optimizer on fresh
+    parameters holding the same values, which makes the remaining calls (a checkpoint)."""
     fg, offsets = case.fg, _offsets(case.shapes)
     tdtype = DTYPES[dtype]
-    chunks = np.split(case.x0, offsets)
-    params = make_params(
-        [c.reshape(s) for c, s in zip(chunks, case.shapes, strict=True)], tdtype, device
-    )
-    try:
-        opt = make(params, case.hp)
-    except Exception as exc:  # noqa: BLE001 - the target's fault, reported as such
-        raise TargetRaised(0, exc) from exc
+
+    def fresh(x: Array) -> list[torch.nn.Parameter]:
+        chunks = np.split(x, offsets)
+        shaped = [c.reshape(s) for c, s in zip(chunks, case.shapes, strict=True)]
+        return make_params(shaped, tdtype, device)
+
+    def build(params: list[torch.nn.Parameter], step: int) -> Any:
+        try:
+            return make(params, case.hp)
+        except Exception as exc:  # noqa: BLE001 - the target's fault, reported as such
+            raise TargetRaised(step, exc) from exc
+
+    params = fresh(case.x0)
+    opt = build(params, 0)
     count = [0]
 
     def flat() -> Array:
@@ -309,6 +325,19 @@ def drive(make: Callable[..., Any], case: ClosureCase, dtype: str, device: str) 
 
     xs, evals = [flat().copy()], []
     for k in range(case.calls):
+        if k == resume_at:
+            buffer = io.BytesIO()
+            try:
+                torch.save(opt.state_dict(), buffer)
+                buffer.seek(0)
+                state = torch.load(buffer, weights_only=True)
+                params = fresh(xs[-1])  # the closure reads the new ones
+                opt = build(params, k)
+                opt.load_state_dict(state)
+            except TargetRaised:
+                raise
+            except Exception as exc:  # noqa: BLE001 - saving or loading its state failed
+                raise TargetRaised(k, exc) from exc
         count[0] = 0
         try:
             opt.step(closure)
@@ -488,6 +517,8 @@ _TEMPLATE = '''\
 Standalone: torch + numpy{plus}. Drives the target with closures on the problem below and
 prints what optcheck observed next to what it expected.
 """
+import io
+
 import numpy as np
 import torch
 
@@ -504,12 +535,17 @@ STEP = {step}
 
 {source}
 
-params, at = [], 0
-for shape in SHAPES:
-    size = int(np.prod(shape))
-    chunk = X0[at : at + size].reshape(shape)
-    params.append(torch.nn.Parameter(torch.tensor(chunk, dtype=DTYPE, device=DEVICE)))
-    at += size
+def fresh(x0):
+    params, at = [], 0
+    for shape in SHAPES:
+        size = int(np.prod(shape))
+        chunk = x0[at : at + size].reshape(shape)
+        params.append(torch.nn.Parameter(torch.tensor(chunk, dtype=DTYPE, device=DEVICE)))
+        at += size
+    return params
+
+
+params = fresh(X0)
 opt = Target(params, **HP, **FIXED)
 count = [0]
 
@@ -552,6 +588,30 @@ print("worst excess: %.6g tolerances" % ratio)
 print("REPRODUCED" if not ratio <= 1 else "not reproduced")
 """
 
+_RESUME = """\
+for k in range(STEP):
+    opt.step(closure)
+uninterrupted = flat().copy()
+params = fresh(X0)
+opt = Target(params, **HP, **FIXED)
+for k in range(SPLIT):
+    opt.step(closure)
+buffer = io.BytesIO()
+torch.save(opt.state_dict(), buffer)
+buffer.seek(0)
+state = torch.load(buffer, weights_only=True)
+params = fresh(flat())
+opt = Target(params, **HP, **FIXED)
+opt.load_state_dict(state)
+for k in range(SPLIT, STEP):
+    opt.step(closure)
+resumed = flat().copy()
+np.set_printoptions(precision=17)
+print("uninterrupted:", uninterrupted)
+print("resumed after step SPLIT:", resumed)
+print("REPRODUCED" if not np.array_equal(uninterrupted, resumed) else "not reproduced")
+"""
+
 _RAISES = """\
 try:
     for k in range(STEP):
@@ -576,12 +636,20 @@ class Seen:
 
 
 def snippet(
-    ctx: Context, case: ClosureCase, message: str, step: int, dtype: str, seen: Seen | None
+    ctx: Context,
+    case: ClosureCase,
+    message: str,
+    step: int,
+    dtype: str,
+    seen: Seen | None,
+    resume_at: int | None = None,
 ) -> str:
     import_line, needs = import_lines(ctx.target)  # type: ignore[arg-type]
     plus = "" if needs in ("torch", "torch.optim") else f", plus {needs}"
     data = "\n".join(f"{k} = {literal(v)}" for k, v in case.data.items())
-    if seen is None:
+    if resume_at is not None:
+        tail = _RESUME.replace("SPLIT", str(resume_at))
+    elif seen is None:
         tail = _RAISES
     else:
         tail = (
@@ -622,7 +690,13 @@ def excess(seen: Seen) -> float:
 
 
 def violation(
-    ctx: Context, case: ClosureCase, what: str, step: int, dtype: str, seen: Seen
+    ctx: Context,
+    case: ClosureCase,
+    what: str,
+    step: int,
+    dtype: str,
+    seen: Seen,
+    resume_at: int | None = None,
 ) -> Violation:
     got, exp = np.asarray(seen.got, dtype=np.float64), np.asarray(seen.expected, dtype=np.float64)
     ratio = excess(seen)
@@ -636,6 +710,6 @@ def violation(
             got=got.tolist(),
             tolerance=float(seen.tolerance),
             error_in_tol=ratio,
-            snippet=snippet(ctx, case, message, step, dtype, seen),
+            snippet=snippet(ctx, case, message, step, dtype, seen, resume_at),
         )
     )

@@ -39,7 +39,6 @@ class FlatLBFGS(Optimizer):
             line_search_fn=line_search_fn,
         )
         super().__init__(params, defaults)
-        self._memory: dict[str, Any] = {}
 
     def _step(self, x: np.ndarray, fn: Any, memory: dict, hp: dict) -> tuple[np.ndarray, dict]:
         return lbfgs.lbfgs_step(x, fn, memory, hp)
@@ -68,9 +67,50 @@ class FlatLBFGS(Optimizer):
             g = torch.cat([p.grad.reshape(-1) for p in self._params()])
             return float(seen["loss"]), g.to("cpu", torch.float64).numpy()
 
-        x, self._memory = self._step(x0, fn, self._memory, hp)
+        x, memory = self._step(x0, fn, self._recall(), hp)
+        self._keep(memory)
         self._assign(x)
         return seen.get("loss")
+
+    def _recall(self) -> dict:
+        """The NumPy step's memory from the first parameter's state, as torch keeps it."""
+        return _arrays(dict(self.state[self._params()[0]]))
+
+    def _keep(self, memory: dict) -> None:
+        self.state[self._params()[0]].update(_tensors(memory))
+
+
+def _tensors(value: Any) -> Any:
+    """NumPy arrays and floats as tensors and Python floats: a state_dict torch.load takes
+    with weights_only=True."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {k: _tensors(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tensors(v) for v in value]
+    return float(value) if isinstance(value, np.floating) else value
+
+
+def _arrays(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64).numpy().copy()
+    if isinstance(value, dict):
+        return {k: _arrays(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_arrays(v) for v in value]
+    return value
+
+
+class LBFGSMemoryOutsideState(FlatLBFGS):
+    """Keeps its history on ``self``, not in ``self.state``: state_dict() does not carry it,
+    so a resumed run starts over with no history."""
+
+    def _recall(self) -> dict:
+        return getattr(self, "_memory", {})
+
+    def _keep(self, memory: dict) -> None:
+        self._memory = memory
 
 
 class LBFGSUnscaledFirstStep(FlatLBFGS):
