@@ -67,6 +67,7 @@ from optcheck.checks.kit.registry import (
     NotApplicable,
     Violation,
     check,
+    limits_of,
     passed,
     run_property,
     violated,
@@ -1033,7 +1034,7 @@ def zero_lr(ctx: Context) -> CheckResult:
         raise NotApplicable("lr is fixed by the settings")
     try:
         zeros = make_params(
-            [np.zeros(fit_shape(record_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
+            [np.zeros(fit_shape(limits_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
         )
         ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
     except (ValueError, AssertionError) as exc:

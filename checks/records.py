@@ -24,6 +24,31 @@ Implementation = Literal["forloop", "foreach", "fused"]
 Decay = Literal["coupled", "decoupled", "none"]
 
 
+def sparse_closure_reason(name: str) -> str:
+    return (
+        f"{name} takes sparse gradients, and the contract's closure backpropagates a dense "
+        "loss, whose gradient is dense"
+    )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a target's cases must hold when no record says it: inferred by suites.prepare
+    (a constructor that rejects vectors but takes matrices, a step that rejects dense
+    gradients but takes sparse ones). Read like the record fields of the same names."""
+
+    param_ndims: tuple[int, ...] | None = None
+    sparse_grads: bool = False
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        return self.param_ndims is None or len(shape) in self.param_ndims
+
+    def not_applicable(self, check_id: str) -> str | None:
+        if self.sparse_grads and check_id == "contract.closure":
+            return sparse_closure_reason("the target")
+        return None
+
+
 @dataclass(frozen=True)
 class BenchPreset:
     """One line of the convergence benchmark: the record's algorithm with these keywords."""
@@ -103,10 +128,7 @@ class OptimizerRecord:
                 "drive it instead"
             )
         if self.sparse_grads and check_id == "contract.closure":
-            return (
-                f"{self.name} takes sparse gradients (its record: sparse_grads), and the "
-                "contract's closure backpropagates a dense loss, whose gradient is dense"
-            )
+            return sparse_closure_reason(f"{self.name} (its record: sparse_grads)")
         return None
 
     @property

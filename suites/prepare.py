@@ -33,7 +33,7 @@ from optcheck.checks.kit.contract import describe_exploration
 from optcheck.checks.kit.harness import DTYPES
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
-from optcheck.checks.records import OptimizerRecord, ScheduleSpec
+from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
@@ -219,6 +219,8 @@ def prepare(
     tgt = _hand_keywords(tgt, kind, spec, user, notes)
     _require(tgt, spec, user, kind)
     ctx = Context(target=tgt, spec=spec, variant=variant, settings=settings)
+    if spec is None and isinstance(tgt, OptimizerTarget):
+        settings.limits = _infer_limits(ctx, notes)
     failure, made = _probe(ctx)
     if isinstance(made, torch.optim.Optimizer) and isinstance(tgt, OptimizerTarget):
         per_group = frozenset(made.param_groups[0]) - {"params"}
@@ -500,7 +502,7 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
     than an optimizer is a target error."""
     target, hp = ctx.target, probe_hp(ctx)
     if isinstance(target, OptimizerTarget):
-        shape = fit_shape(ctx.spec, (3,)) if isinstance(ctx.spec, OptimizerRecord) else (3,)
+        shape = fit_shape(registry.limits_of(ctx), (3,))
         param = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
         try:
             made = target.make([param], hp)
@@ -516,6 +518,45 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
         return None, target.make(opt, hp)
     except Exception as exc:  # noqa: BLE001
         return _construct_failure(exc), None
+
+
+def _infer_limits(ctx: Context, notes: list[str]) -> Limits | None:
+    """Without a record, what the target's cases must hold, from the target itself: a
+    constructor that rejects a vector but takes a matrix (torch's Muon), a step() that rejects
+    a dense gradient but takes a sparse one (SparseAdam). Each inference is a note; a target
+    that fails both ways is left to the probe, which reports its failure."""
+    hp = probe_hp(ctx)
+
+    def attempt(shape: tuple[int, ...], sparse: bool) -> str | None:
+        try:
+            param = torch.nn.Parameter(torch.ones(shape, dtype=torch.float64))
+            opt = ctx.target.make([param], hp)
+            grad = torch.full(shape, 0.5, dtype=torch.float64)
+            param.grad = grad.to_sparse() if sparse else grad
+            opt.step()
+        except Exception as exc:  # noqa: BLE001 - what the target raises is the evidence
+            return f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return None
+
+    vector, matrix = (3,), (3, 2)
+    dense_vector = attempt(vector, False)
+    if dense_vector is None:
+        return None
+    shape, ndims = vector, None
+    if attempt(matrix, False) is None or attempt(matrix, True) is None:
+        if attempt(vector, True) is not None:  # vectors fail either way: matrices only
+            shape, ndims = matrix, (2,)
+            notes.append(
+                f"the target rejects vectors ({dense_vector}) and steps matrices: the contract "
+                "draws matrices only"
+            )
+    if attempt(shape, False) is not None and attempt(shape, True) is None:
+        notes.append(
+            f"step() rejects a dense gradient ({attempt(shape, False)}) and takes a sparse "
+            "one: the contract hands the target sparse COO gradients"
+        )
+        return Limits(param_ndims=ndims, sparse_grads=True)
+    return Limits(param_ndims=ndims) if ndims else None
 
 
 def _construct_failure(exc: BaseException) -> CheckResult:

@@ -29,7 +29,7 @@ from optcheck.checks.kit.harness import (
     set_lr,
     to_numpy,
 )
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation
+from optcheck.checks.kit.registry import Context, NotApplicable, Violation, limits_of
 from optcheck.checks.kit.strategies import fit_shape, hyperparams, real, untouched_rows
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import Evidence
@@ -280,7 +280,10 @@ def describe_exploration(ctx: Context) -> str | None:
 
 def _constructs(ctx: Context, hp: Mapping[str, Any]) -> bool:
     """Whether the target accepts this combination of keywords at construction."""
-    param = torch.nn.Parameter(torch.zeros(2, dtype=torch_dtype(ctx), device=ctx.settings.device))
+    shape = fit_shape(limits_of(ctx), (2,))
+    param = torch.nn.Parameter(
+        torch.zeros(shape, dtype=torch_dtype(ctx), device=ctx.settings.device)
+    )
     try:
         ctx.target.make([param], hp)
     except Exception:  # noqa: BLE001 - a rejected combination is not drawn
@@ -317,9 +320,9 @@ def cases(
         p = draw(problem)
         drawn = tuple(ORDINARY_SHAPE if kind_of(s) in skip else s for s in p.shapes)
         p = replace(p, shapes=drawn) if drawn != p.shapes else p
-        if (spec := record_of(ctx)) is not None:  # the shapes and gradients the record steps
-            shapes = tuple(fit_shape(spec, s) for s in p.shapes)
-            p = replace(p, shapes=shapes, untouched_rows=spec.sparse_grads)
+        if (lim := limits_of(ctx)) is not None:  # the shapes and gradients the target steps
+            shapes = tuple(fit_shape(lim, s) for s in p.shapes)
+            p = replace(p, shapes=shapes, untouched_rows=lim.sparse_grads)
         return ContractCase(hp, p, draw(extra(p)) if extra else {})
 
     return draw_case()
@@ -381,7 +384,7 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
     """One construction before drawing cases, so a broken target fails with one clear message
     instead of a shrinking run over cases that all fail the same way."""
     params = make_params(
-        [np.zeros(fit_shape(record_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
+        [np.zeros(fit_shape(limits_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
     )
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
@@ -408,7 +411,7 @@ KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
 def probed_kinds(ctx: Context) -> list[str]:
     """The PARAM_KINDS a run can draw: a record stepping another rank (Muon: matrices) has its
     shapes fitted, and a 0-d tensor fitted to a matrix is no longer 0-d."""
-    spec = record_of(ctx)
+    spec = limits_of(ctx)
     return [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(spec, shape)) == k]
 
 
@@ -417,7 +420,7 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     it: the kinds on which it raises, leaving out those a record cannot take (its shapes are
     fitted to another rank). When an ordinary tensor alone fails too, the crash is tied to no
     kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
-    spec, dtype, device = record_of(ctx), torch_dtype(ctx), ctx.settings.device
+    spec, dtype, device = limits_of(ctx), torch_dtype(ctx), ctx.settings.device
     rng = np.random.default_rng(0)
 
     def attempt(shapes: list[tuple[int, ...]]) -> tuple[str | None, list, list]:

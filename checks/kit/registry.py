@@ -22,7 +22,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import sparse_gradients
-from optcheck.checks.records import OptimizerRecord, ScheduleSpec
+from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
 from optcheck.reference.spec import Variant
@@ -60,6 +60,8 @@ class Settings:
     # torch's default dtype while the checks run (None: leave it); only to run a class past
     # a known default-dtype finding (checks.findings, ``default_dtype``).
     default_dtype: str | None = None
+    # What the target's cases must hold when no record says it (suites.prepare infers it).
+    limits: Limits | None = None
 
 
 @dataclass
@@ -178,9 +180,10 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
-    if isinstance(ctx.spec, OptimizerRecord) and (why := ctx.spec.not_applicable(check_.id)):
+    lim = limits_of(ctx)
+    if lim is not None and (why := lim.not_applicable(check_.id)):
         return skipped(check_, why)
-    sparse = isinstance(ctx.spec, OptimizerRecord) and ctx.spec.sparse_grads
+    sparse = lim is not None and lim.sparse_grads
     try:
         with sparse_gradients(sparse), one_thread(), default_dtype(ctx.settings.default_dtype):
             result = check_.fn(ctx)
@@ -210,6 +213,14 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def limits_of(ctx: Context) -> OptimizerRecord | Limits | None:
+    """What the cases must hold (ranks, sparse gradients): the record's fields, or without
+    a record what suites.prepare inferred from the target."""
+    if isinstance(ctx.spec, OptimizerRecord):
+        return ctx.spec
+    return ctx.settings.limits
 
 
 @contextlib.contextmanager

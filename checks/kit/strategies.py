@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, run_torch
 from optcheck.checks.kit.registry import NotApplicable
-from optcheck.checks.records import OptimizerRecord, ScheduleSpec
+from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
 from optcheck.reference.spec import StepFn
@@ -214,9 +214,9 @@ def fit_shapes(
     return tuple(pool)
 
 
-def fit_shape(record: OptimizerRecord | None, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """``shape`` brought to the nearest rank the record steps (trailing 1s added, or leading
-    dimensions merged), the same number of elements."""
+def fit_shape(record: OptimizerRecord | Limits | None, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` brought to the nearest rank the record (or inferred Limits) steps (trailing
+    1s added, or leading dimensions merged), the same number of elements."""
     if record is None or record.accepts_shape(shape) or not record.param_ndims:
         return shape
     n = min(record.param_ndims, key=lambda d: (abs(d - len(shape)), d))

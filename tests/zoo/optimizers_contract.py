@@ -404,3 +404,20 @@ class SGDNestedFloat32Buffer(_MomentumSGD):
         else:
             state["buffers"][0].mul_(group["momentum"]).add_(g.to(torch.float32))
         return state["buffers"][0].to(p)
+
+
+class MatricesOnlyGradWriter(_MomentumSGD):
+    """Takes matrices only (raises on any other rank, as torch's Muon does) and adds the
+    weight decay into p.grad in place: the contract, drawing matrices, must still see it."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, weight_decay: float = 0.0):
+        params = list(params)
+        tensors = [t for g in params for t in (g["params"] if isinstance(g, dict) else [g])]
+        if any(p.ndim != 2 for p in tensors):
+            raise ValueError("MatricesOnlyGradWriter only supports 2D parameters")
+        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
+
+    def direction(self, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
+        if group["weight_decay"] > 0:
+            return p.grad.add_(p, alpha=group["weight_decay"])  # BUG: in place on p.grad
+        return p.grad
