@@ -11,11 +11,9 @@ in __init__, and maximize=True, or coupled decay, writes into p.grad.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
-from recordcheck import context, named, prepared, run, target
+from recordcheck import context, deepcopy_then_step, grad_after_step, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import adabelief as Z
 
@@ -129,17 +127,11 @@ def test_real_package_flags_are_the_named_variants(flag, variant):
 
 
 def test_real_package_finding_deepcopy_loses_init_attributes():
-    """By hand: Optimizer.__getstate__ keeps defaults, state and param_groups only, so a
-    deep-copied AdaBelief has lost n_sma_threshold, degenerated_to_sgd and maximize (set on
-    self in __init__) and step() raises AttributeError; the validator says so."""
-    p = torch.nn.Parameter(torch.ones(3))
-    opt = pytorch_optimizer.AdaBelief([p], lr=1e-3)
-    p.grad = torch.ones(3)
-    opt.step()
-    clone = copy.deepcopy(opt)
-    clone.param_groups[0]["params"][0].grad = torch.ones(3)
+    """By hand: a deep-copied AdaBelief has lost n_sma_threshold, degenerated_to_sgd and
+    maximize (set on self in __init__) and step() raises AttributeError; the validator says
+    so."""
     with pytest.raises(AttributeError, match="n_sma_threshold"):
-        clone.step()
+        deepcopy_then_step(pytorch_optimizer.AdaBelief, lr=1e-3)
     result = run(prepared(PATH, "AdaBelief"), "contract.resume")
     assert result.verdict == "violation" and "deepcopy" in result.detail
 
@@ -148,19 +140,16 @@ def test_real_package_finding_deepcopy_loses_init_attributes():
 @pytest.mark.parametrize(
     ("hp", "written"),
     [
-        ({"maximize": True}, lambda g, p: -g),
-        ({"weight_decay": 0.1, "weight_decouple": False}, lambda g, p: g + 0.1 * p),
+        ({"maximize": True}, lambda g: -g),
+        ({"weight_decay": 0.1, "weight_decouple": False}, lambda g: g + 0.1),
     ],
     ids=["maximize", "coupled-decay"],
 )
 def test_real_package_finding_step_writes_into_the_gradient(foreach, hp, written):
-    """By hand: maximize=True negates p.grad in place (maximize_gradient: grad.neg_()) and
-    weight_decouple=False adds λθ to it (apply_weight_decay: grad.add_(p)), in both code
-    paths; contract.grad_unchanged finds each."""
-    p = torch.nn.Parameter(torch.ones(3))
-    g = torch.tensor([1.0, -2.0, 3.0])
-    p.grad = g.clone()
-    pytorch_optimizer.AdaBelief([p], lr=1e-3, foreach=foreach, **hp).step()
-    assert torch.equal(p.grad, written(g, torch.ones(3)))
+    """By hand (θ = 1): maximize=True negates p.grad in place (maximize_gradient:
+    grad.neg_()) and weight_decouple=False adds λθ to it (apply_weight_decay: grad.add_(p)),
+    in both code paths; contract.grad_unchanged finds each."""
+    g, after = grad_after_step(pytorch_optimizer.AdaBelief, lr=1e-3, foreach=foreach, **hp)
+    assert torch.equal(after, written(g))
     result = run(prepared(PATH, "AdaBelief", {"maximize": False, **hp}), "contract.grad_unchanged")
     assert result.verdict == "violation"

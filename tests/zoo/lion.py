@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from zoo.slips import CoupledDecay, DecayWithoutLr, MaximizeIgnored
+from zoo.port import CoupledDecay, DecayWithoutLr, MaximizeIgnored
 
 
 class ZooLion(Optimizer):
