@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optcheck.reference.adam import adam_constraint
 from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
@@ -139,15 +140,10 @@ VARIANTS = (
 
 
 def constraint(hp: Hyper) -> str | None:
-    """The ranges pytorch-optimizer's AdaBelief accepts (betas in [0, 1), lr, ε, λ ≥ 0)."""
-    b1, b2 = hp.get("betas", (0.9, 0.999))
-    if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-        return "betas must lie in [0, 1)"
-    if not hp.get("lr", 1e-3) >= 0:
-        return "lr must be non-negative"
-    if hp.get("eps", 1e-16) < 0 or hp.get("weight_decay", 0.0) < 0:
-        return "eps and weight_decay must be non-negative"
-    return None
+    """pytorch-optimizer's ranges: Adam's (betas in [0, 1), lr, ε ≥ 0) and λ ≥ 0."""
+    if hp.get("weight_decay", 0.0) < 0:
+        return "weight_decay must be non-negative"
+    return adam_constraint(hp)
 
 
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
