@@ -11,6 +11,7 @@ in __init__, and maximize=True, or coupled decay, writes into p.grad.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from recordcheck import context, deepcopy_then_step, grad_after_step, named, prepared, run, target
@@ -18,6 +19,7 @@ from sampling import first_mutant_each
 from zoo import adabelief as Z
 
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.reference import adabelief
 
 ADABELIEF = OPTIMIZERS["AdaBelief"]
 CAUGHT = {
@@ -67,6 +69,8 @@ def test_first_step_is_one_over_beta1_of_adams():
     p.grad = torch.full((1,), 2.0, dtype=torch.float64)
     Z.ZooAdaBelief([p], lr=0.1).step()
     assert p.item() == pytest.approx(-0.1 / 0.9, rel=1e-12)
+    theta, _ = adabelief.adabelief_step(np.zeros(1), np.full(1, 2.0), {}, {"lr": 0.1}, 1)
+    assert theta[0] == pytest.approx(-0.1 / 0.9, rel=1e-12)
 
 
 @pytest.mark.parametrize("check_id", sorted(CAUGHT))

@@ -34,6 +34,7 @@ CAUGHT = {
         Z.LambNoTrustRatio,
         Z.LambGradientNormRatio,
         Z.LambUnclamped,
+        Z.LambZeroNormFrozen,
         Z.LambMaximizeIgnored,
     ],
     "crossval.trajectory": [
@@ -43,6 +44,7 @@ CAUGHT = {
         Z.LambNoBiasCorrection,
         Z.LambUnclamped,
         Z.LambDebiasedStep,
+        Z.LambZeroNormFrozen,
         Z.LambMaximizeIgnored,
     ],
 }

@@ -57,6 +57,15 @@ class LambGradientNormRatio(ZooLamb):
         return super()._trust(p, g, g) * torch.linalg.vector_norm(g) / torch.linalg.vector_norm(r)
 
 
+class LambZeroNormFrozen(ZooLamb):
+    """No exception for ‖θ‖ = 0: the ratio 0/‖r‖ = 0 freezes a zero tensor (a zero-initialised
+    bias never trains)."""
+
+    def _trust(self, p, r, g):
+        w, n = torch.linalg.vector_norm(p), torch.linalg.vector_norm(r)
+        return torch.where(n > 0, w.clamp(max=self.clamp) / n, torch.ones_like(w))
+
+
 class LambNoBiasCorrection(ZooLamb):
     """r = m/(√v + ε) from the raw moments."""
 
