@@ -107,23 +107,36 @@ def decoupled_decay_step(
     return _lamb(param, grad, state, hp, t, decoupled=True)
 
 
+def _pytorch_optimizer(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int, **flags: bool
+) -> tuple[Array, dict]:
+    """pytorch-optimizer 4.1's Lamb: raw moments in r, ratio φ(‖θ‖)/(‖r‖ + ε); ``flags``
+    are its weight_decouple (decoupled) and not adam_debias (debiased_step)."""
+    return _lamb(param, grad, state, hp, t, bias_correction=False, trust_eps=True, **flags)
+
+
 def debiased_step_step(
     param: Array, grad: Array, state: State, hp: Hyper, t: int
 ) -> tuple[Array, dict]:
     """pytorch-optimizer 4.1's Lamb() defaults: raw moments in r, decoupled decay, ratio
     φ(‖θ‖)/(‖r‖ + ε), and the step size η/(1-β1^t) applied after the ratio, so the step's norm
     is η·φ(‖θ‖)/(1-β1^t): 1/(1-β1) times the paper's at t = 1."""
-    return _lamb(
-        param,
-        grad,
-        state,
-        hp,
-        t,
-        bias_correction=False,
-        decoupled=True,
-        trust_eps=True,
-        debiased_step=True,
-    )
+    return _pytorch_optimizer(param, grad, state, hp, t, decoupled=True, debiased_step=True)
+
+
+def debiased_step_ratio_decay_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """``debiased-step`` with Alg. 2's decay, λθ inside the ratio (weight_decouple=False)."""
+    return _pytorch_optimizer(param, grad, state, hp, t, decoupled=False, debiased_step=True)
+
+
+def eps_in_ratio_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """``debiased-step`` without the 1/(1-β1^t) (adam_debias=True): raw moments, decoupled
+    decay, ratio φ(‖θ‖)/(‖r‖ + ε), step η."""
+    return _pytorch_optimizer(param, grad, state, hp, t, decoupled=True, debiased_step=False)
 
 
 VARIANTS = (
@@ -144,6 +157,18 @@ VARIANTS = (
         debiased_step_step,
         "raw moments, decoupled decay, ratio φ(‖θ‖)/(‖r‖+ε), step η/(1-β1^t) after the ratio",
         "pytorch-optimizer 4.1 Lamb() defaults",
+    ),
+    Variant(
+        "debiased-step-ratio-decay",
+        debiased_step_ratio_decay_step,
+        "debiased-step with λθ inside the trust ratio, as Alg. 2",
+        "pytorch-optimizer 4.1 Lamb(weight_decouple=False)",
+    ),
+    Variant(
+        "eps-in-ratio",
+        eps_in_ratio_step,
+        "raw moments, decoupled decay, ratio φ(‖θ‖)/(‖r‖+ε), step η",
+        "pytorch-optimizer 4.1 Lamb(adam_debias=True)",
     ),
 )
 

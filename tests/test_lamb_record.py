@@ -5,7 +5,9 @@ package's verdicts are the ones its code earns, each finding reproduced by hand 
 pytorch-optimizer 4.1.0's Lamb (pinned in the test extra) is not Alg. 2: with its defaults it
 is the ``debiased-step`` variant (raw moments, decoupled decay, ε in the trust ratio's
 denominator, step size η/(1−β1^t) after the ratio), so its first step is 1/(1−β1) = 10 times
-the paper's length, though its docstring says "without bias correction". A deep copy loses
+the paper's length, though its docstring says "without bias correction"; its flags
+weight_decouple=False and adam_debias=True are the variants ``debiased-step-ratio-decay`` and
+``eps-in-ratio``. A deep copy loses
 attributes set in __init__, and maximize=True or pre_norm=True write into p.grad.
 """
 
@@ -51,7 +53,8 @@ CAUGHT = {
 NAMED = {
     Z.LambNoBiasCorrection: ["no-bias-correction"],
     Z.LambDecoupledDecay: ["decoupled-decay"],
-    Z.LambDebiasedStep: ["debiased-step"],
+    # Its minimal case has β1 = 0 and λ = 0, where pytorch-optimizer's three forms coincide.
+    Z.LambDebiasedStep: ["debiased-step", "debiased-step-ratio-decay", "eps-in-ratio"],
 }
 
 
@@ -103,29 +106,40 @@ pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
 PATH = "pytorch_optimizer:Lamb"
 
 
-def test_real_package_is_the_debiased_step_variant():
-    """The validator's verdict: not Alg. 2, and the variant named is ``debiased-step``. By
-    hand: the package's trajectory over five steps (two tensors, decay on, both code paths)
-    is the variant's formula to float64 round-off. (Cross-validating against the variant with
-    ``--like LAMB:debiased-step`` bounds its round-off with the paper's error model, whose
-    steps are up to 1−β1^t times shorter: a rounding-level miss can show there.)"""
-    ctx = prepared(PATH, "LAMB")
+@pytest.mark.parametrize(
+    ("flags", "variant"),
+    [
+        ({}, lamb.debiased_step_step),
+        ({"weight_decouple": False}, lamb.debiased_step_ratio_decay_step),
+        ({"adam_debias": True}, lamb.eps_in_ratio_step),
+    ],
+    ids=["defaults", "weight_decouple=False", "adam_debias=True"],
+)
+def test_real_package_is_a_named_variant(flags, variant):
+    """The validator's verdict: not Alg. 2, and the variants it names include the one each
+    setting implements (its minimal case has β1 = 0 and λ = 0, where the three pytorch-optimizer
+    variants coincide, so it names all three). By hand: the package's trajectory over five
+    steps (two tensors, one past φ's bound, decay on, both code paths) is that variant's
+    formula to float64 round-off. (Cross-validating against a variant with ``--like
+    LAMB:debiased-step`` bounds its round-off with the paper's error model, whose steps are
+    up to 1−β1^t times shorter: a rounding-level miss can show there.)"""
+    ctx = prepared(PATH, "LAMB", flags)
     assert run(ctx, "crossval.trajectory").verdict == "violation"
-    assert named(ctx) == ["debiased-step"]
+    assert variant.__name__.removesuffix("_step").replace("_", "-") in named(ctx)
     rng = np.random.default_rng(0)
     theta0 = [rng.normal(size=6), 30 * rng.normal(size=(2, 3))]
     grads = [[rng.normal(size=t.shape) for t in theta0] for _ in range(5)]
     hp = {"lr": 0.01, "betas": (0.9, 0.99), "eps": 1e-6, "weight_decay": 0.1}
     for foreach in (None, False):
         params = [torch.nn.Parameter(torch.tensor(t)) for t in theta0]
-        opt = pytorch_optimizer.Lamb(params, foreach=foreach, **hp)
+        opt = pytorch_optimizer.Lamb(params, foreach=foreach, **hp, **flags)
         ref, states = [t.copy() for t in theta0], [{}, {}]
         for k, gs in enumerate(grads):
             for p, g in zip(params, gs, strict=True):
                 p.grad = torch.tensor(g)
             opt.step()
             for i, g in enumerate(gs):
-                ref[i], states[i] = lamb.debiased_step_step(ref[i], g, states[i], hp, k + 1)
+                ref[i], states[i] = variant(ref[i], g, states[i], hp, k + 1)
                 np.testing.assert_allclose(params[i].detach().numpy(), ref[i], rtol=1e-13)
 
 
