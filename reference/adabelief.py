@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from optcheck.reference.adam import adam_constraint
+from optcheck.reference.decay import before_step
 from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
@@ -57,14 +58,8 @@ def _adabelief(
     debias_m: bool = True,
 ) -> tuple[Array, dict]:
     lr, eps = hp["lr"], hp.get("eps", 1e-16)
-    wd = hp.get("weight_decay", 0.0)
     b1, b2 = hp.get("betas", (0.9, 0.999))
-    g = -grad if hp.get("maximize", False) else grad
-    if wd != 0:
-        if coupled:
-            g = g + wd * param
-        else:
-            param = param * (1.0 - (lr if decay_scale is None else decay_scale) * wd)
+    param, g = before_step(param, grad, hp, coupled=coupled, decay_scale=decay_scale)
     m = ema(state.get("exp_avg", np.zeros_like(param)), g, b1)
     r = g - m
     s = ema(state.get("exp_avg_var", np.zeros_like(param)), r * r, b2)

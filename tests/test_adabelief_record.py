@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from recordcheck import context, deepcopy_then_step, grad_after_step, named, prepared, run, target
+from real_findings import assert_deepcopy_loses, grad_after_step
+from recordcheck import context, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import adabelief as Z
 
@@ -131,13 +132,9 @@ def test_real_package_flags_are_the_named_variants(flag, variant):
 
 
 def test_real_package_finding_deepcopy_loses_init_attributes():
-    """By hand: a deep-copied AdaBelief has lost n_sma_threshold, degenerated_to_sgd and
-    maximize (set on self in __init__) and step() raises AttributeError; the validator says
-    so."""
-    with pytest.raises(AttributeError, match="n_sma_threshold"):
-        deepcopy_then_step(pytorch_optimizer.AdaBelief, lr=1e-3)
-    result = run(prepared(PATH, "AdaBelief"), "contract.resume")
-    assert result.verdict == "violation" and "deepcopy" in result.detail
+    """A deep-copied AdaBelief has lost n_sma_threshold (and degenerated_to_sgd, maximize),
+    set on self in __init__."""
+    assert_deepcopy_loses(pytorch_optimizer.AdaBelief, PATH, "AdaBelief", "n_sma_threshold")
 
 
 @pytest.mark.parametrize("foreach", [None, False], ids=["foreach", "forloop"])
@@ -153,7 +150,8 @@ def test_real_package_finding_step_writes_into_the_gradient(foreach, hp, written
     """By hand (θ = 1): maximize=True negates p.grad in place (maximize_gradient:
     grad.neg_()) and weight_decouple=False adds λθ to it (apply_weight_decay: grad.add_(p)),
     in both code paths; contract.grad_unchanged finds each."""
-    g, after = grad_after_step(pytorch_optimizer.AdaBelief, lr=1e-3, foreach=foreach, **hp)
+    g = torch.tensor([1.0, -2.0, 3.0])
+    after = grad_after_step(pytorch_optimizer.AdaBelief, g, lr=1e-3, foreach=foreach, **hp)
     assert torch.equal(after, written(g))
     result = run(prepared(PATH, "AdaBelief", {"maximize": False, **hp}), "contract.grad_unchanged")
     assert result.verdict == "violation"

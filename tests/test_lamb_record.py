@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from recordcheck import context, deepcopy_then_step, grad_after_step, named, prepared, run, target
+from real_findings import assert_deepcopy_loses, grad_after_step
+from recordcheck import context, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import lamb as Z
 
@@ -166,13 +167,9 @@ def test_real_package_finding_first_step_ten_times_the_papers():
 
 
 def test_real_package_finding_deepcopy_loses_init_attributes():
-    """By hand: a deep-copied Lamb has lost pre_norm (and maximize, degenerated_to_sgd,
-    n_sma_threshold, foreach), set on self in __init__, and step() raises AttributeError; the
-    validator says so."""
-    with pytest.raises(AttributeError, match="pre_norm"):
-        deepcopy_then_step(pytorch_optimizer.Lamb, lr=1e-3)
-    result = run(prepared(PATH, "LAMB"), "contract.resume")
-    assert result.verdict == "violation" and "deepcopy" in result.detail
+    """A deep-copied Lamb has lost pre_norm (and maximize, degenerated_to_sgd,
+    n_sma_threshold, foreach), set on self in __init__."""
+    assert_deepcopy_loses(pytorch_optimizer.Lamb, PATH, "LAMB", "pre_norm")
 
 
 @pytest.mark.parametrize("foreach", [None, False], ids=["foreach", "forloop"])
@@ -188,7 +185,8 @@ def test_real_package_finding_step_writes_into_the_gradient(foreach, hp, written
     """By hand: maximize=True negates p.grad in place (grad.neg_()) and pre_norm=True scales
     it by max_grad_norm/(‖g‖+ε) ≤ 1 in place (grad.mul_), in both code paths;
     contract.grad_unchanged finds each."""
-    g, after = grad_after_step(pytorch_optimizer.Lamb, lr=1e-3, foreach=foreach, **hp)
+    g = torch.tensor([1.0, -2.0, 3.0])
+    after = grad_after_step(pytorch_optimizer.Lamb, g, lr=1e-3, foreach=foreach, **hp)
     torch.testing.assert_close(after, written(g))
     result = run(prepared(PATH, "LAMB", {"maximize": False, **hp}), "contract.grad_unchanged")
     assert result.verdict == "violation"

@@ -12,7 +12,8 @@ import math
 
 import torch
 
-from zoo.port import CoupledDecay, DecayWithoutLr, MaximizeIgnored, Port
+from zoo.decay_slips import CoupledDecay, DecayWithoutLr, MaximizeIgnored
+from zoo.port import Port
 
 
 class ZooAdaBelief(Port):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from zoo.port import MaximizeIgnored, Port
+from zoo.decay_slips import MaximizeIgnored
+from zoo.port import Port
 
 
 class ZooLamb(Port):

@@ -12,8 +12,6 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from zoo.port import CoupledDecay, DecayWithoutLr, MaximizeIgnored
-
 
 class ZooLion(Optimizer):
     def __init__(
@@ -84,13 +82,23 @@ class LionNoSign(ZooLion):
         return update
 
 
-class LionCoupledDecay(CoupledDecay, ZooLion):
-    pass
+class LionCoupledDecay(ZooLion):
+    """Weight decay added to the gradient (L2) instead of θ(1−ηλ)."""
+
+    def _decay(self, p, g, lr, wd):
+        return g + wd * p
 
 
-class LionDecayWithoutLr(DecayWithoutLr, ZooLion):
-    pass
+class LionDecayWithoutLr(ZooLion):
+    """θ(1−λ): the decay not scaled by the learning rate."""
+
+    def _decay(self, p, g, lr, wd):
+        p.mul_(1 - wd)
+        return g
 
 
-class LionMaximizeIgnored(MaximizeIgnored, ZooLion):
-    pass
+class LionMaximizeIgnored(ZooLion):
+    """Accepts maximize and ignores it."""
+
+    def __init__(self, params: Any, maximize: bool = False, **kw: Any):
+        super().__init__(params, maximize=False, **kw)

@@ -1,6 +1,5 @@
-"""What the zoo's ports of Adam-like algorithms share: the step() skeleton, and slips every
-decoupled-decay port can make, as mixins (put the mixin first:
-``class XCoupledDecay(CoupledDecay, ZooX)``)."""
+"""The step() skeleton the zoo's ports of Adam-like algorithms share (their slips as mixins:
+tests/zoo/decay_slips.py)."""
 
 from __future__ import annotations
 
@@ -54,25 +53,3 @@ class Port(Optimizer):
                 state["step"] += 1
                 self._update(p, g, state, group, int(state["step"]))
         return loss
-
-
-class CoupledDecay:
-    """Weight decay added to the gradient (L2) instead of θ(1−ηλ)."""
-
-    def _decay(self, p, g, lr, wd):
-        return g + wd * p
-
-
-class DecayWithoutLr:
-    """θ(1−λ): the decay not scaled by the learning rate."""
-
-    def _decay(self, p, g, lr, wd):
-        p.mul_(1 - wd)
-        return g
-
-
-class MaximizeIgnored:
-    """Accepts maximize and ignores it."""
-
-    def __init__(self, params: Any, maximize: bool = False, **kw: Any):
-        super().__init__(params, maximize=False, **kw)
