@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optcheck.reference.adam import adam_constraint
+from optcheck.reference.adam import adam_like_constraint
 from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
@@ -173,11 +173,7 @@ VARIANTS = (
 )
 
 
-def constraint(hp: Hyper) -> str | None:
-    """The ranges real LAMBs accept: Adam's (betas in [0, 1), lr, ε ≥ 0) and λ ≥ 0."""
-    if hp.get("weight_decay", 0.0) < 0:
-        return "weight_decay must be non-negative"
-    return adam_constraint(hp)
+constraint = adam_like_constraint
 
 
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
