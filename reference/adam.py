@@ -137,6 +137,14 @@ def adam_constraint(hp: Hyper) -> str | None:
     return None
 
 
+def adam_like_constraint(hp: Hyper) -> str | None:
+    """Adam's ranges and λ ≥ 0: what third-party Adam-like optimizers accept (pytorch-optimizer's
+    AdaBelief and Lamb)."""
+    if hp.get("weight_decay", 0.0) < 0:
+        return "weight_decay must be non-negative"
+    return adam_constraint(hp)
+
+
 def adam_update_scale(hp: Hyper, exponent: int) -> float:
     """One Adam update is about η whatever the gradients' size (|m̂|/√v̂ ≲ 1)."""
     return float(hp.get("lr", 1e-3))
