@@ -521,42 +521,28 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
 
 
 def _infer_limits(ctx: Context, notes: list[str]) -> Limits | None:
-    """Without a record, what the target's cases must hold, from the target itself: a
-    constructor that rejects a vector but takes a matrix (torch's Muon), a step() that rejects
-    a dense gradient but takes a sparse one (SparseAdam). Each inference is a note; a target
-    that fails both ways is left to the probe, which reports its failure."""
+    """Without a record, the ranks the target takes, from its constructor alone (nothing here
+    may step it: a step() that hangs must hang a check, inside its time limit, not the set-up):
+    one that rejects a vector but takes a matrix (torch's Muon) gets matrices only, said in a
+    note. Whether step() takes only sparse gradients is probed by the first contract check
+    (checks.kit.contract.ensure_limits)."""
     hp = probe_hp(ctx)
 
-    def attempt(shape: tuple[int, ...], sparse: bool) -> str | None:
+    def builds(shape: tuple[int, ...]) -> str | None:
         try:
-            param = torch.nn.Parameter(torch.ones(shape, dtype=torch.float64))
-            opt = ctx.target.make([param], hp)
-            grad = torch.full(shape, 0.5, dtype=torch.float64)
-            param.grad = grad.to_sparse() if sparse else grad
-            opt.step()
+            ctx.target.make([torch.nn.Parameter(torch.ones(shape, dtype=torch.float64))], hp)
         except Exception as exc:  # noqa: BLE001 - what the target raises is the evidence
             return f"{type(exc).__name__}: {exc}".splitlines()[0]
         return None
 
-    vector, matrix = (3,), (3, 2)
-    dense_vector = attempt(vector, False)
-    if dense_vector is None:
-        return None
-    shape, ndims = vector, None
-    if attempt(matrix, False) is None or attempt(matrix, True) is None:
-        if attempt(vector, True) is not None:  # vectors fail either way: matrices only
-            shape, ndims = matrix, (2,)
-            notes.append(
-                f"the target rejects vectors ({dense_vector}) and steps matrices: the contract "
-                "draws matrices only"
-            )
-    if attempt(shape, False) is not None and attempt(shape, True) is None:
-        notes.append(
-            f"step() rejects a dense gradient ({attempt(shape, False)}) and takes a sparse "
-            "one: the contract hands the target sparse COO gradients"
-        )
-        return Limits(param_ndims=ndims, sparse_grads=True)
-    return Limits(param_ndims=ndims) if ndims else None
+    vector = builds((3,))
+    if vector is None or builds((3, 2)) is not None:
+        return None  # vectors are fine, or nothing builds: the probe reports it
+    notes.append(
+        f"the target rejects vectors ({vector}) and builds on matrices: the contract draws "
+        "matrices only"
+    )
+    return Limits(param_ndims=(2,))
 
 
 def _construct_failure(exc: BaseException) -> CheckResult:

@@ -12,16 +12,17 @@ from optcheck.checks.records import Limits
 from optcheck.suites.prepare import prepare
 
 
-def test_matrices_only_is_inferred_and_said():
+def test_matrices_only_is_inferred_from_the_constructor_and_said():
     prepared = prepare("torch.optim:Muon")
     assert prepared.context.settings.limits == Limits(param_ndims=(2,))
-    assert any("steps matrices" in n and "Muon only supports 2D" in n for n in prepared.notes)
+    assert any("matrices only" in n and "Muon only supports 2D" in n for n in prepared.notes)
 
 
-def test_sparse_gradients_are_inferred_and_said():
-    prepared = prepare("torch.optim:SparseAdam")
-    assert prepared.context.settings.limits == Limits(sparse_grads=True)
-    assert any("sparse COO gradients" in n for n in prepared.notes)
+def test_sparse_gradients_are_inferred_by_the_first_check_and_said():
+    """step() is not run by prepare (a hanging step must hang a check, inside its limit)."""
+    report = optcheck.validate("torch.optim:SparseAdam", max_examples=3, select=["contract.finite"])
+    assert report.verdict == "CONFORMS"
+    assert "sparse COO gradients: step() rejects a dense one" in report.results[0].detail
 
 
 def test_an_ordinary_target_has_no_limits_and_a_broken_one_stays_broken():
@@ -36,7 +37,7 @@ def test_an_ordinary_target_has_no_limits_and_a_broken_one_stays_broken():
 
 @pytest.mark.parametrize(
     "path",
-    ["torch.optim:Muon", pytest.param("torch.optim:SparseAdam", marks=pytest.mark.thorough)],
+    [pytest.param("torch.optim:Muon", marks=pytest.mark.thorough), "torch.optim:SparseAdam"],
 )
 def test_torch_classes_with_limits_conform_without_like(path):
     report = optcheck.validate(path, max_examples=5)

@@ -27,11 +27,12 @@ from optcheck.checks.kit.harness import (
     make_params,
     set_grads,
     set_lr,
+    sparse_from_now,
     to_numpy,
 )
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, limits_of
 from optcheck.checks.kit.strategies import fit_shape, hyperparams, real, untouched_rows
-from optcheck.checks.records import OptimizerRecord
+from optcheck.checks.records import Limits, OptimizerRecord
 from optcheck.checks.result import Evidence
 from optcheck.reference.space import Real
 from optcheck.reference.trajectory import run as reference_run
@@ -308,6 +309,7 @@ def cases(
     overrides: Mapping[str, Any] | None = None,
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
+    ensure_limits(ctx)
     skip = skipped_kinds(ctx)
     if skip:
         ctx.notes.append(
@@ -380,9 +382,49 @@ def drive(
     return out
 
 
+def ensure_limits(ctx: Context) -> None:
+    """Without a record, whether step() rejects a dense gradient but takes a sparse one (torch's
+    SparseAdam): probed once per run by the first contract check, inside its time limit. Then
+    every later case hands the target sparse COO gradients (Settings.limits), and a check the
+    limit rules out (contract.closure: a dense loss) says why."""
+    s = ctx.settings
+    if record_of(ctx) is None and not s.limits_probed:
+        s.limits_probed = True
+        lim = s.limits or Limits()
+        shape = fit_shape(lim, (3,))
+
+        def attempt(sparse: bool) -> str | None:
+            try:
+                param = make_params([np.ones(shape)], torch_dtype(ctx), ctx.settings.device)[0]
+                opt = ctx.target.make([param], default_hp(ctx))
+                grad = torch.full(shape, 0.5, dtype=param.dtype, device=param.device)
+                param.grad = grad.to_sparse() if sparse else grad
+                opt.step()
+            except Exception as exc:  # noqa: BLE001 - what the target raises is the evidence
+                return first_line(exc)
+            return None
+
+        dense = attempt(False)
+        if dense is not None and attempt(True) is None:
+            s.limits = replace(lim, sparse_grads=True)
+            s.sparse_because = dense
+    lim = limits_of(ctx)
+    if lim is not None and lim.sparse_grads:
+        sparse_from_now()
+        note = (
+            f"sparse COO gradients: step() rejects a dense one ({s.sparse_because}) and takes "
+            "a sparse one"
+        )
+        if record_of(ctx) is None and note not in ctx.notes:
+            ctx.notes.append(note)
+        if ctx.check is not None and (why := lim.not_applicable(ctx.check.id)):
+            raise NotApplicable(why)
+
+
 def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.Optimizer:
     """One construction before drawing cases, so a broken target fails with one clear message
     instead of a shrinking run over cases that all fail the same way."""
+    ensure_limits(ctx)
     params = make_params(
         [np.zeros(fit_shape(limits_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
     )

@@ -86,6 +86,12 @@ def sparse_gradients(on: bool = True) -> Iterator[None]:
         _SPARSE.reset(token)
 
 
+def sparse_from_now() -> None:
+    """Sparse gradients for the rest of the running check (whose ``sparse_gradients`` block
+    restores the setting when it ends): a check that found out the target needs them."""
+    _SPARSE.set(True)
+
+
 def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray | None]) -> None:
     """Gradients onto ``.grad``; a sparse one (inside ``sparse_gradients``, or holding NaN:
     drawn only for records with sparse_grads) as a COO tensor (``sparse_coo``)."""

@@ -60,8 +60,12 @@ class Settings:
     # torch's default dtype while the checks run (None: leave it); only to run a class past
     # a known default-dtype finding (checks.findings, ``default_dtype``).
     default_dtype: str | None = None
-    # What the target's cases must hold when no record says it (suites.prepare infers it).
+    # What the target's cases must hold when no record says it: the ranks suites.prepare
+    # infers from the constructor, sparse gradients the first contract check infers from
+    # step() (checks.kit.contract.ensure_limits; limits_probed: done).
     limits: Limits | None = None
+    limits_probed: bool = False
+    sparse_because: str = ""  # what step() raised on a dense gradient
 
 
 @dataclass
