@@ -75,6 +75,8 @@ class Cell:
     reached: float  # fraction of seeds that reached the target
     wall_time: Interval
     error: str | None = None  # the run raised (a broken target): the message
+    # Every keyword the optimizer ran with, lr aside (tuned: ``lr``); absent in older files.
+    hp: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,6 +132,7 @@ class ReddiRun:
     expected: float  # the end point the paper predicts (+1 for Adam, -1 for AMSGrad)
     curve_steps: list[int]
     curve_x: list[float | None]
+    hp: dict[str, Any] = field(default_factory=dict)  # as Cell.hp, the run's betas included
 
     @property
     def ok(self) -> bool:

@@ -91,12 +91,24 @@ def summary(result: br.BenchResult) -> list[tuple[str, str]]:
         ),
         (
             "Target",
-            f"f − f* ≤ τ (f(x0) − f*), τ = {c.get('tau')}; suboptimality floored at "
+            f"f − f* ≤ τ (f(x0) − f*), τ = {c.get('tau')}; steps and time to target "
+            "are to the step from which the run stays below it to the end of the budget "
+            "(AlgoPerf's rule), not to its first crossing; suboptimality floored at "
             f"{c.get('floor')} relative for statistics and tuning",
         ),
         ("Budgets (steps)", budgets),
         ("Checks", "; ".join(checks) or "none run"),
     ]
+
+
+def keywords(hp: dict) -> str:
+    """Every keyword of an optimizer line, as Python would spell the call."""
+    return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in hp.items())
+
+
+def line_label(name: str, hp: dict) -> str:
+    """An optimizer's name with every keyword it ran with (lr aside: it is tuned)."""
+    return f"{name} ({keywords(hp)})" if hp else name
 
 
 def comparison_table(cmp: Comparison) -> Table:
@@ -178,7 +190,7 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 notes.append(f"{div} seed(s) diverged")
             wall = c.wall_time
             row = ([c.schedule] if with_schedule else []) + [
-                c.optimizer,
+                line_label(c.optimizer, c.hp),
                 sci(c.lr, 1) if c.lr is not None else "—",
                 pow10(c.log10_subopt),
                 f"{c.reached:.0%}",
@@ -266,7 +278,7 @@ def reddi_table(result: br.BenchResult) -> Table:
     for r in result.reddi:
         t.add(
             [
-                r.optimizer,
+                line_label(r.optimizer, r.hp),
                 f"{r.alpha:g}",
                 str(r.steps),
                 f"{r.x0:g}",

@@ -3,7 +3,8 @@
 Protocol (the issue's): every optimizer gets the same log grid of base learning rates and the
 same step budget on each problem; the lr with the best final suboptimality on a tuning seed
 (kept apart from the evaluation seeds) is then run on every evaluation seed. Metrics per run:
-final suboptimality f - f*, steps to reach f - f* <= tau (f(x0) - f*), wall time; 95 %
+final suboptimality f - f*, steps to target (the step from which f - f* <= tau (f(x0) - f*)
+holds to the end of the budget, not the first crossing), wall time; 95 %
 bootstrap intervals over seeds (scipy.stats.bootstrap, percentile method).
 
 Work is spread over processes (spawn-safe, one torch thread each); ``run_bench`` returns a
@@ -186,6 +187,27 @@ def make_torch_optimizer(
     return _torch_class(cfg.path)(params, lr=lr, **dict(cfg.hp), **extra)
 
 
+# Constructor switches that pick a code path, not the algorithm: left out of the keywords shown.
+CODE_PATH_SWITCHES = frozenset({"foreach", "fused", "capturable", "differentiable"})
+
+
+def run_keywords(cfg: OptimizerConfig, **extra: Any) -> dict[str, Any]:
+    """Every keyword the line runs with, the defaults it never names included, lr aside (it is
+    tuned and shown per cell): the reference's record defaults, or the constructed optimizer's
+    own ``defaults`` (what torch.optim stores in every param group)."""
+    if cfg.kind == "reference":
+        kw = {**OPTIMIZERS[cfg.path].defaults, **dict(cfg.hp), **extra}
+    else:
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = make_torch_optimizer(cfg, [p], 1e-3, **extra)
+        kw = dict(getattr(opt, "defaults", None) or {**dict(cfg.hp), **extra})
+    return {
+        k: v if isinstance(v, (bool, int, float, str, tuple, list, type(None))) else repr(v)
+        for k, v in kw.items()
+        if k != "lr" and k not in CODE_PATH_SWITCHES
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Schedules
 
@@ -293,8 +315,7 @@ def run_one(
     target = inst.f_star + tau * gap0
     limit = inst.f_star + BLOWUP * max(gap0, 1e-300)
     fs = np.full(steps + 1, np.nan)
-    hit: int | None = None
-    t_hit: float | None = None
+    ts = np.full(steps + 1, np.nan)  # seconds since the start, at each evaluation of f
     diverged = False
     sample = inst.sample_grad
 
@@ -343,13 +364,24 @@ def run_one(
             fs[k] = np.nan
             diverged = True
             break
-        if hit is None and f <= target:
-            hit, t_hit = k, time.perf_counter() - t0
+        ts[k] = time.perf_counter() - t0
         if k == steps:
             break
         xk = advance(np.ascontiguousarray(g, dtype=np.float64), k)
     wall = time.perf_counter() - t0
-    return RunOutcome(fs, hit, t_hit, wall, diverged)
+    hit = steps_to_stay(fs, target)
+    return RunOutcome(fs, hit, None if hit is None else float(ts[hit]), wall, diverged)
+
+
+def steps_to_stay(fs: np.ndarray, target: float) -> int | None:
+    """Steps to target counted AlgoPerf's way: the first step from which f stays at or below
+    ``target`` to the end of the budget, not the first crossing (momentum's transient dip on
+    Rosenbrock would otherwise count). NaN (a divergence) is above any target: None."""
+    below = np.asarray(fs, dtype=np.float64) <= target
+    if below.size == 0 or not below[-1]:
+        return None
+    above = np.flatnonzero(~below)
+    return int(above[-1] + 1) if above.size else 0
 
 
 def score(out: RunOutcome, inst: Instance) -> tuple[float, float]:
@@ -464,6 +496,7 @@ def failed_cell(
         0.0,
         empty,
         error=why.splitlines()[0],
+        hp=dict(cfg.hp),  # not built: the keywords given
     )
 
 
@@ -503,6 +536,7 @@ def _cell(
             0.0,
             empty,
             error="diverged at every learning rate of the grid",
+            hp=run_keywords(cfg),
         )
     runs: list[br.SeedRun] = []
     rels = []
@@ -549,6 +583,7 @@ def _cell(
         steps_to_target=bootstrap(reached, 2),
         reached=len(reached) / len(runs),
         wall_time=bootstrap(walls, 3),
+        hp=run_keywords(cfg),
     )
 
 
@@ -701,6 +736,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
     idx = curve_steps(steps, 300)
     return br.ReddiRun(
         optimizer=cfg.name,
+        hp=run_keywords(cfg, **hp),
         alpha=alpha,
         steps=steps,
         x0=x0,
