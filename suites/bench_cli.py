@@ -332,13 +332,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
     from optcheck.reports import escape
-    from optcheck.reports.bench_report import write_json as save_json
-    from optcheck.reports.bench_report import write_report
     from optcheck.reports.compare import compare
+    from optcheck.reports.io import write_json as save_json
     from optcheck.suites.pool import format_exception
 
-    if write_json:
-        path = save_json(out, result)  # first: the results survive a rendering failure
+    if write_json:  # first, before any renderer is imported: the results survive them
+        path = save_json(out, result)
         print(f"wrote {path}")
     try:
         comparison = compare(baseline, result) if baseline is not None else None
@@ -350,6 +349,8 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
         )
         return EXIT_USAGE
     try:
+        from optcheck.reports.bench_report import write_report
+
         written = write_report(out, result, comparison)
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("OPTCHECK_DEBUG"):
