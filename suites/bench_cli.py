@@ -9,7 +9,8 @@
 Exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark checks itself (f*,
 theory rates, Reddi's outcome) did not hold, or a task failed (raised, crashed or hung: every
 task runs in a supervised worker process, ``optcheck.suites.pool``; the other results are
-saved); 2 usage error (nothing written); 130 interrupted (Ctrl-C or SIGTERM: the workers are
+saved); 2 usage error (nothing written), or after the run a --compare with nothing to compare
+or a rendering failure (bench.json saved); 130 interrupted (Ctrl-C or SIGTERM: the workers are
 killed, nothing written).
 """
 
@@ -45,7 +46,8 @@ def register(subparsers: Any) -> None:
         "bench.json, bench.md and a self-contained bench.html into --out.",
         epilog="exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark "
         "checks itself did not hold, or a task raised, crashed or hung (the other results "
-        "are saved); 2 usage error (nothing written); 130 interrupted",
+        "are saved); 2 usage error (nothing written), or after the run --compare with nothing "
+        "to compare or a rendering failure (bench.json saved); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
     p.add_argument(
@@ -348,6 +350,14 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if comparison is not None and comparison.unshared:
+        print(
+            f"optcheck bench: error: --compare: nothing to compare: the runs share no "
+            f"{', '.join(comparison.unshared)} (other problems, optimizers, sizes or step "
+            f"budgets); the results are in {out / 'bench.json'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         from optcheck.reports.bench_report import write_report
 
@@ -376,5 +386,8 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
         if comparison.regressions:
             status = EXIT_VIOLATION
         elif not quiet:
-            print(f"no regressions against the run of {comparison.baseline}")
+            print(
+                f"no regressions against the run of {comparison.baseline} "
+                f"(compared: {comparison.summary()})"
+            )
     return status
