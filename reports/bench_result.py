@@ -77,6 +77,13 @@ class Cell:
     error: str | None = None  # the run raised (a broken target): the message
     # Every keyword the optimizer ran with, lr aside (tuned: ``lr``); absent in older files.
     hp: dict[str, Any] = field(default_factory=dict)
+    # A --target's optcheck validate verdict line ("DOES NOT CONFORM (...)", "CONFORMS (...)",
+    # "not validated"); null for torch.optim and the references. Absent in older files.
+    validation: str | None = None
+
+    @property
+    def fails_validation(self) -> bool:
+        return self.validation is not None and self.validation.startswith("DOES NOT CONFORM")
 
 
 @dataclass

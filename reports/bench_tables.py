@@ -111,6 +111,12 @@ def line_label(name: str, hp: dict) -> str:
     return f"{name} ({keywords(hp)})" if hp else name
 
 
+def cell_label(c: br.Cell) -> str:
+    """``line_label``, and for a --target that fails optcheck validate, a mark saying so."""
+    label = line_label(c.optimizer, c.hp)
+    return f"{label} ⚠ fails optcheck validate" if c.fails_validation else label
+
+
 def comparison_table(cmp: Comparison) -> Table:
     t = Table(["", "What", "Item", "Before", "Now", "Why"])
     marks = {"regression": "bad", "warning": "warn", "improvement": "good", "note": None}
@@ -175,10 +181,16 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 "Notes",
             ]
         )
-        finite = [c.log10_subopt.estimate for c in group if c.log10_subopt.estimate is not None]
+        finite = [
+            c.log10_subopt.estimate
+            for c in group
+            if c.log10_subopt.estimate is not None and not c.fails_validation
+        ]
         best = min(finite) if finite else None
         for c in group:
             notes = []
+            if c.validation:
+                notes.append(c.validation)
             if c.error:
                 notes.append(c.error)
             if c.at_grid_edge:
@@ -190,7 +202,7 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 notes.append(f"{div} seed(s) diverged")
             wall = c.wall_time
             row = ([c.schedule] if with_schedule else []) + [
-                line_label(c.optimizer, c.hp),
+                cell_label(c),
                 sci(c.lr, 1) if c.lr is not None else "—",
                 pow10(c.log10_subopt),
                 f"{c.reached:.0%}",
@@ -199,7 +211,7 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 "; ".join(notes),
             ]
             est = c.log10_subopt.estimate
-            mark = "bad" if c.error else None
+            mark = "bad" if c.error or c.fails_validation else None  # never "best"
             if mark is None and best is not None and est is not None and est <= best + 1e-9:
                 mark = "best"
             t.add(row, mark)

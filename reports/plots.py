@@ -98,7 +98,7 @@ def _curve_panel(ax, cells: list[br.Cell], label_of, styles: _Styles) -> None:
         st = styles(c.optimizer) if label_of is None else label_of(c)
         x = np.asarray(c.curve.steps)
         med = _clip(c.curve.median)
-        label = bench_tables.line_label(c.optimizer, c.hp) if label_of is None else st.pop("label")
+        label = bench_tables.cell_label(c) if label_of is None else st.pop("label")
         ax.plot(x, med, label=label, **st)
         lo, hi = _clip(c.curve.q25), _clip(c.curve.q75)
         if np.any(hi > lo):
@@ -197,7 +197,7 @@ def profiles(result: br.BenchResult) -> bytes | None:
     styles = _Styles()
     fig = Figure(figsize=(12, 4.2), layout="constrained")
     axes = fig.subplots(1, len(METRICS), squeeze=False).ravel().tolist()
-    hp_of = {c.optimizer: c.hp for c in cells}
+    cell_of = {c.optimizer: c for c in cells}
     for ax, metric in zip(axes, METRICS, strict=True):
         prof = performance_profile(cells, metric)
         if not prof.problems:  # no solver has a finite cost on any problem (failed cells)
@@ -213,7 +213,7 @@ def profiles(result: br.BenchResult) -> bytes | None:
             ys = np.concatenate(
                 [[np.sum(r <= 1.0) / n], np.arange(1, len(r) + 1) / n, [len(r) / n]]
             )
-            label = bench_tables.line_label(s, hp_of.get(s, {}))
+            label = bench_tables.cell_label(cell_of[s]) if s in cell_of else s
             ax.step(xs, ys, where="post", label=label, **styles(s))
         ax.set_xscale("log", base=2)
         ax.set_xlim(1, top)

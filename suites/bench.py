@@ -877,6 +877,8 @@ class Plan:
     # --target optimizers that crashed or hung when first built and stepped: why, per target
     # (their cells are failed cells, not run).
     failed_targets: list[tuple[OptimizerConfig, str]] = field(default_factory=list)
+    # --target path -> its optcheck validate verdict line (or "not validated ...")
+    validation: dict[str, str] = field(default_factory=dict)
 
 
 def standard_plan() -> Plan:
@@ -1043,6 +1045,10 @@ def run_bench(
         by_kind.get("cell_task", []),
         key=lambda c: (order_s.get(c.schedule, 99), order_p[c.problem], order_o[c.optimizer]),
     )
+    paths = {c.name: c.path for c in plan.optimizers if c.kind == "target"}
+    for c in cells:
+        if c.optimizer in paths:
+            c.validation = plan.validation.get(paths[c.optimizer], "not validated")
     problems = sorted(by_kind.get("f_star_task", []), key=lambda r: order_p[r.name])
     theory = sorted(
         by_kind.get("theory_task", []),

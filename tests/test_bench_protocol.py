@@ -80,3 +80,65 @@ def test_reddi_line_shows_the_betas_it_ran_with():
     assert run.hp["betas"] == (0.9, 0.99) and run.hp["amsgrad"] is True
     row = bench_tables.reddi_table(br.BenchResult("now", 0.0, {}, {}, reddi=[run])).rows[0]
     assert "betas=(0.9, 0.99)" in row[0]
+
+
+def _report(path, target: str, verdict: str, hp: dict | None = None) -> str:
+    from optcheck.checks.result import CheckResult, Report
+
+    result = CheckResult("adam.first_step", "first step", verdict, "step 1: moved 1.41×")
+    settings = {"hp": hp or {}, "profile": "dev"}
+    path.write_text(Report(target, "Adagrad", settings, [result]).to_json())
+    return str(path)
+
+
+def test_a_target_failing_validation_is_marked_in_every_table(tmp_path, capsys):
+    from optcheck.suites.cli import main
+
+    out = tmp_path / "out"
+    report = _report(tmp_path / "v.json", "torch.optim:Adagrad", "violation")
+    code = main(["bench", "--quick", "--problems", "quad-diag2d", "--optimizers", "ref:SGD",
+                 "--target", "torch.optim:Adagrad", "--validated", report,
+                 "--sections", "convergence", "--seeds", "1", "--steps", "40", "--jobs", "1",
+                 "--quiet", "--out", str(out)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    result = br.loads((out / "bench.json").read_text())
+    target = result.cell("quad-diag2d", "target:torch.optim:Adagrad")
+    assert target.fails_validation and target.validation.startswith(
+        "DOES NOT CONFORM (optcheck validate --like Adagrad: 1 violations"
+    )
+    assert result.cell("quad-diag2d", "ref:SGD").validation is None  # a reference: not a target
+    (table,) = bench_tables.convergence_tables(result.cells).values()
+    row = next(i for i, r in enumerate(table.rows) if r[0].startswith("target:"))
+    assert "⚠ fails optcheck validate" in table.rows[row][0]
+    assert table.marks[row] == "bad" and "DOES NOT CONFORM" in table.rows[row][-1]
+    md = (out / "bench.md").read_text()
+    assert "⚠ fails optcheck validate" in md
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--validated", "v.json"], "--validated gives the verdict of a --target"),
+        (["--target", "torch.optim:Adagrad", "--validated", "none.json"], "cannot read"),
+        (["--target", "torch.optim:Adagrad", "--validated", "other.json"],
+         "validates torch.optim:Adam, not a --target"),
+        (["--target", "torch.optim:Adagrad", "--validated", "hp.json"],
+         "with --hp {'lr_decay': 0.1}, the bench runs it with {}"),
+        (["--target", "torch.optim:Adagrad", "--validated", "bad.json"],
+         "is no optcheck validate report"),
+    ],
+)  # fmt: skip
+def test_validated_reports_that_do_not_fit_are_exit_2(
+    tmp_path, monkeypatch, capsys, extra, message
+):
+    from optcheck.suites.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _report(tmp_path / "v.json", "torch.optim:Adagrad", "pass")
+    _report(tmp_path / "other.json", "torch.optim:Adam", "pass")
+    _report(tmp_path / "hp.json", "torch.optim:Adagrad", "pass", {"lr_decay": 0.1})
+    (tmp_path / "bad.json").write_text('{"schema": "something else"}')
+    code = main(["bench", "--quick", "--out", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
