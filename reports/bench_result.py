@@ -183,6 +183,8 @@ class SpeedSection:
     rows: list[SpeedRow]
     cpu_bandwidth: float | None = None  # bytes/s; the reference's rows are fractions of this
     threads: int = 1  # torch CPU threads during the measurements
+    # optimizer -> every keyword its steps ran with (lr aside: 1e-6, immaterial to the time)
+    hp: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -194,6 +196,7 @@ class CrossvalRow:
     max_error: float | None  # max |ref - torch| / max displacement
     bound: float | None  # the worst error in units of the derived tolerance (<= 1: agreement)
     error: str | None = None
+    hp: dict[str, Any] = field(default_factory=dict)  # every keyword, the fixed lr included
 
     @property
     def ok(self) -> bool:

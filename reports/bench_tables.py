@@ -313,7 +313,7 @@ def speed_table(result: br.BenchResult) -> Table | None:
     keyed = {(r.optimizer, r.size, r.implementation): r for r in s.rows}
     for opt in dict.fromkeys(r.optimizer for r in s.rows):
         for size in sorted({r.size for r in s.rows if r.optimizer == opt}):
-            row = [opt, f"{size:.0e}"]
+            row = [line_label(opt, s.hp.get(opt, {})), f"{size:.0e}"]
             for impl in impls:
                 r = keyed.get((opt, size, impl))
                 if r is None:
@@ -347,5 +347,6 @@ def crossval_table(result: br.BenchResult) -> Table:
         ran = [r for r in rows if r is not None and r.error is None]
         ok = all(r.ok for r in ran)
         steps = str(ran[0].steps) if ran else "—"
-        t.add([opt, dtype, steps, *cells, "✓" if ok else "✗"], None if ok else "bad")
+        label = line_label(opt, next((r.hp for r in rows if r is not None), {}))
+        t.add([label, dtype, steps, *cells, "✓" if ok else "✗"], None if ok else "bad")
     return t

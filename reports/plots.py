@@ -81,6 +81,9 @@ def _legend(fig: Figure, axes: list, ncol: int = 6) -> None:
                 handles[lab] = h
                 labels.append(lab)
     if handles:
+        # Labels carry every keyword: as many columns as fit the figure's width (~11 chars/in).
+        fit = int(fig.get_figwidth() * 11 // max(len(lab) for lab in labels))
+        ncol = max(1, min(ncol, fit))
         fig.legend(
             [handles[k] for k in labels],
             labels,
@@ -335,7 +338,7 @@ def speed(result: br.BenchResult) -> bytes | None:
             kw = {"color": f"C{i_impl}", "marker": "o", "markersize": 3, "label": impl}
             axes[0][j].plot(sizes, [r.time_per_step for r in rows], **kw)
             axes[1][j].plot(sizes, [100 * r.bandwidth_fraction for r in rows], **kw)
-        axes[0][j].set_title(fam, fontsize=10)
+        axes[0][j].set_title(bench_tables.line_label(fam, s.hp.get(fam, {})), fontsize=8, wrap=True)
         for ax in (axes[0][j], axes[1][j]):
             ax.set_xscale("log")
             ax.grid(True, alpha=0.3)

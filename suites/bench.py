@@ -792,6 +792,7 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
         spec = OPTIMIZERS[fam.spec]
         hp = {**spec.defaults, **dict(fam.hp), "lr": 1e-2}
         cls = _torch_class(fam.torch_class)
+        shown = {"lr": hp["lr"], **run_keywords(torch_config(fam_name))}  # lr fixed here
         for impl in spec.implementations:
             flag = {"forloop": {"foreach": False}, "foreach": {"foreach": True}}.get(
                 impl, {"fused": True}
@@ -810,7 +811,9 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
                 except Exception as exc:  # noqa: BLE001 - e.g. fused not built for this dtype
                     msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
                     rows.append(
-                        br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, None, None, msg)
+                        br.CrossvalRow(
+                            fam_name, impl, dtype_name, CROSSVAL_STEPS, None, None, msg, shown
+                        )
                     )
                     continue
                 ref = run_reference(spec.step, p0, gs, hp)
@@ -825,7 +828,9 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
                             ratio = np.where(err > 0, err / tol.theta[k][i], 0.0)
                         units = max(units, float(np.max(ratio)))
                 rows.append(
-                    br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, worst, units)
+                    br.CrossvalRow(
+                        fam_name, impl, dtype_name, CROSSVAL_STEPS, worst, units, hp=shown
+                    )
                 )
     return rows
 
@@ -1068,6 +1073,7 @@ def run_bench(
                 len(results), len(results), "step-time measurements (alone on the machine)", 1.0
             )
         speed_section = run_speed(**plan.speed)
+        speed_section.hp = {f: run_keywords(torch_config(f)) for f in plan.speed["families"]}
     notes = []
     if len(plan.settings.seeds) < 5:
         notes.append(f"only {len(plan.settings.seeds)} seeds: the protocol asks for at least 5")

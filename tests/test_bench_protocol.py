@@ -142,3 +142,16 @@ def test_validated_reports_that_do_not_fit_are_exit_2(
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_crossval_and_speed_lines_show_their_keywords():
+    rows = bench.crossval_task(["AdamW"])
+    assert rows and all(r.hp["weight_decay"] == 0.01 and r.hp["lr"] == 1e-2 for r in rows)
+    result = br.BenchResult("now", 0.0, {}, {}, crossval=rows)
+    label = bench_tables.crossval_table(br.loads(br.dumps(result))).rows[0][0]
+    assert label.startswith("AdamW (lr=0.01, betas=(0.9, 0.999)") and "weight_decay=0.01" in label
+    row = br.SpeedRow("AdamW", "foreach", 1000, "float32", "cpu", 1e-5, 1e-5, 1e-5, 9, 1, 0.5)
+    hp = {"AdamW": bench.run_keywords(bench.torch_config("AdamW"))}
+    speed = br.SpeedSection("cpu", 1e10, "copy", {}, [row], hp=hp)
+    table = bench_tables.speed_table(br.BenchResult("now", 0.0, {}, {}, speed=speed))
+    assert "weight_decay=0.01" in table.rows[0][0]
