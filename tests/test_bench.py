@@ -163,6 +163,8 @@ def test_compare_detects_an_injected_regression(run_dir, tmp_path, capsys):
     assert code == 1
     assert "regression: final suboptimality: logistic × torch:Adam (constant)" in err
     page = (tmp_path / "cmp" / "bench.html").read_text()
+    # What was compared, so an empty comparison cannot pass as green.
+    assert "compared 10 convergence cells, 2 f* checks, 3 theory rates" in page
     assert re.search(
         r'<tr class="bad"><td>regression</td><td>final suboptimality</td>'
         r"<td>logistic × torch:Adam",
