@@ -53,7 +53,8 @@ def render_markdown(
         n = len(comparison.regressions)
         out.append(
             f"{n} regression(s), {comparison.count('warning')} warning(s), "
-            f"{comparison.count('improvement')} improvement(s).\n"
+            f"{comparison.count('improvement')} improvement(s); compared "
+            f"{comparison.summary()}.\n"
         )
         if comparison.changes:
             out += [table(bt.comparison_table(comparison)), ""]

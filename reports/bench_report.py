@@ -1,4 +1,5 @@
-"""Write a bench result as bench.json, bench.md (+ bench_files/*.png) and bench.html."""
+"""Render a bench result as bench.md (+ bench_files/*.png) and bench.html (bench.json is
+optcheck.reports.io.write_json, written first)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ from optcheck.reports.compare import Comparison
 from optcheck.reports.html import render_html
 from optcheck.reports.io import write_atomic
 
-JSON_NAME, MD_NAME, HTML_NAME, FILES_DIR = "bench.json", "bench.md", "bench.html", "bench_files"
-
-
-def write_json(out_dir: str | os.PathLike[str], result: br.BenchResult) -> Path:
-    path = Path(out_dir) / JSON_NAME
-    write_atomic(path, br.dumps(result))
-    return path
+MD_NAME, HTML_NAME, FILES_DIR = "bench.md", "bench.html", "bench_files"
 
 
 def write_report(

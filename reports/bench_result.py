@@ -75,6 +75,15 @@ class Cell:
     reached: float  # fraction of seeds that reached the target
     wall_time: Interval
     error: str | None = None  # the run raised (a broken target): the message
+    # Every keyword the optimizer ran with, lr aside (tuned: ``lr``); absent in older files.
+    hp: dict[str, Any] = field(default_factory=dict)
+    # A --target's optcheck validate verdict line ("DOES NOT CONFORM (...)", "CONFORMS (...)",
+    # "not validated"); null for torch.optim and the references. Absent in older files.
+    validation: str | None = None
+
+    @property
+    def fails_validation(self) -> bool:
+        return self.validation is not None and self.validation.startswith("DOES NOT CONFORM")
 
 
 @dataclass
@@ -130,6 +139,7 @@ class ReddiRun:
     expected: float  # the end point the paper predicts (+1 for Adam, -1 for AMSGrad)
     curve_steps: list[int]
     curve_x: list[float | None]
+    hp: dict[str, Any] = field(default_factory=dict)  # as Cell.hp, the run's betas included
 
     @property
     def ok(self) -> bool:
@@ -173,6 +183,8 @@ class SpeedSection:
     rows: list[SpeedRow]
     cpu_bandwidth: float | None = None  # bytes/s; the reference's rows are fractions of this
     threads: int = 1  # torch CPU threads during the measurements
+    # optimizer -> every keyword its steps ran with (lr aside: 1e-6, immaterial to the time)
+    hp: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +196,7 @@ class CrossvalRow:
     max_error: float | None  # max |ref - torch| / max displacement
     bound: float | None  # the worst error in units of the derived tolerance (<= 1: agreement)
     error: str | None = None
+    hp: dict[str, Any] = field(default_factory=dict)  # every keyword, the fixed lr included
 
     @property
     def ok(self) -> bool:

@@ -91,12 +91,30 @@ def summary(result: br.BenchResult) -> list[tuple[str, str]]:
         ),
         (
             "Target",
-            f"f − f* ≤ τ (f(x0) − f*), τ = {c.get('tau')}; suboptimality floored at "
+            f"f − f* ≤ τ (f(x0) − f*), τ = {c.get('tau')}; steps and time to target "
+            "are to the step from which the run stays below it to the end of the budget "
+            "(AlgoPerf's rule), not to its first crossing; suboptimality floored at "
             f"{c.get('floor')} relative for statistics and tuning",
         ),
         ("Budgets (steps)", budgets),
         ("Checks", "; ".join(checks) or "none run"),
     ]
+
+
+def keywords(hp: dict) -> str:
+    """Every keyword of an optimizer line, as Python would spell the call."""
+    return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in hp.items())
+
+
+def line_label(name: str, hp: dict) -> str:
+    """An optimizer's name with every keyword it ran with (lr aside: it is tuned)."""
+    return f"{name} ({keywords(hp)})" if hp else name
+
+
+def cell_label(c: br.Cell) -> str:
+    """``line_label``, and for a --target that fails optcheck validate, a mark saying so."""
+    label = line_label(c.optimizer, c.hp)
+    return f"{label} ⚠ fails optcheck validate" if c.fails_validation else label
 
 
 def comparison_table(cmp: Comparison) -> Table:
@@ -163,10 +181,16 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 "Notes",
             ]
         )
-        finite = [c.log10_subopt.estimate for c in group if c.log10_subopt.estimate is not None]
+        finite = [
+            c.log10_subopt.estimate
+            for c in group
+            if c.log10_subopt.estimate is not None and not c.fails_validation
+        ]
         best = min(finite) if finite else None
         for c in group:
             notes = []
+            if c.validation:
+                notes.append(c.validation)
             if c.error:
                 notes.append(c.error)
             if c.at_grid_edge:
@@ -178,7 +202,7 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 notes.append(f"{div} seed(s) diverged")
             wall = c.wall_time
             row = ([c.schedule] if with_schedule else []) + [
-                c.optimizer,
+                cell_label(c),
                 sci(c.lr, 1) if c.lr is not None else "—",
                 pow10(c.log10_subopt),
                 f"{c.reached:.0%}",
@@ -187,7 +211,7 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 "; ".join(notes),
             ]
             est = c.log10_subopt.estimate
-            mark = "bad" if c.error else None
+            mark = "bad" if c.error or c.fails_validation else None  # never "best"
             if mark is None and best is not None and est is not None and est <= best + 1e-9:
                 mark = "best"
             t.add(row, mark)
@@ -266,7 +290,7 @@ def reddi_table(result: br.BenchResult) -> Table:
     for r in result.reddi:
         t.add(
             [
-                r.optimizer,
+                line_label(r.optimizer, r.hp),
                 f"{r.alpha:g}",
                 str(r.steps),
                 f"{r.x0:g}",
@@ -289,7 +313,7 @@ def speed_table(result: br.BenchResult) -> Table | None:
     keyed = {(r.optimizer, r.size, r.implementation): r for r in s.rows}
     for opt in dict.fromkeys(r.optimizer for r in s.rows):
         for size in sorted({r.size for r in s.rows if r.optimizer == opt}):
-            row = [opt, f"{size:.0e}"]
+            row = [line_label(opt, s.hp.get(opt, {})), f"{size:.0e}"]
             for impl in impls:
                 r = keyed.get((opt, size, impl))
                 if r is None:
@@ -323,5 +347,6 @@ def crossval_table(result: br.BenchResult) -> Table:
         ran = [r for r in rows if r is not None and r.error is None]
         ok = all(r.ok for r in ran)
         steps = str(ran[0].steps) if ran else "—"
-        t.add([opt, dtype, steps, *cells, "✓" if ok else "✗"], None if ok else "bad")
+        label = line_label(opt, next((r.hp for r in rows if r is not None), {}))
+        t.add([label, dtype, steps, *cells, "✓" if ok else "✗"], None if ok else "bad")
     return t

@@ -5,8 +5,15 @@ interval of log10 relative suboptimality to lie wholly above the old one and the
 to be worse by more than ``MARGIN_DECADES`` (intervals from 5 seeds are narrow on
 deterministic problems, where any change in the trajectory would otherwise count). Claims
 the benchmark checks itself (f*, theory rates, Reddi's outcome) regress when they held
-before and fail now. Step times are noisy and machine-dependent: a slowdown beyond
-``SLOWER`` is highlighted as a warning, never counted as a regression.
+before and fail now. Step times and wall times are noisy and machine-dependent: a change
+counts only where the measured noise separates the runs (the interquartile ranges of the
+in-run repeated step timings, the 95 % intervals of the per-seed wall times) and the median
+moved by more than ``SLOWER``; it is highlighted as a warning, never counted as a regression.
+Wall times measured once (a deterministic problem) carry no noise and are not compared.
+
+A comparison says what it compared per section; sections both runs hold that share nothing
+comparable (other problems, optimizers, sizes or step budgets) are ``unshared``: the command
+treats them as a usage error ("nothing to compare") instead of reporting them green.
 """
 
 from __future__ import annotations
@@ -35,6 +42,18 @@ class Change:
 class Comparison:
     baseline: str  # the old run's creation time
     changes: list[Change] = field(default_factory=list)
+    compared: dict[str, int] = field(default_factory=dict)  # section -> items compared
+    held: list[str] = field(default_factory=list)  # sections both runs hold
+
+    @property
+    def unshared(self) -> list[str]:
+        """Sections both runs hold with nothing compared; every section when none is shared."""
+        if not any(self.compared.values()):
+            return self.held or ["every section (the runs hold no section in common)"]
+        return [s for s in self.held if not self.compared.get(s)]
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {s}" for s, n in self.compared.items() if n)
 
     @property
     def regressions(self) -> list[Change]:
@@ -58,8 +77,37 @@ def _diverged(cell: br.Cell) -> int:
     return sum(r.diverged for r in cell.runs)
 
 
+def _separated_slower(
+    item: str, kind: str, old: tuple[float, float, float], new: tuple[float, float, float]
+) -> Change | None:
+    """(estimate, low, high) seconds of each run: a warning or improvement when the noise
+    ranges do not overlap and the estimate moved by more than SLOWER, else None."""
+    (o, o_lo, o_hi), (n, n_lo, n_hi) = old, new
+    if n_lo > o_hi and n > SLOWER * o:
+        severity, why = WARNING, f"{n / o:.2f}× slower, beyond the measured noise"
+    elif n_hi < o_lo and n * SLOWER < o:
+        severity, why = IMPROVEMENT, f"{o / n:.2f}× faster, beyond the measured noise"
+    else:
+        return None
+    return Change(severity, kind, item, _seconds(o, o_lo, o_hi), _seconds(n, n_lo, n_hi), why)
+
+
+def _seconds(est: float, lo: float, hi: float) -> str:
+    return f"{est * 1e6:.1f} µs [{lo * 1e6:.1f}, {hi * 1e6:.1f}]"
+
+
+def _noise(i: br.Interval) -> tuple[float, float, float] | None:
+    """A wall-time interval with a measured spread, or None (one run: no noise known)."""
+    if None in (i.estimate, i.low, i.high) or not i.low < i.high:
+        return None
+    return (i.estimate, i.low, i.high)
+
+
 def _compare_cell(old: br.Cell, new: br.Cell, out: list[Change]) -> None:
     item = f"{new.problem} × {new.optimizer} ({new.schedule})"
+    ow, nw = _noise(old.wall_time), _noise(new.wall_time)
+    if ow and nw and (change := _separated_slower(item, "wall time per run", ow, nw)):
+        out.append(change)
     if new.error and not old.error:
         out.append(Change(REGRESSION, "convergence", item, "ran", new.error, "now fails"))
         return
@@ -143,6 +191,16 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
                     "differs: changes may come from it",
                 )
             )
+    n = cmp.compared
+    both = {
+        "convergence cells": (old.cells, new.cells),
+        "f* checks": (old.problems, new.problems),
+        "theory rates": (old.theory, new.theory),
+        "Reddi runs": (old.reddi, new.reddi),
+        "step times": (old.speed and old.speed.rows, new.speed and new.speed.rows),
+    }
+    cmp.held = [k for k, (a, b) in both.items() if a and b]
+    n.update(dict.fromkeys(both, 0))
     old_steps, new_steps = old.config.get("steps", {}), new.config.get("steps", {})
     old_cells = {(c.problem, c.optimizer, c.schedule): c for c in old.cells}
     noted: set[str] = set()
@@ -166,11 +224,13 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
             )
             continue
         _compare_cell(old_cells[key], c, out)
+        n["convergence cells"] += 1
     missing = set(old_cells) - {(c.problem, c.optimizer, c.schedule) for c in new.cells}
     for key in sorted(missing):
         out.append(Change(NOTE, "convergence", " × ".join(key), "present", "absent", "not run"))
     old_p = {p.name: p for p in old.problems}
     for p in new.problems:
+        n["f* checks"] += p.name in old_p
         if p.name in old_p and old_p[p.name].check_ok and not p.check_ok:
             out.append(
                 Change(
@@ -185,6 +245,7 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
     old_t = {(r.problem, r.method, r.implementation): r for r in old.theory}
     for r in new.theory:
         prev = old_t.get((r.problem, r.method, r.implementation))
+        n["theory rates"] += prev is not None
         if prev is not None and prev.ok and not r.ok:
             out.append(
                 Change(
@@ -199,6 +260,7 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
     old_r = {r.optimizer: r for r in old.reddi}
     for r in new.reddi:
         prev = old_r.get(r.optimizer)
+        n["Reddi runs"] += prev is not None
         if prev is not None and prev.ok and not r.ok:
             out.append(
                 Change(
@@ -218,30 +280,13 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
             p = prev_rows.get((s.optimizer, s.implementation, s.size, s.dtype, s.device))
             if p is None or p.time_per_step is None or s.time_per_step is None:
                 continue
-            ratio = s.time_per_step / p.time_per_step
+            n["step times"] += 1
+            noise = [(r.time_per_step, r.time_q25, r.time_q75) for r in (p, s)]
+            if any(None in t for t in noise):
+                continue
             item = f"{s.optimizer} {s.implementation} n={s.size:.0e} {s.device}"
-            if ratio > SLOWER:
-                out.append(
-                    Change(
-                        WARNING,
-                        "step time",
-                        item,
-                        f"{p.time_per_step * 1e6:.1f} µs",
-                        f"{s.time_per_step * 1e6:.1f} µs",
-                        f"{ratio:.2f}× slower",
-                    )
-                )
-            elif ratio < 1 / SLOWER:
-                out.append(
-                    Change(
-                        IMPROVEMENT,
-                        "step time",
-                        item,
-                        f"{p.time_per_step * 1e6:.1f} µs",
-                        f"{s.time_per_step * 1e6:.1f} µs",
-                        f"{1 / ratio:.2f}× faster",
-                    )
-                )
+            if change := _separated_slower(item, "step time", *noise):
+                out.append(change)
     order = {REGRESSION: 0, WARNING: 1, IMPROVEMENT: 2, NOTE: 3}
     out.sort(key=lambda c: order[c.severity])
     return cmp

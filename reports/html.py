@@ -73,7 +73,8 @@ def render_html(
         parts.append(
             f'<p class="{"violation" if n else "muted"}">{n} regression(s), '
             f"{comparison.count('warning')} warning(s), "
-            f"{comparison.count('improvement')} improvement(s).</p>"
+            f"{comparison.count('improvement')} improvement(s); compared "
+            f"{e(comparison.summary())}.</p>"
         )
         if comparison.changes:
             parts.append(_table(bt.comparison_table(comparison)))

@@ -75,6 +75,17 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
         raise
 
 
+JSON_NAME = "bench.json"
+
+
+def write_json(out_dir: str | os.PathLike[str], result: br.BenchResult) -> Path:
+    """bench.json, atomically. Kept apart from the renderers (matplotlib): the results are
+    saved even when rendering cannot start."""
+    path = Path(out_dir) / JSON_NAME
+    write_atomic(path, br.dumps(result))
+    return path
+
+
 def load_result(path: str | os.PathLike[str]) -> br.BenchResult:
     """Read a bench JSON; any problem becomes a one-line ValueError naming the file."""
     try:

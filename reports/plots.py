@@ -81,6 +81,9 @@ def _legend(fig: Figure, axes: list, ncol: int = 6) -> None:
                 handles[lab] = h
                 labels.append(lab)
     if handles:
+        # Labels carry every keyword: as many columns as fit the figure's width (~11 chars/in).
+        fit = int(fig.get_figwidth() * 11 // max(len(lab) for lab in labels))
+        ncol = max(1, min(ncol, fit))
         fig.legend(
             [handles[k] for k in labels],
             labels,
@@ -98,7 +101,7 @@ def _curve_panel(ax, cells: list[br.Cell], label_of, styles: _Styles) -> None:
         st = styles(c.optimizer) if label_of is None else label_of(c)
         x = np.asarray(c.curve.steps)
         med = _clip(c.curve.median)
-        label = c.optimizer if label_of is None else st.pop("label")
+        label = bench_tables.cell_label(c) if label_of is None else st.pop("label")
         ax.plot(x, med, label=label, **st)
         lo, hi = _clip(c.curve.q25), _clip(c.curve.q75)
         if np.any(hi > lo):
@@ -149,7 +152,8 @@ def schedule_study(result: br.BenchResult) -> bytes | None:
 
     for ax, (p, o) in zip(axes, panels, strict=True):
         _curve_panel(ax, [c for c in cells if (c.problem, c.optimizer) == (p, o)], label_of, styles)
-        ax.set_title(f"{p} — {o}", fontsize=10)
+        hp = next(c.hp for c in cells if (c.problem, c.optimizer) == (p, o))
+        ax.set_title(f"{p} — {bench_tables.line_label(o, hp)}", fontsize=10, wrap=True)
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel("(f − f*)/(f0 − f*)", fontsize=8)
         ax.tick_params(labelsize=8)
@@ -196,6 +200,7 @@ def profiles(result: br.BenchResult) -> bytes | None:
     styles = _Styles()
     fig = Figure(figsize=(12, 4.2), layout="constrained")
     axes = fig.subplots(1, len(METRICS), squeeze=False).ravel().tolist()
+    cell_of = {c.optimizer: c for c in cells}
     for ax, metric in zip(axes, METRICS, strict=True):
         prof = performance_profile(cells, metric)
         if not prof.problems:  # no solver has a finite cost on any problem (failed cells)
@@ -211,7 +216,8 @@ def profiles(result: br.BenchResult) -> bytes | None:
             ys = np.concatenate(
                 [[np.sum(r <= 1.0) / n], np.arange(1, len(r) + 1) / n, [len(r) / n]]
             )
-            ax.step(xs, ys, where="post", label=s, **styles(s))
+            label = bench_tables.cell_label(cell_of[s]) if s in cell_of else s
+            ax.step(xs, ys, where="post", label=label, **styles(s))
         ax.set_xscale("log", base=2)
         ax.set_xlim(1, top)
         ax.set_ylim(0, 1.02)
@@ -287,7 +293,7 @@ def reddi(result: br.BenchResult) -> bytes | None:
         ax.plot(
             r.curve_steps,
             [np.nan if v is None else v for v in r.curve_x],
-            label=f"{r.optimizer} (final {r.final_x:+.3f})",
+            label=f"{bench_tables.line_label(r.optimizer, r.hp)} (final {r.final_x:+.3f})",
             **styles(r.optimizer),
         )
     ax.axhline(-1, color="black", linewidth=0.8)
@@ -332,7 +338,7 @@ def speed(result: br.BenchResult) -> bytes | None:
             kw = {"color": f"C{i_impl}", "marker": "o", "markersize": 3, "label": impl}
             axes[0][j].plot(sizes, [r.time_per_step for r in rows], **kw)
             axes[1][j].plot(sizes, [100 * r.bandwidth_fraction for r in rows], **kw)
-        axes[0][j].set_title(fam, fontsize=10)
+        axes[0][j].set_title(bench_tables.line_label(fam, s.hp.get(fam, {})), fontsize=8, wrap=True)
         for ax in (axes[0][j], axes[1][j]):
             ax.set_xscale("log")
             ax.grid(True, alpha=0.3)

@@ -3,7 +3,8 @@
 Protocol (the issue's): every optimizer gets the same log grid of base learning rates and the
 same step budget on each problem; the lr with the best final suboptimality on a tuning seed
 (kept apart from the evaluation seeds) is then run on every evaluation seed. Metrics per run:
-final suboptimality f - f*, steps to reach f - f* <= tau (f(x0) - f*), wall time; 95 %
+final suboptimality f - f*, steps to target (the step from which f - f* <= tau (f(x0) - f*)
+holds to the end of the budget, not the first crossing), wall time; 95 %
 bootstrap intervals over seeds (scipy.stats.bootstrap, percentile method).
 
 Work is spread over processes (spawn-safe, one torch thread each); ``run_bench`` returns a
@@ -186,6 +187,27 @@ def make_torch_optimizer(
     return _torch_class(cfg.path)(params, lr=lr, **dict(cfg.hp), **extra)
 
 
+# Constructor switches that pick a code path, not the algorithm: left out of the keywords shown.
+CODE_PATH_SWITCHES = frozenset({"foreach", "fused", "capturable", "differentiable"})
+
+
+def run_keywords(cfg: OptimizerConfig, **extra: Any) -> dict[str, Any]:
+    """Every keyword the line runs with, the defaults it never names included, lr aside (it is
+    tuned and shown per cell): the reference's record defaults, or the constructed optimizer's
+    own ``defaults`` (what torch.optim stores in every param group)."""
+    if cfg.kind == "reference":
+        kw = {**OPTIMIZERS[cfg.path].defaults, **dict(cfg.hp), **extra}
+    else:
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = make_torch_optimizer(cfg, [p], 1e-3, **extra)
+        kw = dict(getattr(opt, "defaults", None) or {**dict(cfg.hp), **extra})
+    return {
+        k: v if isinstance(v, (bool, int, float, str, tuple, list, type(None))) else repr(v)
+        for k, v in kw.items()
+        if k != "lr" and k not in CODE_PATH_SWITCHES
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Schedules
 
@@ -293,8 +315,7 @@ def run_one(
     target = inst.f_star + tau * gap0
     limit = inst.f_star + BLOWUP * max(gap0, 1e-300)
     fs = np.full(steps + 1, np.nan)
-    hit: int | None = None
-    t_hit: float | None = None
+    ts = np.full(steps + 1, np.nan)  # seconds since the start, at each evaluation of f
     diverged = False
     sample = inst.sample_grad
 
@@ -343,13 +364,24 @@ def run_one(
             fs[k] = np.nan
             diverged = True
             break
-        if hit is None and f <= target:
-            hit, t_hit = k, time.perf_counter() - t0
+        ts[k] = time.perf_counter() - t0
         if k == steps:
             break
         xk = advance(np.ascontiguousarray(g, dtype=np.float64), k)
     wall = time.perf_counter() - t0
-    return RunOutcome(fs, hit, t_hit, wall, diverged)
+    hit = steps_to_stay(fs, target)
+    return RunOutcome(fs, hit, None if hit is None else float(ts[hit]), wall, diverged)
+
+
+def steps_to_stay(fs: np.ndarray, target: float) -> int | None:
+    """Steps to target counted AlgoPerf's way: the first step from which f stays at or below
+    ``target`` to the end of the budget, not the first crossing (momentum's transient dip on
+    Rosenbrock would otherwise count). NaN (a divergence) is above any target: None."""
+    below = np.asarray(fs, dtype=np.float64) <= target
+    if below.size == 0 or not below[-1]:
+        return None
+    above = np.flatnonzero(~below)
+    return int(above[-1] + 1) if above.size else 0
 
 
 def score(out: RunOutcome, inst: Instance) -> tuple[float, float]:
@@ -464,6 +496,7 @@ def failed_cell(
         0.0,
         empty,
         error=why.splitlines()[0],
+        hp=dict(cfg.hp),  # not built: the keywords given
     )
 
 
@@ -503,6 +536,7 @@ def _cell(
             0.0,
             empty,
             error="diverged at every learning rate of the grid",
+            hp=run_keywords(cfg),
         )
     runs: list[br.SeedRun] = []
     rels = []
@@ -549,6 +583,7 @@ def _cell(
         steps_to_target=bootstrap(reached, 2),
         reached=len(reached) / len(runs),
         wall_time=bootstrap(walls, 3),
+        hp=run_keywords(cfg),
     )
 
 
@@ -701,6 +736,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
     idx = curve_steps(steps, 300)
     return br.ReddiRun(
         optimizer=cfg.name,
+        hp=run_keywords(cfg, **hp),
         alpha=alpha,
         steps=steps,
         x0=x0,
@@ -756,6 +792,7 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
         spec = OPTIMIZERS[fam.spec]
         hp = {**spec.defaults, **dict(fam.hp), "lr": 1e-2}
         cls = _torch_class(fam.torch_class)
+        shown = {"lr": hp["lr"], **run_keywords(torch_config(fam_name))}  # lr fixed here
         for impl in spec.implementations:
             flag = {"forloop": {"foreach": False}, "foreach": {"foreach": True}}.get(
                 impl, {"fused": True}
@@ -774,7 +811,9 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
                 except Exception as exc:  # noqa: BLE001 - e.g. fused not built for this dtype
                     msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
                     rows.append(
-                        br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, None, None, msg)
+                        br.CrossvalRow(
+                            fam_name, impl, dtype_name, CROSSVAL_STEPS, None, None, msg, shown
+                        )
                     )
                     continue
                 ref = run_reference(spec.step, p0, gs, hp)
@@ -789,7 +828,9 @@ def crossval_task(families: Sequence[str]) -> list[br.CrossvalRow]:
                             ratio = np.where(err > 0, err / tol.theta[k][i], 0.0)
                         units = max(units, float(np.max(ratio)))
                 rows.append(
-                    br.CrossvalRow(fam_name, impl, dtype_name, CROSSVAL_STEPS, worst, units)
+                    br.CrossvalRow(
+                        fam_name, impl, dtype_name, CROSSVAL_STEPS, worst, units, hp=shown
+                    )
                 )
     return rows
 
@@ -841,6 +882,8 @@ class Plan:
     # --target optimizers that crashed or hung when first built and stepped: why, per target
     # (their cells are failed cells, not run).
     failed_targets: list[tuple[OptimizerConfig, str]] = field(default_factory=list)
+    # --target path -> its optcheck validate verdict line (or "not validated ...")
+    validation: dict[str, str] = field(default_factory=dict)
 
 
 def standard_plan() -> Plan:
@@ -1007,6 +1050,10 @@ def run_bench(
         by_kind.get("cell_task", []),
         key=lambda c: (order_s.get(c.schedule, 99), order_p[c.problem], order_o[c.optimizer]),
     )
+    paths = {c.name: c.path for c in plan.optimizers if c.kind == "target"}
+    for c in cells:
+        if c.optimizer in paths:
+            c.validation = plan.validation.get(paths[c.optimizer], "not validated")
     problems = sorted(by_kind.get("f_star_task", []), key=lambda r: order_p[r.name])
     theory = sorted(
         by_kind.get("theory_task", []),
@@ -1026,6 +1073,7 @@ def run_bench(
                 len(results), len(results), "step-time measurements (alone on the machine)", 1.0
             )
         speed_section = run_speed(**plan.speed)
+        speed_section.hp = {f: run_keywords(torch_config(f)) for f in plan.speed["families"]}
     notes = []
     if len(plan.settings.seeds) < 5:
         notes.append(f"only {len(plan.settings.seeds)} seeds: the protocol asks for at least 5")

@@ -9,7 +9,8 @@
 Exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark checks itself (f*,
 theory rates, Reddi's outcome) did not hold, or a task failed (raised, crashed or hung: every
 task runs in a supervised worker process, ``optcheck.suites.pool``; the other results are
-saved); 2 usage error (nothing written); 130 interrupted (Ctrl-C or SIGTERM: the workers are
+saved); 2 usage error (nothing written), or after the run a --compare with nothing to compare
+or a rendering failure (bench.json saved); 130 interrupted (Ctrl-C or SIGTERM: the workers are
 killed, nothing written).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import signal
 import sys
@@ -45,7 +47,8 @@ def register(subparsers: Any) -> None:
         "bench.json, bench.md and a self-contained bench.html into --out.",
         epilog="exit codes: 0 ok; 1 regressions against --compare, a claim the benchmark "
         "checks itself did not hold, or a task raised, crashed or hung (the other results "
-        "are saved); 2 usage error (nothing written); 130 interrupted",
+        "are saved); 2 usage error (nothing written), or after the run --compare with nothing "
+        "to compare or a rendering failure (bench.json saved); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
     p.add_argument(
@@ -75,6 +78,15 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="a hyper-parameter of every --target (repeatable), checked as optcheck validate "
         "checks it, e.g. --hp weight_decouple=False; the lr is tuned, not set",
+    )
+    p.add_argument(
+        "--validated",
+        action="append",
+        default=[],
+        metavar="REPORT.json",
+        help="an `optcheck validate TARGET --json REPORT.json` report of a --target, with the "
+        "same --hp (repeatable): its verdict marks the target's line in every table; a "
+        "--target without one is marked 'not validated'",
     )
     p.add_argument("--seeds", type=int, metavar="N", help="evaluation seeds 0..N-1 (default 5)")
     p.add_argument("--steps", type=int, metavar="N", help="step budget for every problem")
@@ -222,6 +234,9 @@ def _plan(args: argparse.Namespace) -> Any:
         except ValueError as exc:
             raise UsageError(f"--target: {exc}") from None
         plan.optimizers += configs
+        plan.validation = _validation(args.validated, configs)
+    elif args.validated:
+        raise UsageError("--validated gives the verdict of a --target; give --target too")
     if args.schedules:
         for s in args.schedules:
             if s not in bench.SCHEDULE_NAMES:
@@ -269,6 +284,45 @@ def _plan(args: argparse.Namespace) -> Any:
             raise UsageError("--device cuda: no CUDA device is available")
         plan.speed = {**plan.speed, "device": args.device}
     return plan
+
+
+def _validation(paths: list[str], configs: list[Any]) -> dict[str, str]:
+    """Each --target's verdict line from its --validated report, or 'not validated'.
+
+    Read, not run: the user names what the target claims to be (--like) and how hard to look
+    (--profile); a validation the bench started itself would know neither and cost each target
+    its own run. A report must match a --target by path and keywords, or it is exit 2."""
+    from optcheck.checks.result import Report
+
+    verdicts = {c.path: "not validated (no --validated report)" for c in configs}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                report = Report.from_dict(json.load(fh))
+        except OSError as exc:
+            raise UsageError(f"--validated: cannot read {path}: {exc.strerror}") from None
+        except (ValueError, TypeError, KeyError) as exc:  # JSON, schema or a missing field
+            raise UsageError(f"--validated: {path} is no optcheck validate report: {exc}") from None
+        cfg = next((c for c in configs if c.path == report.target), None)
+        if cfg is None:
+            raise UsageError(f"--validated: {path} validates {report.target}, not a --target")
+        if _plain(report.settings.get("hp", {})) != _plain(dict(cfg.hp)):
+            raise UsageError(
+                f"--validated: {path} validated {report.target} with --hp "
+                f"{report.settings.get('hp')}, the bench runs it with {dict(cfg.hp)}"
+            )
+        like = f" --like {report.like}" if report.like else " (generic contract only)"
+        n = report.counts
+        verdicts[cfg.path] = (
+            f"{report.verdict} (optcheck validate{like}: {n['violation']} violations, "
+            f"{n['error']} errors, {n['pass']} passed)"
+        )
+    return verdicts
+
+
+def _plain(hp: dict) -> Any:
+    """Keywords as JSON holds them (tuples as lists), so a report's and the bench's compare."""
+    return json.loads(json.dumps(hp, default=repr))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -332,13 +386,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool) -> int:
     from optcheck.reports import escape
-    from optcheck.reports.bench_report import write_json as save_json
-    from optcheck.reports.bench_report import write_report
     from optcheck.reports.compare import compare
+    from optcheck.reports.io import write_json as save_json
     from optcheck.suites.pool import format_exception
 
-    if write_json:
-        path = save_json(out, result)  # first: the results survive a rendering failure
+    if write_json:  # first, before any renderer is imported: the results survive them
+        path = save_json(out, result)
         print(f"wrote {path}")
     try:
         comparison = compare(baseline, result) if baseline is not None else None
@@ -349,7 +402,17 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if comparison is not None and comparison.unshared:
+        print(
+            f"optcheck bench: error: --compare: nothing to compare: the runs share no "
+            f"{', '.join(comparison.unshared)} (other problems, optimizers, sizes or step "
+            f"budgets); the results are in {out / 'bench.json'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
+        from optcheck.reports.bench_report import write_report
+
         written = write_report(out, result, comparison)
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("OPTCHECK_DEBUG"):
@@ -375,5 +438,8 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
         if comparison.regressions:
             status = EXIT_VIOLATION
         elif not quiet:
-            print(f"no regressions against the run of {comparison.baseline}")
+            print(
+                f"no regressions against the run of {comparison.baseline} "
+                f"(compared: {comparison.summary()})"
+            )
     return status

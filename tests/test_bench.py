@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -162,6 +163,8 @@ def test_compare_detects_an_injected_regression(run_dir, tmp_path, capsys):
     assert code == 1
     assert "regression: final suboptimality: logistic × torch:Adam (constant)" in err
     page = (tmp_path / "cmp" / "bench.html").read_text()
+    # What was compared, so an empty comparison cannot pass as green.
+    assert "compared 10 convergence cells, 2 f* checks, 3 theory rates" in page
     assert re.search(
         r'<tr class="bad"><td>regression</td><td>final suboptimality</td>'
         r"<td>logistic × torch:Adam",
@@ -225,6 +228,36 @@ def test_a_comparison_that_fails_after_the_run_keeps_the_results(
     assert "--compare: cannot compare with this run: KeyError: 'speed'" in err
     assert f"the results are in {out / 'bench.json'}" in err
     assert (out / "bench.json").read_text() == (run_dir / "bench.json").read_text()
+
+
+def _fail_render(monkeypatch):
+    from optcheck.reports import plots
+
+    def raises(result):
+        raise RuntimeError("renderer broke")
+
+    monkeypatch.setitem(plots.FIGURES, "loss_curves", raises)
+
+
+def _no_renderer(monkeypatch):
+    # An import that fails (matplotlib broken after the start-up check): None in sys.modules.
+    monkeypatch.setitem(sys.modules, "optcheck.reports.bench_report", None)
+
+
+@pytest.mark.parametrize("breakage", [_fail_render, _no_renderer])
+def test_results_survive_a_failing_renderer(run_dir, tmp_path, capsys, monkeypatch, breakage):
+    """The run's bench.json is complete before any renderer is imported or called; the failure
+    is one line and a non-zero exit, and no half-written report is left."""
+    saved = load_result(run_dir / "bench.json")
+    monkeypatch.setattr(bench, "run_bench", lambda plan, **kw: saved)  # the run, done
+    breakage(monkeypatch)
+    out = tmp_path / "out"
+    code = main([*SMALL, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "rendering failed" in err and f"the results are in {out / 'bench.json'}" in err
+    assert (out / "bench.json").read_text() == (run_dir / "bench.json").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json"]
 
 
 def test_compare_with_itself_is_clean(run_dir):
