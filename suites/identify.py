@@ -18,6 +18,7 @@ a crash or a hang there ends as a finding, not as identify's own exit.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 import multiprocessing
@@ -127,9 +128,14 @@ def identify(
     path: str, hp: Mapping[str, Any] | None = None, *, timeout: float = 120.0, cases: int = CASES
 ) -> Identification:
     """Identify the target ``module:Attr`` in a child process (module docstring)."""
+    start = time.perf_counter()
+    top = path.partition(":")[0].split(".")[0]
+    if not top or importlib.util.find_spec(top) is None:  # imports nothing of the target
+        return Identification(
+            path, {}, [], [], {}, failure=f"cannot import {top!r}", unloadable=True
+        )
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    start = time.perf_counter()
     proc = ctx.Process(target=_child, args=(child, path, dict(hp or {}), cases), daemon=True)
     proc.start()
     child.close()

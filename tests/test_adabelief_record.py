@@ -118,8 +118,10 @@ def test_real_package_cross_validates_below_float64(dtype):
     ("flag", "variant"),
     [
         ({"weight_decouple": False}, "coupled-decay"),
-        ({"fixed_decay": True}, "decay-without-lr"),
-        ({"adam_debias": True}, "no-first-moment-correction"),
+        pytest.param({"fixed_decay": True}, "decay-without-lr", marks=pytest.mark.thorough),
+        pytest.param(
+            {"adam_debias": True}, "no-first-moment-correction", marks=pytest.mark.thorough
+        ),
     ],
 )
 def test_real_package_flags_are_the_named_variants(flag, variant):

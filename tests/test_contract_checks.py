@@ -104,8 +104,8 @@ CONFORMING: list[Any] = [
     ],
     # Without a spec only lr is drawn and every property is assumed (lr = 0 freezes, ...).
     (torch_target("SGD", "forloop"), None),
-    (torch_target("AdamW", "foreach"), None),
-    (zoo_target("CorrectMomentumSGD"), None),  # the zoo's unbroken base
+    pytest.param(torch_target("AdamW", "foreach"), None, marks=pytest.mark.thorough),
+    pytest.param(zoo_target("CorrectMomentumSGD"), None, marks=pytest.mark.thorough),
     (zoo_target("CorrectMomentumSGD"), "SGD"),
 ]
 

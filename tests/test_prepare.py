@@ -278,6 +278,7 @@ def test_per_group_draws_follow_the_target_in_the_numeric_checks():
 # --- 6. every entry point goes through prepare --------------------------------------------------
 
 
+@pytest.mark.thorough  # a subprocess pytest (11 s); prepare() is the one path, tested in-process
 def test_plugin_gets_the_probe_and_the_variant_naming(tmp_path):
     broken = _pytest(tmp_path, "--optcheck", "zoo.optimizers_contract:RaisingConstructor")
     assert broken.returncode == 1, broken.stdout[-2000:]

@@ -85,7 +85,9 @@ def test_python_api_is_lazy_and_exposed():
         optcheck.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("module", ["optcheck", "optcheck.suites.cli"])
+@pytest.mark.parametrize(
+    "module", ["optcheck", pytest.param("optcheck.suites.cli", marks=pytest.mark.thorough)]
+)
 def test_module_entry_points_report_usage_errors_in_one_line(module):
     out = subprocess.run(
         [sys.executable, "-m", module, "validate", "torch.optim:Adam", "--like", "Nope"],

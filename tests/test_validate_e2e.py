@@ -207,6 +207,8 @@ def test_factory_returning_a_non_optimizer_is_a_target_error(tmp_path, monkeypat
     assert "returned int, not an Optimizer" in capsys.readouterr().err
 
 
+@pytest.mark.thorough  # a subprocess pytest over SGD's whole run (15 s); the plugin's collection
+# and options are tested by default in test_pytest_plugin.py
 def test_pytest_plugin_turns_checks_into_items(tmp_path):
     (tmp_path / "xfails.txt").write_text(
         "# the zoo optimizer loses its buffer on resume\ncontract.resume\n"
