@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from sampling import every_nth
 
 from optcheck.checks import errorprop as EP
 from optcheck.checks import tolerance as T
@@ -40,16 +39,22 @@ def _hp(name: str, k: int) -> dict:
 
 
 STEPS = [
-    pytest.param(fn, name, id=f"{name}:{label}")
+    (fn, name, f"{name}:{label}")
     for name, spec in OPTIMIZERS.items()
     if not spec.structured  # their own problems: tests/test_structural_records.py
     for fn, label in [(spec.step, "spec")] + [(v.fn, v.name) for v in spec.variants]
 ]
 
 
+TRACKED_CASES = [(*s, d) for s in STEPS for d in ("float64", "float32", "bfloat16")]
+
+
 @pytest.mark.parametrize(
     ("step", "name", "dtype"),
-    every_nth([(s, n, d) for s, n in STEPS for d in ("float64", "float32", "bfloat16")], 2),
+    [
+        pytest.param(fn, name, d, id=f"{label}-{d}", marks=() if j % 2 else [pytest.mark.thorough])
+        for j, (fn, name, label, d) in enumerate(TRACKED_CASES)
+    ],
 )
 def test_tracked_evaluation_is_the_reference_bit_for_bit(step, name, dtype):
     """Run on tracked values, a step computes exactly the reference's float64 trajectory: the
