@@ -103,6 +103,7 @@ def test_violation_snippet_reproduces_standalone(tmp_path, monkeypatch):
     assert "REPRODUCED" in out.stdout, out.stdout + out.stderr
 
 
+@pytest.mark.thorough  # 4 s; closure naming shares behaves_like with the open-loop one
 def test_a_variant_port_is_named():
     result = verdict("crossval.closure_trajectory", zoo_target(Z.LBFGSUnscaledFirstStep))
     case = evidence_case(result)

@@ -161,6 +161,7 @@ def test_gamma_off_by_a_tenth_of_a_percent_is_seen_at_once():
     assert result.evidence.step == 1  # one step of 0.1 % is ~4.5e12 round-off units
 
 
+@pytest.mark.thorough  # a long horizon by nature (6 s)
 def test_drift_over_long_horizons_stays_within_the_error_model():
     """Every torch scheduler over >= 10,000 steps against its closed form: the chainable
     (recursive) forms drift, but never beyond the round-off model (kit.schedules.RoundOff).

@@ -65,8 +65,8 @@ def target(cls) -> OptimizerTarget:
 @pytest.mark.parametrize(
     "dtype",
     [
-        "float64",
-        *(pytest.param(d, marks=pytest.mark.thorough) for d in ("float32", "bfloat16")),
+        # thorough: 6.5 s; torch's own classes show "no false alarm" by default
+        *(pytest.param(d, marks=pytest.mark.thorough) for d in ("float64", "float32", "bfloat16")),
     ],
 )
 def test_a_correct_implementation_conforms(registered, dtype):
