@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from optcheck.checks.kit import closures as C
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
 from optcheck.checks.records import OptimizerRecord
-from optcheck.checks.tolerance import PRECISIONS
+from optcheck.checks.tolerance import PRECISIONS, round_to
 
 
 def _record(ctx: Context) -> OptimizerRecord:
@@ -23,16 +23,11 @@ def _record(ctx: Context) -> OptimizerRecord:
     return spec
 
 
-def _accepts_all(ctx: Context, *keywords: str) -> None:
-    missing = [k for k in keywords if not ctx.target.accepts(k)]
-    if missing:
-        raise NotApplicable(f"target does not accept {', '.join(map(repr, missing))}")
-
-
 @check(
     "lbfgs.first_iteration",
     "the first iteration moves x by -lr·min(1, 1/‖g‖₁)·g (torch's scaled steepest descent)",
     invariant=True,
+    needs=("max_iter", "line_search_fn"),
 )
 def first_iteration(ctx: Context) -> CheckResult:
     """One call with max_iter = 1 and no line search is one iteration from an empty history:
@@ -45,14 +40,13 @@ def first_iteration(ctx: Context) -> CheckResult:
     the sum x₀ + t·d one more rounding of |x₁|. Twice that, as an implementation may order
     the sum otherwise."""
     _record(ctx)
-    _accepts_all(ctx, "max_iter", "line_search_fn")
     dtype = ctx.settings.dtype
     u = PRECISIONS[dtype].u
 
     def prop(case: C.ClosureCase) -> None:
         case = case.rounded(dtype)
         _, g = case.fg(case.x0)
-        g = C.rounded(g, dtype)
+        g = round_to(g, dtype)
         hp = {"lr": 1.0, "tolerance_grad": 1e-7, "tolerance_change": 1e-9, **case.hp}
         gmax, gtd = float(np.max(np.abs(g))), -float(g @ g)
         margins = (gmax / hp["tolerance_grad"], -gtd / hp["tolerance_change"])
@@ -80,6 +74,7 @@ def first_iteration(ctx: Context) -> CheckResult:
     "lbfgs.sufficient_decrease",
     "with line_search_fn='strong_wolfe' no step() increases f",
     invariant=True,
+    needs=("line_search_fn",),
 )
 def sufficient_decrease(ctx: Context) -> CheckResult:
     """The strong Wolfe search returns the lowest point of its bracket, and a point enters
@@ -89,7 +84,6 @@ def sufficient_decrease(ctx: Context) -> CheckResult:
     its dtype, and f is re-evaluated here in float64, each within (n+2)u of its terms'
     magnitudes (|f| and ‖x‖∞‖g‖₁ bound them); four times both ends."""
     _record(ctx)
-    _accepts_all(ctx, "line_search_fn")
     dtype = ctx.settings.dtype
     u = PRECISIONS[dtype].u
 

@@ -231,7 +231,7 @@ def table(steps: int = 10) -> list[dict[str, Any]]:
         }
         for label, (model, hp) in examples.items():
             for suffix, start in (("", p0), ("_near_lr", 10 * hp["lr"] * p0)):
-                init = [_round_to(start, name)]
+                init = [round_to(start, name)]
                 tol = tolerance(model, init, gs, [hp], None, name)
                 t_end = float(np.max(tol.theta[-1][0]))
                 row[f"{label}_tol{suffix}"] = t_end
@@ -242,9 +242,11 @@ def table(steps: int = 10) -> list[dict[str, Any]]:
     return rows
 
 
-def _round_to(x: np.ndarray, dtype: str) -> np.ndarray:
+def round_to(x: Any, dtype: str) -> np.ndarray:
+    """``x`` rounded to ``dtype`` as torch rounds it, back as float64 (scalars as 0-d)."""
     import torch
 
+    x = np.asarray(x, dtype=np.float64)
     return torch.as_tensor(x).to(getattr(torch, dtype)).double().numpy()
 
 

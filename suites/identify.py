@@ -260,8 +260,9 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
             continue
         formulas = [(name, record.step, f"the {name} reference")]
         formulas += [(f"{name}:{v.name}", v.fn, v.description) for v in record.variants]
+        judged, why_not = _record_runs(record, defaults, runs, T)
         for label, fn, description in formulas:
-            candidates.append(_score(label, fn, description, record, defaults, runs, T))
+            candidates.append(_score(label, fn, description, judged, why_not))
     # Matches first (a record before its variants: a tie is reported as a tie), then the
     # rest by how far they are relative to the run's displacement.
     candidates.sort(
@@ -290,28 +291,37 @@ def _describe(probe: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in probe.items()) or "the defaults"
 
 
-def _score(label, fn, description, record, defaults, runs, T) -> Candidate:
-    from optcheck.checks.kit.evidence import Observation
-    from optcheck.checks.kit.evidence import worst as distance
-
+def _record_runs(record, defaults, runs, T) -> tuple[list[tuple[Any, Any, Any]], str]:
+    """The runs a record can be judged on, each (case with the record's keywords, the
+    target's trajectory, the record's tolerance), computed once for all its formulas; or why
+    none can be (the target's keywords lie outside its space)."""
     own = record.defaults
     known = set(own)
     # By name, where the value has the record's kind (a scalar eps is not Adafactor's pair).
     mapped = {k: v for k, v in defaults.items() if k in known and _same_kind(v, own[k])}
-    cand = Candidate(label, description)
-    worst, relative = 0.0, 0.0
+    judged = []
     for probe, case, got in runs:
         if set(probe) - known:
             continue  # the target does something the record cannot express: not its test
-        hp = {**record.defaults, **mapped, **probe}
+        hp = {**own, **mapped, **probe}
         if (why := record.check_hp(hp)) is not None:
-            cand.why_not = f"the target's keywords are outside {record.name}'s space: {why}"
-            return cand
+            return [], f"the target's keywords are outside {record.name}'s space: {why}"
         run = case.replace(hp=hp, defaults={})
         with np.errstate(all="ignore"):
             tol = T.case_tolerance(record.error_model, run, "float64", observed=got)
-            if tol.outside:
-                continue
+        if not tol.outside:
+            judged.append((run, got, tol))
+    return judged, "" if judged else "every case lies outside its error model"
+
+
+def _score(label, fn, description, judged, why_not) -> Candidate:
+    from optcheck.checks.kit.evidence import Observation
+    from optcheck.checks.kit.evidence import worst as distance
+
+    cand = Candidate(label, description, why_not=why_not)
+    worst, relative = 0.0, 0.0
+    for run, got, tol in judged:
+        with np.errstate(all="ignore"):
             ref = run.run_reference(fn)
         moved = max(
             (
@@ -329,6 +339,4 @@ def _score(label, fn, description, record, defaults, runs, T) -> Candidate:
         cand.compared += 1
     cand.ratio = worst if cand.compared else math.inf
     cand.relative = relative if cand.compared else math.inf
-    if not cand.compared:
-        cand.why_not = "every case lies outside its error model"
     return cand

@@ -67,7 +67,7 @@ from optcheck.checks.kit.registry import Context, NotApplicable, Violation
 from optcheck.checks.kit.strategies import TargetRaised, hyperparams
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import Evidence
-from optcheck.checks.tolerance import PRECISIONS
+from optcheck.checks.tolerance import PRECISIONS, round_to
 
 Array = np.ndarray
 FG = Callable[[Array], tuple[float, Array]]
@@ -200,7 +200,7 @@ class ClosureCase:
 
     def rounded(self, dtype: str) -> ClosureCase:
         """x0 as the target stores it, so both runs start from the same point."""
-        return replace(self, x0=rounded(self.x0, dtype))
+        return replace(self, x0=round_to(self.x0, dtype))
 
     def with_hp(self, **hp: Any) -> ClosureCase:
         return replace(self, hp={**self.hp, **hp})
@@ -317,7 +317,7 @@ def drive(
         count[0] += 1
         with np.errstate(all="ignore"):
             f, g = fg(flat())
-        if not (np.isfinite(rounded(f, dtype)) and np.isfinite(rounded(g, dtype)).all()):
+        if not (np.isfinite(round_to(f, dtype)) and np.isfinite(round_to(g, dtype)).all()):
             raise NotApplicable(f"f or ∇f overflows {dtype} at a point the target evaluates")
         for p, c in zip(params, np.split(g, offsets), strict=True):
             p.grad = torch.as_tensor(c.reshape(p.shape), dtype=tdtype, device=device)
@@ -374,22 +374,16 @@ def run_reference(step: Callable[..., Any], case: ClosureCase, fg: FG | None = N
         return ClosureRun(xs, evals, [exact(x)[0] for x in xs])
 
 
-def rounded(a: Any, dtype: str) -> Array:
-    """``a`` rounded to ``dtype`` (as torch rounds), back as float64."""
-    t = torch.as_tensor(np.asarray(a, dtype=np.float64))
-    return t.to(DTYPES[dtype]).to(torch.float64).numpy()
-
-
 def shadow(fg: FG, dtype: str, seed: int, amplitude: float) -> FG:
     """fg with x, f and ∇f each given relative errors uniform in ±amplitude and rounded to
     ``dtype`` (the module docstring)."""
     rng = np.random.default_rng(seed)
 
     def perturbed(x: Array) -> tuple[float, Array]:
-        x = rounded(x * (1 + amplitude * rng.uniform(-1, 1, size=x.shape)), dtype)
+        x = round_to(x * (1 + amplitude * rng.uniform(-1, 1, size=x.shape)), dtype)
         f, g = fg(x)
-        f = float(rounded(f * (1 + amplitude * rng.uniform(-1, 1)), dtype))
-        return f, rounded(g * (1 + amplitude * rng.uniform(-1, 1, size=g.shape)), dtype)
+        f = float(round_to(f * (1 + amplitude * rng.uniform(-1, 1)), dtype))
+        return f, round_to(g * (1 + amplitude * rng.uniform(-1, 1, size=g.shape)), dtype)
 
     return perturbed
 
