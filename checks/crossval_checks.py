@@ -256,12 +256,14 @@ def probes(
         out.append(S.reseeded(case, (seed + 1) % 2**32, schedule="cosine"))
     else:
         out.append(case.replace(lrs=S.lr_schedule("cosine", case.hp["lr"], case.steps, 0)))
+    kinds = ["spike", "random", "sparse", "sign_flip"]
+    kinds = kinds[1:2] if spec.couples_tensors else kinds  # one tensor: the whole optimizer
     recipe = {
         **case.recipe,
         "seed": (seed + 7) % 2**32,
         "steps": 10,
-        "kinds": ["spike", "random", "sparse", "sign_flip"],
-        "shapes": [list(S.fit_shape(spec, (8,)))] * 4,
+        "kinds": kinds,
+        "shapes": [list(S.fit_shape(spec, (8,)))] * len(kinds),
         "exponent": int(np.clip(0, *case.recipe.get("exponents", S.EXPONENTS))),
         "schedule": "cosine",
     }

@@ -693,7 +693,9 @@ def _where(cond: Any, a: Any, b: Any) -> Tracked:
     chosen = np.where(c, ex, ey)
     if isinstance(cond, Cond):
         either = np.maximum(ex, ey) + np.abs(_val(x) - _val(y))
-        chosen = np.where(cond.certain, chosen, either)
+        certain = np.asarray(cond.certain)  # (channels, *cond shape): a scalar test picks arrays
+        certain = certain.reshape(certain.shape + (1,) * (chosen.ndim - certain.ndim))
+        chosen = np.where(certain, chosen, either)
     return Tracked(r, chosen, ar, max(_rel(x), _rel(y)))
 
 

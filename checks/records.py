@@ -31,6 +31,11 @@ def sparse_closure_reason(name: str) -> str:
     )
 
 
+# Generic checks whose cases hold several tensors or param groups, each compared with its own
+# reference run: they cannot judge a record whose state couples the tensors.
+PER_TENSOR_CHECKS = ("contract.param_groups", "interplay.optimizer_lr_reference")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a target's cases must hold when no record says it: inferred by suites.prepare
@@ -101,6 +106,10 @@ class OptimizerRecord:
     # sequence drives it, so the open-loop checks (contract, interplay, crossval.trajectory)
     # do not apply; its invariants drive it by closures on drawn problems (checks.kit.closures).
     closure_driven: bool = False
+    # One state couples every tensor of the optimizer (Prodigy's d: sums over all
+    # coordinates): drawn cases hold one tensor in one group, where the per-tensor step is
+    # the whole optimizer's (the reference's own multi-tensor run is tested by hand).
+    couples_tensors: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -129,6 +138,12 @@ class OptimizerRecord:
             )
         if self.sparse_grads and check_id == "contract.closure":
             return sparse_closure_reason(f"{self.name} (its record: sparse_grads)")
+        if self.couples_tensors and check_id in PER_TENSOR_CHECKS:
+            return (
+                f"{self.name} couples every tensor through one state (its record: "
+                "couples_tensors): this check compares several tensors or param groups, each "
+                "against its own per-tensor reference run"
+            )
         return None
 
     @property

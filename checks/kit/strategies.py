@@ -541,6 +541,8 @@ def cases(
     keep params comparable to the updates, so that updates are not lost in rounding).
     """
     defaults = spec.defaults
+    if spec.couples_tensors:  # the step is the whole optimizer's only for one tensor
+        max_tensors = max_groups = 1
     shapes = fit_shapes(spec, shapes)
     if spec.error_model is not None and spec.error_model.no_empty_tensors:
         shapes = tuple(s for s in shapes if 0 not in s)

@@ -1,0 +1,137 @@
+"""Prodigy invariants (Mishchenko & Defazio 2024, Alg. 3, as the authors' prodigyopt runs it).
+
+Observed through open-loop float64 runs of one tensor (the record couples tensors: one tensor is
+the whole optimizer). At step 1, x = x0, so r_1 = ⟨g, x0 − x0⟩ = 0 and d̂ = 0: d stays d0 and the
+step is Adam's first step at lr·c1·d0 with the moments' (1−β1) and √(1−β2) left in:
+x1 = x0(1 − λ·lr·c1·d0) − lr·c1·d0·(1−β1)·g/(√(1−β2)|g| + ε). The distance estimate is a max of
+its past (Alg. 3: d_{k+1} = max(d_k, d̂)), and min(d_max, γ·d) with γ ≥ 1 keeps that: read from
+the target's param groups, it never falls and never goes below d0 (max, min and a product by
+γ ≥ 1 are monotone in floating point, so the comparison is exact). With zero gradients ‖s‖₁ = 0
+and both packages return before any update: nothing moves, the decoupled decay included.
+Tolerances: the error model's residual bound at that step plus the closed form's rounding (a few
+u of the expected value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from optcheck.checks import tolerance as T
+from optcheck.checks.kit import deltas as D
+from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.evidence import Observation, run_target, trajectory
+from optcheck.checks.kit.registry import (
+    CheckResult,
+    Context,
+    NotApplicable,
+    Violation,
+    check,
+    run_property,
+)
+from optcheck.checks.result import Evidence
+
+F64 = T.EXACT_DTYPE
+U = T.FLOAT64.u
+
+
+def first_update(hp: dict[str, Any], x0: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
+    """x1 from x0 (module docstring): Adam's first step at lr·c1·d0, decay by lr·c1·d0."""
+    b1, b2 = hp.get("betas", (0.9, 0.999))
+    d0, wd = float(hp.get("d0", 1e-6)), float(hp.get("weight_decay", 0.0))
+    c1 = np.sqrt(1 - b2) / (1 - b1) if hp.get("use_bias_correction", False) else 1.0
+    dlr = lr * c1 * d0
+    decouple = hp.get("decouple", True)
+    gp = g + wd * x0 if not decouple else g
+    x = x0 - (wd * dlr) * x0 if decouple else x0
+    step = dlr * (1 - b1) * gp / (np.sqrt(1 - b2) * np.abs(gp) + float(hp.get("eps", 1e-8)))
+    return np.where(np.any(gp != 0), x - step, x0)
+
+
+@check(
+    "prodigy.first_step",
+    "the first step is Adam's at lr·d0 (r_1 = 0 keeps d = d0): x0(1−λ·lr·d0) − lr·d0·(1−β1)g/"
+    "(√(1−β2)|g|+ε)",
+    invariant=True,
+)
+def first_step(ctx: Context) -> CheckResult:
+    """x1 = x0(1 − λ·lr·c1·d0) − lr·c1·d0·(1−β1)·g'/(√(1−β2)|g'|+ε), g' = g + λx0 when the
+    decay is coupled: d is d0 during the first step and after it (r_1 = 0). A d updated before
+    the step, moments without d, a decay not scaled by d or left out fail it."""
+    spec, model = D.record(ctx, "Prodigy")
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, F64)
+        tol = T.case_tolerance(model, case, F64, observed=traj[1:])
+        hp, lr = case.tensor_hp(0), case.lr_at(0, 0)
+        expected = first_update(hp, traj[0][0], case.grads[0][0], lr)
+        slack = T.residual_tolerance(tol, 0, 0, traj[1][0], traj[0][0])
+        obs = Observation("traj[0][STEP][0]", traj[1][0], expected, slack + 8 * U * abs(expected))
+        D.require_at(ctx, "the first step is not Adam's at lr·d0", obs, [case], 0, 0)
+
+    strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 1))
+    return run_property(ctx, strategy, prop)
+
+
+@check(
+    "prodigy.d_never_decreases",
+    "the distance estimate d (param_groups[0]['d']) never falls and never goes below d0",
+    invariant=True,
+)
+def d_never_decreases(ctx: Context) -> CheckResult:
+    """d_{k+1} = min(max(d_max, d̂), γ·max(d_k, d̂ at d_k = d0)) ≥ d_k for γ ≥ 1 (Alg. 3's
+    max): exact in floating point. Read from the param group the authors' code keeps it in;
+    a target without one is not checked (skipped, saying so)."""
+    spec, _ = D.record(ctx, "Prodigy")
+
+    def prop(case: S.Case) -> None:
+        ds: list[Any] = []
+        run_target(ctx, case, F64, on_step=lambda opt, ps: ds.append(opt.param_groups[0].get("d")))
+        if any(d is None for d in ds):
+            raise NotApplicable("the target keeps no 'd' in its param groups")
+        d0 = float(case.tensor_hp(0).get("d0", 1e-6))
+        seq = [d0, *(float(d) for d in ds)]
+        for k in range(1, len(seq)):
+            if not seq[k] >= seq[k - 1]:
+                message = (
+                    f"the distance estimate fell at step {k}: d = {seq[k]!r} after "
+                    f"{seq[k - 1]!r} (d0 = {d0!r})"
+                )
+                raise Violation(
+                    Evidence(message, case.describe(), k, expected=seq[k - 1], got=seq[k])
+                )
+
+    strategy = S.target_cases(
+        spec, ctx.target, ctx.settings.fixed_hp, steps=(2, 12), schedules=S.SCHEDULES
+    )
+    return run_property(ctx, strategy, prop)
+
+
+@check(
+    "prodigy.zero_gradient",
+    "with zero gradients nothing moves, decay included (‖s‖₁ = 0: the step returns early)",
+    invariant=True,
+)
+def zero_gradient(ctx: Context) -> CheckResult:
+    """Every gradient 0 (coupled decay off, or x0 = 0): s, r, m and v stay 0, ‖s‖₁ = 0, and
+    both packages return before updating: x_t = x0 exactly, also under decoupled decay (a
+    decay applied anyway moves x by λ·lr·d0·x)."""
+    spec, _ = D.record(ctx, "Prodigy")
+
+    def prop(case: S.Case) -> None:
+        traj = trajectory(ctx, case, F64)
+        for k in range(case.steps):
+            obs = Observation("traj[0][STEP][0]", traj[k + 1][0], traj[0][0], 0.0)
+            D.require_at(ctx, "with zero gradients the parameters moved", obs, [case], k, 0)
+
+    strategy = S.target_cases(
+        spec,
+        ctx.target,
+        ctx.settings.fixed_hp,
+        fixed={"decouple": True},
+        kinds=("zeros",),
+        steps=(1, 6),
+        schedules=S.SCHEDULES,
+    )
+    return run_property(ctx, strategy, prop)

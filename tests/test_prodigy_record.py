@@ -1,0 +1,140 @@
+"""Prodigy as a catalog record: the reference against the authors' arithmetic (one d for every
+tensor), a correct port passes every check, each invariant and the cross-validation fail on
+broken ports (tests/zoo/prodigy.py), variants are named.
+
+The real packages (prodigyopt 1.1.2, pytorch-optimizer 4.1.0) are checked by hand in
+``test_real_*`` (marked realworld: prodigyopt is not in the test extra)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from recordcheck import context, named, run, target
+from sampling import first_mutant_each
+from zoo import prodigy as Z
+
+from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.reference import prodigy as P
+from optcheck.reference.trajectory import run as reference_run
+
+PRODIGY = OPTIMIZERS["Prodigy"]
+CAUGHT = {
+    "prodigy.first_step": [Z.ProdigyMomentsWithoutD, Z.ProdigyDecayUnscaled],
+    "prodigy.d_never_decreases": [Z.ProdigyDCanFall],
+    "prodigy.zero_gradient": [Z.ProdigyDecaysOnZeroGradient],
+    "crossval.trajectory": [Z.ProdigyStepsWithNewD, Z.ProdigyEpsOldD, Z.ProdigyDCanFall],
+}
+NAMED = {Z.ProdigyEpsOldD: ["eps-old-d"]}
+HPS = [
+    {},
+    {"weight_decay": 0.1, "d0": 1e-2},
+    {"use_bias_correction": True, "growth_rate": 1.02},
+    {"safeguard_warmup": True, "d0": 1e-3, "lr": 0.5},
+    {"betas": (0.0, 0.99), "d0": 1e-2},
+    {"weight_decay": 0.1, "decouple": False},
+    {"slice_p": 2, "d_coef": 2.0},
+]
+
+
+def _draw(seed: int = 0, steps: int = 8):
+    rng = np.random.default_rng(seed)
+    shapes = [(5,), (3, 2)]
+    p0 = [rng.normal(size=s) for s in shapes]
+    return p0, [[rng.normal(size=s) for s in shapes] for _ in range(steps)]
+
+
+def drive(cls: type, p0, grads, **hp) -> tuple[list[list[np.ndarray]], list[float]]:
+    """Params after each step and d after each step, float64, one group."""
+    ps = [torch.nn.Parameter(torch.tensor(p, dtype=torch.float64)) for p in p0]
+    opt = cls(ps, **hp)
+    out, ds = [], []
+    for gs in grads:
+        for p, g in zip(ps, gs, strict=True):
+            p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        out.append([p.detach().numpy().copy() for p in ps])
+        ds.append(float(opt.param_groups[0]["d"]))
+    return out, ds
+
+
+def gap(a, b) -> float:
+    return max(
+        float(np.max(np.abs(x - y)))
+        for xs, ys in zip(a, b, strict=True)
+        for x, y in zip(xs, ys, strict=True)
+    )
+
+
+def test_every_invariant_has_a_mutant():
+    assert set(CAUGHT) == PRODIGY.invariant_ids | {"crossval.trajectory"}
+
+
+@pytest.mark.parametrize("hp", HPS, ids=lambda hp: ",".join(hp) or "defaults")
+def test_two_tensors_share_one_d(hp):
+    """The joint reference (sums over both tensors) is the zoo port to the last bits (same
+    operation order, so within a few u of the parameters)."""
+    p0, grads = _draw()
+    got, _ = drive(Z.ZooProdigy, p0, grads, **hp)
+    ref = P.run_joint(p0, grads, {"lr": 1.0, **hp})
+    assert gap(ref, got) <= 8 * np.finfo(float).eps * max(np.max(np.abs(p)) for p in p0)
+
+
+def test_each_tensor_alone_is_another_optimizer():
+    """Gradients of other sizes per tensor (one near 1, one near 10): run tensor by tensor,
+    each gets its own d, and the trajectories part by far more than round-off."""
+    rng = np.random.default_rng(0)
+    p0 = [rng.normal(size=5), rng.normal(size=(3, 2))]
+    grads = [[1 + 0.1 * rng.normal(size=5), 10 * rng.normal(size=(3, 2))] for _ in range(8)]
+    ref = P.run_joint(p0, grads, {"lr": 1.0})
+    alone = reference_run(P.prodigy_step, p0, grads, {**PRODIGY.defaults, "lr": 1.0})
+    moved = max(float(np.max(np.abs(r - x))) for r, x in zip(ref[-1], p0, strict=True))
+    assert gap(alone, ref) > 1e-3 * moved
+
+
+def test_one_tensor_is_the_whole_optimizer():
+    p0, grads = _draw(1)
+    single = [[g[0]] for g in grads]
+    hp = {**PRODIGY.defaults, "lr": 1.0}
+    assert (
+        gap(reference_run(P.prodigy_step, [p0[0]], single, hp), P.run_joint([p0[0]], single, hp))
+        == 0
+    )
+
+
+def test_the_first_step_by_hand():
+    """x0 = 0, g = 1, lr 1, d0 0.01, ε 0: d̂ = 0 keeps d = d0, m = 0.1·d0, √v = √0.001·d0:
+    x1 = −d0·0.1/√0.001."""
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    p.grad = torch.ones(1, dtype=torch.float64)
+    opt = Z.ZooProdigy([p], d0=0.01, eps=1e-300)
+    opt.step()
+    assert p.item() == pytest.approx(-0.01 * 0.1 / np.sqrt(0.001), rel=1e-14)
+    assert opt.param_groups[0]["d"] == 0.01
+
+
+def test_growth_rate_one_freezes_d_after_its_first_jump():
+    """growth_rate = 1: d = min(d_max, 1·max(d0, d̂)) jumps once, at the first d̂ > d0, then
+    stays: from there Prodigy is Adam at lr·d with moments scaled by d (derived in
+    reference.prodigy)."""
+    p0, grads = _draw(2, steps=20)
+    _, ds = drive(Z.ZooProdigy, p0, grads, growth_rate=1.0, d0=1e-4)
+    jumps = [k for k in range(1, len(ds)) if ds[k] != ds[k - 1]]
+    assert len(jumps) <= 1 and ds[-1] >= 1e-4
+
+
+@pytest.mark.parametrize("check_id", sorted(CAUGHT))
+def test_correct_port_passes(check_id):
+    result = run(context(PRODIGY, target(Z.ZooProdigy)), check_id)
+    assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.parametrize(("check_id", "mutant"), first_mutant_each(CAUGHT))
+def test_mutant_is_caught(check_id, mutant):
+    result = run(context(PRODIGY, target(mutant)), check_id)
+    assert result.verdict == "violation", result.detail
+
+
+@pytest.mark.parametrize("mutant", list(NAMED), ids=lambda m: m.__name__)
+def test_a_variant_port_is_named(mutant):
+    assert named(context(PRODIGY, target(mutant))) == NAMED[mutant]
