@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from recordcheck import context, named, run, target
+from recordcheck import context, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import prodigy as Z
 
@@ -138,3 +138,102 @@ def test_mutant_is_caught(check_id, mutant):
 @pytest.mark.parametrize("mutant", list(NAMED), ids=lambda m: m.__name__)
 def test_a_variant_port_is_named(mutant):
     assert named(context(PRODIGY, target(mutant))) == NAMED[mutant]
+
+
+# --- the real packages (prodigyopt is not in the test extra: nox -s realworld installs it) ----
+
+X0, G = [0.345584192064786], [0.588554539519644]  # the validator's shrunk case
+
+
+def _three_steps(cls: type, default: torch.dtype, **hp) -> tuple[float, float, object]:
+    """θ and d after three steps of a float64 parameter, under torch's default dtype."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        p = torch.nn.Parameter(torch.tensor(X0, dtype=torch.float64))
+        opt = cls([p], lr=1.0, eps=0.01, **hp)
+        for _ in range(3):
+            p.grad = torch.tensor(G, dtype=torch.float64)
+            opt.step()
+        return p.item(), opt.param_groups[0]["d"], opt.param_groups[0].get("d_numerator")
+    finally:
+        torch.set_default_dtype(before)
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("hp", HPS, ids=lambda hp: ",".join(hp) or "defaults")
+def test_real_prodigyopt_is_the_reference_to_the_last_bit(hp):
+    """By hand: prodigyopt 1.1.2 on two tensors (one d) is reference.prodigy.run_joint, to
+    a few u of the parameters (same operations; decay written θ − λ·dlr·θ there)."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    p0, grads = _draw()
+    got, _ = drive(prodigyopt.Prodigy, p0, grads, **hp)
+    ref = P.run_joint(p0, grads, {"lr": 1.0, **hp})
+    assert gap(ref, got) <= 8 * np.finfo(float).eps * max(np.max(np.abs(p)) for p in p0)
+
+
+@pytest.mark.realworld
+def test_real_prodigyopt_finding_coupled_decay_writes_into_the_gradient():
+    """By hand: decouple=False adds λθ to p.grad itself (grad.add_(p.data, alpha=decay));
+    ``optcheck validate prodigyopt:Prodigy --like Prodigy`` says so (contract.grad_unchanged)."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    from real_findings import grad_after_step
+
+    g = torch.tensor([1.0, -2.0, 3.0])
+    left = grad_after_step(prodigyopt.Prodigy, g, weight_decay=0.5, decouple=False)
+    assert torch.equal(left, g + 0.5)  # p = 1
+    ctx = prepared("prodigyopt:Prodigy", "Prodigy")
+    assert run(ctx, "contract.grad_unchanged").verdict == "violation"
+    assert run(ctx, "crossval.trajectory").verdict == "pass"
+
+
+@pytest.mark.realworld
+def test_real_pytorch_optimizer_finding_d_in_float32():
+    """By hand: pytorch-optimizer 4.1.0 keeps r and ‖s‖₁ in torch.tensor([0.0]), the default
+    dtype: with float64 parameters and the default float32, d carries float32 rounding
+    (2e-8 relative after 3 steps) and θ differs from prodigyopt's float64 arithmetic; under
+    a float64 default both agree to the bit. The validator's cross-validation fails on it."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    ours = _three_steps(prodigyopt.Prodigy, torch.float32)
+    f32 = _three_steps(pytorch_optimizer.Prodigy, torch.float32)
+    f64 = _three_steps(pytorch_optimizer.Prodigy, torch.float64)
+    assert f32[2].dtype == torch.float32 and f64[2].dtype == torch.float64
+    assert f64[:2] == ours[:2]
+    assert 1e-9 < abs(f32[1] / ours[1] - 1) < 1e-6 and f32[0] != ours[0]
+    ctx = prepared("pytorch_optimizer:Prodigy", "Prodigy")
+    assert run(ctx, "crossval.trajectory").verdict == "violation"
+
+
+@pytest.mark.realworld
+def test_real_pytorch_optimizer_finding_coupled_decay_is_ignored():
+    """By hand: weight_decouple=False adds λθ to p.grad only after the moments and sums were
+    taken (apply_weight_decay in the update loop): the parameters move exactly as with λ = 0,
+    and p.grad is left as g + λθ. prodigyopt's decouple=False does decay. The validator names
+    the variant coupled-decay-ignored."""
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    out = []
+    for wd in (0.0, 0.5):
+        p = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+        opt = pytorch_optimizer.Prodigy([p], d0=0.1, weight_decay=wd, weight_decouple=False)
+        for _ in range(3):
+            p.grad = torch.tensor([0.5, 0.25], dtype=torch.float64)
+            opt.step()
+        out.append((p.detach().clone(), p.grad.clone()))
+    g = torch.tensor([0.5, 0.25], dtype=torch.float64)
+    assert torch.equal(out[0][0], out[1][0])  # λ = 0.5 moved θ exactly as λ = 0
+    assert torch.equal(out[0][1], g) and not torch.equal(out[1][1], g)  # p.grad rewritten
+    hp = {"weight_decouple": False, "weight_decay": 0.5}
+    ctx = prepared("pytorch_optimizer:Prodigy", "Prodigy", hp=hp)
+    result = run(ctx, "prodigy.first_step")
+    assert result.verdict == "violation", result.detail
+
+
+@pytest.mark.realworld
+def test_real_pytorch_optimizer_finding_deepcopy_loses_maximize():
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    from real_findings import assert_deepcopy_loses
+
+    assert_deepcopy_loses(
+        pytorch_optimizer.Prodigy, "pytorch_optimizer:Prodigy", "Prodigy", "maximize"
+    )
