@@ -65,6 +65,9 @@ class Report:
     schema: str = SCHEMA
     # How the configuration reached the target (keywords passed to it only, kept per group…).
     notes: list[str] = field(default_factory=list)
+    # Without --like: what optcheck identify makes of the target ("hint": its one line),
+    # or why it was not run; None when not asked for.
+    identification: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:

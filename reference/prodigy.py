@@ -51,19 +51,21 @@ INF = math.inf
 
 SPACE = (
     Real("lr", 1e-3, 1.0, 1.0, log=True, special=(1.0,)),
+    # β1 = 0 is its own branch in prodigyopt (no m kept): a special value.
     Pair(
         "betas",
-        Real("beta1", 0.0, 0.99, 0.9, special=(0.9,)),
+        Real("beta1", 0.0, 0.99, 0.9, special=(0.9, 0.0)),
         Real("beta2", 0.5, 0.9999, 0.999, special=(0.999,)),
     ),
-    Real("eps", 1e-10, 1e-2, 1e-8, log=True),
+    # d0 and d_coef centred (log) on their defaults: a sweep over every corner holds one value.
+    Real("eps", 1e-8, 1e-2, 1e-8, log=True),
     Real("weight_decay", 0.0, 0.5, 0.0, special=(0.0,)),
     Flag("decouple", default=True),
     Flag("use_bias_correction"),
     Flag("safeguard_warmup"),
-    Real("d0", 1e-8, 1e-1, 1e-6, log=True, special=(1e-6,)),
-    Real("d_coef", 0.1, 10.0, 1.0, log=True, special=(1.0,)),
-    Real("growth_rate", 1.0, 2.0, INF, special=(INF, 1.0)),
+    Real("d0", 1e-9, 1e-3, 1e-6, log=True),
+    Real("d_coef", 0.1, 10.0, 1.0, log=True),
+    Real("growth_rate", 1.0, 2.0, INF, special=(INF,)),
     Int("slice_p", 1, 3, 1),
 )
 
@@ -132,9 +134,12 @@ def _group(
 
 
 def _one(param: Array, grad: Array, state: State, hp: Hyper, t: int, **kw: bool):
-    """The optimizer of one tensor (the step signature every record has)."""
-    (x,), new = _group([param], [grad], state, hp, t, **kw)
-    return x, new
+    """The optimizer of one tensor (the step signature every record has; its state flat)."""
+    own = {k: v for k, v in state.items() if k in STATE_KEYS}
+    shared = {k: v for k, v in state.items() if k not in STATE_KEYS}
+    (x,), new = _group([param], [grad], {**shared, "tensors": [own] if own else None}, hp, t, **kw)
+    (mine,) = new.pop("tensors")
+    return x, {**mine, **new}
 
 
 def prodigy_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
