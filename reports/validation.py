@@ -261,6 +261,8 @@ def terminal(
     variants = variants_line(report)
     if variants:
         out += ["", t(variants)]
+    if report.identification:
+        out += ["", t(report.identification["hint"])]
     if not verbose and any(r.evidence for r in failed):
         where = evidence_at or "-v, or --report DIR (snippets/: runnable files) / --json PATH"
         out += ["", t(f"evidence and reproduction snippets: {where}")]
@@ -275,6 +277,8 @@ def markdown(report: Report) -> str:
     variants = variants_line(report)
     if variants:
         out += [md(variants), ""]
+    if report.identification:
+        out += [md(report.identification["hint"]), ""]
     out += [f"Note: {md(n)}" for n in report.notes] + ([""] if report.notes else [])
     out += ["| check | verdict | evidence |", "| --- | --- | --- |"]
     for r in report.results:

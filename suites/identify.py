@@ -93,9 +93,18 @@ class Identification:
             return f"matches {head}{tie}" + (f"; next: {nxt}" if nxt else "")
         return f"matches nothing in the catalog; closest: {nxt}"
 
+    @property
+    def hint(self) -> str:
+        """``validate``'s line without --like: "looks like: X (worst …); next: …"."""
+        summary = self.summary
+        if self.matches and summary.startswith("matches "):
+            return "looks like: " + summary.removeprefix("matches ")
+        return f"identification: {summary}"
+
     def asdict(self) -> dict[str, Any]:
         out = asdict(self)
         out["summary"] = self.summary
+        out["hint"] = self.hint
         out["matches"] = [c.name for c in self.matches]
         for c in out["candidates"]:
             for key in ("ratio", "relative"):
@@ -128,8 +137,11 @@ def identify(
     path: str, hp: Mapping[str, Any] | None = None, *, timeout: float = 120.0, cases: int = CASES
 ) -> Identification:
     """Identify the target ``module:Attr`` in a child process (module docstring)."""
+    from optcheck.suites.target import cwd_importable
+
     start = time.perf_counter()
     top = path.partition(":")[0].split(".")[0]
+    cwd_importable()  # where the child, and validate's worker, import the target from
     if not top or importlib.util.find_spec(top) is None:  # imports nothing of the target
         return Identification(
             path, {}, [], [], {}, failure=f"cannot import {top!r}", unloadable=True
@@ -158,6 +170,23 @@ def identify(
         result = Identification(path, {}, [], [], {}, failure=failure)
     result.seconds = time.perf_counter() - start
     return result
+
+
+HINT_LIMIT = 60.0  # seconds validate gives the identification at most (issue 12: ≤ 60 s)
+HINT_FLOOR = 10.0  # less time left than this: not started (a 2-case run takes about 5 s)
+HINT_CASES = 2  # of the 6 recipes: enough to tell the catalog apart (tests/test_identify.py)
+
+
+def hint(path: str, hp: Mapping[str, Any], left: float | None) -> dict[str, Any]:
+    """The identification ``validate`` prints without --like, within ``left`` seconds of the
+    run's --total-timeout (None: no limit); ``{"hint": why not}`` when it does not fit."""
+    budget = HINT_LIMIT if left is None else min(HINT_LIMIT, left)
+    if budget < HINT_FLOOR:
+        return {
+            "hint": f"identification skipped: {max(left or 0.0, 0.0):.0f} s left of "
+            "--total-timeout (optcheck identify TARGET runs it alone)"
+        }
+    return identify(path, hp, timeout=budget, cases=HINT_CASES).asdict()
 
 
 def _child(conn: Any, path: str, hp: dict[str, Any], cases: int) -> None:
@@ -307,11 +336,28 @@ def _record_runs(record, defaults, runs, T) -> tuple[list[tuple[Any, Any, Any]],
         if (why := record.check_hp(hp)) is not None:
             return [], f"the target's keywords are outside {record.name}'s space: {why}"
         run = case.replace(hp=hp, defaults={})
+        if record.couples_tensors:  # one state over every coordinate: the tensors as one
+            run, got = _joined(run), [[_flat(ps)] for ps in got]
         with np.errstate(all="ignore"):
             tol = T.case_tolerance(record.error_model, run, "float64", observed=got)
         if not tol.outside:
             judged.append((run, got, tol))
     return judged, "" if judged else "every case lies outside its error model"
+
+
+def _flat(arrays: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(a) for a in arrays])
+
+
+def _joined(case: Any) -> Any:
+    """``case`` with its tensors concatenated into one (one param group, as identify runs
+    them): the open-loop run of a record whose state couples every coordinate (Prodigy)."""
+    return case.replace(
+        params0=(_flat(case.params0),),
+        grads=tuple((_flat(gs),) for gs in case.grads),
+        groups=(),
+        group_hp=(),
+    )
 
 
 def _score(label, fn, description, judged, why_not) -> Candidate:

@@ -45,13 +45,17 @@ def parse(path: str) -> tuple[str, str]:
     return module, attr
 
 
+def cwd_importable() -> None:
+    """The current directory is importable, as with `python -m`, but after the standard
+    library and site-packages: a statistics.py there must not shadow the stdlib's."""
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.append("")
+
+
 def resolve(path: str) -> Any:
     """Import ``module`` and follow the dotted ``Attr``; errors become one-line TargetErrors."""
     module_name, attr = parse(path)
-    if "" not in sys.path and "." not in sys.path:
-        # The current directory is importable, as with `python -m`, but after the standard
-        # library and site-packages: a statistics.py there must not shadow the stdlib's.
-        sys.path.append("")
+    cwd_importable()
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -100,6 +100,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help="run only checks whose id starts with PREFIX (repeatable)",
     )
+    p.add_argument(
+        "--no-identify",
+        action="store_true",
+        help="without --like, do not run optcheck identify after the contract (it prints "
+        "which algorithm of the catalog the target looks like, within 60 s)",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     p.add_argument(
         "--report",
@@ -144,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
+        hp = parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     _check_outputs(args)
@@ -182,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         if live:
             print("\r\033[K", end="", file=sys.stderr)
     report.settings["select"] = list(args.select)
+    report.identification = _identification(args, report, hp, start)
     if args.quiet:
         print(escape.terminal(validation.summary(report)))
     else:
@@ -200,6 +207,20 @@ def run(args: argparse.Namespace) -> int:
     if snippets:
         print(f"wrote {args.report / validation.SNIPPETS}/: {snippets} snippets", file=sys.stderr)
     return report.exit_code
+
+
+def _identification(args: argparse.Namespace, report, hp: dict, start: float) -> dict | None:  # noqa: ANN001
+    """The hint without --like: the generic contract says nothing about which algorithm the
+    target is. Not run for a --select run (a focused one), nor where the target failed to run
+    (an error result) or nothing was checked: identify would only meet the same failure."""
+    if args.like or args.no_identify or args.select:
+        return None
+    if any(r.verdict == "error" for r in report.results) or report.nothing_checked:
+        return None
+    from optcheck.suites.identify import hint
+
+    left = None if not args.total_timeout else args.total_timeout - (time.perf_counter() - start)
+    return hint(args.target, hp, left)
 
 
 def _interrupt(signum: int, frame: object) -> None:

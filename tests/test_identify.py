@@ -68,3 +68,78 @@ def test_the_python_api_offers_identify():
     import optcheck
 
     assert optcheck.identify is identify and "identify" in dir(optcheck)
+
+
+# --- validate without --like: the identification as a hint ---------------------------------
+
+
+def _args(**kw):
+    import argparse
+
+    base = {"like": None, "no_identify": False, "select": [], "total_timeout": 1800.0}
+    return argparse.Namespace(**{**base, **kw}, target="tests.zoo.lion:ZooLion")
+
+
+def _report(*verdicts):
+    from optcheck.checks.result import CheckResult, Report
+
+    return Report("t", None, {}, [CheckResult(f"c{i}", "t", v, "") for i, v in enumerate(verdicts)])
+
+
+def test_validate_hint_runs_only_where_it_can_say_something(monkeypatch):
+    """Run after a generic contract that ran the target; not with --like, --no-identify,
+    --select, an error result (the target crashed or hung) or nothing checked."""
+    import time
+
+    from optcheck.suites import identify as I
+    from optcheck.suites import validate_cli
+
+    asked = []
+    monkeypatch.setattr(I, "identify", lambda path, hp, **kw: asked.append(kw) or _lion())
+    ok, now = _report("pass", "violation"), time.perf_counter()
+    hint = validate_cli._identification(_args(), ok, {}, now)
+    assert hint["hint"].startswith("looks like: Lion (worst 0.1 of tolerance); next: ")
+    assert asked == [{"timeout": I.HINT_LIMIT, "cases": I.HINT_CASES}]
+    for args, report in [
+        (_args(like="Lion"), ok),
+        (_args(no_identify=True), ok),
+        (_args(select=["contract."]), ok),
+        (_args(), _report("pass", "error")),
+        (_args(), _report("skip")),
+    ]:
+        assert validate_cli._identification(args, report, {}, now) is None
+    # What is left of --total-timeout bounds it; under HINT_FLOOR it is not started.
+    validate_cli._identification(_args(total_timeout=30.0), ok, {}, now)
+    assert 0 < asked[-1]["timeout"] <= 30.0
+    late = validate_cli._identification(_args(total_timeout=5.0), ok, {}, now)
+    assert late["hint"].startswith("identification skipped: ") and len(asked) == 2
+
+
+def test_validate_hint_is_printed_and_kept_in_the_json(tmp_path):
+    from optcheck.checks.result import Report
+    from optcheck.reports import validation
+
+    report = _report("pass")
+    report.identification = _lion().asdict()
+    assert "\nlooks like: Lion (worst 0.1" in validation.terminal(report)
+    assert "looks like: Lion" in validation.markdown(report)
+    again = Report.from_dict(report.to_dict())
+    assert again.identification["matches"] == ["Lion"]
+    nothing = _lion(ratio=3e5).hint
+    assert nothing.startswith("identification: matches nothing in the catalog; closest: Lion")
+
+
+def _lion(ratio: float = 0.1):
+    from optcheck.suites.identify import Candidate, Identification
+
+    cands = [Candidate("Lion", "", ratio, 1e-3, 2), Candidate("SignSGD", "", 9e9, 0.5, 2)]
+    return Identification("tests.zoo.lion:ZooLion", {}, [{}], cands, {})
+
+
+@pytest.mark.thorough  # (a validate run and a child identify: about 15 s)
+def test_validate_without_like_prints_what_the_target_looks_like(tmp_path, capsys):
+    out = tmp_path / "v.json"
+    code = main(["validate", "tests.zoo.lion:ZooLion", "--max-examples", "3", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "looks like: Lion (worst " in text, text
+    assert json.loads(out.read_text())["identification"]["matches"] == ["Lion"]
