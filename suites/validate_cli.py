@@ -209,13 +209,20 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _identification(args: argparse.Namespace, report, hp: dict, start: float) -> dict | None:  # noqa: ANN001
+def _identification(
+    args: argparse.Namespace,
+    report,  # noqa: ANN001 - a Report
+    hp: dict,
+    start: float,
+) -> dict | None:
     """The hint without --like: the generic contract says nothing about which algorithm the
     target is. Not run for a --select run (a focused one), nor where the target failed to run
-    (an error result) or nothing was checked: identify would only meet the same failure."""
+    (an error result) or passed no check (its constructor raised, nothing was checked):
+    identify would only meet the same failure, at the cost of a child process."""
     if args.like or args.no_identify or args.select:
         return None
-    if any(r.verdict == "error" for r in report.results) or report.nothing_checked:
+    verdicts = {r.verdict for r in report.results}
+    if "error" in verdicts or "pass" not in verdicts:
         return None
     from optcheck.suites.identify import hint
 

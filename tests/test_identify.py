@@ -88,7 +88,8 @@ def _report(*verdicts):
 
 def test_validate_hint_runs_only_where_it_can_say_something(monkeypatch):
     """Run after a generic contract that ran the target; not with --like, --no-identify,
-    --select, an error result (the target crashed or hung) or nothing checked."""
+    --select, an error result (the target crashed or hung) or no check passed (its
+    constructor raised, or nothing was checked)."""
     import time
 
     from optcheck.suites import identify as I
@@ -106,6 +107,7 @@ def test_validate_hint_runs_only_where_it_can_say_something(monkeypatch):
         (_args(select=["contract."]), ok),
         (_args(), _report("pass", "error")),
         (_args(), _report("skip")),
+        (_args(), _report("violation", "skip")),
     ]:
         assert validate_cli._identification(args, report, {}, now) is None
     # What is left of --total-timeout bounds it; under HINT_FLOOR it is not started.
