@@ -67,6 +67,7 @@ SPACE = (
     Real("d_coef", 0.1, 10.0, 1.0, log=True),
     Real("growth_rate", 1.0, 2.0, INF, special=(INF,)),
     Int("slice_p", 1, 3, 1),
+    Flag("maximize"),  # pytorch-optimizer's; prodigyopt has none (its checks are skipped)
 )
 
 
