@@ -161,6 +161,7 @@ HORIZON_PARAMS: dict[str, dict[str, Any]] = {
         ),
     },
     "WarmupCosine": {"start_factor": 0.01, "warmup_steps": 1000, "T_max": 9000, "eta_min": 1e-5},
+    "SWALR": {"swa_lr": 0.01, "anneal_epochs": LONG_HORIZON - 1, "anneal_strategy": "cos"},
 }
 
 

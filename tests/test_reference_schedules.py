@@ -46,6 +46,7 @@ INVARIANTS = {
     "step_drops",
     "periodic",
     "sequential_continuity",
+    "swa_anneal",
 }
 
 
@@ -257,6 +258,15 @@ def _bound_warmup_cosine(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -
     return _bound_sequential(SCHEDULES["WarmupCosine"].recipe(p), base, t, ref)
 
 
+def _bound_swalr(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    # torch recovers the previous step's start lr x = (lr - a' swa)/(1 - a') and returns
+    # swa a + x (1 - a): the error carried in lr is scaled by (1 - a)/(1 - a') <= 1 and each
+    # step adds a few eps of |base| + |swa| (a, a' naive to eps absolute). From a = 1 on,
+    # torch returns swa exactly.
+    ae, swa = p.get("anneal_epochs", 10), p["swa_lr"]
+    return 8 * EPS * (np.minimum(t, ae) + 1) * (abs(base) + abs(swa))
+
+
 BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "ConstantLR": _rel(lambda t: np.full(len(t), 4.0)),  # * factor, * (1/factor)
     "StepLR": lambda p, base, t, ref: (t // p["step_size"] + 3) * EPS * np.abs(ref),
@@ -273,6 +283,7 @@ BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "SequentialLR": _bound_sequential,
     "ChainedScheduler": _bound_chained,
     "WarmupCosine": _bound_warmup_cosine,
+    "SWALR": _bound_swalr,
 }
 MOMENTUM_BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "OneCycleLR": lambda p, t, ref: _one_cycle_bound(p, t, ref, "momentum"),
@@ -305,6 +316,10 @@ class Case:
 
 _ONE_CYCLE = dict(max_lr=0.5, total_steps=1001)
 CASES: list[Case] = [
+    Case("SWALR", dict(swa_lr=0.05, anneal_epochs=10, anneal_strategy="cos")),
+    Case("SWALR", dict(swa_lr=0.5, anneal_epochs=999, anneal_strategy="cos")),
+    Case("SWALR", dict(swa_lr=1e-3, anneal_epochs=300, anneal_strategy="linear")),
+    Case("SWALR", dict(swa_lr=0.05, anneal_epochs=0, anneal_strategy="cos")),
     Case("ConstantLR", dict(factor=0.3, total_iters=10)),
     Case("ConstantLR", dict(factor=1.0 / 3, total_iters=1000)),
     Case("ConstantLR", dict(factor=1.0, total_iters=5)),
@@ -781,6 +796,7 @@ def test_specs_are_well_formed() -> None:
         "SequentialLR",
         "ChainedScheduler",
         "WarmupCosine",
+        "SWALR",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
@@ -920,3 +936,14 @@ def test_space_draws_match_torch(name: str) -> None:
         if drawn == 8:
             break
     assert drawn == 8
+
+
+def test_swalr_anneals_to_swa_lr_as_torch_documents() -> None:
+    # torch docs, SWALR: alpha = t/T (linear) or (1 - cos(pi t/T))/2 (cos), lr = swa alpha +
+    # base (1 - alpha), swa_lr from t = T on; anneal_epochs = 0 is swa_lr at once.
+    lin = S.swalr(np.arange(6), 1.0, swa_lr=0.2, anneal_epochs=4, anneal_strategy="linear")
+    np.testing.assert_allclose(lin, [1.0, 0.8, 0.6, 0.4, 0.2, 0.2], rtol=1e-15)
+    cos = S.swalr(1, 1.0, swa_lr=0.2, anneal_epochs=4, anneal_strategy="cos")
+    assert cos == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
+    assert S.swalr(0, 1.0, swa_lr=0.2, anneal_epochs=0) == 0.2
+    assert S.constraint_swalr({"swa_lr": 0.1, "anneal_epochs": 2.0}) is not None

@@ -120,6 +120,8 @@ MUTANTS = [
     ("CyclicPeriodOff", "CyclicLR", "schedule.periodic"),
     ("warmup_cosine_late_switch", "WarmupCosine", "schedule.sequential_continuity"),
     ("warmup_cosine_short_ramp", "WarmupCosine", "schedule.sequential_continuity"),
+    ("SWALRLateArrival", "SWALR", "schedule.swa_anneal"),
+    ("SWALRFromZero", "SWALR", "schedule.bounded"),
 ]
 
 

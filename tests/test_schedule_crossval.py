@@ -120,6 +120,7 @@ MUTANTS = [
     ("WarmupFromZero", "LinearLR", CROSSVAL),
     ("CyclicPeriodOff", "CyclicLR", CROSSVAL),
     ("RestartOffByOne", "CosineAnnealingWarmRestarts", CROSSVAL),
+    ("SWALRLinearAlways", "SWALR", CROSSVAL),
     ("CosineForgetfulStateDict", "CosineAnnealingLR", RESUME),
     ("CosineIgnoresLastEpoch", "CosineAnnealingLR", LAST_EPOCH),
 ]

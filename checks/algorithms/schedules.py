@@ -21,6 +21,7 @@ from optcheck.checks.schedule_checks import (
     restart_points,
     sequential_continuity,
     step_drops,
+    swa_anneal,
 )
 from optcheck.reference import schedules as R
 from optcheck.reference.space import Choice, Flag, Int, Real
@@ -482,5 +483,24 @@ RECORDS = (
             nondecreasing_warmup: lambda p: (0, p["warmup_steps"]),
             bounded: lambda p: (0, p["warmup_steps"] + p["T_max"]),
         },
+    ),
+    ScheduleSpec(
+        name="SWALR",
+        closed_form=R.swalr,
+        torch_class="torch.optim.swa_utils.SWALR",
+        space=(
+            Real("swa_lr", 1e-4, 10.0, 0.05, log=True),
+            Int("anneal_epochs", 0, 1000, 10),
+            Choice("anneal_strategy", ("cos", "linear"), "cos"),
+        ),
+        invariants=(swa_anneal, bounded, nonnegative),
+        source="torch docs, torch.optim.swa_utils.SWALR; Izmailov et al. 2018 "
+        "(arXiv:1803.05407) sec. 3, the constant SWA lr",
+        constraint=R.constraint_swalr,
+        notes="torch's get_lr inverts the previous step's interpolation to recover the "
+        "optimizer's lr (it keeps no base_lrs of its own) and counts epochs with _step_count, "
+        "not last_epoch.",
+        bounds=lambda lr, p: _bounds_between(lr, p.get("swa_lr", 0.05)),
+        landmarks=lambda lr, p: ((p["anneal_epochs"], p["swa_lr"]),),
     ),
 )

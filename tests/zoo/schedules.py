@@ -293,6 +293,54 @@ def warmup_cosine_short_ramp(
     )
 
 
+# --- SWA -------------------------------------------------------------------------------------
+
+
+class _SWA(_ClosedForm):
+    """SWALR's constructor; lr_t = swa + (base - swa)(1 - alpha) with alpha from ``fraction``."""
+
+    def __init__(
+        self,
+        optimizer: Any,
+        swa_lr: float,
+        anneal_epochs: int = 10,
+        anneal_strategy: str = "cos",
+        last_epoch: int = -1,
+    ):
+        self.swa_lr, self.anneal_epochs, self.strategy = swa_lr, anneal_epochs, anneal_strategy
+        super().__init__(optimizer, last_epoch)
+
+    def fraction(self, t: int) -> float:
+        return min(1.0, t / max(1, self.anneal_epochs))
+
+    def lr_at(self, t: int, base: float) -> float:
+        x = self.fraction(t)
+        alpha = x if self.strategy == "linear" else (1 - math.cos(math.pi * x)) / 2
+        return self.swa_lr * alpha + base * (1 - alpha)
+
+
+class SWALRLateArrival(_SWA):
+    """Anneals over anneal_epochs + 1 epochs, reaching swa_lr one step late: swa_anneal."""
+
+    def fraction(self, t: int) -> float:
+        return min(1.0, t / (self.anneal_epochs + 1))
+
+
+class SWALRFromZero(_SWA):
+    """Anneals up from 0 instead of from the optimizer's lr (alpha * swa_lr): bounded."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        return super().lr_at(t, 0.0)
+
+
+class SWALRLinearAlways(_SWA):
+    """Ignores anneal_strategy and anneals linearly: crossval (the halfway point agrees)."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        x = self.fraction(t)
+        return self.swa_lr * x + base * (1 - x)
+
+
 # --- resume -----------------------------------------------------------------------------------
 
 
