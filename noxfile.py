@@ -106,8 +106,9 @@ def validate(session: nox.Session) -> None:
     optimizers = _catalog(session, "r.name for r in catalog.torch_optimizers()")
     for like in optimizers:
         session.run("optcheck", "validate", f"torch.optim:{like}", "--like", like, "--quiet")
-    for like in _catalog(session, "catalog.torch_schedulers()"):
-        target = f"torch.optim.lr_scheduler:{like}"
+    paths = "catalog.SCHEDULES[n].torch_class.rpartition('.')[0] + ':' + n"
+    for target in _catalog(session, f"{paths} for n in catalog.torch_schedulers()"):
+        like = target.partition(":")[2]
         session.run("optcheck", "validate", target, "--like", like, "--quiet")
 
 

@@ -140,3 +140,9 @@ def names() -> list[str]:
         for spec_name, spec in table.items():
             out += [f"{spec_name}:{v.name}" for v in spec.variants]
     return out
+
+
+def stepped_schedules() -> dict[str, ScheduleSpec]:
+    """The schedules driven by step() alone (the t-driven checks); metric-driven ones
+    (ReduceLROnPlateau) have their own (plateau_checks)."""
+    return {name: s for name, s in SCHEDULES.items() if not s.metric_driven}

@@ -81,6 +81,7 @@ LONG_HORIZON = 10_000
 )
 def schedule_crossval(ctx: Context) -> CheckResult:
     spec = schedule_spec(ctx)
+    require_constructible(ctx)
     reference = ctx.reference
 
     @quiet

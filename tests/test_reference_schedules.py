@@ -30,7 +30,7 @@ import torch
 from torch.optim import lr_scheduler as L
 
 from optcheck.checks.algorithms import schedules as records
-from optcheck.checks.catalog import SCHEDULES
+from optcheck.checks.catalog import SCHEDULES, stepped_schedules
 from optcheck.reference import schedules as S
 from optcheck.reference.space import Choice, Flag, Int
 
@@ -521,7 +521,7 @@ def test_max_relative_error_per_scheduler() -> None:
     for name, (rel, ratio) in table.items():
         lines.append(f"{name:34s} {rel:12.3e} {rel / EPS:9.1f} {ratio:10.3f}")
     print("\n" + "\n".join(lines))
-    assert set(SCHEDULES) <= set(table)
+    assert set(stepped_schedules()) <= set(table)
     assert all(ratio <= 1.0 for _, ratio in table.values()), "\n".join(lines)
     # Nothing anywhere near a formula error: the worst is cancellation at a cosine trough.
     assert max(rel for rel, _ in table.values()) < 1e-9, "\n".join(lines)
@@ -797,11 +797,14 @@ def test_specs_are_well_formed() -> None:
         "ChainedScheduler",
         "WarmupCosine",
         "SWALR",
+        "ReduceLROnPlateau",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
         invariants = {fn.check_id.removeprefix("schedule.") for fn in spec.invariants}
-        assert spec.name == key and spec.source and invariants <= INVARIANTS
+        plateau = {i for i in invariants if i.startswith("plateau.")}
+        assert plateau == set() or spec.metric_driven, key
+        assert spec.name == key and spec.source and invariants - plateau <= INVARIANTS
         assert set(spec.scope) <= set(spec.invariants)
         module, _, cls = spec.torch_class.rpartition(".")
         torch_cls = getattr(importlib.import_module(module), cls)
@@ -826,7 +829,7 @@ def test_specs_are_well_formed() -> None:
                 assert dim.default == default, (key, dim.name)
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("name", sorted(stepped_schedules()))
 def test_defaults_match_torch_and_vectorize(name: str) -> None:
     spec = SCHEDULES[name]
     params = spec.defaults
@@ -912,7 +915,7 @@ def _draw(dim: Any, rng: np.random.Generator) -> Any:
     return float(rng.uniform(dim.low, dim.high))
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("name", sorted(stepped_schedules()))
 def test_space_draws_match_torch(name: str) -> None:
     # Points from each spec's own space (T_max=1, total_iters=0, milestone 0, ...), 300 steps.
     spec = SCHEDULES[name]

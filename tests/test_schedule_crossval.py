@@ -14,7 +14,7 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles
-from optcheck.checks.catalog import SCHEDULES
+from optcheck.checks.catalog import SCHEDULES, stepped_schedules
 from optcheck.checks.findings import reproduced_by
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Context, Settings, execute
@@ -24,7 +24,7 @@ from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, drift_table
 from optcheck.checks.target import ScheduleTarget
 
 CHECKS = registry.load_all()
-NAMES = list(SCHEDULES)
+NAMES = list(stepped_schedules())  # ReduceLROnPlateau: tests/test_plateau.py
 CROSSVAL, RESUME, LAST_EPOCH = (
     "crossval.schedule",
     "contract.schedule_resume",
@@ -168,7 +168,7 @@ def test_drift_over_long_horizons_stays_within_the_error_model():
     (recursive) forms drift, but never beyond the round-off model (kit.schedules.RoundOff).
     The table is the closing note's; run with -s to see it."""
     table = drift_table()
-    assert {d.name for d in table} == set(SCHEDULES)
+    assert {d.name for d in table} == set(stepped_schedules())
     print("\nscheduler                    form        max rel drift          vs model")
     for d in table:
         print(d.row())

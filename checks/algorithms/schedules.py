@@ -9,6 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from optcheck.checks.plateau_checks import (
+    monotone_floor,
+    patience_cooldown,
+    reduction_size,
+    resume,
+)
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.schedule_checks import (
     bounded,
@@ -23,6 +29,7 @@ from optcheck.checks.schedule_checks import (
     step_drops,
     swa_anneal,
 )
+from optcheck.reference import plateau as P
 from optcheck.reference import schedules as R
 from optcheck.reference.space import Choice, Flag, Int, Real
 from optcheck.reference.spec import Variant
@@ -502,5 +509,29 @@ RECORDS = (
         "not last_epoch.",
         bounds=lambda lr, p: _bounds_between(lr, p.get("swa_lr", 0.05)),
         landmarks=lambda lr, p: ((p["anneal_epochs"], p["swa_lr"]),),
+    ),
+    ScheduleSpec(
+        name="ReduceLROnPlateau",
+        closed_form=P.plateau_lr,
+        torch_class=_TORCH + "ReduceLROnPlateau",
+        space=(
+            Choice("mode", ("min", "max"), "min"),
+            Real("factor", 0.0, 0.99, 0.1, special=(0.0, 0.5)),
+            Int("patience", 0, 20, 10),
+            Real("threshold", 0.0, 0.5, 1e-4, special=(0.0, 1e-4)),
+            Choice("threshold_mode", ("rel", "abs"), "rel"),
+            Int("cooldown", 0, 10, 0),
+            Real("min_lr", 0.0, 1e-2, 0.0, special=(0.0,)),
+            Real("eps", 0.0, 1.0, 1e-8, special=(0.0, 1e-8)),
+        ),
+        invariants=(monotone_floor, patience_cooldown, reduction_size, resume),
+        source="torch docs, ReduceLROnPlateau (mode, threshold_mode, patience, cooldown, "
+        "min_lr, eps)",
+        constraint=P.constraint_plateau,
+        notes="Metric-driven: step(metric) decides, so the checks draw metric sequences "
+        "(checks/kit/plateau.py). In 'rel' mode with a negative best the threshold works the "
+        "other way (best*(1-threshold) lies above best in 'min' mode), as the docs' formula "
+        "says. min_lr may be a per-group list.",
+        metric_driven=True,
     ),
 )

@@ -12,7 +12,13 @@ import math
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LinearLR, LRScheduler, OneCycleLR, SequentialLR
+from torch.optim.lr_scheduler import (
+    LinearLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
 
 
 class _ClosedForm(LRScheduler):
@@ -339,6 +345,73 @@ class SWALRLinearAlways(_SWA):
     def lr_at(self, t: int, base: float) -> float:
         x = self.fraction(t)
         return self.swa_lr * x + base * (1 - x)
+
+
+# --- metric-driven ---------------------------------------------------------------------------
+
+
+class PlateauRestoresLr(ReduceLROnPlateau):
+    """Puts the lr back to the starting one on an improvement: monotone_floor."""
+
+    def step(self, metrics: Any, epoch: Any = None) -> None:  # type: ignore[override]
+        improved = self._is_better(float(metrics), self.best)
+        super().step(metrics, epoch)
+        if improved:
+            for group, lr in zip(self.optimizer.param_groups, self.first_lrs, strict=True):
+                group["lr"] = lr
+
+    def __init__(self, optimizer: Any, **kw: Any):
+        super().__init__(optimizer, **kw)
+        self.first_lrs = [g["lr"] for g in optimizer.param_groups]
+
+
+class PlateauNoFloor(ReduceLROnPlateau):
+    """Multiplies by factor whatever min_lr says: monotone_floor, reduction_size."""
+
+    def _reduce_lr(self, epoch: Any) -> None:
+        for group in self.optimizer.param_groups:
+            old = float(group["lr"])
+            if old - old * self.factor > self.eps:
+                group["lr"] = old * self.factor
+
+
+class PlateauImpatient(ReduceLROnPlateau):
+    """Reduces after patience bad epochs, not patience + 1 (>= for >): patience_cooldown."""
+
+    def __init__(self, optimizer: Any, patience: int = 10, **kw: Any):
+        super().__init__(optimizer, patience=patience, **kw)
+        self.patience = patience - 1
+
+
+class PlateauNoCooldown(ReduceLROnPlateau):
+    """Ignores cooldown: patience_cooldown."""
+
+    def __init__(self, optimizer: Any, cooldown: int = 0, **kw: Any):
+        super().__init__(optimizer, cooldown=cooldown, **kw)
+        self.cooldown = 0
+
+
+class PlateauNoEps(ReduceLROnPlateau):
+    """Applies reductions of eps or less too: reduction_size."""
+
+    def __init__(self, optimizer: Any, eps: float = 1e-8, **kw: Any):
+        super().__init__(optimizer, eps=eps, **kw)
+        self.eps = 0.0
+
+
+class PlateauAbsAsRel(ReduceLROnPlateau):
+    """Takes threshold_mode='abs' as 'rel': crossval.plateau."""
+
+    def __init__(self, optimizer: Any, threshold_mode: str = "rel", **kw: Any):
+        super().__init__(optimizer, threshold_mode="rel", **kw)
+
+
+class PlateauForgetsBest(ReduceLROnPlateau):
+    """Leaves best and the counters out of its state_dict: resume."""
+
+    def state_dict(self) -> dict[str, Any]:
+        skip = ("best", "num_bad_epochs", "cooldown_counter")
+        return {k: v for k, v in super().state_dict().items() if k not in skip}
 
 
 # --- resume -----------------------------------------------------------------------------------
