@@ -126,7 +126,7 @@ def realworld(session: nox.Session) -> None:
     corpus = tomllib.loads(Path("tests/realworld.toml").read_text())["target"]
     packages = sorted({e["package"] for e in corpus} - {TORCH})
     session.install(TORCH, "-c", CONSTRAINTS, "-e", ".[test]", *packages)
-    _pytest(session, "--realworld", "tests/test_realworld.py")
+    _pytest(session, "--realworld", "tests/test_realworld.py", "tests/test_warmup_factories.py")
 
 
 @nox.session

@@ -94,7 +94,8 @@ def torch_schedulers() -> list[str]:
     return [
         name
         for name, spec in SCHEDULES.items()
-        if spec.torch_class.endswith(f".{name}") and all(map(_literal_dimension, spec.space))
+        if (spec.torch_class or "").endswith(f".{name}")
+        and all(map(_literal_dimension, spec.space))
     ]
 
 
@@ -143,6 +144,11 @@ def names() -> list[str]:
 
 
 def stepped_schedules() -> dict[str, ScheduleSpec]:
-    """The schedules driven by step() alone (the t-driven checks); metric-driven ones
-    (ReduceLROnPlateau) have their own (plateau_checks)."""
-    return {name: s for name, s in SCHEDULES.items() if not s.metric_driven}
+    """The schedules torch ships that step() alone drives (the t-driven checks against
+    torch); metric-driven ones (ReduceLROnPlateau) have their own (plateau_checks), and
+    library factories (torch_class None) are checked on their implementations."""
+    return {
+        name: s
+        for name, s in SCHEDULES.items()
+        if not s.metric_driven and s.torch_class is not None
+    }

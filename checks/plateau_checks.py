@@ -54,7 +54,7 @@ def _run(ctx: Context, prop: Any) -> CheckResult:
     id="crossval.plateau",
     title="every group's lr after every step(metric) equals the reference's",
     kind="schedule",
-    needs_reference=True,
+    invariant=True,  # listed by the metric-driven records only, as their invariants are
 )
 def plateau_crossval(ctx: Context) -> CheckResult:
     def prop(case: PlateauCase) -> None:

@@ -155,7 +155,7 @@ class ScheduleSpec:
 
     name: str
     closed_form: Callable[..., Any]
-    torch_class: str
+    torch_class: str | None  # None: torch ships none (a library's factory, see ``source``)
     space: tuple[Dimension, ...]
     # Check functions that hold for this schedule (a wrong one fails at import).
     invariants: tuple[Callable[..., Any], ...]

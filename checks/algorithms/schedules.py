@@ -12,6 +12,7 @@ from typing import Any
 from optcheck.checks.plateau_checks import (
     monotone_floor,
     patience_cooldown,
+    plateau_crossval,
     reduction_size,
     resume,
 )
@@ -524,7 +525,7 @@ RECORDS = (
             Real("min_lr", 0.0, 1e-2, 0.0, special=(0.0,)),
             Real("eps", 0.0, 1.0, 1e-8, special=(0.0, 1e-8)),
         ),
-        invariants=(monotone_floor, patience_cooldown, reduction_size, resume),
+        invariants=(plateau_crossval, monotone_floor, patience_cooldown, reduction_size, resume),
         source="torch docs, ReduceLROnPlateau (mode, threshold_mode, patience, cooldown, "
         "min_lr, eps)",
         constraint=P.constraint_plateau,

@@ -96,6 +96,8 @@ def torch_schedule_factory(name: str) -> Callable[..., Any]:
     SequentialLR of its recipe.
     """
     spec = schedule_record(name)
+    if spec.torch_class is None:
+        raise ValueError(f"{name}: torch ships no such scheduler ({spec.source})")
     cls = torch_class(spec.torch_class)
     if spec.recipe is not None:
         sequential = torch_schedule_factory("SequentialLR")
