@@ -171,7 +171,17 @@ RECORDS = (
         space=(
             Choice(
                 "milestones",
-                ((30, 80), (0,), (), (5, 5, 20), (1, 2, 3, 500), (100, 300, 600, 900)),
+                # torch takes milestones in any order and counts repeats (a Counter).
+                (
+                    (30, 80),
+                    (0,),
+                    (),
+                    (5, 5, 20),
+                    (1, 2, 3, 500),
+                    (100, 300, 600, 900),
+                    (80, 30),
+                    (20, 5, 0, 5),
+                ),
                 (30, 80),
             ),
             Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0)),

@@ -8,6 +8,7 @@ At the end: optimizers that mishandle the lr a scheduler writes (for the interpl
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -74,6 +75,18 @@ class MultiStepIgnoresRepeats(_ClosedForm):
 
     def lr_at(self, t: int, base: float) -> float:
         return base * self.gamma ** sum(m <= t for m in self.milestones)
+
+
+class MultiStepAssumesSorted(_ClosedForm):
+    """Bisects the milestones as given, which is right only when they are sorted (torch
+    takes any order): step_drops."""
+
+    def __init__(self, optimizer: Any, milestones: Any, gamma: float = 0.1, last_epoch: int = -1):
+        self.milestones, self.gamma = list(milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return base * self.gamma ** bisect.bisect_right(self.milestones, t)
 
 
 class ExponentialLRGammaOff(_ClosedForm):
