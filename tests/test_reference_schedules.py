@@ -316,6 +316,16 @@ class Case:
 
 _ONE_CYCLE = dict(max_lr=0.5, total_steps=1001)
 CASES: list[Case] = [
+    # Boundary values torch accepts (issue 11): a floor equal to the base (a flat schedule),
+    # gamma = 0, OneCycleLR without division (initial = max = min).
+    Case("CosineAnnealingLR", dict(T_max=10, eta_min=0.1), n_steps=50),
+    Case("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.1), n_steps=50),
+    Case("ExponentialLR", dict(gamma=0.0), n_steps=20),
+    Case(
+        "OneCycleLR",
+        dict(max_lr=0.5, total_steps=50, div_factor=1.0, final_div_factor=1.0),
+        n_steps=49,
+    ),
     Case("SWALR", dict(swa_lr=0.05, anneal_epochs=10, anneal_strategy="cos")),
     Case("SWALR", dict(swa_lr=0.5, anneal_epochs=999, anneal_strategy="cos")),
     Case("SWALR", dict(swa_lr=1e-3, anneal_epochs=300, anneal_strategy="linear")),
@@ -954,3 +964,23 @@ def test_swalr_anneals_to_swa_lr_as_torch_documents() -> None:
     assert cos == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
     assert S.swalr(0, 1.0, swa_lr=0.2, anneal_epochs=0) == 0.2
     assert S.constraint_swalr({"swa_lr": 0.1, "anneal_epochs": 2.0}) is not None
+
+
+def test_torch_swalr_per_group_swa_lr_matches_the_closed_form_per_group() -> None:
+    # swa_lr as a list (one per group), each group annealing from its own lr (issue 11).
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))], "lr": lr}
+        for lr in (0.1, 2.0)
+    ]
+    opt = torch.optim.SGD(groups)
+    sched = torch.optim.swa_utils.SWALR(opt, swa_lr=[0.5, 0.01], anneal_epochs=7)
+    got = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(12):
+        opt.step()
+        sched.step()
+        got.append([g["lr"] for g in opt.param_groups])
+    t = np.arange(13)
+    for g, (base, swa) in enumerate([(0.1, 0.5), (2.0, 0.01)]):
+        want = S.swalr(t, base, swa_lr=swa, anneal_epochs=7)
+        bound = _bound_swalr({"swa_lr": swa, "anneal_epochs": 7}, base, t, want)
+        assert np.all(np.abs(np.array(got)[:, g] - want) <= bound), g
