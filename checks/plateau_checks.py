@@ -241,10 +241,11 @@ def resume(ctx: Context) -> CheckResult:
                     ctx,
                     case,
                     f"resumed after metric {k}: lrs after metric {t} are {lrs}, the "
-                    f"uninterrupted run has {list(whole[t])}",
+                    f"uninterrupted run has {[float(x) for x in whole[t]]}",
                     t=t,
-                    expected=list(whole[t]),
+                    expected=[float(x) for x in whole[t]],
                     got=lrs,
+                    resume_at=k,
                 )
 
     return _run(ctx, prop)

@@ -157,3 +157,23 @@ def test_t_driven_checks_step_aside():
     bare = Context(torch_schedule_target("ReduceLROnPlateau"), None, settings=Settings())
     result = execute(CHECKS["contract.schedule_resume"], bare)
     assert result.verdict == "skip" and "--like ReduceLROnPlateau" in result.detail
+
+
+@pytest.mark.thorough  # a subprocess (3 s)
+def test_resume_evidence_reproduces_with_torch_alone():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pinned = {**PINNED, **OWN["PlateauForgetsBest"]}
+    ev = run(zoo_target("PlateauForgetsBest"), "plateau.resume", **pinned).evidence
+    out = subprocess.run(
+        [sys.executable, "-c", ev.snippet],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+        timeout=120,
+    ).stdout
+    assert f"uninterrupted: {ev.expected!r} resumed: {ev.got!r}" in out

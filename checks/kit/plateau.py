@@ -179,8 +179,11 @@ def drive(target: ScheduleTarget, case: PlateauCase) -> np.ndarray:
     return np.array([lrs_of(opt), *feed(opt, sched, case.metrics)], dtype=np.float64)
 
 
-def snippet(target: ScheduleTarget, case: PlateauCase, show: str) -> str | None:
-    """Standalone Python: the target fed the case's metrics, printing ``show``."""
+def snippet(
+    target: ScheduleTarget, case: PlateauCase, show: str, resume_at: int | None = None
+) -> str | None:
+    """Standalone Python: the target fed the case's metrics, printing ``show``; with
+    ``resume_at`` k, also a second run saved after k metrics and loaded into fresh ones."""
     head = snippet_head(target, case.params)
     if head is None:
         return None
@@ -189,20 +192,44 @@ def snippet(target: ScheduleTarget, case: PlateauCase, show: str) -> str | None:
         f"{{'params': [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))], 'lr': {lr!r}}}"
         for lr in case.base_lrs
     )
-    return "\n".join(
-        [
-            imports,
-            "",
-            f"opt = torch.optim.SGD([{groups}])",
-            f"sched = make_schedule(opt{', ' if body else ''}{body})",
-            "lrs = [[g['lr'] for g in opt.param_groups]]",
-            f"for metric in {list(case.metrics)!r}:",
-            "    sched.step(metric)",
-            "    lrs.append([g['lr'] for g in opt.param_groups])",
-            f"print({show})",
-            "",
+    kw = f", {body}" if body else ""
+    lines = [
+        "import copy",
+        imports,
+        "",
+        "",
+        "def fresh():",
+        f"    opt = torch.optim.SGD([{groups}])",
+        f"    return opt, make_schedule(opt{kw})",
+        "",
+        "",
+        "def feed(opt, sched, metrics, lrs):",
+        "    for metric in metrics:",
+        "        sched.step(metric)",
+        "        lrs.append([g['lr'] for g in opt.param_groups])",
+        "",
+        "",
+        f"metrics = {list(case.metrics)!r}",
+        "opt, sched = fresh()",
+        "lrs = [[g['lr'] for g in opt.param_groups]]",
+        "feed(opt, sched, metrics, lrs)",
+    ]
+    if resume_at is not None:
+        k = resume_at
+        lines += [
+            "opt, sched = fresh()",
+            f"feed(opt, sched, metrics[:{k}], [])",
+            "opt_sd, sched_sd = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())",
+            "opt, sched = fresh()",
+            "opt.load_state_dict(opt_sd)",
+            "sched.load_state_dict(sched_sd)",
+            f"resumed = [None] * {k} + [[g['lr'] for g in opt.param_groups]]",
+            f"feed(opt, sched, metrics[{k}:], resumed)",
+            f"print('uninterrupted:', lrs[{show}], 'resumed:', resumed[{show}])",
         ]
-    )
+    else:
+        lines.append(f"print({show})")
+    return "\n".join([*lines, ""])
 
 
 def violation(
@@ -214,8 +241,10 @@ def violation(
     expected: Any = None,
     got: Any = None,
     tol: float | None = None,
+    resume_at: int | None = None,
 ) -> Violation:
-    code = snippet(ctx.target, case, f"lrs[{t}]")
+    shown = str(t) if resume_at is not None else f"lrs[{t}]"
+    code = snippet(ctx.target, case, shown, resume_at)
     return evidence_of(message, t=t, expected=expected, got=got, tol=tol, code=code)
 
 
