@@ -131,4 +131,3 @@ def constraint_polynomial_decay(p: Mapping[str, Any]) -> str | None:
         # num_training_steps - num_warmup_steps and raises ZeroDivisionError at t = w.
         return "num_training_steps must exceed num_warmup_steps (no decay phase)"
     return constraint_warmup(p)
-
