@@ -120,8 +120,23 @@ def test_a_slow_first_step_end_to_end():
     """Through the real supervised worker: zoo CompilesOnFirstStep sleeps 0.6 s in each new
     optimizer's first step; a check builds several, so 1 s is too short without --warmup."""
     run = dict(like=None, select="contract.zero_lr", max_examples=3, timeout=1.0)
-    hung = optcheck.validate("zoo.warmup:CompilesOnFirstStep", **run)
+    hung = optcheck.validate("zoo.standins:CompilesOnFirstStep", **run)
     assert hung.verdict == "DOES NOT CONFORM", hung.results
     assert "timed out" in hung.results[0].detail
-    warm = optcheck.validate("zoo.warmup:CompilesOnFirstStep", warmup=5.0, **run)
+    warm = optcheck.validate("zoo.standins:CompilesOnFirstStep", warmup=5.0, **run)
     assert warm.verdict == "CONFORMS", [r.detail for r in warm.results]
+
+
+def test_a_target_without_lr_skips_what_sets_lr_and_runs_the_rest():
+    """transformers' Adafactor refuses an lr with its default relative_step=True: with
+    ``--hp lr=None`` the checks that set or schedule group['lr'] are skipped with the reason
+    (interplay.optimizer_lr raised TypeError on None before), the others run. The flag that
+    selects the lr-free mode is pinned too: drawn off, it would need the lr not given."""
+    from optcheck.checks.kit.registry import CHECKS, WITHOUT_LR, execute
+    from optcheck.suites.prepare import prepare
+
+    ctx = prepare("zoo.standins:RelativeStep", hp={"lr": None, "relative_step": True}, max_examples=2).context
+    for check_id in ("interplay.optimizer_lr", "contract.lr_change", "contract.zero_lr"):
+        result = execute(CHECKS[check_id], ctx)
+        assert (result.verdict, result.detail) == ("skip", WITHOUT_LR), check_id
+    assert execute(CHECKS["contract.grad_unchanged"], ctx).verdict == "pass"

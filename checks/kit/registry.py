@@ -175,12 +175,22 @@ def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
     return set(spec.invariant_ids) - {i for i, c in CHECKS.items() if c.invariant}
 
 
+WITHOUT_LR = "the target runs without an lr (--hp lr=None): no lr to set or schedule"
+
+
+def runs_without_lr(ctx: Context) -> bool:
+    """The user said the target takes no lr (transformers' Adafactor with relative_step)."""
+    return "lr" in ctx.settings.fixed_hp and ctx.settings.fixed_hp["lr"] is None
+
+
 def execute(check_: Check, ctx: Context) -> CheckResult:
     """Run one check; skips for missing keywords; an exception from the check is an error."""
     start = time.perf_counter()
     # A prepared target taking **kwargs is handed a check's needs only in that check.
     target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
     ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst(), notes=[])
+    if "lr" in check_.needs and runs_without_lr(ctx):
+        return skipped(check_, WITHOUT_LR)
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
