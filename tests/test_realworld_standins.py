@@ -135,7 +135,9 @@ def test_a_target_without_lr_skips_what_sets_lr_and_runs_the_rest():
     from optcheck.checks.kit.registry import CHECKS, WITHOUT_LR, execute
     from optcheck.suites.prepare import prepare
 
-    ctx = prepare("zoo.standins:RelativeStep", hp={"lr": None, "relative_step": True}, max_examples=2).context
+    ctx = prepare(
+        "zoo.standins:RelativeStep", hp={"lr": None, "relative_step": True}, max_examples=2
+    ).context
     for check_id in ("interplay.optimizer_lr", "contract.lr_change", "contract.zero_lr"):
         result = execute(CHECKS[check_id], ctx)
         assert (result.verdict, result.detail) == ("skip", WITHOUT_LR), check_id
