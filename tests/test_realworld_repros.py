@@ -196,3 +196,36 @@ def test_yogi_moves_zero_parameters_under_zero_gradients():
     p.grad = torch.zeros(3, dtype=torch.float64)
     opt.step()
     assert (p.detach() < 0).all(), p
+
+
+def test_radam_computes_in_float32_for_float64_parameters():
+    """torch-optimizer's RAdam takes ``p.grad.data.float()`` and ``p.data.float()``: its
+    moments are float32 and a float64 parameter moves by a float32-rounded step, about 1e-8
+    relative away from torch's RAdam (the same formula in float64) at the defaults."""
+    cls = _cls("torch_optimizer:RAdam")
+    p, q = (torch.nn.Parameter(torch.ones(3, dtype=torch.float64)) for _ in range(2))
+    opt, ref = cls([p], lr=0.1), torch.optim.RAdam([q], lr=0.1)
+    for g in (G, 0.37 * G):
+        p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        ref.step()
+    assert opt.state[p]["exp_avg"].dtype == torch.float32
+    moved = (q.detach() - 1).abs().max()
+    relative = ((p.detach() - q.detach()).abs().max() / moved).item()
+    assert 1e-10 < relative < 1e-5, relative
+
+
+def test_radam_param_groups_share_one_step_size_buffer():
+    """``buffer`` is a list in RAdam's ``defaults``: every param group gets the same list
+    object, so a second group reuses the step size (lr included) that the first group
+    cached for that step."""
+    cls = _cls("torch_optimizer:RAdam")
+    a, b, c = (torch.nn.Parameter(torch.ones(3, dtype=torch.float64)) for _ in range(3))
+    opt = cls([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    assert opt.param_groups[0]["buffer"] is opt.param_groups[1]["buffer"]
+    alone = cls([c], lr=0.5)
+    for p in (a, b, c):
+        p.grad = G.clone()
+    opt.step()
+    alone.step()
+    assert not torch.allclose(b, c)  # group 2 stepped with group 1's lr 0.1
