@@ -98,6 +98,7 @@ def test_warmup_covers_first_steps_only_a_later_hang_is_still_timed_out(monkeypa
 
 def test_the_worker_reports_the_first_step_of_each_optimizer_once(monkeypatch):
     import torch
+    from zoo.standins import RelativeStep  # a plain Optimizer: no torch.optim step machinery
 
     sent: list[dict] = []
     monkeypatch.setattr(worker, "_send", sent.append)
@@ -105,7 +106,7 @@ def test_the_worker_reports_the_first_step_of_each_optimizer_once(monkeypatch):
     try:
         for _ in range(2):
             p = torch.nn.Parameter(torch.ones(2))
-            opt = torch.optim.SGD([p], lr=0.1)
+            opt = RelativeStep([p])
             for _ in range(3):
                 p.grad = torch.ones(2)
                 opt.step()
