@@ -232,3 +232,19 @@ def test_radam_param_groups_share_one_step_size_buffer():
     opt.step()
     alone.step()
     assert not torch.allclose(b, c)  # group 2 stepped with group 1's lr 0.1
+
+
+def test_sgdw_decays_by_a_constant_not_by_theta():
+    """SGDW's decay is ``p.data.add_(weight_decay, alpha=-lr)``: every coordinate moves by the
+    constant -ηλ, not by -ηλθ (Loshchilov & Hutter's decoupled decay), so a zero parameter
+    under a zero gradient moves, and θ = 2 decays exactly as θ = 0 does."""
+    cls = _cls("torch_optimizer:SGDW")
+    moved = []
+    for start in (0.0, 2.0):
+        p = torch.nn.Parameter(torch.full((3,), start, dtype=torch.float64))
+        opt = cls([p], lr=0.1, weight_decay=0.1)
+        p.grad = torch.zeros(3, dtype=torch.float64)
+        opt.step()
+        moved.append(p.detach() - start)
+    assert torch.allclose(moved[0], torch.full((3,), -0.01, dtype=torch.float64))
+    assert torch.allclose(moved[1], moved[0], rtol=0, atol=1e-15)  # decoupled: 0 and -0.02
