@@ -143,3 +143,16 @@ def test_a_target_without_lr_skips_what_sets_lr_and_runs_the_rest():
         result = execute(CHECKS[check_id], ctx)
         assert (result.verdict, result.detail) == ("skip", WITHOUT_LR), check_id
     assert execute(CHECKS["contract.grad_unchanged"], ctx).verdict == "pass"
+
+
+def test_a_kwargs_target_that_refuses_a_keyword_skips_the_check_that_needs_it():
+    """heavyball takes **kwargs and raises TypeError on keywords it does not know: handing it
+    maximize (contract.maximize) or amsgrad (amsgrad.monotone) was a violation; it is a
+    target that does not take them, as one without them in its signature."""
+    from optcheck.checks.kit.registry import CHECKS, execute
+    from optcheck.suites.prepare import prepare
+
+    ctx = prepare("zoo.standins:RefusesUnknownKeywords", max_examples=2).context
+    result = execute(CHECKS["contract.maximize"], ctx)
+    assert result.verdict == "skip", result.detail
+    assert "refuses 'maximize'" in result.detail

@@ -47,3 +47,12 @@ class RelativeStep(torch.optim.Optimizer):
                 size = min(1e-2, 1 / math.sqrt(t)) if group["relative_step"] else group["lr"]
                 p.add_(p.grad, alpha=-size)
         return loss
+
+
+class RefusesUnknownKeywords(torch.optim.SGD):
+    """Takes **kwargs only to refuse what it does not know, as heavyball's optimizers do."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, **kwargs: Any):
+        if kwargs:
+            raise TypeError(f"unknown keyword arguments: {sorted(kwargs)}")
+        super().__init__(params, lr=lr)
