@@ -156,3 +156,23 @@ def test_a_kwargs_target_that_refuses_a_keyword_skips_the_check_that_needs_it():
     result = execute(CHECKS["contract.maximize"], ctx)
     assert result.verdict == "skip", result.detail
     assert "refuses 'maximize'" in result.detail
+
+
+def test_identify_keeps_the_records_value_where_the_target_defaults_to_none():
+    """transformers' Adafactor defaults lr=None; identify mapped it onto every record and the
+    first record's constraint raised TypeError comparing None < 0: nothing was identified."""
+    from optcheck.suites.identify import mapped_defaults
+
+    own = {"lr": 1e-3, "eps": 1e-8, "betas": (0.9, 0.999)}
+    got = mapped_defaults(own, {"lr": None, "eps": 1e-6, "betas": (0.8, 0.9), "other": 1})
+    assert got == {"eps": 1e-6, "betas": (0.8, 0.9)}
+    pair = mapped_defaults({"eps": (1e-30, 1e-3)}, {"eps": (None, 1e-3)})
+    assert pair == {"eps": (None, 1e-3)}  # None inside a pair keeps its meaning
+
+
+@pytest.mark.thorough
+def test_identify_runs_on_a_target_without_lr():
+    from optcheck.suites.identify import identify_here
+
+    result = identify_here("zoo.standins:RelativeStep", cases=1)
+    assert not result.failure and result.candidates, result.summary
