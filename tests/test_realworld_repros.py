@@ -248,3 +248,51 @@ def test_sgdw_decays_by_a_constant_not_by_theta():
         moved.append(p.detach() - start)
     assert torch.allclose(moved[0], torch.full((3,), -0.01, dtype=torch.float64))
     assert torch.allclose(moved[1], moved[0], rtol=0, atol=1e-15)  # decoupled: 0 and -0.02
+
+
+def _heavyball_eager() -> object:
+    """heavyball with torch.compile off (its module switch): the same arithmetic, without
+    a minute of compilation per new shape in a hand reproduction."""
+    heavyball = pytest.importorskip("heavyball")
+    heavyball.utils.compile_mode = None
+    return heavyball
+
+
+def test_heavyball_adamw_floors_the_denominator_at_eps():
+    """heavyball's Adam update divides by max(√v̂, ε) (``eps_sqrt``: ``sqrt().clamp(min=eps)``)
+    where AdamW (Loshchilov & Hutter, Alg. 2, the source its docstring cites) divides by
+    √v̂ + ε: with ε = 0.5 and g = 1, step 1 moves θ by η, not η/1.5."""
+    heavyball = _heavyball_eager()
+    p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = heavyball.AdamW([p], lr=1.0, eps=0.5, betas=(0.9, 0.99))
+    p.grad = torch.ones(3, dtype=torch.float64)
+    opt.step()
+    assert torch.allclose(p.detach(), torch.full((3,), -1.0, dtype=torch.float64), atol=1e-6)
+    q = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    ref = torch.optim.AdamW([q], lr=1.0, eps=0.5, betas=(0.9, 0.99), weight_decay=0.0)
+    q.grad = torch.ones(3, dtype=torch.float64)
+    ref.step()
+    assert torch.allclose(q.detach(), torch.full((3,), -1 / 1.5, dtype=torch.float64))
+
+
+def test_heavyball_sets_the_gradient_to_none_and_keeps_float32_state():
+    """After step(), heavyball sets ``p.grad = None`` (torch's optimizers leave it); and its
+    moments are float32 for a float64 parameter (``storage_dtype="float32"`` by default)."""
+    heavyball = _heavyball_eager()
+    p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt = heavyball.AdamW([p], lr=1e-2)
+    p.grad = torch.ones(3, dtype=torch.float64)
+    opt.step()
+    assert p.grad is None
+    tensors = [v for s in opt.state.values() for v in _tensors(s)]
+    assert any(t.dtype == torch.float32 and t.numel() == 3 for t in tensors), tensors
+
+
+def _tensors(state: object) -> list[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, dict):
+        return [t for v in state.values() for t in _tensors(v)]
+    if isinstance(state, (list, tuple)):
+        return [t for v in state for t in _tensors(v)]
+    return []
