@@ -94,7 +94,8 @@ def torch_schedulers() -> list[str]:
     return [
         name
         for name, spec in SCHEDULES.items()
-        if spec.torch_class.endswith(f".{name}") and all(map(_literal_dimension, spec.space))
+        if (spec.torch_class or "").endswith(f".{name}")
+        and all(map(_literal_dimension, spec.space))
     ]
 
 
@@ -140,3 +141,14 @@ def names() -> list[str]:
         for spec_name, spec in table.items():
             out += [f"{spec_name}:{v.name}" for v in spec.variants]
     return out
+
+
+def stepped_schedules() -> dict[str, ScheduleSpec]:
+    """The schedules torch ships that step() alone drives (the t-driven checks against
+    torch); metric-driven ones (ReduceLROnPlateau) have their own (plateau_checks), and
+    library factories (torch_class None) are checked on their implementations."""
+    return {
+        name: s
+        for name, s in SCHEDULES.items()
+        if not s.metric_driven and s.torch_class is not None
+    }

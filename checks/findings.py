@@ -286,6 +286,13 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
         _SEQUENTIAL_LAST_EPOCH,
         trigger={"warmup_steps": 5},
     ),
+    ("SWALR", "contract.schedule_last_epoch"): Finding(
+        "SWALR counts its anneal with _step_count, which every constructor starts at 0, and "
+        "recovers the start lr from group['lr']: rebuilt with last_epoch=k-1 mid-anneal, it "
+        "anneals again from the lr it finds, over anneal_epochs more steps (no torch issue found)",
+        _SCHEDULE_TEST,
+        trigger={"anneal_epochs": 6, "anneal_strategy": "linear"},
+    ),
 }
 
 

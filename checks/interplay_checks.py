@@ -51,7 +51,15 @@ from optcheck.checks.kit.contract import (
     snippet,
 )
 from optcheck.checks.kit.harness import make_params, run_torch, set_grads, to_numpy
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation, check, run_property
+from optcheck.checks.kit.registry import (
+    WITHOUT_LR,
+    Context,
+    NotApplicable,
+    Violation,
+    check,
+    run_property,
+    runs_without_lr,
+)
 from optcheck.checks.kit.schedules import (
     EPS,
     MIN_STEPS,
@@ -262,6 +270,8 @@ for q in (lrs[{k}] / 2, 2 * lrs[{k}]):
 )
 def optimizer_lr(ctx: Context) -> CheckResult:
     _refuse_closure_only(ctx)
+    if runs_without_lr(ctx):
+        raise NotApplicable(WITHOUT_LR)
 
     def prop(case: ContractCase) -> None:
         params0, grads, lrs, traj = scheduled_run(ctx, case)

@@ -170,7 +170,7 @@ class ScheduleSpec:
 
     name: str
     closed_form: Callable[..., Any]
-    torch_class: str
+    torch_class: str | None  # None: torch ships none (a library's factory, see ``source``)
     space: tuple[Dimension, ...]
     # Check functions that hold for this schedule (a wrong one fails at import).
     invariants: tuple[Callable[..., Any], ...]
@@ -196,6 +196,9 @@ class ScheduleSpec:
     ignores_optimizer_lr: bool = False
     # recipe(params) -> {"schedulers", "milestones"}: how to build a named composite in torch.
     recipe: Callable[[Hyper], Mapping[str, Any]] | None = None
+    # step(metric) decides the lr (ReduceLROnPlateau): closed_form takes ``metrics=``, and
+    # the t-driven checks leave it to its own (checks/plateau_checks.py).
+    metric_driven: bool = False
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -46,7 +46,6 @@ from optcheck.checks.result import CheckResult
 
 def _monotone(ctx: Context, sign: int) -> CheckResult:
     """sign = -1: non-increasing on the scope; +1: non-decreasing."""
-    word = "rises" if sign < 0 else "falls"
 
     def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
         n = steps_for(spec, p, size(p) + MIN_STEPS)
@@ -58,25 +57,40 @@ def _monotone(ctx: Context, sign: int) -> CheckResult:
                 raise NotApplicable("eta_min above base_lr: the schedule rises to it")
         tr = drive(ctx.target, case.params, case.base_lr, hi, momentum=False)
         model = roundoff_model(spec, case.base_lr, p, tr.lr)
-        for t in range(lo + 1, hi + 1):
-            change = sign * (tr.lr[t] - tr.lr[t - 1])
-            tol = 2 * float(model(t, tr.lr[t - 1]))
-            if not change >= -tol:  # NaN fails too
-                raise violation(
-                    ctx,
-                    case,
-                    f"lr {word} from {fmt(tr.lr[t - 1])} at t={t - 1} to {fmt(tr.lr[t])} at "
-                    f"t={t}, inside [{lo}, {hi}] where it must be "
-                    f"{'non-increasing' if sign < 0 else 'non-decreasing'}",
-                    t=t,
-                    expected=float(tr.lr[t - 1]),
-                    got=float(tr.lr[t]),
-                    tol=tol,
-                    steps=hi,
-                    show=f"lrs[{t - 1}], lrs[{t}]",
-                )
+        require_monotone(ctx, case, tr, model, sign, (lo, hi), hi)
 
     return run_schedule_property(ctx, prop)
+
+
+def require_monotone(
+    ctx: Context,
+    case: Case,
+    tr: Trace,
+    model: RoundOff,
+    sign: float,
+    span: tuple[int, int],
+    steps: int,
+) -> None:
+    """sign * lr never falls by more than round-off between consecutive t inside span."""
+    lo, hi = span
+    word = "rises" if sign < 0 else "falls"
+    for t in range(lo + 1, hi + 1):
+        change = sign * (tr.lr[t] - tr.lr[t - 1])
+        tol = 2 * float(model(t, tr.lr[t - 1]))
+        if not change >= -tol:  # NaN fails too
+            raise violation(
+                ctx,
+                case,
+                f"lr {word} from {fmt(tr.lr[t - 1])} at t={t - 1} to {fmt(tr.lr[t])} at "
+                f"t={t}, inside [{lo}, {hi}] where it must be "
+                f"{'non-increasing' if sign < 0 else 'non-decreasing'}",
+                t=t,
+                expected=float(tr.lr[t - 1]),
+                got=float(tr.lr[t]),
+                tol=tol,
+                steps=steps,
+                show=f"lrs[{t - 1}], lrs[{t}]",
+            )
 
 
 @check(
@@ -329,24 +343,8 @@ def one_cycle_landmarks(ctx: Context) -> CheckResult:
         # Peaks at pct_start: rising up to the peak, falling after it (in three-phase mode
         # too: max -> initial -> min).
         if peak >= 0:
-            rise_end = min(math.floor(peak), n)
-            for t in range(1, n + 1):
-                sign = +1 if t <= rise_end else (-1 if t > math.ceil(peak) else 0)
-                tol = 2 * float(model(t, tr.lr[t]))
-                if sign and not sign * (tr.lr[t] - tr.lr[t - 1]) >= -tol:
-                    raise violation(
-                        ctx,
-                        case,
-                        f"lr {'falls' if sign > 0 else 'rises'} at t={t} "
-                        f"({fmt(tr.lr[t - 1])} -> {fmt(tr.lr[t])}); the peak is at "
-                        f"t = pct_start*total_steps - 1 = {peak:g}",
-                        t=t,
-                        expected=float(tr.lr[t - 1]),
-                        got=float(tr.lr[t]),
-                        tol=tol,
-                        steps=n,
-                        show=f"lrs[{t - 1}], lrs[{t}]",
-                    )
+            require_monotone(ctx, case, tr, model, +1, (0, min(math.floor(peak), n)), n)
+            require_monotone(ctx, case, tr, model, -1, (min(math.ceil(peak), n), n), n)
         if mom and tr.momentum is not None:
             top, low = p.get("max_momentum", 0.95), p.get("base_momentum", 0.85)
             m_points = [(n_total(p) - 1, top, "end: max_momentum")]
@@ -515,5 +513,32 @@ def sequential_continuity(ctx: Context) -> CheckResult:
                     v = right[0].closed_form(j, case.base_lr, **right[1])
                     points.append((m + j, float(v), f"{right[0].name} at its step {j}"))
             _check_points(ctx, case, tr, points, model, n)
+
+    return run_schedule_property(ctx, prop)
+
+
+@check(
+    id="schedule.swa_anneal",
+    title="SWA annealing: the optimizer's lr at t=0, monotone towards swa_lr, (lr+swa_lr)/2 "
+    "halfway, swa_lr from anneal_epochs on",
+    kind="schedule",
+    invariant=True,
+)
+def swa_anneal(ctx: Context) -> CheckResult:
+    # torch docs, SWALR: alpha(t/T) runs 0 -> 1 over anneal_epochs T, both strategies reach
+    # 1/2 at t = T/2 (t/T linear, (1 - cos(pi t/T))/2 cosine), and the lr holds swa_lr after.
+    def prop(spec: ScheduleSpec, case: Case, p: dict[str, Any]) -> None:
+        base, swa, ae = case.base_lr, float(p["swa_lr"]), int(p["anneal_epochs"])
+        n = steps_for(spec, p, ae + MIN_STEPS)
+        tr = drive(ctx.target, case.params, base, n)
+        model = roundoff_model(spec, base, p, tr.lr)
+        points = [(0, base if ae > 0 else swa, "t = 0")]
+        if ae % 2 == 0 and 0 < ae <= n:
+            points.append((ae // 2, (base + swa) / 2, "halfway, t = anneal_epochs/2"))
+        points += [(t, swa, "anneal_epochs reached") for t in range(ae, n + 1)]
+        _check_points(ctx, case, tr, points, model, n)
+        # Monotone towards swa_lr over the anneal.
+        toward = 1.0 if swa >= base else -1.0
+        require_monotone(ctx, case, tr, model, toward, (0, min(ae, n)), n)
 
     return run_schedule_property(ctx, prop)

@@ -81,6 +81,7 @@ LONG_HORIZON = 10_000
 )
 def schedule_crossval(ctx: Context) -> CheckResult:
     spec = schedule_spec(ctx)
+    require_constructible(ctx)
     reference = ctx.reference
 
     @quiet
@@ -161,6 +162,7 @@ HORIZON_PARAMS: dict[str, dict[str, Any]] = {
         ),
     },
     "WarmupCosine": {"start_factor": 0.01, "warmup_steps": 1000, "T_max": 9000, "eta_min": 1e-5},
+    "SWALR": {"swa_lr": 0.01, "anneal_epochs": LONG_HORIZON - 1, "anneal_strategy": "cos"},
 }
 
 

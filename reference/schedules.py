@@ -227,6 +227,31 @@ def cosine_annealing_warm_restarts_torch_epoch(
     return _out(out.reshape(np.shape(t)), t)
 
 
+def swalr(
+    t: TLike,
+    base_lr: float,
+    /,
+    swa_lr: float = 0.05,
+    anneal_epochs: int = 10,
+    anneal_strategy: str = "cos",
+) -> LR:
+    # torch docs, torch.optim.swa_utils.SWALR: the lr moves from the optimizer's lr to swa_lr
+    # over anneal_epochs (alpha = t/T linear, (1 - cos(pi t/T))/2 cosine), then holds it: the
+    # constant SWA lr of Izmailov et al. 2018 (arXiv:1803.05407) sec. 3. anneal_epochs = 0
+    # is swa_lr from t = 0. Written as swa + (base - swa)(1 - alpha), stable at both ends.
+    t = np.asarray(t)
+    if anneal_epochs == 0:
+        return _out(swa_lr * np.ones_like(t, dtype=np.float64), t)
+    done = np.minimum(t, anneal_epochs)
+    if anneal_strategy == "cos":
+        left = _cos_half(done, anneal_epochs)
+    elif anneal_strategy == "linear":
+        left = (anneal_epochs - done) / anneal_epochs
+    else:
+        raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+    return _out(swa_lr + (base_lr - swa_lr) * left, t)
+
+
 def one_cycle_total(total_steps: int | None, epochs: int | None, spe: int | None) -> int:
     if total_steps is not None:
         return int(total_steps)
@@ -586,6 +611,15 @@ def constraint_cyclic(p: Mapping[str, Any]) -> str | None:
     return None
 
 
+def constraint_swalr(p: Mapping[str, Any]) -> str | None:
+    ae = p.get("anneal_epochs", 10)
+    if not isinstance(ae, int) or isinstance(ae, bool) or ae < 0:
+        return "anneal_epochs must be an int >= 0 (torch raises otherwise)"
+    if p.get("anneal_strategy", "cos") not in ("cos", "linear"):
+        return "anneal_strategy must be 'cos' or 'linear'"
+    return None if p.get("swa_lr", 0.05) >= 0 else "swa_lr must be >= 0"
+
+
 def constraint_lambda(p: Mapping[str, Any]) -> str | None:
     return None if callable(p.get("lr_lambda")) else "lr_lambda must be callable"
 
@@ -669,6 +703,7 @@ CLOSED_FORMS: dict[str, Callable[..., Any]] = {
     "SequentialLR": sequential_lr,
     "ChainedScheduler": chained_scheduler,
     "WarmupCosine": warmup_cosine,
+    "SWALR": swalr,
 }
 # Every schedule's constraint by name: a composite checks its children with these.
 CONSTRAINTS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
@@ -687,4 +722,5 @@ CONSTRAINTS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
     "SequentialLR": constraint_sequential,
     "ChainedScheduler": constraint_chained,
     "WarmupCosine": constraint_warmup_cosine,
+    "SWALR": constraint_swalr,
 }

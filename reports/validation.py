@@ -52,6 +52,8 @@ def settings_line(report: Report) -> str:
     shown.append(
         f"--timeout {timeout:g} s" if isinstance(timeout, (int, float)) else "no --timeout"
     )
+    if s.get("warmup"):
+        shown.append(f"--warmup {s['warmup']:g} s")
     hp = s.get("hp") or {}
     items = hp.items() if isinstance(hp, dict) else (str(h).partition("=")[::2] for h in hp)
     shown.append(" ".join(f"--hp {k}={_short(v)}" for k, v in items) or "no --hp")

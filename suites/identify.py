@@ -301,6 +301,18 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
     return Identification(path, defaults, probes, candidates, not_tried, notes=notes)
 
 
+def mapped_defaults(own: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The target's defaults a record takes: by name, where the value has the record's kind
+    (a scalar eps is not Adafactor's pair). A None where the record has a number means "none
+    given" (transformers' Adafactor: lr=None, it sets its own step size): the record keeps
+    its own value rather than be run on None."""
+    return {
+        k: v
+        for k, v in defaults.items()
+        if k in own and _same_kind(v, own[k]) and not (v is None and own[k] is not None)
+    }
+
+
 def _same_kind(a: Any, b: Any) -> bool:
     if isinstance(a, tuple | list) or isinstance(b, tuple | list):
         return (
@@ -326,8 +338,7 @@ def _record_runs(record, defaults, runs, T) -> tuple[list[tuple[Any, Any, Any]],
     none can be (the target's keywords lie outside its space)."""
     own = record.defaults
     known = set(own)
-    # By name, where the value has the record's kind (a scalar eps is not Adafactor's pair).
-    mapped = {k: v for k, v in defaults.items() if k in known and _same_kind(v, own[k])}
+    mapped = mapped_defaults(own, defaults)
     judged = []
     for probe, case, got in runs:
         if set(probe) - known:

@@ -77,6 +77,7 @@ def validate(
     profile: str | None = None,
     timeout: float | None = 60.0,
     total_timeout: float | None = 1800.0,
+    warmup: float = 0.0,
     select: Iterable[str] | str = (),
     progress: Callable[[CheckResult], None] | None = None,
     in_process: bool = False,
@@ -98,6 +99,10 @@ def validate(
     abandoned on its thread after ``timeout``, ``total_timeout`` does not apply, and a target
     that exits or crashes ends this process.
 
+    ``warmup``: seconds the first step() of each new optimizer may take outside ``timeout``
+    (a target compiling itself on its first call, as heavyball does); in this process they
+    are added to each check's ``timeout`` instead.
+
     Raises TargetError, or ConfigError (a ValueError) for a usage mistake, one line, before
     any check runs; returns a Report otherwise.
     """
@@ -115,11 +120,13 @@ def validate(
         )
     hp = [hp] if isinstance(hp, str) else hp  # one NAME=VALUE, not its characters
     select = [select] if isinstance(select, str) else list(select)
+    if not (math.isfinite(warmup) and 0 <= warmup <= MAX_SECONDS):
+        raise ConfigError(f"warmup must be between 0 and {MAX_SECONDS:g} s, got {warmup!r}")
     name, why = _where(target, hp, in_process)
     if name is None:
         prepared = prepare(
             target, like, hp, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
-            profile=profile, timeout=timeout,
+            profile=profile, timeout=timeout + warmup if timeout else timeout,
         )  # fmt: skip
         report = run(prepared, select=select, progress=progress, start=start)
         report.notes.insert(
@@ -131,7 +138,7 @@ def validate(
     config = supervise.Config(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
-        timeout=timeout or None, select=select,
+        timeout=timeout or None, select=select, warmup=warmup,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)

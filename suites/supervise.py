@@ -8,7 +8,9 @@ results already in and turns the event into a finding:
   BaseException while loading → a violation of the check that ran (``construct`` while the
   target was imported or built), naming the exit code or signal;
 - a check, the construction or the variant naming runs past ``timeout`` → the worker is
-  killed, a "timed out" violation;
+  killed, a "timed out" violation; with ``warmup``, the first step() of each new optimizer
+  is timed apart (the worker says when one starts and ends) and up to ``warmup`` seconds of
+  each are not counted against the check's ``timeout``;
 - after a crash or a hang the worker is started again for the checks left (at most
   ``MAX_RESTARTS`` times), and ``total`` seconds bound the whole run.
 
@@ -55,6 +57,9 @@ class Config:
     profile: str | None = None
     timeout: float | None = 60.0
     select: list[str] = field(default_factory=list)
+    # Seconds the first step() of each new optimizer may take outside ``timeout``: a target
+    # that compiles on its first step (heavyball's torch.compile) is slow once, not hung.
+    warmup: float = 0.0
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:
@@ -252,12 +257,20 @@ def run(
             break
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
+        check_ends: float | None = None  # the running check's deadline, warm-ups added
+        warm_since: float | None = None  # a first step() under way since then
         try:
             while True:
                 # Loading Python, torch and optcheck is not the target's time: only the
                 # run's limit; the target's import, construction, checks and naming: timeout.
                 limit = None if phase == "starting" else timeout
-                msg = worker.next(soonest(limit))
+                until = soonest(limit)
+                if phase == "check" and check_ends is not None:
+                    ends = check_ends
+                    if warm_since is not None:
+                        ends = max(ends, warm_since + config.warmup)
+                    until = min(ends, deadline) if deadline is not None else ends
+                msg = worker.next(until)
                 if msg == "timeout":
                     if deadline is not None and time.monotonic() >= deadline:
                         crashed = "total"
@@ -291,9 +304,18 @@ def run(
                     phase = "between"
                 elif kind == "start":
                     phase, current = "check", msg["id"]
+                    check_ends = None if timeout is None else time.monotonic() + timeout
+                    warm_since = None
+                elif kind == "warm":  # a first step() begins (on) or ends
+                    now = time.monotonic()
+                    if msg["on"]:
+                        warm_since = now
+                    elif warm_since is not None and check_ends is not None:
+                        check_ends += min(now - warm_since, config.warmup)
+                        warm_since = None
                 elif kind == "result":
                     add(result_from_dict(msg["result"]))
-                    phase, current = "between", None
+                    phase, current, check_ends, warm_since = "between", None, None, None
                 elif kind == "naming":
                     phase = "naming"
                 elif kind == "matches":
@@ -315,6 +337,8 @@ def run(
             what = f"the whole-run limit of {total:g} s (--total-timeout) was reached"
         elif crashed == "timeout":
             what = f"timed out after {timeout:g} s (the target hangs)"
+            if config.warmup:
+                what = what[:-1] + f"; first steps had up to {config.warmup:g} s more each)"
         elif crashed == "ended":
             what = f"the target ended the worker process: it {how}{said}"
         else:  # it raised a BaseException while being imported or constructed

@@ -86,6 +86,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "past it the target is taken to hang, a violation (default 60; 0: none)",
     )
     p.add_argument(
+        "--warmup",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="time the first step() of each new optimizer may take beyond --timeout (a "
+        "target that compiles itself on its first call, e.g. heavyball; default 0)",
+    )
+    p.add_argument(
         "--total-timeout",
         type=seconds,
         default=1800.0,
@@ -172,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         timeout=args.timeout or None,
         select=list(args.select),
+        warmup=args.warmup,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -12,6 +12,7 @@ finds, one JSON message per event, on the connection it was handed:
     {"t": "raised", "message": ...}      the target raised while being imported or built
     {"t": "prepared", ...}               the target is built: the header and the checks to run
     {"t": "start", "id": ...}            a check begins (its time limit starts)
+    {"t": "warm", "on": true|false}      a new optimizer's first step() starts / ends (--warmup)
     {"t": "result", "result": {...}}     a check's result
     {"t": "naming"} / {"t": "matches"}   naming the variant a failed comparison matches
     {"t": "done"}
@@ -106,6 +107,8 @@ def _run(config: dict[str, Any]) -> None:
         _send({"t": "usage", "message": str(exc), "kind": kind})
         return
     ctx = prepared.context
+    if config.get("warmup"):
+        _time_first_steps()
     checks = prepared.checks(config["select"])
     if not checks:
         _send({"t": "usage", "message": "no check applies (is --select too narrow?)"})
@@ -119,6 +122,7 @@ def _run(config: dict[str, Any]) -> None:
             "settings": {
                 **vars(ctx.settings),
                 "timeout": config["timeout"],
+                "warmup": config.get("warmup", 0.0),
                 "profile": prepared.profile,
                 "hp": dict(prepared.hp),
             },
@@ -148,6 +152,37 @@ def _run(config: dict[str, Any]) -> None:
         except BaseException:  # noqa: BLE001 - no name is a finding of its own, not a crash
             matches = []
         _send({"t": "matches", "matches": matches})
+
+
+def _time_first_steps() -> list[Any]:
+    """Tell the parent when the first step() of each new optimizer starts and ends, so that
+    a warm-up there (torch.compile on the first call) is not taken for a hang (--warmup).
+    torch's global step hooks see every Optimizer subclass that calls its __init__."""
+    import weakref
+
+    from torch.optim.optimizer import (
+        register_optimizer_step_post_hook,
+        register_optimizer_step_pre_hook,
+    )
+
+    stepped: weakref.WeakSet[Any] = weakref.WeakSet()
+    first: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def before(opt: Any, args: Any, kwargs: Any) -> None:
+        if opt not in stepped:
+            stepped.add(opt)
+            first.add(opt)
+            _send({"t": "warm", "on": True})
+
+    def after(opt: Any, args: Any, kwargs: Any) -> None:
+        if opt in first:
+            first.discard(opt)
+            _send({"t": "warm", "on": False})
+
+    return [
+        register_optimizer_step_pre_hook(before),
+        register_optimizer_step_post_hook(after),
+    ]
 
 
 def _execute(check: Any, ctx: Any) -> CheckResult:

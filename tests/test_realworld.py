@@ -3,7 +3,9 @@ the ones recorded, and every recorded violation has a hand reproduction.
 
 The verdict runs (``-m realworld``, selected with ``--realworld``; ``nox -s realworld``
 installs the pinned packages first) validate each target as a user would, through
-``optcheck.validate`` and its supervised worker: about 7 s each on 2 cores.
+``optcheck.validate`` and its supervised worker: about 7 s each on 2 cores (heavyball's
+torch.compile warm-up adds minutes; its entries give ``warmup``). An entry's ``hp`` is
+``--hp``, ``warmup`` is ``--warmup``, no ``like`` means the generic contract.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def test_verdict_is_the_recorded_one(path, entry):
     module = path.partition(":")[0]
     if importlib.util.find_spec(module.split(".")[0]) is None:
         pytest.fail(f"{entry['package']} is not installed: run nox -s realworld")
-    like = path.rpartition(":")[2] if entry["like"] == "same" else entry["like"]
-    report = optcheck.validate(path, like=like)
+    like = entry.get("like")  # absent: the generic contract
+    like = path.rpartition(":")[2] if like == "same" else like
+    report = optcheck.validate(
+        path, like=like, hp=entry.get("hp"), warmup=entry.get("warmup", 0.0), timeout=120.0
+    )
     violated = sorted(r.id for r in report.results if r.verdict in ("violation", "error"))
     assert (report.verdict, violated) == (entry["verdict"], sorted(entry.get("violations", {})))

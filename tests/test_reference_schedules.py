@@ -30,7 +30,7 @@ import torch
 from torch.optim import lr_scheduler as L
 
 from optcheck.checks.algorithms import schedules as records
-from optcheck.checks.catalog import SCHEDULES
+from optcheck.checks.catalog import SCHEDULES, stepped_schedules
 from optcheck.reference import schedules as S
 from optcheck.reference.space import Choice, Flag, Int
 
@@ -46,6 +46,7 @@ INVARIANTS = {
     "step_drops",
     "periodic",
     "sequential_continuity",
+    "swa_anneal",
 }
 
 
@@ -257,6 +258,15 @@ def _bound_warmup_cosine(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -
     return _bound_sequential(SCHEDULES["WarmupCosine"].recipe(p), base, t, ref)
 
 
+def _bound_swalr(p: dict, base: float, t: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    # torch recovers the previous step's start lr x = (lr - a' swa)/(1 - a') and returns
+    # swa a + x (1 - a): the error carried in lr is scaled by (1 - a)/(1 - a') <= 1 and each
+    # step adds a few eps of |base| + |swa| (a, a' naive to eps absolute). From a = 1 on,
+    # torch returns swa exactly.
+    ae, swa = p.get("anneal_epochs", 10), p["swa_lr"]
+    return 8 * EPS * (np.minimum(t, ae) + 1) * (abs(base) + abs(swa))
+
+
 BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "ConstantLR": _rel(lambda t: np.full(len(t), 4.0)),  # * factor, * (1/factor)
     "StepLR": lambda p, base, t, ref: (t // p["step_size"] + 3) * EPS * np.abs(ref),
@@ -273,6 +283,7 @@ BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "SequentialLR": _bound_sequential,
     "ChainedScheduler": _bound_chained,
     "WarmupCosine": _bound_warmup_cosine,
+    "SWALR": _bound_swalr,
 }
 MOMENTUM_BOUNDS: dict[str, Callable[..., np.ndarray]] = {
     "OneCycleLR": lambda p, t, ref: _one_cycle_bound(p, t, ref, "momentum"),
@@ -305,6 +316,20 @@ class Case:
 
 _ONE_CYCLE = dict(max_lr=0.5, total_steps=1001)
 CASES: list[Case] = [
+    # Boundary values torch accepts (issue 11): a floor equal to the base (a flat schedule),
+    # gamma = 0, OneCycleLR without division (initial = max = min).
+    Case("CosineAnnealingLR", dict(T_max=10, eta_min=0.1), n_steps=50),
+    Case("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.1), n_steps=50),
+    Case("ExponentialLR", dict(gamma=0.0), n_steps=20),
+    Case(
+        "OneCycleLR",
+        dict(max_lr=0.5, total_steps=50, div_factor=1.0, final_div_factor=1.0),
+        n_steps=49,
+    ),
+    Case("SWALR", dict(swa_lr=0.05, anneal_epochs=10, anneal_strategy="cos")),
+    Case("SWALR", dict(swa_lr=0.5, anneal_epochs=999, anneal_strategy="cos")),
+    Case("SWALR", dict(swa_lr=1e-3, anneal_epochs=300, anneal_strategy="linear")),
+    Case("SWALR", dict(swa_lr=0.05, anneal_epochs=0, anneal_strategy="cos")),
     Case("ConstantLR", dict(factor=0.3, total_iters=10)),
     Case("ConstantLR", dict(factor=1.0 / 3, total_iters=1000)),
     Case("ConstantLR", dict(factor=1.0, total_iters=5)),
@@ -506,7 +531,7 @@ def test_max_relative_error_per_scheduler() -> None:
     for name, (rel, ratio) in table.items():
         lines.append(f"{name:34s} {rel:12.3e} {rel / EPS:9.1f} {ratio:10.3f}")
     print("\n" + "\n".join(lines))
-    assert set(SCHEDULES) <= set(table)
+    assert set(stepped_schedules()) <= set(table)
     assert all(ratio <= 1.0 for _, ratio in table.values()), "\n".join(lines)
     # Nothing anywhere near a formula error: the worst is cancellation at a cosine trough.
     assert max(rel for rel, _ in table.values()) < 1e-9, "\n".join(lines)
@@ -781,14 +806,21 @@ def test_specs_are_well_formed() -> None:
         "SequentialLR",
         "ChainedScheduler",
         "WarmupCosine",
+        "SWALR",
+        "ReduceLROnPlateau",
+        "ConstantWithWarmup",
+        "LinearWithWarmup",
+        "CosineWithWarmup",
+        "CosineHardRestartsWithWarmup",
+        "PolynomialDecayWithWarmup",
+        "InverseSqrtWithWarmup",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
         invariants = {fn.check_id.removeprefix("schedule.") for fn in spec.invariants}
-        assert spec.name == key and spec.source and invariants <= INVARIANTS
+        # Metric-driven records list the plateau checks (tests/test_plateau.py).
+        assert spec.name == key and spec.source and (spec.metric_driven or invariants <= INVARIANTS)
         assert set(spec.scope) <= set(spec.invariants)
-        module, _, cls = spec.torch_class.rpartition(".")
-        torch_cls = getattr(importlib.import_module(module), cls)
         assert spec.check_params(spec.defaults) is None, key
         # The extra callables the checks will call all work at the defaults.
         for fn_name in ("bounds", "landmarks"):
@@ -799,9 +831,10 @@ def test_specs_are_well_formed() -> None:
                 assert getattr(spec, fn_name)(spec.defaults)
         for scope in spec.scope.values():
             scope(spec.defaults)
-        if key == "WarmupCosine":
+        if key == "WarmupCosine" or spec.torch_class is None:  # factories: test_warmup_factories
             continue
-        sig = inspect.signature(torch_cls.__init__).parameters
+        module, _, cls = spec.torch_class.rpartition(".")
+        sig = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
         for dim in spec.space:
             assert dim.name in sig, (key, dim.name)
             default = sig[dim.name].default
@@ -810,7 +843,7 @@ def test_specs_are_well_formed() -> None:
                 assert dim.default == default, (key, dim.name)
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("name", sorted(stepped_schedules()))
 def test_defaults_match_torch_and_vectorize(name: str) -> None:
     spec = SCHEDULES[name]
     params = spec.defaults
@@ -896,7 +929,7 @@ def _draw(dim: Any, rng: np.random.Generator) -> Any:
     return float(rng.uniform(dim.low, dim.high))
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("name", sorted(stepped_schedules()))
 def test_space_draws_match_torch(name: str) -> None:
     # Points from each spec's own space (T_max=1, total_iters=0, milestone 0, ...), 300 steps.
     spec = SCHEDULES[name]
@@ -920,3 +953,34 @@ def test_space_draws_match_torch(name: str) -> None:
         if drawn == 8:
             break
     assert drawn == 8
+
+
+def test_swalr_anneals_to_swa_lr_as_torch_documents() -> None:
+    # torch docs, SWALR: alpha = t/T (linear) or (1 - cos(pi t/T))/2 (cos), lr = swa alpha +
+    # base (1 - alpha), swa_lr from t = T on; anneal_epochs = 0 is swa_lr at once.
+    lin = S.swalr(np.arange(6), 1.0, swa_lr=0.2, anneal_epochs=4, anneal_strategy="linear")
+    np.testing.assert_allclose(lin, [1.0, 0.8, 0.6, 0.4, 0.2, 0.2], rtol=1e-15)
+    cos = S.swalr(1, 1.0, swa_lr=0.2, anneal_epochs=4, anneal_strategy="cos")
+    assert cos == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
+    assert S.swalr(0, 1.0, swa_lr=0.2, anneal_epochs=0) == 0.2
+    assert S.constraint_swalr({"swa_lr": 0.1, "anneal_epochs": 2.0}) is not None
+
+
+def test_torch_swalr_per_group_swa_lr_matches_the_closed_form_per_group() -> None:
+    # swa_lr as a list (one per group), each group annealing from its own lr (issue 11).
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))], "lr": lr}
+        for lr in (0.1, 2.0)
+    ]
+    opt = torch.optim.SGD(groups)
+    sched = torch.optim.swa_utils.SWALR(opt, swa_lr=[0.5, 0.01], anneal_epochs=7)
+    got = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(12):
+        opt.step()
+        sched.step()
+        got.append([g["lr"] for g in opt.param_groups])
+    t = np.arange(13)
+    for g, (base, swa) in enumerate([(0.1, 0.5), (2.0, 0.01)]):
+        want = S.swalr(t, base, swa_lr=swa, anneal_epochs=7)
+        bound = _bound_swalr({"swa_lr": swa, "anneal_epochs": 7}, base, t, want)
+        assert np.all(np.abs(np.array(got)[:, g] - want) <= bound), g

@@ -14,7 +14,7 @@ import pytest
 from sampling import every_nth
 
 from optcheck.checks import profiles
-from optcheck.checks.catalog import SCHEDULES
+from optcheck.checks.catalog import SCHEDULES, stepped_schedules
 from optcheck.checks.findings import reproduced_by
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.registry import Context, Settings, execute
@@ -24,7 +24,7 @@ from optcheck.checks.schedule_crossval_checks import LONG_HORIZON, drift_table
 from optcheck.checks.target import ScheduleTarget
 
 CHECKS = registry.load_all()
-NAMES = list(SCHEDULES)
+NAMES = list(stepped_schedules())  # ReduceLROnPlateau: tests/test_plateau.py
 CROSSVAL, RESUME, LAST_EPOCH = (
     "crossval.schedule",
     "contract.schedule_resume",
@@ -120,6 +120,7 @@ MUTANTS = [
     ("WarmupFromZero", "LinearLR", CROSSVAL),
     ("CyclicPeriodOff", "CyclicLR", CROSSVAL),
     ("RestartOffByOne", "CosineAnnealingWarmRestarts", CROSSVAL),
+    ("SWALRLinearAlways", "SWALR", CROSSVAL),
     ("CosineForgetfulStateDict", "CosineAnnealingLR", RESUME),
     ("CosineIgnoresLastEpoch", "CosineAnnealingLR", LAST_EPOCH),
 ]
@@ -167,7 +168,7 @@ def test_drift_over_long_horizons_stays_within_the_error_model():
     (recursive) forms drift, but never beyond the round-off model (kit.schedules.RoundOff).
     The table is the closing note's; run with -s to see it."""
     table = drift_table()
-    assert {d.name for d in table} == set(SCHEDULES)
+    assert {d.name for d in table} == set(stepped_schedules())
     print("\nscheduler                    form        max rel drift          vs model")
     for d in table:
         print(d.row())
@@ -175,3 +176,28 @@ def test_drift_over_long_horizons_stays_within_the_error_model():
         assert d.max_in_roundoff <= 1.0, d
     worst = max(table, key=lambda d: d.max_rel)
     assert worst.chainable  # the largest drift is a recursion's, not a closed form's
+
+
+def test_torch_swalr_last_epoch_rebuild_reanneals_by_hand():
+    """The SWALR finding with torch alone: two linear steps of five from 1.0 to 0.5, then
+    rebuilt with last_epoch=1 on the restored optimizer. The uninterrupted run's next lr is
+    1 - 0.5 * 3/5 = 0.7; the rebuilt one anneals again from 0.8 over five steps: 0.8 - 0.3/5."""
+    import torch
+    from torch.optim.swa_utils import SWALR
+
+    p = torch.nn.Parameter(torch.zeros(()))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = SWALR(opt, swa_lr=0.5, anneal_epochs=5, anneal_strategy="linear")
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.8, rel=1e-12)
+    saved = opt.state_dict()
+    fresh = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=1.0)
+    fresh.load_state_dict(saved)
+    rebuilt = SWALR(fresh, swa_lr=0.5, anneal_epochs=5, anneal_strategy="linear", last_epoch=1)
+    fresh.step()
+    rebuilt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.7, rel=1e-12)
+    assert fresh.param_groups[0]["lr"] == pytest.approx(0.8 - 0.3 / 5, rel=1e-12)

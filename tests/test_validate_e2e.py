@@ -76,7 +76,8 @@ def test_torch_optimizers_conform(name):
 
 @pytest.mark.parametrize("name", _core_first(catalog.torch_schedulers(), CORE_SCHEDULERS))
 def test_torch_schedulers_conform(name):
-    report = optcheck.validate(f"torch.optim.lr_scheduler:{name}", like=name, max_examples=EXAMPLES)
+    module = catalog.SCHEDULES[name].torch_class.rpartition(".")[0]  # swa_utils: SWALR
+    report = optcheck.validate(f"{module}:{name}", like=name, max_examples=EXAMPLES)
     assert report.ok, [(r.id, r.detail) for r in report.results if r.failed]
     assert report.counts["pass"] >= 3
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from optcheck.checks.plateau_checks import (
+    monotone_floor,
+    patience_cooldown,
+    plateau_crossval,
+    reduction_size,
+    resume,
+)
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.schedule_checks import (
     bounded,
@@ -21,7 +28,9 @@ from optcheck.checks.schedule_checks import (
     restart_points,
     sequential_continuity,
     step_drops,
+    swa_anneal,
 )
+from optcheck.reference import plateau as P
 from optcheck.reference import schedules as R
 from optcheck.reference.space import Choice, Flag, Int, Real
 from optcheck.reference.spec import Variant
@@ -162,7 +171,17 @@ RECORDS = (
         space=(
             Choice(
                 "milestones",
-                ((30, 80), (0,), (), (5, 5, 20), (1, 2, 3, 500), (100, 300, 600, 900)),
+                # torch takes milestones in any order and counts repeats (a Counter).
+                (
+                    (30, 80),
+                    (0,),
+                    (),
+                    (5, 5, 20),
+                    (1, 2, 3, 500),
+                    (100, 300, 600, 900),
+                    (80, 30),
+                    (20, 5, 0, 5),
+                ),
                 (30, 80),
             ),
             Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0)),
@@ -482,5 +501,48 @@ RECORDS = (
             nondecreasing_warmup: lambda p: (0, p["warmup_steps"]),
             bounded: lambda p: (0, p["warmup_steps"] + p["T_max"]),
         },
+    ),
+    ScheduleSpec(
+        name="SWALR",
+        closed_form=R.swalr,
+        torch_class="torch.optim.swa_utils.SWALR",
+        space=(
+            Real("swa_lr", 1e-4, 10.0, 0.05, log=True),
+            Int("anneal_epochs", 0, 1000, 10),
+            Choice("anneal_strategy", ("cos", "linear"), "cos"),
+        ),
+        invariants=(swa_anneal, bounded, nonnegative),
+        source="torch docs, torch.optim.swa_utils.SWALR; Izmailov et al. 2018 "
+        "(arXiv:1803.05407) sec. 3, the constant SWA lr",
+        constraint=R.constraint_swalr,
+        notes="torch's get_lr inverts the previous step's interpolation to recover the "
+        "optimizer's lr (it keeps no base_lrs of its own) and counts epochs with _step_count, "
+        "not last_epoch.",
+        bounds=lambda lr, p: _bounds_between(lr, p.get("swa_lr", 0.05)),
+        landmarks=lambda lr, p: ((p["anneal_epochs"], p["swa_lr"]),),
+    ),
+    ScheduleSpec(
+        name="ReduceLROnPlateau",
+        closed_form=P.plateau_lr,
+        torch_class=_TORCH + "ReduceLROnPlateau",
+        space=(
+            Choice("mode", ("min", "max"), "min"),
+            Real("factor", 0.0, 0.99, 0.1, special=(0.0, 0.5)),
+            Int("patience", 0, 20, 10),
+            Real("threshold", 0.0, 0.5, 1e-4, special=(0.0, 1e-4)),
+            Choice("threshold_mode", ("rel", "abs"), "rel"),
+            Int("cooldown", 0, 10, 0),
+            Real("min_lr", 0.0, 1e-2, 0.0, special=(0.0,)),
+            Real("eps", 0.0, 1.0, 1e-8, special=(0.0, 1e-8)),
+        ),
+        invariants=(plateau_crossval, monotone_floor, patience_cooldown, reduction_size, resume),
+        source="torch docs, ReduceLROnPlateau (mode, threshold_mode, patience, cooldown, "
+        "min_lr, eps)",
+        constraint=P.constraint_plateau,
+        notes="Metric-driven: step(metric) decides, so the checks draw metric sequences "
+        "(checks/kit/plateau.py). In 'rel' mode with a negative best the threshold works the "
+        "other way (best*(1-threshold) lies above best in 'min' mode), as the docs' formula "
+        "says. min_lr may be a per-group list.",
+        metric_driven=True,
     ),
 )

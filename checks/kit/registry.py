@@ -175,15 +175,27 @@ def unknown_invariants(spec: OptimizerRecord | ScheduleSpec) -> set[str]:
     return set(spec.invariant_ids) - {i for i, c in CHECKS.items() if c.invariant}
 
 
+WITHOUT_LR = "the target runs without an lr (--hp lr=None): no lr to set or schedule"
+
+
+def runs_without_lr(ctx: Context) -> bool:
+    """The user said the target takes no lr (transformers' Adafactor with relative_step)."""
+    return "lr" in ctx.settings.fixed_hp and ctx.settings.fixed_hp["lr"] is None
+
+
 def execute(check_: Check, ctx: Context) -> CheckResult:
     """Run one check; skips for missing keywords; an exception from the check is an error."""
     start = time.perf_counter()
     # A prepared target taking **kwargs is handed a check's needs only in that check.
     target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
     ctx = dataclasses.replace(ctx, target=target, check=check_, worst=Worst(), notes=[])
+    if "lr" in check_.needs and runs_without_lr(ctx):
+        return skipped(check_, WITHOUT_LR)
     missing = ctx.target.missing(check_.needs)
     if missing:
         return skipped(check_, f"target does not accept {', '.join(map(repr, missing))}")
+    if (refused := _refused_through_kwargs(check_, ctx)) is not None:
+        return skipped(check_, refused)
     lim = limits_of(ctx)
     if lim is not None and (why := lim.not_applicable(check_.id)):
         return skipped(check_, why)
@@ -205,6 +217,31 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
         result.detail += "".join(f"; {n}" for n in dict.fromkeys(ctx.notes))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _refused_through_kwargs(check_: Check, ctx: Context) -> str | None:
+    """A target taking **kwargs may still refuse keywords it does not name (heavyball raises
+    TypeError "unknown keyword arguments: ['maximize']"): it does not take that keyword, so
+    the check does not apply, as for a signature without it."""
+    if not isinstance(ctx.target, OptimizerTarget) or not ctx.target.takes_var_keywords():
+        return None
+    named = ctx.target.named_keywords() or frozenset()
+    handed = [k for k in check_.needs if k not in named and k != "lr"]
+    if not handed:
+        return None
+    defaults = ctx.spec.defaults if isinstance(ctx.spec, OptimizerRecord) else {}
+    param = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    base = {k: v for k, v in ctx.settings.fixed_hp.items() if k != "lr" or v is not None}
+    for keyword in handed:
+        try:
+            ctx.target.make([param], {**base, keyword: defaults.get(keyword, False)})
+        except TypeError as exc:
+            if keyword in str(exc):
+                line = str(exc).splitlines()[0] if str(exc) else ""
+                return f"target takes **kwargs but refuses {keyword!r} (TypeError: {line})"
+        except Exception:  # noqa: BLE001 - another complaint is the check's to judge
+            pass
+    return None
 
 
 @contextlib.contextmanager

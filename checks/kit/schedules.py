@@ -96,6 +96,8 @@ def torch_schedule_factory(name: str) -> Callable[..., Any]:
     SequentialLR of its recipe.
     """
     spec = schedule_record(name)
+    if spec.torch_class is None:
+        raise ValueError(f"{name}: torch ships no such scheduler ({spec.source})")
     cls = torch_class(spec.torch_class)
     if spec.recipe is not None:
         sequential = torch_schedule_factory("SequentialLR")
@@ -552,8 +554,16 @@ def violation(
     show: str | None = None,
     code: str | None = None,
 ) -> Violation:
+    code = code or snippet(ctx.target, case.params, case.base_lr, steps, show or f"lrs[{t}]")
+    return evidence_of(message, t=t, expected=expected, got=got, tol=tol, code=code)
+
+
+def evidence_of(
+    message: str, *, t: int, expected: Any, got: Any, tol: float | None, code: str | None
+) -> Violation:
+    """A schedule check's violation: the error in units of ``tol`` where both are numbers."""
     err = None
-    if tol and expected is not None and got is not None:
+    if tol and isinstance(expected, float | int) and isinstance(got, float | int):
         err = float(abs(float(got) - float(expected)) / tol)
     return Violation(
         Evidence(
@@ -563,8 +573,7 @@ def violation(
             got=got,
             tolerance=tol,
             error_in_tol=err,
-            snippet=code
-            or snippet(ctx.target, case.params, case.base_lr, steps, show or f"lrs[{t}]"),
+            snippet=code,
         )
     )
 
@@ -622,12 +631,30 @@ def spec_or_none(ctx: Context) -> ScheduleSpec | None:
     return ctx.spec if isinstance(ctx.spec, ScheduleSpec) else None
 
 
+def steps_on_metric(sched: Any) -> bool:
+    """Whether ``sched.step`` requires an argument (a metric, as ReduceLROnPlateau's)."""
+    try:
+        params = inspect.signature(sched.step).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.default is p.empty and p.kind in positional for p in params)
+
+
 def require_constructible(ctx: Context) -> None:
-    """Without a spec only --hp says what to pass: a target that needs more is skipped (the
-    check cannot run), not failed."""
-    if spec_or_none(ctx) is not None:
+    """A check that steps the target without a metric needs one that steps so. Without a spec
+    only --hp says what to pass: a target that needs more is skipped (the check cannot run),
+    not failed."""
+    spec = spec_or_none(ctx)
+    if spec is not None and spec.metric_driven:
+        raise NotApplicable(f"{spec.name} steps on a metric: the plateau checks drive it")
+    if spec is not None:
         return
     try:
-        start(ctx.target, ctx.settings.fixed_hp, 0.1)
+        driver = start(ctx.target, ctx.settings.fixed_hp, 0.1)
     except TypeError as exc:
         raise NotApplicable(f"cannot construct without --like or --hp: {exc}") from None
+    if steps_on_metric(driver.sched):
+        raise NotApplicable(
+            "step() takes a metric: validate it --like ReduceLROnPlateau to check it"
+        )

@@ -8,11 +8,18 @@ At the end: optimizers that mishandle the lr a scheduler writes (for the interpl
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LinearLR, LRScheduler, OneCycleLR, SequentialLR
+from torch.optim.lr_scheduler import (
+    LinearLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
 
 
 class _ClosedForm(LRScheduler):
@@ -68,6 +75,18 @@ class MultiStepIgnoresRepeats(_ClosedForm):
 
     def lr_at(self, t: int, base: float) -> float:
         return base * self.gamma ** sum(m <= t for m in self.milestones)
+
+
+class MultiStepAssumesSorted(_ClosedForm):
+    """Bisects the milestones as given, which is right only when they are sorted (torch
+    takes any order): step_drops."""
+
+    def __init__(self, optimizer: Any, milestones: Any, gamma: float = 0.1, last_epoch: int = -1):
+        self.milestones, self.gamma = list(milestones), gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return base * self.gamma ** bisect.bisect_right(self.milestones, t)
 
 
 class ExponentialLRGammaOff(_ClosedForm):
@@ -291,6 +310,121 @@ def warmup_cosine_short_ramp(
         max(warmup_steps - 1, 0),
         warmup_steps,
     )
+
+
+# --- SWA -------------------------------------------------------------------------------------
+
+
+class _SWA(_ClosedForm):
+    """SWALR's constructor; lr_t = swa + (base - swa)(1 - alpha) with alpha from ``fraction``."""
+
+    def __init__(
+        self,
+        optimizer: Any,
+        swa_lr: float,
+        anneal_epochs: int = 10,
+        anneal_strategy: str = "cos",
+        last_epoch: int = -1,
+    ):
+        self.swa_lr, self.anneal_epochs, self.strategy = swa_lr, anneal_epochs, anneal_strategy
+        super().__init__(optimizer, last_epoch)
+
+    def fraction(self, t: int) -> float:
+        return min(1.0, t / max(1, self.anneal_epochs))
+
+    def lr_at(self, t: int, base: float) -> float:
+        x = self.fraction(t)
+        alpha = x if self.strategy == "linear" else (1 - math.cos(math.pi * x)) / 2
+        return self.swa_lr * alpha + base * (1 - alpha)
+
+
+class SWALRLateArrival(_SWA):
+    """Anneals over anneal_epochs + 1 epochs, reaching swa_lr one step late: swa_anneal."""
+
+    def fraction(self, t: int) -> float:
+        return min(1.0, t / (self.anneal_epochs + 1))
+
+
+class SWALRFromZero(_SWA):
+    """Anneals up from 0 instead of from the optimizer's lr (alpha * swa_lr): bounded."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        return super().lr_at(t, 0.0)
+
+
+class SWALRLinearAlways(_SWA):
+    """Ignores anneal_strategy and anneals linearly: crossval (the halfway point agrees)."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        x = self.fraction(t)
+        return self.swa_lr * x + base * (1 - x)
+
+
+# --- metric-driven ---------------------------------------------------------------------------
+
+
+class PlateauRestoresLr(ReduceLROnPlateau):
+    """Puts the lr back to the starting one on an improvement: monotone_floor."""
+
+    def step(self, metrics: Any, epoch: Any = None) -> None:  # type: ignore[override]
+        improved = self._is_better(float(metrics), self.best)
+        super().step(metrics, epoch)
+        if improved:
+            for group, lr in zip(self.optimizer.param_groups, self.first_lrs, strict=True):
+                group["lr"] = lr
+
+    def __init__(self, optimizer: Any, **kw: Any):
+        super().__init__(optimizer, **kw)
+        self.first_lrs = [g["lr"] for g in optimizer.param_groups]
+
+
+class PlateauNoFloor(ReduceLROnPlateau):
+    """Multiplies by factor whatever min_lr says: monotone_floor, reduction_size."""
+
+    def _reduce_lr(self, epoch: Any) -> None:
+        for group in self.optimizer.param_groups:
+            old = float(group["lr"])
+            if old - old * self.factor > self.eps:
+                group["lr"] = old * self.factor
+
+
+class PlateauImpatient(ReduceLROnPlateau):
+    """Reduces after patience bad epochs, not patience + 1 (>= for >): patience_cooldown."""
+
+    def __init__(self, optimizer: Any, patience: int = 10, **kw: Any):
+        super().__init__(optimizer, patience=patience, **kw)
+        self.patience = patience - 1
+
+
+class PlateauNoCooldown(ReduceLROnPlateau):
+    """Ignores cooldown: patience_cooldown."""
+
+    def __init__(self, optimizer: Any, cooldown: int = 0, **kw: Any):
+        super().__init__(optimizer, cooldown=cooldown, **kw)
+        self.cooldown = 0
+
+
+class PlateauNoEps(ReduceLROnPlateau):
+    """Applies reductions of eps or less too: reduction_size."""
+
+    def __init__(self, optimizer: Any, eps: float = 1e-8, **kw: Any):
+        super().__init__(optimizer, eps=eps, **kw)
+        self.eps = 0.0
+
+
+class PlateauAbsAsRel(ReduceLROnPlateau):
+    """Takes threshold_mode='abs' as 'rel': crossval.plateau."""
+
+    def __init__(self, optimizer: Any, threshold_mode: str = "rel", **kw: Any):
+        super().__init__(optimizer, threshold_mode="rel", **kw)
+
+
+class PlateauForgetsBest(ReduceLROnPlateau):
+    """Leaves best and the counters out of its state_dict: resume."""
+
+    def state_dict(self) -> dict[str, Any]:
+        skip = ("best", "num_bad_epochs", "cooldown_counter")
+        return {k: v for k, v in super().state_dict().items() if k not in skip}
 
 
 # --- resume -----------------------------------------------------------------------------------
