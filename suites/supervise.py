@@ -55,6 +55,7 @@ class Config:
     profile: str | None = None
     timeout: float | None = 60.0
     select: list[str] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)  # methods called once built (--setup)
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:

@@ -58,6 +58,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="fix a hyper-parameter (repeatable), e.g. --hp lr=0.01 --hp 'betas=(0.9,0.99)'",
     )
+    p.add_argument(
+        "--setup",
+        action="append",
+        default=[],
+        metavar="METHOD",
+        help="call optimizer.METHOD() once it is built, in every check (repeatable), e.g. "
+        "--setup train for schedule-free optimizers (a record may declare it)",
+    )
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument(
         "--dtype",
@@ -166,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         timeout=args.timeout or None,
         select=list(args.select),
+        setup=list(args.setup),
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
