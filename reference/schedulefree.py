@@ -160,16 +160,8 @@ def sgd_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tupl
     return _schedule_free(param, grad, state, hp, t, adam=False)
 
 
-def sgd_decay_at_z_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Weight decay λ·z instead of λ·y."""
-    return _schedule_free(param, grad, state, hp, t, adam=False, decay_at_z=True)
-
-
 # pytorch-optimizer's apply_ams_bound adds exp_avg_sq_eps = 1e-15 to v̂ before the root.
 SQRT_FLOOR = 1e-15
-DECAY_AT_Z = "weight decay evaluated at z (λ·z) instead of at the gradient point y (λ·y)"
 VARIANTS_ADAMW = (
     Variant(
         "lr-bias-correction",
@@ -181,7 +173,7 @@ VARIANTS_ADAMW = (
     Variant(
         "decay-at-z",
         adamw_decay_at_z_step,
-        DECAY_AT_Z,
+        "weight decay evaluated at z (λ·z) instead of at the gradient point y (λ·y)",
         "schedulefree AdamWScheduleFreeReference(decay_at_z=True)",
     ),
     Variant(
@@ -192,7 +184,7 @@ VARIANTS_ADAMW = (
         "pytorch-optimizer 4.1.0 ScheduleFreeAdamW (BaseOptimizer.apply_ams_bound)",
     ),
 )
-VARIANTS_SGD = (Variant("decay-at-z", sgd_decay_at_z_step, DECAY_AT_Z, "a port deciding λ·z"),)
+VARIANTS_SGD = ()  # neither package's SGD has another form (SGDScheduleFreeReference: none)
 
 
 def constraint(hp: Hyper) -> str | None:
