@@ -6,7 +6,9 @@ call ``train()``: the parameters hold y).
 - first step: c_2 = w_1/w_1 = 1, so x_2 = z_2 and y_2 = (1-β)z_2 + βx_2 = z_2: the first step
   is a plain step at the warmed-up γ_1 = γ·min(1, 1/T_warmup) whatever β, r and p:
   θ_1 = θ_0 − γ_1(u + λθ_0) with u = g' (SGD) or g'/(|g'|+ε) (Adam: v̂_1 = g'²). Tolerance:
-  the error model's residual bound at that step plus the rounding of the closed form.
+  the error model's residual bound at that step plus the rounding of the closed form. Under a
+  named variant (``--like AdamWScheduleFree:lr-bias-correction``), that variant's first step
+  at another β stands for the closed form.
 - eval point: ``eval()`` moves the parameter from y to x = (y − (1−β)z)/β, the weighted average
   of the z's (Alg. 1's x, the point the paper evaluates), and ``train()`` moves it back to y.
   Checked after every step against the target's own y and z (state ``z``), so the relation is
@@ -37,11 +39,16 @@ F64 = T.EXACT_DTYPE
 U = T.FLOAT64.u
 
 
-def _first_update(hp: dict, g: np.ndarray, theta: np.ndarray, adam: bool) -> np.ndarray:
-    """γ_1(u + λθ_0): the whole first step (c_2 = 1)."""
+def _first_step_of(ctx: Context, hp: dict, g: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """θ_0 − γ_1(u + λθ_0): the whole first step (c_2 = 1). Under a named variant (another u
+    or γ_1) that variant's own first step taken with β = 1/2 instead: the same, since β does
+    not enter the first step."""
+    if ctx.variant is not None:
+        other = {"betas": (0.5, hp["betas"][1])} if "betas" in hp else {"momentum": 0.5}
+        return ctx.variant.fn(theta, g, {}, {**hp, **other}, 1)[0]
     gp = -g if hp.get("maximize", False) else g
-    u = gp / (np.abs(gp) + float(hp.get("eps", 1e-8))) if adam else gp
-    return warmup_lr(hp, 1) * (u + float(hp.get("weight_decay", 0.0)) * theta)
+    u = gp / (np.abs(gp) + float(hp.get("eps", 1e-8))) if "betas" in hp else gp
+    return theta - warmup_lr(hp, 1) * (u + float(hp.get("weight_decay", 0.0)) * theta)
 
 
 @check(
@@ -54,14 +61,13 @@ def first_step(ctx: Context) -> CheckResult:
     (u = g/(|g|+ε), v̂_1 = g²), at γ_1 = γ/T_warmup under warm-up. A warm-up off by one, an
     averaging weight that does not start at 1, v̂ left uncorrected or decay outside γ fail it."""
     spec, model = D.record(ctx, "a Schedule-Free record")
-    adam = "betas" in spec.defaults
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, F64)
         tol = T.case_tolerance(model, case, F64, observed=traj[1:])
         for i in range(len(case.params0)):
             hp, before = case.tensor_hp(i), traj[0][i]
-            expected = before - _first_update(hp, case.grads[0][i], before, adam)
+            expected = _first_step_of(ctx, hp, case.grads[0][i], before)
             slack = T.residual_tolerance(tol, 0, i, traj[1][i], before)
             obs = Observation(
                 f"traj[0][STEP][{i}]", traj[1][i], expected, slack + 8 * U * np.abs(expected)

@@ -280,3 +280,70 @@ def test_real_package_finding_deepcopy_loses_foreach(cls):
 )
 def test_real_package_deepcopy_finding_is_found(path, like):
     assert_deepcopy_loses(getattr(pytorch_optimizer, path.partition(":")[2]), path, like, "foreach")
+
+
+# schedulefree is in the realworld corpus only (nox -s realworld installs it): these hand
+# reproductions run with --realworld.
+
+SF_X0 = [0.1, 0.3, 0.7, 1.3]
+
+
+def _schedulefree():
+    return pytest.importorskip("schedulefree")
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    ("cls", "hp", "left"),
+    [
+        ("AdamWScheduleFree", {}, "g/(√v̂+ε)"),
+        ("AdamWScheduleFreePaper", {}, "g/(√v+ε)"),
+        ("SGDScheduleFree", {"weight_decay": 0.5}, "g+λθ"),
+        ("SGDScheduleFreeReference", {"weight_decay": 0.5}, "g+λθ"),
+    ],
+)
+def test_schedulefree_finding_writes_into_the_gradient(cls, hp, left):
+    """By hand: after train() and one step from θ = 1, p.grad is no longer g: the step divides
+    it in place by the Adam denominator (grad.div_(denom)) and adds λy to it (both code paths
+    of the classes that take foreach)."""
+    sf = _schedulefree()
+    g = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    want = {
+        "g/(√v̂+ε)": g / (g.abs() + 1e-8),
+        "g/(√v+ε)": g / ((0.001 * g * g).sqrt() + 1e-8),
+        "g+λθ": g + 0.5,
+    }[left]
+    for foreach in (True, False):
+        p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+        opt = getattr(sf, cls)([p], lr=0.1, foreach=foreach, **hp)
+        opt.train()
+        p.grad = g.clone()
+        opt.step()
+        assert torch.allclose(p.grad, want, rtol=1e-12), (foreach, p.grad)
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    ("cls", "hp"),
+    [
+        ("AdamWScheduleFreeReference", {"betas": (0.45, 0.999)}),
+        ("SGDScheduleFreeReference", {"momentum": 0.45}),
+    ],
+)
+def test_schedulefree_finding_reference_classes_move_at_lr_zero(cls, hp):
+    """By hand: with lr = 0 the Reference classes still recompute y = βx + (1−β)z from x = z =
+    θ, which rounds: θ = 0.1 and 1.3 move by one ulp at β = 0.45 (AdamWScheduleFree, which
+    moves y in place, keeps every θ)."""
+    sf = _schedulefree()
+    x = torch.tensor(SF_X0, dtype=torch.float64)
+    rounded = x.mul(hp.get("momentum", hp.get("betas", (0,))[0])).add_(x, alpha=0.55)
+    moved = []
+    for name in (cls, "AdamWScheduleFree"):
+        p = torch.nn.Parameter(x.clone())
+        opt = getattr(sf, name)([p], lr=0.0, **({} if name == "AdamWScheduleFree" else hp))
+        opt.train()
+        p.grad = torch.ones(4, dtype=torch.float64)
+        opt.step()
+        moved.append(p.detach().clone())
+    assert torch.equal(moved[0], rounded) and not torch.equal(moved[0], x)
+    assert torch.equal(moved[1], x)
