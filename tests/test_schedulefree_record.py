@@ -347,3 +347,13 @@ def test_schedulefree_finding_reference_classes_move_at_lr_zero(cls, hp):
         moved.append(p.detach().clone())
     assert torch.equal(moved[0], rounded) and not torch.equal(moved[0], x)
     assert torch.equal(moved[1], x)
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("cls", [Z.ZooAdamWScheduleFree, Z.ZooSGDScheduleFree])
+def test_correct_port_cross_validates_in_low_precision(cls, dtype):
+    """The error model (the reference run on tracked values) bounds the lerps and in-place
+    updates of the authors' arrangement in every dtype."""
+    result = run(context(record_of(cls), trained(cls), dtype=dtype), CROSSVAL)
+    assert result.verdict == "pass", result.detail
