@@ -357,3 +357,18 @@ def test_correct_port_cross_validates_in_low_precision(cls, dtype):
     updates of the authors' arrangement in every dtype."""
     result = run(context(record_of(cls), trained(cls), dtype=dtype), CROSSVAL)
     assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.thorough
+def test_evidence_snippet_calls_train_and_reproduces():
+    """The snippet builds the target as the checks do, set-up call included: without
+    train() the stand-in would raise instead of showing the warm-up slip."""
+    result = run(context(ADAMW, trained(Z.WarmupOffByOne)), "schedulefree.first_step")
+    assert result.verdict == "violation"
+    assert "SETUP = ['train']" in result.evidence.snippet
+    env = {**os.environ, "PYTHONPATH": TESTS}
+    proc = subprocess.run(
+        [sys.executable, "-c", result.evidence.snippet],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
