@@ -372,3 +372,21 @@ def test_evidence_snippet_calls_train_and_reproduces():
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == 0 and "REPRODUCED" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (STAND_IN, ["AdamWScheduleFree"]),
+        ("zoo.schedulefree:ZooSGDScheduleFree", ["SGDScheduleFree"]),
+        (PO_ADAMW, ["AdamWScheduleFree:sqrt-floor"]),
+    ],
+)
+def test_identify_names_schedule_free(path, expected):
+    """identify calls the declared set-up train() (the stand-ins refuse step() without it)."""
+    from optcheck.suites.identify import identify_here
+
+    found = identify_here(path)
+    assert [c.name for c in found.matches] == expected, found.summary
+    assert any("train()" in n for n in found.notes)
