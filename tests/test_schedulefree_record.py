@@ -390,3 +390,23 @@ def test_identify_names_schedule_free(path, expected):
     found = identify_here(path)
     assert [c.name for c in found.matches] == expected, found.summary
     assert any("train()" in n for n in found.notes)
+
+
+@pytest.mark.thorough
+def test_pytest_plugin_takes_setup(tmp_path):
+    """--optcheck-setup (or optcheck_setup in the ini file) reaches every check item; a method
+    the target lacks is a usage error, exit 4, before any test runs."""
+    (tmp_path / "test_unit.py").write_text("def test_x():\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")])}
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)]
+    base += ["--optcheck", STAND_IN, "--optcheck-max-examples", "2"]
+    ok = subprocess.run(
+        [*base, "--optcheck-setup", "train", "-k", "lr_change or grad_unchanged"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert ok.returncode == 0 and "2 passed" in ok.stdout, ok.stdout[-2000:] + ok.stderr[-2000:]
+    bad = subprocess.run(
+        [*base, "--optcheck-setup", "trian"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 4 and "has no method trian()" in bad.stderr, bad.stderr[-2000:]
