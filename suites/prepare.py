@@ -505,14 +505,21 @@ def _with_setup(
     itself builds without them: a set-up call that raises is the first check's finding."""
     given = setup is not None and bool(_names(setup))
     names = _names(setup) if given else list(getattr(spec, "setup", ()))
+    whose = "--setup" if given else f"the {getattr(spec, 'name', '')} record"
+    lacking = []
     for name in names:
         if not (isinstance(name, str) and name.isidentifier()):
             raise ConfigError(f"--setup {name!r}: not a method name")
         if made is not None and not callable(getattr(made, name, None)):
-            raise ConfigError(f"--setup {name}: {target.label} has no method {name}()")
+            if given:
+                raise ConfigError(f"--setup {name}: {target.label} has no method {name}()")
+            lacking.append(name)
+    if lacking:  # a record's call the target does without (schedulefree's Closure classes)
+        names = [n for n in names if n not in lacking]
+        calls = ", ".join(f"{n}()" for n in lacking)
+        notes.append(f"{calls} not called: {whose} declares it, {target.label} has no such method")
     if not names:
         return target
-    whose = "--setup" if given else f"the {getattr(spec, 'name', '')} record"
     calls = ", ".join(f"{n}()" for n in names)
     notes.append(f"{calls} called on the optimizer once built, in every check ({whose})")
     return dataclasses.replace(target, setup=tuple(names))

@@ -410,3 +410,11 @@ def test_pytest_plugin_takes_setup(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
     )  # fmt: skip
     assert bad.returncode == 4 and "has no method trian()" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_a_record_setup_the_target_lacks_is_left_out_with_a_note():
+    """A record's declared call is what its algorithm usually needs, not a user's demand: a
+    target without the method (schedulefree's Closure classes) is validated without it."""
+    prep = optcheck.suites.prepare.prepare("torch.optim:SGD", "SGDScheduleFree", max_examples=2)
+    assert prep.target.setup == ()
+    assert any("train() not called" in n for n in prep.notes), prep.notes
