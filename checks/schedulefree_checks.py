@@ -30,6 +30,7 @@ import torch
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import deltas as D
 from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.contract import preflight
 from optcheck.checks.kit.evidence import Observation, trajectory
 from optcheck.checks.kit.harness import to_numpy
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
@@ -61,6 +62,7 @@ def first_step(ctx: Context) -> CheckResult:
     (u = g/(|g|+ε), v̂_1 = g²), at γ_1 = γ/T_warmup under warm-up. A warm-up off by one, an
     averaging weight that does not start at 1, v̂ left uncorrected or decay outside γ fail it."""
     spec, model = D.record(ctx, "a Schedule-Free record")
+    preflight(ctx)  # a step() that needs a closure (the Closure forms): not applicable
 
     def prop(case: S.Case) -> None:
         traj = trajectory(ctx, case, F64)
@@ -106,6 +108,7 @@ def eval_point(ctx: Context) -> CheckResult:
     for name in ("eval", "train"):
         if not callable(getattr(ctx.target.factory, name, None)):
             raise NotApplicable(f"{ctx.target.label} has no {name}() method")
+    preflight(ctx)
 
     def prop(case: S.Case) -> None:
         seen: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
