@@ -140,3 +140,8 @@ def names() -> list[str]:
         for spec_name, spec in table.items():
             out += [f"{spec_name}:{v.name}" for v in spec.variants]
     return out
+
+
+def declared_setup() -> list[str]:
+    """Every set-up method a record declares (schedulefree's ``train``), once each."""
+    return list(dict.fromkeys(m for r in OPTIMIZERS.values() for m in r.setup))

@@ -217,14 +217,7 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
     notes: list[str] = []
     # Set-up calls the catalog's records declare (schedulefree's train()) that the target has:
     # without them it may refuse to step, or step from the wrong point.
-    setup = tuple(
-        dict.fromkeys(
-            m
-            for r in catalog.OPTIMIZERS.values()
-            for m in r.setup
-            if callable(getattr(target.factory, m, None))
-        )
-    )
+    setup = tuple(m for m in catalog.declared_setup() if callable(getattr(target.factory, m, None)))
     if setup:
         target = dataclasses.replace(target, setup=setup)
         calls = ", ".join(f"{m}()" for m in setup)

@@ -519,6 +519,13 @@ def _with_setup(
         calls = ", ".join(f"{n}()" for n in lacking)
         notes.append(f"{calls} not called: {whose} declares it, {target.label} has no such method")
     if not names:
+        hinted = [m for m in catalog.declared_setup() if callable(getattr(made, m, None))]
+        if hinted and not given:  # e.g. schedulefree's, validated without --like
+            calls = ", ".join(f"{m}()" for m in hinted)
+            notes.append(
+                f"{target.label} has {calls}, which records of the catalog call once built "
+                f"(Schedule-Free): if it needs them, say so with --setup {hinted[0]}"
+            )
         return target
     calls = ", ".join(f"{n}()" for n in names)
     notes.append(f"{calls} called on the optimizer once built, in every check ({whose})")

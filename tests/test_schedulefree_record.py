@@ -418,3 +418,9 @@ def test_a_record_setup_the_target_lacks_is_left_out_with_a_note():
     prep = optcheck.suites.prepare.prepare("torch.optim:SGD", "SGDScheduleFree", max_examples=2)
     assert prep.target.setup == ()
     assert any("train() not called" in n for n in prep.notes), prep.notes
+
+
+def test_without_setup_or_like_a_train_method_gets_a_hint():
+    prep = optcheck.suites.prepare.prepare(STAND_IN, max_examples=2)
+    assert prep.target.setup == ()
+    assert any("--setup train" in n for n in prep.notes), prep.notes
