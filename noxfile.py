@@ -128,12 +128,16 @@ def realworld(session: nox.Session) -> None:
     # Reproduced by hand, not in the corpus yet (README: a heavyball run costs 15 minutes).
     packages.append("heavyball==3.2.1")
     session.install(TORCH, "-c", CONSTRAINTS, "-e", ".[test]", *packages)
+    # with the hand reproductions of packages kept out of the test extra (schedulefree)
+    sf = "tests/test_schedulefree_record.py::test_schedulefree_finding_"
+    reproductions = [sf + "writes_into_the_gradient", sf + "reference_classes_move_at_lr_zero"]
     _pytest(
         session,
         "--realworld",
         "tests/test_realworld.py",
         "tests/test_realworld_repros.py",
         "tests/test_warmup_factories.py",
+        *reproductions,
     )
 
 

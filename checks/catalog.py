@@ -152,3 +152,8 @@ def stepped_schedules() -> dict[str, ScheduleSpec]:
         for name, s in SCHEDULES.items()
         if not s.metric_driven and s.torch_class is not None
     }
+
+
+def declared_setup() -> list[str]:
+    """Every set-up method a record declares (schedulefree's ``train``), once each."""
+    return list(dict.fromkeys(m for r in OPTIMIZERS.values() for m in r.setup))

@@ -111,6 +111,9 @@ class OptimizerRecord:
     # the whole optimizer's (the reference's own multi-tensor run is tested by hand).
     couples_tensors: bool = False
     notes: str = ""
+    # Methods called on the optimizer right after construction, in order, in every check
+    # (schedulefree's train(): its parameters hold the training point only after it).
+    setup: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.error_model is not None and self.error_model.step is not self.step:

@@ -120,7 +120,8 @@ class OptimizerTarget(_Keywords):
     implementations; keywords of the user's that the reference does not know).
     ``import_path`` (``module:Attr``) lets evidence snippets import it. ``per_group``: the
     keywords the target keeps in each param group (read off ``param_groups[0]`` after a
-    construction); None: unknown, every keyword may be drawn per group.
+    construction); None: unknown, every keyword may be drawn per group. ``setup``: methods
+    called on each optimizer right after it is built (``--setup train``), checked by prepare.
     """
 
     label: str
@@ -129,6 +130,7 @@ class OptimizerTarget(_Keywords):
     fixed: Mapping[str, Any] = field(default_factory=dict)
     keywords: frozenset[str] | None = None
     per_group: frozenset[str] | None = None
+    setup: tuple[str, ...] = ()
 
     def keeps_per_group(self, keyword: str) -> bool:
         return self.per_group is None or keyword in self.per_group
@@ -138,6 +140,8 @@ class OptimizerTarget(_Keywords):
     ) -> torch.optim.Optimizer:
         with _numpy_state_kept() as kept:
             opt = self.factory(params, **{**hp, **self.fixed})
+            for name in self.setup:
+                getattr(opt, name)()
         if isinstance(opt, torch.optim.Optimizer):
             opt.register_step_post_hook(lambda *_: np.seterr(**kept))
         return opt

@@ -18,6 +18,7 @@ a crash or a hang there ends as a finding, not as identify's own exit.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import math
@@ -243,6 +244,13 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
             probes.append({**user, **on, name: not defaults[name]})
     eps = defaults.get("eps")
     notes: list[str] = []
+    # Set-up calls the catalog's records declare (schedulefree's train()) that the target has:
+    # without them it may refuse to step, or step from the wrong point.
+    setup = tuple(m for m in catalog.declared_setup() if callable(getattr(target.factory, m, None)))
+    if setup:
+        target = dataclasses.replace(target, setup=setup)
+        calls = ", ".join(f"{m}()" for m in setup)
+        notes.append(f"{calls} called once built, as the catalog's records that declare it do")
     runs = []  # (probe, case, target trajectory)
     for j, probe in enumerate(probes):
         # the defaults get every recipe, each other probe half of them

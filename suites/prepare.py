@@ -163,6 +163,7 @@ def prepare(
     profile: str | None = None,
     timeout: float | None = 60.0,
     source: str = "--hp",
+    setup: Iterable[str] | str | None = None,
 ) -> Prepared:
     """Load ``target`` (``module:Attr``, a Target, or a live class or factory), check ``hp``
     against it and the reference ``like`` names, and build it once.
@@ -170,7 +171,8 @@ def prepare(
     ``hp`` is a mapping or ``NAME=VALUE`` strings; ``source`` names where it came from in
     messages (``--hp``, ``--optcheck-hp``). Raises ConfigError (a ValueError) for a usage
     mistake and TargetError for a target that cannot be loaded, both one line, before any
-    check runs."""
+    check runs. ``setup`` names methods called on each optimizer right after it is built
+    (``--setup train``); without it, those the record declares."""
     # Everything that needs no target first: a usage mistake costs no import of it.
     settings = settings_for(
         profile=profile,
@@ -222,6 +224,10 @@ def prepare(
     if spec is None and isinstance(tgt, OptimizerTarget):
         settings.limits = _infer_limits(ctx, notes)
     failure, made = _probe(ctx)
+    if isinstance(tgt, OptimizerTarget):
+        tgt = ctx.target = _with_setup(tgt, spec, made, setup, notes)
+    elif setup:
+        raise ConfigError(f"--setup {', '.join(_names(setup))}: a schedule takes no set-up calls")
     if isinstance(made, torch.optim.Optimizer) and isinstance(tgt, OptimizerTarget):
         per_group = frozenset(made.param_groups[0]) - {"params"}
         ctx.target = dataclasses.replace(tgt, per_group=per_group)
@@ -478,6 +484,52 @@ def _require(
             f"{target.label} requires {', '.join(missing)}: give a value with --hp NAME=VALUE"
             + ("" if spec is not None else " (or name its reference with --like)")
         )
+
+
+# --- set-up calls ------------------------------------------------------------------------------
+
+
+def _names(setup: Iterable[str] | str) -> list[str]:
+    return [setup] if isinstance(setup, str) else list(setup)
+
+
+def _with_setup(
+    target: OptimizerTarget,
+    spec: OptimizerRecord | ScheduleSpec | None,
+    made: Any,
+    setup: Iterable[str] | str | None,
+    notes: list[str],
+) -> OptimizerTarget:
+    """``target`` calling ``setup`` (the user's, else the record's) on every optimizer it
+    builds; a name that is no method of what the probe built is a usage error. The probe
+    itself builds without them: a set-up call that raises is the first check's finding."""
+    given = setup is not None and bool(_names(setup))
+    names = _names(setup) if given else list(getattr(spec, "setup", ()))
+    whose = "--setup" if given else f"the {getattr(spec, 'name', '')} record"
+    lacking = []
+    for name in names:
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise ConfigError(f"--setup {name!r}: not a method name")
+        if made is not None and not callable(getattr(made, name, None)):
+            if given:
+                raise ConfigError(f"--setup {name}: {target.label} has no method {name}()")
+            lacking.append(name)
+    if lacking:  # a record's call the target does without (schedulefree's Closure classes)
+        names = [n for n in names if n not in lacking]
+        calls = ", ".join(f"{n}()" for n in lacking)
+        notes.append(f"{calls} not called: {whose} declares it, {target.label} has no such method")
+    if not names:
+        hinted = [m for m in catalog.declared_setup() if callable(getattr(made, m, None))]
+        if hinted and not given:  # e.g. schedulefree's, validated without --like
+            calls = ", ".join(f"{m}()" for m in hinted)
+            notes.append(
+                f"{target.label} has {calls}, which records of the catalog call once built "
+                f"(Schedule-Free): if it needs them, say so with --setup {hinted[0]}"
+            )
+        return target
+    calls = ", ".join(f"{n}()" for n in names)
+    notes.append(f"{calls} called on the optimizer once built, in every check ({whose})")
+    return dataclasses.replace(target, setup=tuple(names))
 
 
 # --- the start-up probe --------------------------------------------------------------------------

@@ -39,8 +39,9 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "timeout": ("SECONDS", "time limit of each check (default 60; 0: none)", "string"),
     "skips": ("FILE", "file of check-id prefixes to skip (repeatable)", "paths"),
     "xfails": ("FILE", "file of check-id prefixes expected to fail (repeatable)", "paths"),
+    "setup": ("METHOD", "call optimizer.METHOD() once built (repeatable)", "linelist"),
 }
-_LISTS = ("hp", "skips", "xfails")
+_LISTS = ("hp", "skips", "xfails", "setup")
 
 
 def _flag(name: str) -> str:
@@ -74,6 +75,7 @@ class Options:
     timeout: float | None
     skips: list[str]
     xfails: list[str]
+    setup: tuple[str, ...] = ()
 
 
 def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -138,6 +140,7 @@ def _read(config: pytest.Config) -> Options | None:
         timeout=60.0 if timeout is None else (timeout or None),
         skips=read_prefixes(_raw(config, "skips")[0]),
         xfails=read_prefixes(_raw(config, "xfails")[0]),
+        setup=tuple(_raw(config, "setup")[0] or ()),
     )
 
 
@@ -274,6 +277,7 @@ def _prepare(options: Options) -> Any:
             device=options.device,
             timeout=options.timeout,
             source="--optcheck-hp",
+            setup=list(options.setup) or None,
         )
     except (TargetError, ConfigError) as exc:
         raise pytest.UsageError(f"optcheck: {exc}") from None

@@ -81,12 +81,14 @@ def validate(
     select: Iterable[str] | str = (),
     progress: Callable[[CheckResult], None] | None = None,
     in_process: bool = False,
+    setup: Iterable[str] | str = (),
 ) -> Report:
     """Validate ``target`` against the generic contract and, with ``like``, the reference.
 
     ``target`` is ``"module.path:Attr"``, an optimizer or scheduler class, or a factory
     ``f(params, **hp)`` (``f(optimizer, **params)`` with a schedule's ``like``); ``hp`` a
-    mapping or ``"NAME=VALUE"`` strings, as ``--hp``.
+    mapping or ``"NAME=VALUE"`` strings, as ``--hp``; ``setup`` methods called on the optimizer
+    once built, as ``--setup`` (``"train"`` for schedulefree's; a record may declare them).
 
     Where it runs. A string, or a class or factory that a fresh process imports as this very
     object under its ``__module__`` and ``__qualname__``, runs in a supervised worker process,
@@ -122,11 +124,13 @@ def validate(
     select = [select] if isinstance(select, str) else list(select)
     if not (math.isfinite(warmup) and 0 <= warmup <= MAX_SECONDS):
         raise ConfigError(f"warmup must be between 0 and {MAX_SECONDS:g} s, got {warmup!r}")
+    setup = [setup] if isinstance(setup, str) else list(setup)
     name, why = _where(target, hp, in_process)
     if name is None:
         prepared = prepare(
             target, like, hp, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
             profile=profile, timeout=timeout + warmup if timeout else timeout,
+            setup=setup or None,
         )  # fmt: skip
         report = run(prepared, select=select, progress=progress, start=start)
         report.notes.insert(
@@ -139,6 +143,7 @@ def validate(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
         timeout=timeout or None, select=select, warmup=warmup,
+        timeout=timeout or None, select=select, setup=setup,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)

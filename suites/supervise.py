@@ -60,6 +60,7 @@ class Config:
     # Seconds the first step() of each new optimizer may take outside ``timeout``: a target
     # that compiles on its first step (heavyball's torch.compile) is slow once, not hung.
     warmup: float = 0.0
+    setup: list[str] = field(default_factory=list)  # methods called once built (--setup)
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:

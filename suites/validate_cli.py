@@ -58,6 +58,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="fix a hyper-parameter (repeatable), e.g. --hp lr=0.01 --hp 'betas=(0.9,0.99)'",
     )
+    p.add_argument(
+        "--setup",
+        action="append",
+        default=[],
+        metavar="METHOD",
+        help="call optimizer.METHOD() once it is built, in every check (repeatable), e.g. "
+        "--setup train for schedule-free optimizers (a record may declare it)",
+    )
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument(
         "--dtype",
@@ -181,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout or None,
         select=list(args.select),
         warmup=args.warmup,
+        setup=list(args.setup),
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

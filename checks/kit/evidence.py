@@ -218,6 +218,7 @@ GROUPS = {groups}  # tensor indices per param group
 GROUP_HP = {group_hp}  # per-group overrides of HP
 STEP = {step}
 STATE_KEY = {state_key}
+SETUP = {setup}  # methods called on the optimizer once built (--setup)
 RUNS = [
 {runs}
 ]
@@ -238,6 +239,8 @@ def run(params0, grads, lrs):
     else:
         groups = [{{"params": [params[i] for i in g], **h}} for g, h in zip(GROUPS, GROUP_HP)]
     opt = Target(groups, **HP, **FIXED)
+    for name in SETUP:
+        getattr(opt, name)()
     numpy = lambda t: t.detach().to("cpu", torch.float64).numpy().copy()
     traj, states = [[numpy(p) for p in params]], [[None] * len(params)]
     for k in range(STEP):
@@ -346,6 +349,7 @@ def make_snippet(
         group_hp=literal([dict(g) for g in first.group_hp]),
         step=step,
         state_key=literal(state_key),
+        setup=literal(list(getattr(target, "setup", ()))),
         runs="\n".join(run_lines),
         tail=tail,  # inserted verbatim: its braces stay literal
     )
