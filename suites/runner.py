@@ -142,8 +142,7 @@ def validate(
     config = supervise.Config(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
-        timeout=timeout or None, select=select, warmup=warmup,
-        timeout=timeout or None, select=select, setup=setup,
+        timeout=timeout or None, select=select, warmup=warmup, setup=setup,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)
