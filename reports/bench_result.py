@@ -213,7 +213,9 @@ class SpeedSection:
     hp: dict[str, dict[str, Any]] = field(default_factory=dict)
     llc_bytes: int | None = None  # the device's last-level cache, as read from the machine
     cpu_llc_bytes: int | None = None
-    bandwidth_spread: float = 0.0  # best / median − 1 over the bandwidth repetitions
+    # The bandwidth's noise: the larger of best / median − 1 over its repetitions and
+    # best / worst − 1 over the run's measurements (drift on a shared machine).
+    bandwidth_spread: float = 0.0
     cpu_bandwidth_spread: float = 0.0
 
     def over_bandwidth(self) -> list[tuple[SpeedRow, float]]:

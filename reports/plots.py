@@ -353,7 +353,7 @@ def speed(result: br.BenchResult) -> Figure | None:
                         marker="^",
                         linestyle="--",
                     )
-        top.set_title(fs.wrapped(bench_tables.line_label(fam, s.hp.get(fam, {})), 3.2))
+        top.set_title(fs.wrapped(bench_tables.line_label(fam, s.hp.get(fam, {})), 2.8))
         bottom.sharex(top)
         fs.log_scale(top, "x")
         fs.log_scale(top)
@@ -362,7 +362,13 @@ def speed(result: br.BenchResult) -> Figure | None:
         bottom.set_xlabel("parameters")
         bottom.set_ylabel("% of bandwidth")
         bottom.axhline(100, color="black", linewidth=0.8)
-        bottom.set_ylim(0, 110)
+        # Never clip: a fraction above 100 % is a violation the reader must see.
+        shown = [
+            100 * (r.moved_fraction or r.bandwidth_fraction or 0)
+            for r in s.rows
+            if r.optimizer == fam
+        ]
+        bottom.set_ylim(0, max([110.0, *(1.1 * v for v in shown)]))
         if not any_fraction:
             bottom.text(
                 0.5,

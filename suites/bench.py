@@ -910,7 +910,7 @@ def standard_plan() -> Plan:
             "families": ["SGD", "Momentum", "Adam", "AMSGrad", "AdamW"],
             "sizes": [10**3, 10**4, 10**5, 10**6, 10**7],
             "models": ["resnet18", "transformer-lm"],
-            "beyond_cache": True,
+            "beyond_cache": ["SGD", "Adam"],
         },
     )
 
