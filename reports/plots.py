@@ -55,8 +55,12 @@ def _clip(values: list[float | None], floor: float) -> np.ndarray:
 
 
 def _floor_line(ax, floor: float) -> None:
-    ax.axhline(floor, color="0.35", linewidth=0.8, linestyle=(0, (1, 2)), zorder=1)
-    ax.set_ylim(bottom=floor / 3)
+    """The floor as a dotted line, where the curves come within two decades of it (else
+    it would squash them into the panel's top)."""
+    low = min((np.nanmin(line.get_ydata()) for line in ax.get_lines()), default=np.inf)
+    if low <= 100 * floor:
+        ax.axhline(floor, color="0.35", linewidth=0.8, linestyle=(0, (1, 2)), zorder=1)
+        ax.set_ylim(bottom=floor / 3)
 
 
 def _curve_panel(ax, cells: list[br.Cell], style_of, floor: float) -> None:
@@ -110,7 +114,7 @@ def loss_curves(result: br.BenchResult) -> Figure | None:
         ax.set_title(p)
         ax.set_xlabel("step")
         ax.set_ylabel(SUBOPT)
-    fig.suptitle(f"median over seeds, inter-quartile band; dotted: the floor {floor:g}")
+    fig.suptitle(f"median over seeds, inter-quartile band; clipped at the floor {floor:g} (dotted)")
     fs.legend_outside(fig, axes)
     return fig
 

@@ -76,7 +76,7 @@ def test_loss_figure_is_legible_svg_with_one_floor_and_one_line_per_agreeing_pai
     assert table.rows[0][2] == "1.00e-12"  # the table floors where the figure does
     data = plots.loss_curves(result)
     svg = data.decode()
-    assert data.startswith(b"<?xml") and "the floor 1e-12" in svg
+    assert data.startswith(b"<?xml") and "the floor 1e-12 (dotted)" in svg
     assert "ref ≡ torch: Adam 0e+00" in svg  # stated, not drawn
     assert "ref:SGD" in svg and "ref:Adam (" not in svg  # the differing reference is drawn
     assert "momentum=0.9" in svg  # the legend carries every keyword
