@@ -37,7 +37,8 @@ def render_markdown(
     figs = figures or {}
 
     def img(name: str, alt: str) -> str:
-        return f"![{alt}]({image_dir}/{name}.png)\n" if name in figs else ""
+        ext = "png" if figs.get(name, b"").startswith(b"\x89PNG") else "svg"
+        return f"![{alt}]({image_dir}/{name}.{ext})\n" if name in figs else ""
 
     out = ["# optcheck convergence and speed benchmark", ""]
     for k, v in bt.summary(result):
@@ -66,12 +67,14 @@ def render_markdown(
             "## Convergence (constant learning rate, tuned per optimizer × problem)",
             "",
             img("loss_curves", "loss curves"),
-            "Median over seeds (line) and inter-quartile band; torch solid, reference dashed; "
-            "relative suboptimality clipped at 1e-16. Intervals: 95 % percentile bootstrap over "
-            "seeds. **Bold**: best geometric mean.",
+            "Median over seeds (line) and inter-quartile band; torch solid, a reference that "
+            "differs from torch dashed (one that coincides is stated, not drawn twice); "
+            f"relative suboptimality floored at {bt.floor(result):g} in figures and tables. "
+            "Intervals: 95 % percentile bootstrap over seeds. **Bold**: best geometric mean, "
+            "ties (runs at the floor) broken by steps to target.",
             "",
         ]
-        for problem, t in bt.convergence_tables(main).items():
+        for problem, t in bt.convergence_tables(main, floor_value=bt.floor(result)).items():
             out += [f"### {problem}", "", table(t), ""]
         out += ["## Performance profiles (Dolan & Moré)", "", img("profiles", "profiles"), ""]
     if result.schedules:
@@ -85,7 +88,7 @@ def render_markdown(
         study = bt.schedule_cells(result)
         if study:
             out += ["### Schedule study", "", img("schedule_study", "schedule study")]
-            for problem, t in bt.convergence_tables(study, with_schedule=True).items():
+            for problem, t in bt.convergence_tables(study, True, bt.floor(result)).items():
                 out += [f"#### {problem}", "", table(t), ""]
     if result.theory:
         out += [
@@ -117,10 +120,7 @@ def render_markdown(
             )
             + ".",
             "",
-            "Bytes per step: "
-            + "; ".join(f"{k}: {v}" for k, v in s.byte_counts.items())
-            + ". Up to ~1e6 parameters the arrays fit in cache, so the fraction of DRAM "
-            "bandwidth can exceed 100 %.",
+            bt.speed_explanation(s),
             "",
             img("speed", "step time"),
             table(speed),

@@ -1,4 +1,4 @@
-"""Render a bench result as bench.md (+ bench_files/*.png) and bench.html (bench.json is
+"""Render a bench result as bench.md (+ bench_files/*.svg) and bench.html (bench.json is
 optcheck.reports.io.write_json, written first)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def write_report(
     result: br.BenchResult,
     comparison: Comparison | None = None,
 ) -> list[Path]:
-    """Render and write the Markdown (with its PNGs) and the self-contained HTML page.
+    """Render and write the Markdown (with its SVG figures) and the self-contained HTML page.
 
     Everything is rendered in memory first, so a rendering error writes nothing.
     """
@@ -30,9 +30,10 @@ def write_report(
     md = render_markdown(result, figs, comparison, image_dir=FILES_DIR)
     page = render_html(result, figs, comparison)
     written = []
-    for name, png in figs.items():
-        path = out / FILES_DIR / f"{name}.png"
-        write_atomic(path, png)
+    for name, data in figs.items():
+        ext = "png" if data.startswith(b"\x89PNG") else "svg"
+        path = out / FILES_DIR / f"{name}.{ext}"
+        write_atomic(path, data)
         written.append(path)
     for name, text in ((MD_NAME, md), (HTML_NAME, page)):
         write_atomic(out / name, text)

@@ -140,6 +140,8 @@ class ReddiRun:
     curve_steps: list[int]
     curve_x: list[float | None]
     hp: dict[str, Any] = field(default_factory=dict)  # as Cell.hp, the run's betas included
+    # Average regret R_t / t at curve_steps (null at t = 0); absent in older files.
+    curve_avg_regret: list[float | None] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -158,6 +160,12 @@ class ScheduleInfo:
     max_rel_diff: float | None
 
 
+# A speed row's fraction of bandwidth is reported only when its working set is at least this
+# many last-level caches, and the bandwidth buffers are as large: at most 1/4 of what streams
+# through can then come from cache.
+CACHE_MULTIPLE = 4
+
+
 @dataclass
 class SpeedRow:
     optimizer: str
@@ -169,9 +177,27 @@ class SpeedRow:
     time_q25: float | None
     time_q75: float | None
     reps: int
-    bytes_per_step: int
+    bytes_per_step: int  # ideal: a single pass, from the record (itemsize of dtype)
+    # Of the measured bandwidth; null where the working set may sit in the last-level cache
+    # (below CACHE_MULTIPLE × LLC: time alone means something there) or not run.
     bandwidth_fraction: float | None
     error: str | None = None
+    layout: str = "tensor"  # one tensor of ``size``, or the named model's parameter list
+    tensors: int = 1
+    working_set: int | None = None  # bytes of params, grads and state held
+    moved_bytes_per_step: int | None = None  # counted per aten op (torch rows)
+    moved_fraction: float | None = None  # moved bytes ÷ time ÷ bandwidth, as above
+
+    def over_bandwidth(self, spread: float) -> float | None:
+        """The largest fraction this row claims, when it exceeds 1 beyond the noise: the
+        bandwidth's own spread (best/median − 1) and this row's timing spread (IQR/median).
+        None: within what memory allows."""
+        if self.bandwidth_fraction is None or not self.time_per_step:
+            return None
+        worst = max(self.bandwidth_fraction, self.moved_fraction or 0.0)
+        q25, q75 = self.time_q25 or self.time_per_step, self.time_q75 or self.time_per_step
+        iqr = (q75 - q25) / self.time_per_step
+        return worst if worst > (1 + spread) * (1 + iqr) else None
 
 
 @dataclass
@@ -185,6 +211,23 @@ class SpeedSection:
     threads: int = 1  # torch CPU threads during the measurements
     # optimizer -> every keyword its steps ran with (lr aside: 1e-6, immaterial to the time)
     hp: dict[str, dict[str, Any]] = field(default_factory=dict)
+    llc_bytes: int | None = None  # the device's last-level cache, as read from the machine
+    cpu_llc_bytes: int | None = None
+    # The bandwidth's noise: the larger of best / median − 1 over its repetitions and
+    # best / worst − 1 over the run's measurements (drift on a shared machine).
+    bandwidth_spread: float = 0.0
+    cpu_bandwidth_spread: float = 0.0
+
+    def over_bandwidth(self) -> list[tuple[SpeedRow, float]]:
+        """Rows claiming more than the measured bandwidth beyond its noise: a bug in the
+        bytes model or the cache threshold, never a result."""
+        out = []
+        for r in self.rows:
+            on_cpu = r.device != self.device
+            worst = r.over_bandwidth(self.cpu_bandwidth_spread if on_cpu else self.bandwidth_spread)
+            if worst is not None:
+                out.append((r, worst))
+        return out
 
 
 @dataclass
@@ -252,6 +295,12 @@ class BenchResult:
             f"Reddi counterexample: {r.optimizer} ended at {r.final_x}, expected {r.expected:+g}"
             for r in self.reddi
             if not r.ok
+        ]
+        out += [
+            f"step time: {r.optimizer} {r.implementation} n={r.size:.2g} ({r.layout}) claims "
+            f"{100 * worst:.0f} % of the measured bandwidth: the bytes model or the cache "
+            "threshold is wrong"
+            for r, worst in (self.speed.over_bandwidth() if self.speed else [])
         ]
         out += [f"task failed: {f}" for f in self.failures]
         return out

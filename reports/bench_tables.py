@@ -21,6 +21,78 @@ class Table:
         self.marks.append(mark)
 
 
+# The floor when a result does not state its own (suites.bench.FLOOR writes config["floor"]):
+# figures and tables both read ``floor(result)``, so they clip at the same value.
+DEFAULT_FLOOR = 1e-12
+# Two curves closer than this in log10 on every drawn point look like one line.
+COINCIDE_DECADES = 0.01
+
+
+def floor(result: br.BenchResult) -> float:
+    return float(result.config.get("floor") or DEFAULT_FLOOR)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A float64 reference line against its torch counterpart on one problem."""
+
+    torch_name: str
+    gap: float | None  # max over seeds |Δ final relative suboptimality|; None: not comparable
+    coincide: bool  # same lr and every drawn point within COINCIDE_DECADES
+
+    def text(self) -> str:
+        return (
+            f"reference agrees to {sci(self.gap, 1)}"
+            if self.coincide
+            else (f"reference differs (max |Δ| {sci(self.gap, 1)})")
+        )
+
+
+def reference_agreement(
+    cells: list[br.Cell], floor_value: float
+) -> dict[tuple[str, str], Agreement]:
+    """(problem, ref:X) -> how ref:X compares with torch:X under the same schedule, for
+    every reference cell that has a torch counterpart: a coinciding pair is shown as this
+    result (one line, one row) instead of twice."""
+    by_key = {(c.problem, c.optimizer, c.schedule): c for c in cells}
+    out = {}
+    for c in cells:
+        kind, _, fam = c.optimizer.partition(":")
+        twin = by_key.get((c.problem, f"torch:{fam}", c.schedule))
+        if kind != "ref" or twin is None:
+            continue
+        pairs = [
+            (a.rel_subopt, b.rel_subopt)
+            for a, b in zip(c.runs, twin.runs, strict=False)
+            if a.seed == b.seed and a.rel_subopt is not None and b.rel_subopt is not None
+        ]
+        gap = max((abs(a - b) for a, b in pairs), default=None)
+        logs = [
+            (math.log10(max(a, floor_value)), math.log10(max(b, floor_value)))
+            for a, b in zip(c.curve.median, twin.curve.median, strict=False)
+            if a is not None and b is not None
+        ]
+        coincide = (
+            c.lr == twin.lr
+            and gap is not None
+            and len(logs) == len(c.curve.median)
+            and all(abs(a - b) <= COINCIDE_DECADES for a, b in logs)
+        )
+        out[(c.problem, c.optimizer)] = Agreement(twin.optimizer, gap, coincide)
+    return out
+
+
+def shown_cells(cells: list[br.Cell], floor_value: float) -> list[br.Cell]:
+    """The cells drawn and tabled: a reference that coincides with torch is left out (its
+    agreement is stated on the torch line)."""
+    agree = reference_agreement(cells, floor_value)
+    return [
+        c
+        for c in cells
+        if not (agree.get((c.problem, c.optimizer)) and agree[(c.problem, c.optimizer)].coincide)
+    ]
+
+
 def sci(v: float | None, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -162,11 +234,30 @@ def problems_table(result: br.BenchResult) -> Table:
     return t
 
 
-def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dict[str, Table]:
-    """One table per problem, rows in the order given; the best geometric mean is marked."""
+def best_key(c: br.Cell) -> tuple[float, float]:
+    """What "best" ranks by: the floored geometric mean (rounded off below 1e-9 decades),
+    then, among ties (several at the floor), mean steps to target, as the lr tuning does."""
+    est = c.log10_subopt.estimate
+    steps = c.steps_to_target.estimate
+    return (
+        math.inf if est is None else round(est, 9),
+        math.inf if steps is None else steps,
+    )
+
+
+def convergence_tables(
+    cells: list[br.Cell], with_schedule: bool = False, floor_value: float = DEFAULT_FLOOR
+) -> dict[str, Table]:
+    """One table per problem, rows in the order given; the best is marked (``best_key``); a
+    reference that coincides with torch is a note on torch's row, not a row of its own."""
     out: dict[str, Table] = {}
     groups: dict[str, list[br.Cell]] = {}
-    for c in cells:
+    agree = reference_agreement(cells, floor_value)
+    on_torch = {
+        (p, a.torch_name, next(c.schedule for c in cells if (c.problem, c.optimizer) == (p, r))): a
+        for (p, r), a in agree.items()
+    }
+    for c in shown_cells(cells, floor_value):
         groups.setdefault(c.problem, []).append(c)
     for problem, group in groups.items():
         t = Table(
@@ -181,14 +272,18 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 "Notes",
             ]
         )
-        finite = [
-            c.log10_subopt.estimate
+        eligible = [
+            best_key(c)
             for c in group
-            if c.log10_subopt.estimate is not None and not c.fails_validation
+            if c.log10_subopt.estimate is not None and not c.fails_validation and not c.error
         ]
-        best = min(finite) if finite else None
+        best = min(eligible) if eligible else None
         for c in group:
             notes = []
+            if (c.problem, c.optimizer, c.schedule) in on_torch:
+                notes.append(on_torch[(c.problem, c.optimizer, c.schedule)].text())
+            elif (c.problem, c.optimizer) in agree:
+                notes.append(agree[(c.problem, c.optimizer)].text())
             if c.validation:
                 notes.append(c.validation)
             if c.error:
@@ -210,9 +305,8 @@ def convergence_tables(cells: list[br.Cell], with_schedule: bool = False) -> dic
                 plain(wall, 1e3, ".1f") + " ms" if wall.estimate is not None else "—",
                 "; ".join(notes),
             ]
-            est = c.log10_subopt.estimate
             mark = "bad" if c.error or c.fails_validation else None  # never "best"
-            if mark is None and best is not None and est is not None and est <= best + 1e-9:
+            if mark is None and best is not None and best_key(c) == best:
                 mark = "best"
             t.add(row, mark)
         out[problem] = t
@@ -304,24 +398,58 @@ def reddi_table(result: br.BenchResult) -> Table:
     return t
 
 
+def speed_explanation(s: br.SpeedSection) -> str:
+    """What the step-time numbers mean, said once for the HTML and the Markdown."""
+    llc = f"{s.llc_bytes / 2**20:.0f} MiB" if s.llc_bytes else "not known"
+    return (
+        f"Last-level cache {llc} (read from the machine). A fraction of bandwidth is shown "
+        f"only where the step's working set (params, grads, state) is ≥ {br.CACHE_MULTIPLE} × "
+        "the LLC, so the arrays stream from memory; smaller rows give time alone (they run "
+        "from cache). Two fractions: ideal bytes (a single pass: "
+        + "; ".join(f"{k}: {v}" for k, v in s.byte_counts.items())
+        + ") and the bytes this implementation's kernels move (counted per aten op in one "
+        "step). Model rows step the parameter list of a real network (many tensors of mixed "
+        "shapes). The reference is float64 NumPy on the CPU."
+    )
+
+
 def speed_table(result: br.BenchResult) -> Table | None:
     s = result.speed
     if s is None:
         return None
     impls = list(dict.fromkeys(r.implementation for r in s.rows))
-    t = Table(["Optimizer", "Parameters"] + [f"{i} (time · % of bandwidth)" for i in impls])
-    keyed = {(r.optimizer, r.size, r.implementation): r for r in s.rows}
+    t = Table(
+        ["Optimizer", "Parameters"] + [f"{i}: time · % of bandwidth, ideal / moved" for i in impls]
+    )
+    keyed = {(r.optimizer, r.layout, r.size, r.implementation): r for r in s.rows}
     for opt in dict.fromkeys(r.optimizer for r in s.rows):
-        for size in sorted({r.size for r in s.rows if r.optimizer == opt}):
-            row = [line_label(opt, s.hp.get(opt, {})), f"{size:.0e}"]
+        shapes = dict.fromkeys((r.layout, r.size) for r in s.rows if r.optimizer == opt)
+        order = sorted(shapes, key=lambda k: (k[0] != "tensor", k[0], k[1]))
+        for layout, size in order:
+            tensors = next(
+                r.tensors for r in s.rows if (r.optimizer, r.layout, r.size) == (opt, layout, size)
+            )
+            where = (
+                f"{size:.2g}"
+                if layout == "tensor"
+                else f"{layout}: {size:.3g} in {tensors} tensors"
+            )
+            row = [line_label(opt, s.hp.get(opt, {})), where]
             for impl in impls:
-                r = keyed.get((opt, size, impl))
+                r = keyed.get((opt, layout, size, impl))
                 if r is None:
                     row.append("—")
                 elif r.time_per_step is None:
                     row.append(f"n/a ({r.error})")
+                elif r.bandwidth_fraction is None:
+                    row.append(f"{duration(r.time_per_step)} · in cache")
                 else:
-                    row.append(f"{duration(r.time_per_step)} · {100 * r.bandwidth_fraction:.1f} %")
+                    moved = (
+                        f" / {100 * r.moved_fraction:.0f} %" if r.moved_fraction is not None else ""
+                    )
+                    row.append(
+                        f"{duration(r.time_per_step)} · {100 * r.bandwidth_fraction:.0f} %{moved}"
+                    )
             t.add(row)
     return t
 

@@ -274,17 +274,18 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
             )
     if old.speed and new.speed:
         prev_rows = {
-            (s.optimizer, s.implementation, s.size, s.dtype, s.device): s for s in old.speed.rows
+            (s.optimizer, s.implementation, s.size, s.dtype, s.device, s.layout): s
+            for s in old.speed.rows
         }
         for s in new.speed.rows:
-            p = prev_rows.get((s.optimizer, s.implementation, s.size, s.dtype, s.device))
+            p = prev_rows.get((s.optimizer, s.implementation, s.size, s.dtype, s.device, s.layout))
             if p is None or p.time_per_step is None or s.time_per_step is None:
                 continue
             n["step times"] += 1
             noise = [(r.time_per_step, r.time_q25, r.time_q75) for r in (p, s)]
             if any(None in t for t in noise):
                 continue
-            item = f"{s.optimizer} {s.implementation} n={s.size:.0e} {s.device}"
+            item = f"{s.optimizer} {s.implementation} n={s.size:.0e} {s.layout} {s.device}"
             if change := _separated_slower(item, "step time", *noise):
                 out.append(change)
     order = {REGRESSION: 0, WARNING: 1, IMPROVEMENT: 2, NOTE: 3}

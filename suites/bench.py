@@ -708,6 +708,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
     xs = np.empty(steps + 1)
     xs[0] = x0
     regret = 0.0
+    regrets = np.zeros(steps + 1)  # R_t after t steps, for the average regret R_t / t
     if cfg.kind == "reference":
         spec = OPTIMIZERS[cfg.path]
         h = {**spec.defaults, **dict(cfg.hp), **hp}
@@ -718,6 +719,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
             x, state = spec.step(x, np.array([prob.grad(t)]), state, h, t)
             x = prob.project(x)
             xs[t] = x[0]
+            regrets[t] = regret
     else:
         p = torch.nn.Parameter(torch.tensor([x0], dtype=torch.float64))
         opt = make_torch_optimizer(cfg, [p], alpha, **hp)
@@ -733,6 +735,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
             with torch.no_grad():
                 p.clamp_(prob.lo, prob.hi)
             xs[t] = float(p.detach()[0])
+            regrets[t] = regret
     idx = curve_steps(steps, 300)
     return br.ReddiRun(
         optimizer=cfg.name,
@@ -745,6 +748,7 @@ def reddi_task(cfg: OptimizerConfig, steps: int, alpha: float = REDDI_ALPHA) -> 
         expected=expected,
         curve_steps=idx.tolist(),
         curve_x=[_round(float(v)) for v in xs[idx]],
+        curve_avg_regret=[_round(float(regrets[t] / t)) if t else None for t in idx],
     )
 
 
@@ -905,6 +909,8 @@ def standard_plan() -> Plan:
         speed={
             "families": ["SGD", "Momentum", "Adam", "AMSGrad", "AdamW"],
             "sizes": [10**3, 10**4, 10**5, 10**6, 10**7],
+            "models": ["resnet18", "transformer-lm"],
+            "beyond_cache": ["SGD", "Adam"],
         },
     )
 
@@ -924,7 +930,7 @@ def quick_plan() -> Plan:
         reddi=parse_optimizers(["ref:Adam", "ref:AMSGrad"]),
         reddi_steps=50_000,
         crossval=["SGD", "Adam"],
-        speed={"families": ["SGD", "Adam"], "sizes": [10**3, 10**5]},
+        speed={"families": ["SGD", "Adam"], "sizes": [10**3, 10**5], "models": ["transformer-lm"]},
         quick=True,
     )
 

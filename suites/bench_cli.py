@@ -424,7 +424,7 @@ def _finish(out: Path, result: Any, baseline: Any, write_json: bool, quiet: bool
         )
         return EXIT_USAGE
     for p in written:
-        if p.suffix != ".png":
+        if p.suffix not in (".png", ".svg"):
             print(f"wrote {p}")
     status = EXIT_OK
     for v in result.violations():

@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def bandwidth() -> dict[str, float]:
     """Measured once per device in this run: the bytes/s every fraction is relative to."""
-    out = {"cpu": measure_bandwidth("cpu")}
+    out = {"cpu": measure_bandwidth("cpu")[0]}
     if torch.cuda.is_available():
-        out["cuda"] = measure_bandwidth("cuda")
+        out["cuda"] = measure_bandwidth("cuda")[0]
     return out

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from optcheck.checks import catalog
-from optcheck.suites.speed import IMPLEMENTATIONS, bytes_per_step, make_stepper
+from optcheck.suites.speed import (
+    CACHE_MULTIPLE,
+    IMPLEMENTATIONS,
+    bytes_per_step,
+    last_level_cache,
+    make_stepper,
+)
 
 FAMILIES = list(catalog.bench_lines())
 SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
@@ -41,6 +47,8 @@ def test_step_time(benchmark, bandwidth, family, impl, size, device):
         torch_threads=torch.get_num_threads(),
     )
     benchmark(step)
-    if benchmark.stats:  # absent under --benchmark-disable
+    llc = last_level_cache(device)
+    # A fraction of DRAM bandwidth only where the arrays cannot sit in the cache.
+    if benchmark.stats and llc and step.working_set() >= CACHE_MULTIPLE * llc:
         median = benchmark.stats.stats.median
         benchmark.extra_info["bandwidth_fraction"] = nbytes / median / bandwidth[device]

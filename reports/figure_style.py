@@ -1,0 +1,196 @@
+"""How every report figure looks, in one place: fonts, size, legend placement, output.
+
+Use it for a new figure (reports/workload_plots.py, ...)::
+
+    from optcheck.reports import figure_style as fs
+
+    @fs.drawn
+    def my_figure(result) -> Figure | None:
+        fig, axes = fs.panels(n_panels)          # one panel per problem/workload
+        ...                                       # ax.plot(..., **fs.line(name))
+        fs.legend_outside(fig, axes)
+        return fig
+
+``my_figure(result)`` then returns SVG bytes (text kept as text, no timestamp), shown inline
+in the HTML at its natural size: labels are ≥ 12 px on screen (9 pt × 4/3), and no figure is
+wider than MAX_WIDTH_IN, so the page never scales it down (tests/test_figures.py checks).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import re
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, NullFormatter
+
+# The HTML page is 1500 px wide; 1 pt = 4/3 px, so 13.5 in = 1296 px leaves its margins.
+MAX_WIDTH_IN = 13.5
+PANEL_W, PANEL_H = 3.3, 2.6
+SMALLEST_FONT_PT = 9.0  # ticks and legends: 12 px at the size shown
+RC: dict[str, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": SMALLEST_FONT_PT,
+    "ytick.labelsize": SMALLEST_FONT_PT,
+    "legend.fontsize": SMALLEST_FONT_PT,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.fonttype": "none",  # text stays text: crisp at any zoom, searchable
+    "svg.hashsalt": "optcheck",  # stable ids: the same result renders the same bytes
+    "lines.linewidth": 1.6,
+}
+COLORS = [
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+    "black",
+]
+
+
+def drawn(build: Callable[..., Figure | None]) -> Callable[..., bytes | None]:
+    """Wrap a function building a Figure (or None: nothing to draw) so that it draws under
+    RC and returns the figure as SVG bytes."""
+
+    @functools.wraps(build)
+    def render(*args: Any, **kwargs: Any) -> bytes | None:
+        with matplotlib.rc_context(RC):
+            fig = build(*args, **kwargs)
+            if fig is None:
+                return None
+            return svg(fig, salt=build.__name__)
+
+    render.build = build  # type: ignore[attr-defined]
+    return render
+
+
+def as_png(figure_fn: Callable[..., bytes | None], *args: Any, scale: float = 2.0) -> bytes | None:
+    """A ``drawn`` figure as PNG at ``scale`` × its natural size (to look at it without a
+    browser)."""
+    with matplotlib.rc_context(RC):
+        fig = figure_fn.build(*args)  # type: ignore[attr-defined]
+        return None if fig is None else png(fig, scale)
+
+
+def log_scale(ax: Any, axis: str = "y", base: float = 10) -> None:
+    """A log axis labelled 1e-12 rather than 10 with a superscript −12: a superscript is
+    set at 70 % of the tick size, under MIN_LABEL_PX."""
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log", base=base)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(LogFormatter(base=base, labelOnlyBase=False))
+    target.set_minor_formatter(NullFormatter())
+
+
+def svg(fig: Figure, salt: str = "") -> bytes:
+    """The figure as standalone SVG (no date: reproducible bytes)."""
+    FigureCanvasSVG(fig)
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": f"optcheck-{salt}"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def png(fig: Figure, scale: float = 2.0) -> bytes:
+    """The figure as PNG at ``scale`` × 72 dpi (2×: sharp on a high-density screen)."""
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72 * scale)
+    return buf.getvalue()
+
+
+def inline_svg(data: bytes) -> str:
+    """SVG bytes as an element for an HTML page (prolog and doctype dropped)."""
+    text = data.decode("utf-8")
+    return text[text.index("<svg") :]
+
+
+def svg_size_and_fonts(data: bytes) -> tuple[float, float, float]:
+    """(width in px at its natural size, height in px, smallest font in px) of an SVG this
+    module wrote: what a reader sees, for the legibility tests."""
+    text = data.decode("utf-8")
+    m = re.search(r'<svg[^>]*width="([\d.]+)pt"[^>]*height="([\d.]+)pt"', text)
+    if m is None:
+        raise ValueError("not an SVG written by figure_style.svg")
+    width, height = (float(v) * 4 / 3 for v in m.groups())
+    sizes = [float(s) for s in re.findall(r"font-size:\s*([\d.]+)px", text)]
+    sizes += [float(s) for s in re.findall(r"font:[^;\"']*?([\d.]+)px", text)]
+    return width, height, (min(sizes) * 4 / 3 if sizes else math.inf)
+
+
+def panels(
+    n: int, ncols: int = 4, w: float = PANEL_W, h: float = PANEL_H, extra_h: float = 0.9
+) -> tuple[Figure, list]:
+    """A figure of ``n`` panels in rows of ``ncols`` (room below for the legend), no wider
+    than MAX_WIDTH_IN."""
+    ncols = max(1, min(ncols, n, int(MAX_WIDTH_IN // w)))
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(min(w * ncols, MAX_WIDTH_IN), h * nrows + extra_h), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def legend_outside(fig: Figure, axes: list, where: str = "lower center") -> None:
+    """One legend for the figure, outside every panel (below by default, or "right upper"),
+    each label once, as many columns as the labels fit in the figure's width."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if not lab.startswith("_"):
+                handles.setdefault(lab, h)
+    if not handles:
+        return
+    ncol, width = 1, 3.0
+    if where.endswith("center"):
+        # Labels carry every keyword: wrapped to the figure's width, then as many columns
+        # as fit (plus the line sample, ~0.6 in).
+        width = fig.get_figwidth() - 0.8
+        longest = min(max(len(lab) for lab in handles), int(width * CHARS_PER_INCH))
+        ncol = max(
+            1, min(len(handles), int(fig.get_figwidth() // (longest / CHARS_PER_INCH + 0.6)))
+        )
+    labels = [wrapped(lab, width) for lab in handles]
+    fig.legend(list(handles.values()), labels, loc=f"outside {where}", ncol=ncol)
+
+
+# Characters of 9-10 pt text per inch (DejaVu Sans averages ~0.55 em a character).
+CHARS_PER_INCH = 13
+
+
+def wrapped(text: str, inches: float) -> str:
+    """``text`` broken at spaces into lines that fit ``inches`` (titles, legend labels)."""
+    return textwrap.fill(text, max(12, int(inches * CHARS_PER_INCH)), break_long_words=False)
+
+
+MIN_LABEL_PX = 10.0
+
+
+def legibility_problems(data: bytes) -> list[str]:
+    """Why a reader could not read this SVG at the size the page shows it (empty: fine):
+    wider than the page's figure width (it would be scaled down), or text under
+    MIN_LABEL_PX."""
+    width, _, smallest = svg_size_and_fonts(data)
+    out = []
+    if width > MAX_WIDTH_IN * 96 + 0.5:
+        out.append(f"{width:.0f} px wide: the page shrinks it below its natural size")
+    if smallest < MIN_LABEL_PX:
+        out.append(f"text of {smallest:.1f} px, under {MIN_LABEL_PX:g} px")
+    return out
