@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import closures as C
 from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.contract import drawn_kinds
 from optcheck.checks.kit.evidence import Observation, require, run_target, worst
 from optcheck.checks.kit.harness import sparse_gradients
 from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
@@ -81,6 +82,8 @@ def case_strategy(
         "max_groups": max_groups,
         "max_tensors": 4,
         "steps": (2, 12),
+        "param_kinds": drawn_kinds(ctx),
+        "dtype": dtype,
     }
     if model.no_empty_tensors:
         kw["shapes"] = tuple(s for s in S.SHAPES if 0 not in s)

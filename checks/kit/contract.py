@@ -31,7 +31,17 @@ from optcheck.checks.kit.harness import (
     to_numpy,
 )
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, limits_of
-from optcheck.checks.kit.strategies import fit_shape, hyperparams, real, untouched_rows
+from optcheck.checks.kit.strategies import (
+    KIND_LAYOUT,
+    LAYOUT_SHAPES,
+    MANY_TENSORS,
+    OTHER_DTYPE,
+    fit_shape,
+    hyperparams,
+    kind_choices,
+    real,
+    untouched_rows,
+)
 from optcheck.checks.records import Limits, OptimizerRecord
 from optcheck.checks.result import Evidence
 from optcheck.reference.space import Real
@@ -89,11 +99,14 @@ class ContractCase:
         return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
 
 
-# Parameter kinds real models have that kernels often mishandle, each with the shape the
-# kind probe steps; a target that raises on one is told once (contract.param_kinds) and the
-# other checks draw none of it (Settings.skip_kinds, skipped_kinds), so one crash cannot
-# hide the rest.
+# The parameter kinds of shape (strategies.PARAM_KINDS has them all) that contract problems
+# draw, each with the shape the kind probe steps; a target that raises on a kind is told once
+# (contract.param_kinds) and no check draws it (Settings.skip_kinds, skipped_kinds), so one
+# crash cannot hide the rest.
 PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
+# A target may decline complex parameters (torch's Adafactor, fused kernels raise a clear
+# error): not drawn, and said, rather than a finding.
+DECLINABLE_KINDS = ("complex",)
 # What a skipped kind's tensor is drawn as instead: an ordinary small vector.
 ORDINARY_SHAPE = (2,)
 
@@ -310,11 +323,13 @@ def cases(
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
     ensure_limits(ctx)
-    skip = skipped_kinds(ctx)
-    if skip:
+    crashed = [k for k in skipped_kinds(ctx) if k in PARAM_KINDS]
+    if crashed:
         ctx.notes.append(
-            f"no {' or '.join(skip)} parameters drawn: step() raises on them (contract.param_kinds)"
+            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
+            "(contract.param_kinds)"
         )
+    skip = [k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k)]
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> ContractCase:
@@ -445,16 +460,45 @@ class KindCrash:
     message: str  # the exception's first line
     params0: list[np.ndarray]
     grads: list[list[np.ndarray]]
+    layouts: tuple[str, ...] = ()
+    dtypes: tuple[str | None, ...] = ()
 
 
 KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
 
 
+def wanted(ctx: Context, kind: str) -> bool:
+    """Whether the run draws ``kind`` at all (--shapes, Settings.kinds)."""
+    return ctx.settings.kinds is None or kind in ctx.settings.kinds
+
+
+def _probe_layout(ctx: Context, kind: str) -> tuple[list[tuple[int, ...]], list[str], list]:
+    """(array shapes, layouts, dtype names) of the probe of ``kind``: a tensor of the kind
+    beside an ordinary one (for many-tensors, MANY_TENSORS ordinary ones)."""
+    lim = limits_of(ctx)
+    ordinary = fit_shape(lim, ORDINARY_SHAPE)
+    if kind in PARAM_KINDS:
+        return [fit_shape(lim, PARAM_KINDS[kind]), ordinary], [], []
+    if kind in KIND_LAYOUT:
+        layout = KIND_LAYOUT[kind]
+        shape = (*ORDINARY_SHAPE, 2) if layout == "complex" else LAYOUT_SHAPES[layout][0]
+        return [shape, ordinary], [layout, "plain"], []
+    if kind == "mixed-dtypes":
+        return [ordinary, ordinary], [], [None, OTHER_DTYPE[ctx.settings.dtype]]
+    return [ordinary] * MANY_TENSORS[1], [], []
+
+
 def probed_kinds(ctx: Context) -> list[str]:
-    """The PARAM_KINDS a run can draw: a record stepping another rank (Muon: matrices) has its
-    shapes fitted, and a 0-d tensor fitted to a matrix is no longer 0-d."""
-    spec = limits_of(ctx)
-    return [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(spec, shape)) == k]
+    """The kinds (strategies.PARAM_KINDS, less those --shapes leaves out) a run can draw: a
+    record stepping another rank (Muon: matrices) has its shapes fitted, and a 0-d tensor
+    fitted to a matrix is no longer 0-d; a layout needs a shape of a rank the target steps
+    (strategies.kind_choices)."""
+    lim = limits_of(ctx)
+    layouts = kind_choices(lim or Limits(), tuple(KIND_LAYOUT), ctx.settings.dtype)
+    out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+    out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
+    out += ["mixed-dtypes", "many-tensors"]
+    return [k for k in out if wanted(ctx, k)]
 
 
 def kind_crashes(ctx: Context) -> list[KindCrash]:
@@ -465,26 +509,28 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     spec, dtype, device = limits_of(ctx), torch_dtype(ctx), ctx.settings.device
     rng = np.random.default_rng(0)
 
-    def attempt(shapes: list[tuple[int, ...]]) -> tuple[str | None, list, list]:
+    def attempt(shapes: list[tuple[int, ...]], layouts: list[str], dtypes: list) -> KindCrash:
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
         try:
-            params = make_params(params0, dtype, device)
+            torch_dtypes = [DTYPES[d] if d else None for d in dtypes]
+            params = make_params(params0, dtype, device, layouts, torch_dtypes)
             opt = ctx.target.make(params, default_hp(ctx))
             drive(opt, params, grads, range(KIND_PROBE_STEPS))
         except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
-            return first_line(exc), params0, grads
-        return None, params0, grads
+            message = first_line(exc)
+        else:
+            message = ""
+        return KindCrash("", message, params0, grads, tuple(layouts), tuple(dtypes))
 
-    ordinary = fit_shape(spec, ORDINARY_SHAPE)
-    message, params0, grads = attempt([ordinary])
-    if message is not None:
-        return [KindCrash("ordinary", message, params0, grads)]
+    ordinary = attempt([fit_shape(spec, ORDINARY_SHAPE)], [], [])
+    if ordinary.message:
+        return [replace(ordinary, kind="ordinary")]
     crashes = []
     for kind in probed_kinds(ctx):
-        message, params0, grads = attempt([fit_shape(spec, PARAM_KINDS[kind]), ordinary])
-        if message is not None:
-            crashes.append(KindCrash(kind, message, params0, grads))
+        crash = attempt(*_probe_layout(ctx, kind))
+        if crash.message:
+            crashes.append(replace(crash, kind=kind))
     return crashes
 
 
@@ -492,8 +538,24 @@ def skipped_kinds(ctx: Context) -> tuple[str, ...]:
     """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run."""
     s = ctx.settings
     if s.skip_kinds is None:
-        s.skip_kinds = tuple(c.kind for c in kind_crashes(ctx) if c.kind in PARAM_KINDS)
+        s.skip_kinds = tuple(c.kind for c in kind_crashes(ctx) if c.kind != "ordinary")
     return s.skip_kinds
+
+
+def drawn_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds cross-validation draws: the run's (--shapes) less those step() raises on;
+    the check's notes say which were left out and why."""
+    skip = skipped_kinds(ctx)
+    left = [k for k in skip if k in DECLINABLE_KINDS]
+    if left:
+        ctx.notes.append(f"no {' or '.join(left)} parameters drawn: step() raises on them")
+    crashed = [k for k in skip if k not in DECLINABLE_KINDS]
+    if crashed:
+        ctx.notes.append(
+            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
+            "(contract.param_kinds)"
+        )
+    return tuple(k for k in probed_kinds(ctx) if k not in skip)
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
@@ -614,9 +676,12 @@ def snippet(
     grads: Grads,
     body: str,
     dtype: str | None = None,
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[str | None] = (),
 ) -> str:
     """Python (torch alone plus the target's import) that replays the case and asserts the
-    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps)."""
+    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps).
+    ``layouts`` and ``dtypes``: per tensor, as harness.make_params (``PARAM_SOURCE``)."""
     target = ctx.target
     if target.import_path:
         module, _, attr = target.import_path.partition(":")
@@ -638,11 +703,7 @@ DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
 PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
 # GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
 GRADS = {grads_lists!r}
-
-
-def make_params():
-    return [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in PARAMS0]
-
+{param_source(layouts, dtypes)}
 
 def make(params, **hp):
     return factory(params, **{{**HP, **hp, **FIXED}})
@@ -655,7 +716,7 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
             for group in opt.param_groups:
                 group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
-            p.grad = None if g is None else torch.tensor(g, dtype=p.dtype, device=p.device)
+            p.grad = None if g is None else as_grad(p, g)
         opt.step()
         out.append([p.detach().clone() for p in params])
     return out
@@ -664,6 +725,41 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
 {body.strip()}
 '''
 
+
+def param_source(layouts: Sequence[str], dtypes: Sequence[str | None]) -> str:
+    """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE) and as_grad(p, g):
+    tensor i in layout LAYOUTS[i] and dtype DTYPES[i] as harness.make_params holds it, a
+    gradient laid out as its parameter (autograd's layout)."""
+    names = ", ".join(f"torch.{d}" if d else "None" for d in dtypes)
+    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]")
+
+
+PARAM_SOURCE = """LAYOUTS = {layouts}
+DTYPES = {dtypes}  # None: DTYPE
+
+
+def make_params():
+    out = []
+    for i, p in enumerate(PARAMS0):
+        layout = LAYOUTS[i] if i < len(LAYOUTS) else "plain"
+        dtype = (DTYPES[i] if i < len(DTYPES) else None) or DTYPE
+        t = torch.tensor(p, dtype=dtype, device=DEVICE)
+        if layout == "transposed":
+            t = t.t().contiguous().t()
+        elif layout == "channels-last":
+            t = t.contiguous(memory_format=torch.channels_last)
+        elif layout == "complex":  # PARAMS0[i] is the view_as_real of the complex tensor
+            t = torch.complex(t[..., 0], t[..., 1])
+        out.append(torch.nn.Parameter(t))
+    return out
+
+
+def as_grad(p, g):
+    grad = torch.empty_like(p)
+    real = torch.view_as_real(grad) if grad.is_complex() else grad
+    real.copy_(torch.tensor(g, dtype=real.dtype, device=p.device))
+    return grad
+"""
 
 _COMPARE = """
 for k, (e_step, g_step) in enumerate(zip(expected, got)):
