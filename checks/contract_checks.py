@@ -92,7 +92,7 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 def param_kinds(ctx: Context) -> CheckResult:
     """Real models hold 0-d parameters (a learned temperature), zero-size ones (an empty
     embedding), transposed and channels_last weights, complex parameters, several dtypes and
-    many tensors in a group (strategies.PARAM_KINDS); a step that raises on one kind is one
+    many tensors in a group (checks.kit.kinds.PARAM_KINDS); a step that raises on one kind is one
     finding, told here once. No check draws that kind afterwards (``Settings.skip_kinds``,
     from the same probe, and each says so), so they still judge everything else. A target
     that raises on complex parameters declines them (DECLINABLE_KINDS): said, not a finding."""

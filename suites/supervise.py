@@ -55,6 +55,7 @@ class Config:
     profile: str | None = None
     timeout: float | None = 60.0
     select: list[str] = field(default_factory=list)
+    shapes: str | None = None  # --shapes
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:
@@ -223,6 +224,7 @@ def run(
             "timeout": config.timeout,
             "profile": config.profile,
             "hp": dict(config.hp) if isinstance(config.hp, dict) else list(config.hp),
+            "shapes": config.shapes,
         },
         notes=[],
     )

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from optcheck.checks.kit.kinds import shapes_help
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
 from optcheck.suites.hp import DEVICES, DTYPE_NAMES, seconds
@@ -100,6 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PREFIX",
         help="run only checks whose id starts with PREFIX (repeatable)",
     )
+    p.add_argument("--shapes", metavar="WORDS", help=shapes_help())
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     p.add_argument(
         "--report",
@@ -166,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         timeout=args.timeout or None,
         select=list(args.select),
+        shapes=args.shapes,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

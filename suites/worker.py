@@ -97,6 +97,7 @@ def _run(config: dict[str, Any]) -> None:
             seed=config["seed"],
             profile=config["profile"],
             timeout=None,  # the parent keeps the time
+            shapes=config.get("shapes"),
         )
     except TargetRaised as exc:  # the target's own code failed: a finding, not a usage error
         _send({"t": "raised", "message": str(exc)})

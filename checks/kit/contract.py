@@ -99,7 +99,7 @@ class ContractCase:
         return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
 
 
-# The parameter kinds of shape (strategies.PARAM_KINDS has them all) that contract problems
+# The parameter kinds of shape (checks.kit.kinds.PARAM_KINDS has them all) that contract problems
 # draw, each with the shape the kind probe steps; a target that raises on a kind is told once
 # (contract.param_kinds) and no check draws it (Settings.skip_kinds, skipped_kinds), so one
 # crash cannot hide the rest.
@@ -489,7 +489,7 @@ def _probe_layout(ctx: Context, kind: str) -> tuple[list[tuple[int, ...]], list[
 
 
 def probed_kinds(ctx: Context) -> list[str]:
-    """The kinds (strategies.PARAM_KINDS, less those --shapes leaves out) a run can draw: a
+    """The kinds (kinds.PARAM_KINDS, less those --shapes leaves out) a run can draw: a
     record stepping another rank (Muon: matrices) has its shapes fitted, and a 0-d tensor
     fitted to a matrix is no longer 0-d; a layout needs a shape of a rank the target steps
     (strategies.kind_choices)."""

@@ -100,18 +100,6 @@ GRAD_KINDS = (
 SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (8,), (0,), (3, 4), (2, 0), (2, 3, 2))
 # Matrices of every aspect, for records that step only 2-D parameters (Muon).
 MATRIX_SHAPES: tuple[tuple[int, ...], ...] = ((3, 4), (4, 3), (1, 5), (4, 4), (0, 3))
-# Parameter kinds real models hold, the vocabulary of --shapes (``parse_shapes``). Each is
-# drawn in cross-validation (``cases(param_kinds=...)``) and probed by the contract
-# (contract.param_kinds: a target that raises on one kind is told once, the rest go on).
-PARAM_KINDS: dict[str, str] = {
-    "0-d": "0-d tensors (a learned temperature)",
-    "zero-size": "tensors with no elements (an empty embedding)",
-    "non-contiguous": "2-D parameters stored transposed (a tied or transposed weight)",
-    "channels-last": "4-D parameters in torch.channels_last (convolution weights)",
-    "complex": "complex parameters, optimized as their view_as_real (torch's semantics)",
-    "mixed-dtypes": "parameters of two dtypes in one group and across groups",
-    "many-tensors": "20+ tensors in one group (foreach kernels bucket and chunk them)",
-}
 # The layout (harness.LAYOUTS) each layout kind draws, and the shapes it draws.
 KIND_LAYOUT = {
     "non-contiguous": "transposed",
@@ -130,39 +118,6 @@ OTHER_DTYPE = {
     "bfloat16": "float32",
     "float16": "float32",
 }
-# --shapes words beyond the kinds: "all", "plain" (no kind), "matrices" (2-D parameters only).
-SHAPES_WORDS = ("all", "plain", "matrices")
-
-
-def parse_shapes(text: str) -> tuple[tuple[str, ...], bool]:
-    """``--shapes``: comma-separated words, read left to right from every kind: ``all``,
-    ``plain`` (none), a kind (only the kinds named), ``no-KIND`` (all but it), ``matrices``
-    (2-D parameters only). Returns (the kinds drawn, matrices only); ValueError on a word
-    it does not know, naming the vocabulary."""
-    words = [w.strip().lower() for w in text.split(",") if w.strip()]
-    if not words:
-        raise ValueError("--shapes is empty")
-    chosen: list[str] | None = None  # None: every kind
-    matrices = False
-    for w in words:
-        base = w[3:] if w.startswith("no-") else w
-        if w == "all":
-            chosen = list(PARAM_KINDS)
-        elif w == "plain":
-            chosen = []
-        elif w == "matrices":
-            matrices = True
-        elif base in PARAM_KINDS and w.startswith("no-"):
-            chosen = [k for k in (PARAM_KINDS if chosen is None else chosen) if k != base]
-        elif base in PARAM_KINDS:
-            chosen = [k for k in chosen or () if k != w] + [w] if chosen is not None else [w]
-        else:
-            known = ", ".join([*SHAPES_WORDS, *PARAM_KINDS, "no-KIND"])
-            raise ValueError(f"--shapes: unknown word {w!r} (one of {known})")
-    kinds = tuple(PARAM_KINDS) if chosen is None else tuple(k for k in PARAM_KINDS if k in chosen)
-    return kinds, matrices
-
-
 # Exponent range of gradient magnitudes (the issue: 1e-12 to 1e6).
 EXPONENTS = (-12, 6)
 # How a scheduler may change the lr between steps; "constant" leaves group['lr'] alone.
@@ -632,8 +587,9 @@ def cases(
     spec's defaults (``Case.defaults``) for the reference.
     ``param_scale(hp, exponent)`` multiplies the initial params (low-precision runs use it to
     keep params comparable to the updates, so that updates are not lost in rounding).
-    ``param_kinds`` (PARAM_KINDS beyond the shapes): the layouts, dtypes (the second one of a
-    run in ``dtype``) and tensor counts drawn besides plain tensors (``kind_choices``).
+    ``param_kinds`` (checks.kit.kinds.PARAM_KINDS beyond the shapes): the layouts, dtypes
+    (the second one of a run in ``dtype``) and tensor counts drawn besides plain tensors
+    (``kind_choices``).
     """
     defaults = spec.defaults
     shapes = fit_shapes(spec, shapes)
