@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from optcheck.checks.kit.kinds import shapes_help
+from optcheck.checks.kit.kinds import parse_shapes, shapes_help
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
 from optcheck.suites.hp import DEVICES, DTYPE_NAMES, seconds
@@ -147,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
-    except ConfigError as exc:
+        if args.shapes is not None:
+            parse_shapes(args.shapes)
+    except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     _check_outputs(args)
     live = sys.stderr.isatty() and not args.quiet
