@@ -49,6 +49,7 @@ from optcheck.checks.kit.contract import (
     hp_strategy,
     initial_values,
     kind_crashes,
+    kind_stalls,
     lr_strategy,
     maker,
     preflight,
@@ -104,6 +105,24 @@ def param_kinds(ctx: Context) -> CheckResult:
         ctx.settings.skip_kinds = tuple(c.kind for c in crashes if c.kind != "ordinary")
     declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
     crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
+    crashed = {c.kind for c in crashes} | {c.kind for c in declined}
+    stalls = kind_stalls(ctx, [k for k in kinds if k not in crashed])
+    if not crashes and stalls:
+        first = stalls[0]
+        body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
+        hp = default_hp(ctx)
+        violation = fail(
+            "; ".join(c.message for c in stalls),
+            got=[c.kind for c in stalls],
+            snippet=snippet(ctx, hp, first.params0, first.grads, body, layouts=first.layouts),
+        )
+        violation.evidence.case = {
+            "hp": hp,
+            "shapes": [list(np.shape(p)) for p in first.params0],
+            "layouts": list(first.layouts),
+            "steps": len(first.grads),
+        }
+        return violated(ctx.check, violation.evidence, len(kinds))
     if not crashes:
         stepped = [k for k in kinds if k not in {c.kind for c in declined}]
         detail = f"{', '.join(stepped)} parameters step"

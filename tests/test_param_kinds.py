@@ -165,3 +165,30 @@ def test_torch_classes_pass_the_long_run(name):
     result = execute(CHECKS["crossval.long_horizon"], ctx)
     assert result.verdict == "pass", result.detail
     assert result.detail.startswith(f"{LONG_STEPS} steps"), result.detail
+
+
+# --- the contract, without --like ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutant", "kinds"),
+    [
+        (Z.AdamFlatCopy, ("non-contiguous", "channels-last")),
+        (Z.AdamComplexRealPart, ("complex",)),
+        (Z.AdamDropsPastChunk, ("many-tensors",)),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "-".join(v),
+)
+def test_the_contract_finds_a_kind_that_never_moves(mutant, kinds):
+    """No reference: a tensor of the kind must move wherever the same values held as an
+    ordinary tensor move (judged by moved or not, never by value)."""
+    ctx = Context(zoo(mutant), None, settings=Settings(max_examples=1))
+    result = execute(CHECKS["contract.param_kinds"], ctx)
+    assert result.verdict == "violation", result.detail
+    assert set(result.evidence.got) == set(kinds), result.detail
+    assert "never move" in result.detail
+    plain = execute(
+        CHECKS["contract.param_kinds"],
+        Context(zoo(mutant), None, settings=Settings(max_examples=1, kinds=("0-d", "zero-size"))),
+    )
+    assert plain.verdict == "pass", plain.detail

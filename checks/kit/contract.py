@@ -501,29 +501,40 @@ def probed_kinds(ctx: Context) -> list[str]:
     return [k for k in out if wanted(ctx, k)]
 
 
+def _probe(
+    ctx: Context,
+    params0: list[np.ndarray],
+    grads: list[list[np.ndarray]],
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[str | None] = (),
+) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
+    """Build the target (default keywords) and step it KIND_PROBE_STEPS times: (the exception's
+    first line or "", the values it started from, where it ended)."""
+    torch_dtypes = [DTYPES[d] if d else None for d in dtypes]
+    try:
+        params = make_params(params0, torch_dtype(ctx), ctx.settings.device, layouts, torch_dtypes)
+        start = [to_numpy(p) for p in params]
+        opt = ctx.target.make(params, default_hp(ctx))
+        end = drive(opt, params, grads, range(KIND_PROBE_STEPS))[-1]
+    except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
+        return first_line(exc), [], []
+    return "", start, end
+
+
 def kind_crashes(ctx: Context) -> list[KindCrash]:
     """Build the target (default keywords) on [a tensor of the kind, an ordinary one] and step
     it: the kinds on which it raises, leaving out those a record cannot take (its shapes are
     fitted to another rank). When an ordinary tensor alone fails too, the crash is tied to no
     kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
-    spec, dtype, device = limits_of(ctx), torch_dtype(ctx), ctx.settings.device
     rng = np.random.default_rng(0)
 
     def attempt(shapes: list[tuple[int, ...]], layouts: list[str], dtypes: list) -> KindCrash:
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        try:
-            torch_dtypes = [DTYPES[d] if d else None for d in dtypes]
-            params = make_params(params0, dtype, device, layouts, torch_dtypes)
-            opt = ctx.target.make(params, default_hp(ctx))
-            drive(opt, params, grads, range(KIND_PROBE_STEPS))
-        except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
-            message = first_line(exc)
-        else:
-            message = ""
+        message = _probe(ctx, params0, grads, layouts, dtypes)[0]
         return KindCrash("", message, params0, grads, tuple(layouts), tuple(dtypes))
 
-    ordinary = attempt([fit_shape(spec, ORDINARY_SHAPE)], [], [])
+    ordinary = attempt([fit_shape(limits_of(ctx), ORDINARY_SHAPE)], [], [])
     if ordinary.message:
         return [replace(ordinary, kind="ordinary")]
     crashes = []
@@ -532,6 +543,46 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
         if crash.message:
             crashes.append(replace(crash, kind=kind))
     return crashes
+
+
+# Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
+# write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real part
+# alone, a foreach chunk dropped. Judged by "moved at all", never by value: without a
+# reference, the arithmetic of two layouts may differ in rounding.
+STALL_KINDS = ("non-contiguous", "channels-last", "complex", "many-tensors")
+
+
+def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
+    """The ``kinds`` (of STALL_KINDS) whose probe leaves elements exactly where they started
+    while the same tensor alone, ordinary, moves them; ``message`` says which."""
+    rng = np.random.default_rng(1)
+    out = []
+    for kind in (k for k in STALL_KINDS if k in kinds):
+        shapes, layouts, dtypes = _probe_layout(ctx, kind)
+        params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+        grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
+        message, start, end = _probe(ctx, params0, grads, layouts, dtypes)
+        if message:
+            continue  # a crash: kind_crashes tells it
+        for i, (a, b) in enumerate(zip(start, end, strict=True)):
+            still = a == b
+            if not still.any():
+                continue
+            alone_message, alone_start, alone_end = _probe(
+                ctx, [params0[i]], [[g[i]] for g in grads]
+            )
+            if alone_message:
+                continue
+            stalled = int(np.sum(still & (alone_start[0] != alone_end[0])))
+            if stalled:
+                what = f"tensor {i}" if kind == "many-tensors" else f"the {layouts[i]} tensor"
+                message = (
+                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move, "
+                    "where the same values in an ordinary tensor of their own do"
+                )
+                out.append(KindCrash(kind, message, params0, grads, tuple(layouts), ()))
+                break
+    return out
 
 
 def skipped_kinds(ctx: Context) -> tuple[str, ...]:
