@@ -34,11 +34,13 @@ from optcheck.checks.kit.contract import (
     DECLINABLE_KINDS,
     ContractCase,
     Grads,
+    KindCrash,
     Problem,
     Trajectory,
     build,
     cases,
     compare_lines,
+    complex_rule,
     default_hp,
     drive,
     expect_same,
@@ -94,19 +96,25 @@ def param_kinds(ctx: Context) -> CheckResult:
     """Real models hold 0-d parameters (a learned temperature), zero-size ones (an empty
     embedding), transposed and channels_last weights, complex parameters, several dtypes and
     many tensors in a group (checks.kit.kinds.PARAM_KINDS); a step that raises on one kind is one
-    finding, told here once. No check draws that kind afterwards (``Settings.skip_kinds``,
-    from the same probe, and each says so), so they still judge everything else. A target
-    that raises on complex parameters declines them (DECLINABLE_KINDS): said, not a finding."""
+    finding, told here once, and so is a kind whose tensor never moves where the same values
+    in an ordinary tensor do (``kind_stalls``). No check draws that kind afterwards
+    (``Settings.skip_kinds``, from the same probe, and each says so), so they still judge
+    everything else. A target that raises on complex parameters, or steps them by another
+    rule than their view_as_real's (``complex_rule``), declines them (DECLINABLE_KINDS):
+    said, not a finding."""
     preflight(ctx)
     if not (kinds := probed_kinds(ctx)):
         raise NotApplicable("no parameter kind applies (--shapes, or the ranks it steps)")
     crashes = kind_crashes(ctx)
-    if ctx.settings.skip_kinds is None:  # the run's probe: this is it
-        ctx.settings.skip_kinds = tuple(c.kind for c in crashes if c.kind != "ordinary")
     declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
     crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
     crashed = {c.kind for c in crashes} | {c.kind for c in declined}
     stalls = kind_stalls(ctx, [k for k in kinds if k not in crashed])
+    if "complex" in kinds and "complex" not in crashed and (rule := complex_rule(ctx)):
+        declined.append(KindCrash("complex", rule, [], []))
+    if ctx.settings.skip_kinds is None:  # the run's probe: this is it
+        skip = [c.kind for c in (*crashes, *declined, *stalls) if c.kind != "ordinary"]
+        ctx.settings.skip_kinds = tuple(dict.fromkeys(skip))
     if not crashes and stalls:
         first = stalls[0]
         body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"

@@ -192,3 +192,22 @@ def test_the_contract_finds_a_kind_that_never_moves(mutant, kinds):
         Context(zoo(mutant), None, settings=Settings(max_examples=1, kinds=("0-d", "zero-size"))),
     )
     assert plain.verdict == "pass", plain.detail
+
+
+def test_a_complex_rule_other_than_torch_s_is_declined_not_failed():
+    """lion-pytorch 0.2.5 takes the complex sign z/|z| (torch.sgn) of a complex tensor; torch
+    steps its view_as_real. A convention, not a formula of the paper: said, and not drawn."""
+    lion_pytorch = pytest.importorskip("lion_pytorch")
+    z = torch.tensor([0.5 + 1.0j, -0.25 - 0.5j], dtype=torch.complex128)
+    g = torch.tensor([1.0 - 2.0j, -3.0 + 0.5j], dtype=torch.complex128)
+    as_complex = torch.nn.Parameter(z.clone())
+    as_real = torch.nn.Parameter(torch.view_as_real(z).clone())
+    for p, grad in ((as_complex, g.clone()), (as_real, torch.view_as_real(g).clone())):
+        p.grad = grad
+        lion_pytorch.Lion([p], lr=0.1).step()
+    # By hand: the real view moves each part by ±lr, the complex tensor by lr·sgn(c).
+    assert torch.allclose(as_real.detach(), torch.tensor([[0.4, 1.1], [-0.15, -0.6]]).double())
+    assert not torch.allclose(torch.view_as_real(as_complex.detach()), as_real.detach())
+    target = OptimizerTarget("Lion", lion_pytorch.Lion, "lion_pytorch:Lion")
+    result = execute(CHECKS["contract.param_kinds"], Context(target, None, settings=Settings()))
+    assert result.verdict == "pass" and "declines complex" in result.detail, result.detail

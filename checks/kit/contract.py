@@ -104,8 +104,10 @@ class ContractCase:
 # (contract.param_kinds) and no check draws it (Settings.skip_kinds, skipped_kinds), so one
 # crash cannot hide the rest.
 PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
-# A target may decline complex parameters (torch's Adafactor, fused kernels raise a clear
-# error): not drawn, and said, rather than a finding.
+# A target may decline complex parameters: raise a clear error (torch's Adafactor, fused
+# kernels), or step them by other rules than torch's (as their view_as_real: lion-pytorch
+# takes the complex sign z/|z|). Not drawn then, and said, rather than a finding: torch's
+# rule is a convention, not a paper's formula. A complex part that never moves is a finding.
 DECLINABLE_KINDS = ("complex",)
 # What a skipped kind's tensor is drawn as instead: an ordinary small vector.
 ORDINARY_SHAPE = (2,)
@@ -585,11 +587,48 @@ def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
     return out
 
 
+def complex_rule(ctx: Context) -> str | None:
+    """Whether the target steps a complex parameter exactly as its view_as_real held as a real
+    tensor (torch's rule: torch.optim steps the view, so the two runs are the same arithmetic
+    on the same values): None if so, else what differs."""
+    rng = np.random.default_rng(2)
+    shape = (*ORDINARY_SHAPE, 2)
+    params0 = [rng.uniform(-1.0, 1.0, size=shape)]
+    grads = [[rng.uniform(-1.0, 1.0, size=shape)] for _ in range(KIND_PROBE_STEPS)]
+    as_complex = _probe(ctx, params0, grads, ["complex"])
+    as_real = _probe(ctx, params0, grads)
+    if as_complex[0] or as_real[0]:
+        return None  # a crash: kind_crashes tells it
+    start, got, real = as_real[1][0], as_complex[2][0], as_real[2][0]
+    if not _other_rule(start, got - start, real - start, torch.finfo(torch_dtype(ctx)).eps):
+        return None
+    return (
+        f"steps a complex parameter unlike its view_as_real (torch's rule): after "
+        f"{KIND_PROBE_STEPS} steps {as_complex[2][0].tolist()} where the real view reaches "
+        f"{as_real[2][0].tolist()}"
+    )
+
+
+def _other_rule(start: np.ndarray, moved: np.ndarray, expected: np.ndarray, eps: float) -> bool:
+    """Whether a displacement differs from the expected one by rule, not by rounding: by more
+    than half of the larger in some element, and by more than 64 ulps of the values there
+    (torch's own SGD steps a complex tensor and its real view an ulp apart: an FMA in one
+    kernel and not the other)."""
+    gap = np.abs(moved - expected)
+    scale = np.maximum(np.abs(moved), np.abs(expected))
+    ulps = 64 * eps * (np.abs(start) + scale)
+    return bool(np.any((gap > 0.5 * scale) & (gap > ulps)))
+
+
 def skipped_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run."""
+    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run: those
+    step() raises on, and complex parameters stepped by another rule than torch's."""
     s = ctx.settings
     if s.skip_kinds is None:
-        s.skip_kinds = tuple(c.kind for c in kind_crashes(ctx) if c.kind != "ordinary")
+        skip = [c.kind for c in kind_crashes(ctx) if c.kind != "ordinary"]
+        if "complex" in probed_kinds(ctx) and "complex" not in skip and complex_rule(ctx):
+            skip.append("complex")
+        s.skip_kinds = tuple(skip)
     return s.skip_kinds
 
 
@@ -599,7 +638,10 @@ def drawn_kinds(ctx: Context) -> tuple[str, ...]:
     skip = skipped_kinds(ctx)
     left = [k for k in skip if k in DECLINABLE_KINDS]
     if left:
-        ctx.notes.append(f"no {' or '.join(left)} parameters drawn: step() raises on them")
+        ctx.notes.append(
+            f"no {' or '.join(left)} parameters drawn: the target declines them "
+            "(contract.param_kinds says how)"
+        )
     crashed = [k for k in skip if k not in DECLINABLE_KINDS]
     if crashed:
         ctx.notes.append(
