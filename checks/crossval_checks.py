@@ -226,6 +226,13 @@ def long_horizon(ctx: Context) -> CheckResult:
     reach their steady state). A departure names its first step; the evidence holds the run
     up to it."""
     spec, model = _model(ctx)
+    if spec.param_ndims is not None:
+        # Measured on torch's Muon: ~45 s for 10,000 steps on 2 busy cores, and the run
+        # leaves the model's domain (an emulated bfloat16 rounding boundary) at 1,600 steps.
+        raise NotApplicable(
+            f"{spec.name}'s error model emulates its matrix iteration step by step: a long run "
+            "leaves the model's domain (a bfloat16 rounding boundary) within a few thousand steps"
+        )
     dtype = ctx.settings.dtype
     ref_name = ctx.variant.name if ctx.variant is not None else spec.name
     ctx.worst.where = f" in {dtype}"
