@@ -31,14 +31,16 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.contract import (
-    PARAM_KINDS,
+    DECLINABLE_KINDS,
     ContractCase,
     Grads,
+    KindCrash,
     Problem,
     Trajectory,
     build,
     cases,
     compare_lines,
+    complex_rule,
     default_hp,
     drive,
     expect_same,
@@ -49,6 +51,7 @@ from optcheck.checks.kit.contract import (
     hp_strategy,
     initial_values,
     kind_crashes,
+    kind_stalls,
     lr_strategy,
     maker,
     preflight,
@@ -87,21 +90,52 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 
 @check(
     id="contract.param_kinds",
-    title="0-d and zero-size parameters step like ordinary ones",
+    title="parameters of every kind real models hold step like ordinary ones",
 )
 def param_kinds(ctx: Context) -> CheckResult:
-    """Real models hold 0-d parameters (a learned temperature) and zero-size ones (an empty
-    embedding); a step that raises on one kind is one finding, told here once. The run draws
-    no parameter of that kind in the other checks (``Settings.skip_kinds``, from the same
-    probe, and each says so), so they still judge everything else."""
+    """Real models hold 0-d parameters (a learned temperature), zero-size ones (an empty
+    embedding), transposed and channels_last weights, complex parameters, several dtypes and
+    many tensors in a group (checks.kit.kinds.PARAM_KINDS); a step that raises on one kind is one
+    finding, told here once, and so is a kind whose tensor never moves where the same values
+    in an ordinary tensor do (``kind_stalls``). No check draws that kind afterwards
+    (``Settings.skip_kinds``, from the same probe, and each says so), so they still judge
+    everything else. A target that raises on complex parameters, or steps them by another
+    rule than their view_as_real's (``complex_rule``), declines them (DECLINABLE_KINDS):
+    said, not a finding."""
     preflight(ctx)
     if not (kinds := probed_kinds(ctx)):
-        raise NotApplicable("the record steps no 0-d or zero-size parameter")
+        raise NotApplicable("no parameter kind applies (--shapes, or the ranks it steps)")
     crashes = kind_crashes(ctx)
+    declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
+    crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
+    crashed = {c.kind for c in crashes} | {c.kind for c in declined}
+    stalls = kind_stalls(ctx, [k for k in kinds if k not in crashed])
+    if "complex" in kinds and "complex" not in crashed and (rule := complex_rule(ctx)):
+        declined.append(KindCrash("complex", rule, [], []))
     if ctx.settings.skip_kinds is None:  # the run's probe: this is it
-        ctx.settings.skip_kinds = tuple(c.kind for c in crashes if c.kind in PARAM_KINDS)
+        skip = [c.kind for c in (*crashes, *declined, *stalls) if c.kind != "ordinary"]
+        ctx.settings.skip_kinds = tuple(dict.fromkeys(skip))
+    if not crashes and stalls:
+        first = stalls[0]
+        body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
+        hp = default_hp(ctx)
+        violation = fail(
+            "; ".join(c.message for c in stalls),
+            got=[c.kind for c in stalls],
+            snippet=snippet(ctx, hp, first.params0, first.grads, body, layouts=first.layouts),
+        )
+        violation.evidence.case = {
+            "hp": hp,
+            "shapes": [list(np.shape(p)) for p in first.params0],
+            "layouts": list(first.layouts),
+            "steps": len(first.grads),
+        }
+        return violated(ctx.check, violation.evidence, len(kinds))
     if not crashes:
-        return passed(ctx.check, f"{' and '.join(kinds)} parameters step", len(kinds))
+        stepped = [k for k in kinds if k not in {c.kind for c in declined}]
+        detail = f"{', '.join(stepped)} parameters step"
+        detail += "".join(f"; declines {c.kind} parameters ({c.message})" for c in declined)
+        return passed(ctx.check, detail, len(kinds))
     first = crashes[0]
     if first.kind == "ordinary":
         message = f"step() raises on an ordinary parameter too ({first.message})"
@@ -113,10 +147,16 @@ def param_kinds(ctx: Context) -> CheckResult:
     violation = fail(
         message,
         got=[c.kind for c in crashes],
-        snippet=snippet(ctx, hp, first.params0, first.grads, body),
+        snippet=snippet(
+            ctx, hp, first.params0, first.grads, body, layouts=first.layouts, dtypes=first.dtypes
+        ),
     )
     shapes = [list(np.shape(p)) for p in first.params0]
     violation.evidence.case = {"hp": hp, "shapes": shapes, "steps": len(first.grads)}
+    if first.layouts:
+        violation.evidence.case["layouts"] = list(first.layouts)
+    if first.dtypes:
+        violation.evidence.case["dtypes"] = list(first.dtypes)
     return violated(ctx.check, violation.evidence, len(kinds))
 
 

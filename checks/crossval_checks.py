@@ -23,9 +23,17 @@ from hypothesis import strategies as st
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import closures as C
 from optcheck.checks.kit import strategies as S
+from optcheck.checks.kit.contract import drawn_kinds
 from optcheck.checks.kit.evidence import Observation, require, run_target, worst
 from optcheck.checks.kit.harness import sparse_gradients
-from optcheck.checks.kit.registry import CheckResult, Context, NotApplicable, check, run_property
+from optcheck.checks.kit.registry import (
+    CheckResult,
+    Context,
+    NotApplicable,
+    check,
+    passed,
+    run_property,
+)
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference.space import Flag
 from optcheck.reference.spec import ErrorModel, StepFn
@@ -81,6 +89,8 @@ def case_strategy(
         "max_groups": max_groups,
         "max_tensors": 4,
         "steps": (2, 12),
+        "param_kinds": drawn_kinds(ctx),
+        "dtype": dtype,
     }
     if model.no_empty_tensors:
         kw["shapes"] = tuple(s for s in S.SHAPES if 0 not in s)
@@ -164,6 +174,98 @@ def trajectory(ctx: Context) -> CheckResult:
 )
 def scheduled_lr(ctx: Context) -> CheckResult:
     return crossvalidate(ctx, S.SCHEDULES[1:])
+
+
+# --- long horizon -------------------------------------------------------------------------
+
+# Bugs in step counters (a float16 or int16 count, a cap, a wrap-around) show only after
+# thousands of steps: every cross-validation also runs one long open-loop run. Its length
+# follows how hard the run looks (--max-examples, --profile): 16·n² steps for n examples per
+# check, at most LONG_STEPS — 10,000 at the default 25 and beyond, 1,600 with --profile dev.
+# Quadratic so that a test's quick run (3 examples: 144 steps) stays quick.
+LONG_STEPS = 10_000
+LONG_STEPS_FACTOR = 16
+LONG_SHAPE = (4,)  # small: the cost is per step, and so are the bugs looked for
+
+
+def long_case(ctx: Context, spec: OptimizerRecord, model: ErrorModel, dtype: str) -> S.Case:
+    """The long run: the record's defaults (the target's own for keywords it is not handed)
+    with the run's fixed keywords, N(0, 1) gradients on params ~ N(0, 1) (low precision: the
+    size of a few updates, as the short cases draw them), one group, a constant lr."""
+    accepts, fixed = ctx.target.accepts, ctx.settings.fixed_hp
+    hp = {k: v for k, v in spec.defaults.items() if accepts(k)} | dict(fixed)
+    if (why := spec.check_hp({**spec.defaults, **hp})) is not None:
+        raise NotApplicable(f"the settings' keywords are not a valid combination ({why})")
+    steps = min(LONG_STEPS, LONG_STEPS_FACTOR * ctx.settings.max_examples**2)
+    recipe: dict[str, Any] = {
+        "seed": ctx.settings.seed,
+        "steps": steps,
+        "shapes": [list(S.fit_shape(spec, LONG_SHAPE))],
+        "kinds": ["random"],
+        "exponent": 0,
+        "param_exponent": 0,
+    }
+    if spec.sparse_grads:
+        recipe["untouched_rows"] = True
+    if dtype not in ("float64", "float32"):
+        recipe["param_exponent"], recipe["param_scale"] = 1, float(model.update_scale(hp, 0))
+    left = {k: v for k, v in spec.defaults.items() if not accepts(k)}
+    return S.build_case(hp, recipe, defaults=left).rounded(dtype)
+
+
+@check(
+    "crossval.long_horizon",
+    "a 10,000-step open-loop run equals the reference's within the derived tolerance "
+    "(step counters, caps, counter precision)",
+    needs_reference=True,
+)
+def long_horizon(ctx: Context) -> CheckResult:
+    """One long run (``long_case``) against the reference, under the same error model as the
+    short cases: checks.errorprop propagates the bound over every step, so it grows with the
+    step count as the rounding errors do (θ's own rounding accumulates linearly, state errors
+    reach their steady state). A departure names its first step; the evidence holds the run
+    up to it."""
+    spec, model = _model(ctx)
+    if spec.param_ndims is not None:
+        # Measured on torch's Muon: ~45 s for 10,000 steps on 2 busy cores, and the run
+        # leaves the model's domain (an emulated bfloat16 rounding boundary) at 1,600 steps.
+        raise NotApplicable(
+            f"{spec.name}'s error model emulates its matrix iteration step by step: a long run "
+            "leaves the model's domain (a bfloat16 rounding boundary) within a few thousand steps"
+        )
+    dtype = ctx.settings.dtype
+    ref_name = ctx.variant.name if ctx.variant is not None else spec.name
+    ctx.worst.where = f" in {dtype}"
+    case = long_case(ctx, spec, model, dtype)
+    tol = T.case_tolerance(model, case, dtype)
+    if tol.outside:
+        raise NotApplicable(f"the long run leaves the tolerance model's domain: {tol.outside}")
+    got = run_target(ctx, case, dtype)
+    expected = case.run_reference(ctx.reference)
+    # Every step at once first (10,000 per-step comparisons cost seconds); the first
+    # departure is looked for step by step only when there is one.
+    overall, _ = worst(
+        Observation("", np.stack([s[0] for s in got]), np.stack([s[0] for s in expected]),
+                    np.stack([t[0] for t in tol.theta]))
+    )  # fmt: skip
+    departure = None
+    if overall > 1:
+        departure, overall = compare(got, expected, tol)
+    ctx.worst.note(overall)
+    if departure is not None:
+        head = case.replace(
+            grads=case.grads[: departure.step], recipe={**case.recipe, "steps": departure.step}
+        )
+        require(
+            ctx,
+            departure.observation,
+            what=f"{dtype} long run parts from {ref_name}",
+            runs=[head],
+            step=departure.step,
+            tensor=departure.tensor,
+            dtype=dtype,
+        )
+    return passed(ctx.check, f"{case.steps} steps", 1)
 
 
 @check(
@@ -360,8 +462,10 @@ def _closure_behaves_like(
 
 
 def evidence_case(result: CheckResult) -> S.Case | None:
-    """The minimal case of a failed cross-validation result, rebuilt from its evidence."""
-    if result.evidence is None or not result.evidence.case:
+    """The minimal case of a failed cross-validation result, rebuilt from its evidence. None
+    for the long run: a departure after thousands of steps is a counter's, not a formula's
+    (variants differ from the first steps on, where the short cases name them)."""
+    if result.evidence is None or not result.evidence.case or result.id == long_horizon.check_id:
         return None
     d = result.evidence.case
     if "problem" in d:  # a closure-driven case (checks.kit.closures)

@@ -181,9 +181,24 @@ def tolerance(
 
 
 def case_tolerance(model: ErrorModel, case: Any, dtype: str, **kw: Any) -> Tolerance:
-    """``tolerance`` for a strategies.Case (its per-tensor hyper-parameters and lrs)."""
+    """``tolerance`` for a strategies.Case (its per-tensor hyper-parameters and lrs). A case
+    holding tensors of several dtypes (``Case.dtypes``) gets each tensor's bound in its own
+    dtype: the model propagates every tensor on its own, so the bounds do not mix."""
     hps = [case.tensor_hp(i) for i in range(len(case.params0))]
-    return tolerance(model, case.params0, case.grads, hps, case.lrs, dtype, **kw)
+    names = [case.dtype_of(i, dtype) for i in range(len(case.params0))]
+    by_dtype = {
+        name: tolerance(model, case.params0, case.grads, hps, case.lrs, name, **kw)
+        for name in dict.fromkeys(names or [dtype])
+    }
+    if len(by_dtype) == 1:
+        return by_dtype[names[0] if names else dtype]
+    steps = range(len(case.grads))
+    return Tolerance(
+        dtype,
+        [[by_dtype[n].theta[k][i] for i, n in enumerate(names)] for k in steps],
+        [[by_dtype[n].local[k][i] for i, n in enumerate(names)] for k in steps],
+        next((t.outside for t in by_dtype.values() if t.outside), None),
+    )
 
 
 def residual_tolerance(

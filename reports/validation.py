@@ -57,6 +57,11 @@ def settings_line(report: Report) -> str:
     hp = s.get("hp") or {}
     items = hp.items() if isinstance(hp, dict) else (str(h).partition("=")[::2] for h in hp)
     shown.append(" ".join(f"--hp {k}={_short(v)}" for k, v in items) or "no --hp")
+    shapes = s.get("shapes") or (
+        ",".join(s["kinds"]) or "plain" if s.get("kinds") is not None else None
+    )
+    if shapes:
+        shown.append(f"--shapes {shapes}")
     select = s.get("select") or []
     shown.append(" ".join(f"--select {x}" for x in select) or "every check (no --select)")
     return "settings: " + ", ".join(shown)

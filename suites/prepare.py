@@ -31,6 +31,7 @@ from optcheck.checks import catalog, findings, profiles
 from optcheck.checks.kit import registry
 from optcheck.checks.kit.contract import describe_exploration
 from optcheck.checks.kit.harness import DTYPES
+from optcheck.checks.kit.kinds import parse_shapes
 from optcheck.checks.kit.registry import Check, Context, Kind, Settings
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
@@ -164,6 +165,7 @@ def prepare(
     timeout: float | None = 60.0,
     source: str = "--hp",
     setup: Iterable[str] | str | None = None,
+    shapes: str | None = None,
 ) -> Prepared:
     """Load ``target`` (``module:Attr``, a Target, or a live class or factory), check ``hp``
     against it and the reference ``like`` names, and build it once.
@@ -172,7 +174,8 @@ def prepare(
     messages (``--hp``, ``--optcheck-hp``). Raises ConfigError (a ValueError) for a usage
     mistake and TargetError for a target that cannot be loaded, both one line, before any
     check runs. ``setup`` names methods called on each optimizer right after it is built
-    (``--setup train``); without it, those the record declares."""
+    (``--setup train``); without it, those the record declares. ``shapes`` restricts the
+    parameter kinds drawn (``--shapes``, checks.kit.strategies.parse_shapes)."""
     # Everything that needs no target first: a usage mistake costs no import of it.
     settings = settings_for(
         profile=profile,
@@ -182,9 +185,13 @@ def prepare(
         device=device,
         timeout=timeout,
     )
+    kinds, matrices = parse_shapes_option(shapes)
+    settings.kinds = kinds
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device}: no CUDA device is available here")
     spec, variant = resolve_like(like)
+    if matrices and isinstance(spec, OptimizerRecord):
+        spec = matrices_only(spec)
     if isinstance(hp, str):
         hp = [hp]
     user = parse_hp(hp, source) if _is_items(hp) else dict(hp or {})  # type: ignore[arg-type]
@@ -222,7 +229,7 @@ def prepare(
     _require(tgt, spec, user, kind)
     ctx = Context(target=tgt, spec=spec, variant=variant, settings=settings)
     if spec is None and isinstance(tgt, OptimizerTarget):
-        settings.limits = _infer_limits(ctx, notes)
+        settings.limits = Limits(param_ndims=(2,)) if matrices else _infer_limits(ctx, notes)
     failure, made = _probe(ctx)
     if isinstance(tgt, OptimizerTarget):
         tgt = ctx.target = _with_setup(tgt, spec, made, setup, notes)
@@ -570,6 +577,24 @@ def _probe(ctx: Context) -> tuple[CheckResult | None, Any]:
         return None, target.make(opt, hp)
     except Exception as exc:  # noqa: BLE001
         return _construct_failure(exc), None
+
+
+def parse_shapes_option(shapes: str | None) -> tuple[tuple[str, ...] | None, bool]:
+    """--shapes as (the kinds drawn, matrices only); None: every kind. A usage error is one
+    ConfigError line naming the vocabulary."""
+    if shapes is None:
+        return None, False
+    try:
+        return parse_shapes(shapes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def matrices_only(spec: OptimizerRecord) -> OptimizerRecord:
+    """The record with its cases drawn as matrices (--shapes matrices)."""
+    if spec.param_ndims is not None and 2 not in spec.param_ndims:
+        raise ConfigError(f"--shapes matrices: {spec.name} steps no matrices")
+    return dataclasses.replace(spec, param_ndims=(2,))
 
 
 def _infer_limits(ctx: Context, notes: list[str]) -> Limits | None:

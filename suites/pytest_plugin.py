@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from optcheck.checks.kit.kinds import shapes_help
+
 # name: (metavar, help, ini type). The command line spells a name --optcheck-NAME (the target
 # is plain --optcheck), the ini file optcheck_NAME; both land in the same place.
 _OPTIONS: dict[str, tuple[str, str, str]] = {
@@ -37,6 +39,7 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "max-examples": ("N", "hypothesis examples per check (default: the profile's)", "string"),
     "seed": ("N", "seed of the drawn cases (default 0)", "string"),
     "timeout": ("SECONDS", "time limit of each check (default 60; 0: none)", "string"),
+    "shapes": ("WORDS", shapes_help(), "string"),
     "skips": ("FILE", "file of check-id prefixes to skip (repeatable)", "paths"),
     "xfails": ("FILE", "file of check-id prefixes expected to fail (repeatable)", "paths"),
     "setup": ("METHOD", "call optimizer.METHOD() once built (repeatable)", "linelist"),
@@ -76,6 +79,7 @@ class Options:
     skips: list[str]
     xfails: list[str]
     setup: tuple[str, ...] = ()
+    shapes: str | None = None
 
 
 def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -141,6 +145,7 @@ def _read(config: pytest.Config) -> Options | None:
         skips=read_prefixes(_raw(config, "skips")[0]),
         xfails=read_prefixes(_raw(config, "xfails")[0]),
         setup=tuple(_raw(config, "setup")[0] or ()),
+        shapes=_raw(config, "shapes")[0],
     )
 
 
@@ -278,6 +283,7 @@ def _prepare(options: Options) -> Any:
             timeout=options.timeout,
             source="--optcheck-hp",
             setup=list(options.setup) or None,
+            shapes=options.shapes,
         )
     except (TargetError, ConfigError) as exc:
         raise pytest.UsageError(f"optcheck: {exc}") from None

@@ -34,6 +34,7 @@ from optcheck.suites.prepare import (
     Prepared,
     UnknownLike,
     parse_hp,
+    parse_shapes_option,
     prepare,
     resolve_like,
     settings_for,
@@ -82,6 +83,7 @@ def validate(
     progress: Callable[[CheckResult], None] | None = None,
     in_process: bool = False,
     setup: Iterable[str] | str = (),
+    shapes: str | None = None,
 ) -> Report:
     """Validate ``target`` against the generic contract and, with ``like``, the reference.
 
@@ -89,6 +91,8 @@ def validate(
     ``f(params, **hp)`` (``f(optimizer, **params)`` with a schedule's ``like``); ``hp`` a
     mapping or ``"NAME=VALUE"`` strings, as ``--hp``; ``setup`` methods called on the optimizer
     once built, as ``--setup`` (``"train"`` for schedulefree's; a record may declare them).
+    ``shapes`` restricts the parameter kinds drawn, as ``--shapes`` (``"no-complex"``,
+    ``"matrices"``).
 
     Where it runs. A string, or a class or factory that a fresh process imports as this very
     object under its ``__module__`` and ``__qualname__``, runs in a supervised worker process,
@@ -114,6 +118,7 @@ def validate(
         profile=profile, max_examples=max_examples, seed=seed, dtype=dtype, device=device,
         timeout=timeout,
     )  # fmt: skip
+    parse_shapes_option(shapes)
     if total_timeout is not None and not (
         math.isfinite(total_timeout) and 0 <= total_timeout <= MAX_SECONDS
     ):
@@ -130,7 +135,7 @@ def validate(
         prepared = prepare(
             target, like, hp, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
             profile=profile, timeout=timeout + warmup if timeout else timeout,
-            setup=setup or None,
+            setup=setup or None, shapes=shapes,
         )  # fmt: skip
         report = run(prepared, select=select, progress=progress, start=start)
         report.notes.insert(
@@ -143,6 +148,7 @@ def validate(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
         timeout=timeout or None, select=select, warmup=warmup, setup=setup,
+        shapes=shapes,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)

@@ -61,6 +61,7 @@ class Config:
     # that compiles on its first step (heavyball's torch.compile) is slow once, not hung.
     warmup: float = 0.0
     setup: list[str] = field(default_factory=list)  # methods called once built (--setup)
+    shapes: str | None = None  # --shapes
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:
@@ -229,6 +230,7 @@ def run(
             "timeout": config.timeout,
             "profile": config.profile,
             "hp": dict(config.hp) if isinstance(config.hp, dict) else list(config.hp),
+            "shapes": config.shapes,
         },
         notes=[],
     )

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from optcheck.checks.kit.kinds import parse_shapes, shapes_help
 from optcheck.checks.profiles import EXAMPLES
 from optcheck.suites.cli import UsageError
 from optcheck.suites.hp import DEVICES, DTYPE_NAMES, seconds
@@ -122,6 +123,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="without --like, do not run optcheck identify after the contract (it prints "
         "which algorithm of the catalog the target looks like, within 60 s)",
     )
+    p.add_argument("--shapes", metavar="WORDS", help=shapes_help())
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     p.add_argument(
         "--report",
@@ -167,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         hp = parse_hp(args.hp)  # the form of every value, before any work (the worker checks more)
-    except ConfigError as exc:
+        if args.shapes is not None:
+            parse_shapes(args.shapes)
+    except (ConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     _check_outputs(args)
     live = sys.stderr.isatty() and not args.quiet
@@ -190,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         select=list(args.select),
         warmup=args.warmup,
         setup=list(args.setup),
+        shapes=args.shapes,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:

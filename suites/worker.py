@@ -99,6 +99,7 @@ def _run(config: dict[str, Any]) -> None:
             profile=config["profile"],
             timeout=None,  # the parent keeps the time
             setup=config.get("setup") or None,
+            shapes=config.get("shapes"),
         )
     except TargetRaised as exc:  # the target's own code failed: a finding, not a usage error
         _send({"t": "raised", "message": str(exc)})

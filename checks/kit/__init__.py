@@ -5,6 +5,7 @@
 - ``strategies``: the case model of cross-validation and the invariants (a record's space,
   gradient sequences, lr schedules) and its run on a target or a reference.
 - ``harness``: driving a torch optimizer open-loop.
+- ``kinds``: the parameter kinds real models hold and ``--shapes``, the words restricting them.
 - ``evidence``: observations against a tolerance, and the standalone snippets for them.
 - ``deltas``: what invariants observed through parameter deltas share (the record guard, g',
   the delta's snippet expression, ``require`` at a step and tensor).

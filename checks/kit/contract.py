@@ -31,7 +31,17 @@ from optcheck.checks.kit.harness import (
     to_numpy,
 )
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, limits_of
-from optcheck.checks.kit.strategies import fit_shape, hyperparams, real, untouched_rows
+from optcheck.checks.kit.strategies import (
+    KIND_LAYOUT,
+    LAYOUT_SHAPES,
+    MANY_TENSORS,
+    OTHER_DTYPE,
+    fit_shape,
+    hyperparams,
+    kind_choices,
+    real,
+    untouched_rows,
+)
 from optcheck.checks.records import Limits, OptimizerRecord
 from optcheck.checks.result import Evidence
 from optcheck.reference.space import Real
@@ -89,11 +99,16 @@ class ContractCase:
         return {"hp": dict(self.hp), **asdict(self.problem), **self.extra}
 
 
-# Parameter kinds real models have that kernels often mishandle, each with the shape the
-# kind probe steps; a target that raises on one is told once (contract.param_kinds) and the
-# other checks draw none of it (Settings.skip_kinds, skipped_kinds), so one crash cannot
-# hide the rest.
+# The parameter kinds of shape (checks.kit.kinds.PARAM_KINDS has them all) that contract problems
+# draw, each with the shape the kind probe steps; a target that raises on a kind is told once
+# (contract.param_kinds) and no check draws it (Settings.skip_kinds, skipped_kinds), so one
+# crash cannot hide the rest.
 PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
+# A target may decline complex parameters: raise a clear error (torch's Adafactor, fused
+# kernels), or step them by other rules than torch's (as their view_as_real: lion-pytorch
+# takes the complex sign z/|z|). Not drawn then, and said, rather than a finding: torch's
+# rule is a convention, not a paper's formula. A complex part that never moves is a finding.
+DECLINABLE_KINDS = ("complex",)
 # What a skipped kind's tensor is drawn as instead: an ordinary small vector.
 ORDINARY_SHAPE = (2,)
 
@@ -310,11 +325,13 @@ def cases(
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
     ensure_limits(ctx)
-    skip = skipped_kinds(ctx)
-    if skip:
+    crashed = [k for k in skipped_kinds(ctx) if k in PARAM_KINDS]
+    if crashed:
         ctx.notes.append(
-            f"no {' or '.join(skip)} parameters drawn: step() raises on them (contract.param_kinds)"
+            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
+            "(contract.param_kinds)"
         )
+    skip = [k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k)]
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> ContractCase:
@@ -445,16 +462,65 @@ class KindCrash:
     message: str  # the exception's first line
     params0: list[np.ndarray]
     grads: list[list[np.ndarray]]
+    layouts: tuple[str, ...] = ()
+    dtypes: tuple[str | None, ...] = ()
 
 
 KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
 
 
+def wanted(ctx: Context, kind: str) -> bool:
+    """Whether the run draws ``kind`` at all (--shapes, Settings.kinds)."""
+    return ctx.settings.kinds is None or kind in ctx.settings.kinds
+
+
+def _probe_layout(ctx: Context, kind: str) -> tuple[list[tuple[int, ...]], list[str], list]:
+    """(array shapes, layouts, dtype names) of the probe of ``kind``: a tensor of the kind
+    beside an ordinary one (for many-tensors, MANY_TENSORS ordinary ones)."""
+    lim = limits_of(ctx)
+    ordinary = fit_shape(lim, ORDINARY_SHAPE)
+    if kind in PARAM_KINDS:
+        return [fit_shape(lim, PARAM_KINDS[kind]), ordinary], [], []
+    if kind in KIND_LAYOUT:
+        layout = KIND_LAYOUT[kind]
+        shape = (*ORDINARY_SHAPE, 2) if layout == "complex" else LAYOUT_SHAPES[layout][0]
+        return [shape, ordinary], [layout, "plain"], []
+    if kind == "mixed-dtypes":
+        return [ordinary, ordinary], [], [None, OTHER_DTYPE[ctx.settings.dtype]]
+    return [ordinary] * MANY_TENSORS[1], [], []
+
+
 def probed_kinds(ctx: Context) -> list[str]:
-    """The PARAM_KINDS a run can draw: a record stepping another rank (Muon: matrices) has its
-    shapes fitted, and a 0-d tensor fitted to a matrix is no longer 0-d."""
-    spec = limits_of(ctx)
-    return [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(spec, shape)) == k]
+    """The kinds (kinds.PARAM_KINDS, less those --shapes leaves out) a run can draw: a
+    record stepping another rank (Muon: matrices) has its shapes fitted, and a 0-d tensor
+    fitted to a matrix is no longer 0-d; a layout needs a shape of a rank the target steps
+    (strategies.kind_choices)."""
+    lim = limits_of(ctx)
+    layouts = kind_choices(lim or Limits(), tuple(KIND_LAYOUT), ctx.settings.dtype)
+    out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+    out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
+    out += ["mixed-dtypes", "many-tensors"]
+    return [k for k in out if wanted(ctx, k)]
+
+
+def _probe(
+    ctx: Context,
+    params0: list[np.ndarray],
+    grads: list[list[np.ndarray]],
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[str | None] = (),
+) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
+    """Build the target (default keywords) and step it KIND_PROBE_STEPS times: (the exception's
+    first line or "", the values it started from, where it ended)."""
+    torch_dtypes = [DTYPES[d] if d else None for d in dtypes]
+    try:
+        params = make_params(params0, torch_dtype(ctx), ctx.settings.device, layouts, torch_dtypes)
+        start = [to_numpy(p) for p in params]
+        opt = ctx.target.make(params, default_hp(ctx))
+        end = drive(opt, params, grads, range(KIND_PROBE_STEPS))[-1]
+    except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
+        return first_line(exc), [], []
+    return "", start, end
 
 
 def kind_crashes(ctx: Context) -> list[KindCrash]:
@@ -462,38 +528,124 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     it: the kinds on which it raises, leaving out those a record cannot take (its shapes are
     fitted to another rank). When an ordinary tensor alone fails too, the crash is tied to no
     kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
-    spec, dtype, device = limits_of(ctx), torch_dtype(ctx), ctx.settings.device
     rng = np.random.default_rng(0)
 
-    def attempt(shapes: list[tuple[int, ...]]) -> tuple[str | None, list, list]:
+    def attempt(shapes: list[tuple[int, ...]], layouts: list[str], dtypes: list) -> KindCrash:
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        try:
-            params = make_params(params0, dtype, device)
-            opt = ctx.target.make(params, default_hp(ctx))
-            drive(opt, params, grads, range(KIND_PROBE_STEPS))
-        except Exception as exc:  # noqa: BLE001 - what the target raises is the finding
-            return first_line(exc), params0, grads
-        return None, params0, grads
+        message = _probe(ctx, params0, grads, layouts, dtypes)[0]
+        return KindCrash("", message, params0, grads, tuple(layouts), tuple(dtypes))
 
-    ordinary = fit_shape(spec, ORDINARY_SHAPE)
-    message, params0, grads = attempt([ordinary])
-    if message is not None:
-        return [KindCrash("ordinary", message, params0, grads)]
+    ordinary = attempt([fit_shape(limits_of(ctx), ORDINARY_SHAPE)], [], [])
+    if ordinary.message:
+        return [replace(ordinary, kind="ordinary")]
     crashes = []
     for kind in probed_kinds(ctx):
-        message, params0, grads = attempt([fit_shape(spec, PARAM_KINDS[kind]), ordinary])
-        if message is not None:
-            crashes.append(KindCrash(kind, message, params0, grads))
+        crash = attempt(*_probe_layout(ctx, kind))
+        if crash.message:
+            crashes.append(replace(crash, kind=kind))
     return crashes
 
 
+# Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
+# write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real part
+# alone, a foreach chunk dropped. Judged by "moved at all", never by value: without a
+# reference, the arithmetic of two layouts may differ in rounding.
+STALL_KINDS = ("non-contiguous", "channels-last", "complex", "many-tensors")
+
+
+def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
+    """The ``kinds`` (of STALL_KINDS) whose probe leaves elements exactly where they started
+    while the same tensor alone, ordinary, moves them; ``message`` says which."""
+    rng = np.random.default_rng(1)
+    out = []
+    for kind in (k for k in STALL_KINDS if k in kinds):
+        shapes, layouts, dtypes = _probe_layout(ctx, kind)
+        params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+        grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
+        message, start, end = _probe(ctx, params0, grads, layouts, dtypes)
+        if message:
+            continue  # a crash: kind_crashes tells it
+        for i, (a, b) in enumerate(zip(start, end, strict=True)):
+            still = a == b
+            if not still.any():
+                continue
+            alone_message, alone_start, alone_end = _probe(
+                ctx, [params0[i]], [[g[i]] for g in grads]
+            )
+            if alone_message:
+                continue
+            stalled = int(np.sum(still & (alone_start[0] != alone_end[0])))
+            if stalled:
+                what = f"tensor {i}" if kind == "many-tensors" else f"the {layouts[i]} tensor"
+                message = (
+                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move, "
+                    "where the same values in an ordinary tensor of their own do"
+                )
+                out.append(KindCrash(kind, message, params0, grads, tuple(layouts), ()))
+                break
+    return out
+
+
+def complex_rule(ctx: Context) -> str | None:
+    """Whether the target steps a complex parameter exactly as its view_as_real held as a real
+    tensor (torch's rule: torch.optim steps the view, so the two runs are the same arithmetic
+    on the same values): None if so, else what differs."""
+    rng = np.random.default_rng(2)
+    shape = (*ORDINARY_SHAPE, 2)
+    params0 = [rng.uniform(-1.0, 1.0, size=shape)]
+    grads = [[rng.uniform(-1.0, 1.0, size=shape)] for _ in range(KIND_PROBE_STEPS)]
+    as_complex = _probe(ctx, params0, grads, ["complex"])
+    as_real = _probe(ctx, params0, grads)
+    if as_complex[0] or as_real[0]:
+        return None  # a crash: kind_crashes tells it
+    start, got, real = as_real[1][0], as_complex[2][0], as_real[2][0]
+    if not _other_rule(start, got - start, real - start, torch.finfo(torch_dtype(ctx)).eps):
+        return None
+    return (
+        f"steps a complex parameter unlike its view_as_real (torch's rule): after "
+        f"{KIND_PROBE_STEPS} steps {as_complex[2][0].tolist()} where the real view reaches "
+        f"{as_real[2][0].tolist()}"
+    )
+
+
+def _other_rule(start: np.ndarray, moved: np.ndarray, expected: np.ndarray, eps: float) -> bool:
+    """Whether a displacement differs from the expected one by rule, not by rounding: by more
+    than 64 ulps of the values somewhere. torch's own SGD steps a complex tensor and its real
+    view an ulp apart (an FMA in one kernel and not the other); no rule differs that little."""
+    gap = np.abs(moved - expected)
+    return bool(np.any(gap > 64 * eps * (np.abs(start) + np.abs(moved) + np.abs(expected))))
+
+
 def skipped_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run."""
+    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run: those
+    step() raises on, and complex parameters stepped by another rule than torch's."""
     s = ctx.settings
     if s.skip_kinds is None:
-        s.skip_kinds = tuple(c.kind for c in kind_crashes(ctx) if c.kind in PARAM_KINDS)
+        skip = [c.kind for c in kind_crashes(ctx) if c.kind != "ordinary"]
+        if "complex" in probed_kinds(ctx) and "complex" not in skip and complex_rule(ctx):
+            skip.append("complex")
+        s.skip_kinds = tuple(skip)
     return s.skip_kinds
+
+
+def drawn_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds cross-validation draws: the run's (--shapes) less those step() raises on;
+    the check's notes say which were left out and why."""
+    skip = skipped_kinds(ctx)
+    left = [k for k in skip if k in DECLINABLE_KINDS]
+    if left:
+        ctx.notes.append(
+            f"no {' or '.join(left)} parameters drawn: the target declines them "
+            "(contract.param_kinds says how)"
+        )
+    crashed = [k for k in skip if k not in DECLINABLE_KINDS]
+    if crashed:
+        ctx.notes.append(
+            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
+            "(contract.param_kinds)"
+        )
+    return tuple(k for k in probed_kinds(ctx) if k not in skip)
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
@@ -614,9 +766,12 @@ def snippet(
     grads: Grads,
     body: str,
     dtype: str | None = None,
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[str | None] = (),
 ) -> str:
     """Python (torch alone plus the target's import) that replays the case and asserts the
-    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps)."""
+    contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps).
+    ``layouts`` and ``dtypes``: per tensor, as harness.make_params (``PARAM_SOURCE``)."""
     target = ctx.target
     if target.import_path:
         module, _, attr = target.import_path.partition(":")
@@ -638,11 +793,7 @@ DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
 PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
 # GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
 GRADS = {grads_lists!r}
-
-
-def make_params():
-    return [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in PARAMS0]
-
+{param_source(layouts, dtypes)}
 
 def make(params, **hp):
     return factory(params, **{{**HP, **hp, **FIXED}})
@@ -655,7 +806,7 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
             for group in opt.param_groups:
                 group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
-            p.grad = None if g is None else torch.tensor(g, dtype=p.dtype, device=p.device)
+            p.grad = None if g is None else as_grad(p, g)
         opt.step()
         out.append([p.detach().clone() for p in params])
     return out
@@ -664,6 +815,41 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
 {body.strip()}
 '''
 
+
+def param_source(layouts: Sequence[str], dtypes: Sequence[str | None]) -> str:
+    """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE) and as_grad(p, g):
+    tensor i in layout LAYOUTS[i] and dtype DTYPES[i] as harness.make_params holds it, a
+    gradient laid out as its parameter (autograd's layout)."""
+    names = ", ".join(f"torch.{d}" if d else "None" for d in dtypes)
+    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]")
+
+
+PARAM_SOURCE = """LAYOUTS = {layouts}
+DTYPES = {dtypes}  # None: DTYPE
+
+
+def make_params():
+    out = []
+    for i, p in enumerate(PARAMS0):
+        layout = LAYOUTS[i] if i < len(LAYOUTS) else "plain"
+        dtype = (DTYPES[i] if i < len(DTYPES) else None) or DTYPE
+        t = torch.tensor(p, dtype=dtype, device=DEVICE)
+        if layout == "transposed":
+            t = t.t().contiguous().t()
+        elif layout == "channels-last":
+            t = t.contiguous(memory_format=torch.channels_last)
+        elif layout == "complex":  # PARAMS0[i] is the view_as_real of the complex tensor
+            t = torch.complex(t[..., 0], t[..., 1])
+        out.append(torch.nn.Parameter(t))
+    return out
+
+
+def as_grad(p, g):
+    grad = torch.empty_like(p)
+    real = torch.view_as_real(grad) if grad.is_complex() else grad
+    real.copy_(torch.tensor(g, dtype=real.dtype, device=p.device))
+    return grad
+"""
 
 _COMPARE = """
 for k, (e_step, g_step) in enumerate(zip(expected, got)):

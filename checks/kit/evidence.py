@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from optcheck.checks.kit.contract import param_source
 from optcheck.checks.kit.registry import Context, Violation
 from optcheck.checks.kit.strategies import TargetRaised
 from optcheck.checks.result import Evidence
@@ -219,21 +220,23 @@ GROUP_HP = {group_hp}  # per-group overrides of HP
 STEP = {step}
 STATE_KEY = {state_key}
 SETUP = {setup}  # methods called on the optimizer once built (--setup)
+PARAMS0 = []  # the run's initial values (run() sets them)
 RUNS = [
 {runs}
 ]
 
 
-def as_grad(g):
+def as_sparse_grad(p, g):
     t = torch.tensor(g, dtype=DTYPE, device=DEVICE)
     if torch.isnan(t).any():  # NaN: an entry absent from a sparse gradient
         keep = ~torch.isnan(t)
         return torch.sparse_coo_tensor(keep.nonzero().T, t[keep], t.shape)
-    return t
-
+    return as_grad(p, g)
+{param_source}
 
 def run(params0, grads, lrs):
-    params = [torch.nn.Parameter(torch.tensor(p, dtype=DTYPE, device=DEVICE)) for p in params0]
+    PARAMS0[:] = params0
+    params = make_params()
     if len(GROUPS) == 1 and not GROUP_HP[0]:
         groups = params
     else:
@@ -241,7 +244,8 @@ def run(params0, grads, lrs):
     opt = Target(groups, **HP, **FIXED)
     for name in SETUP:
         getattr(opt, name)()
-    numpy = lambda t: t.detach().to("cpu", torch.float64).numpy().copy()
+    real = lambda t: torch.view_as_real(t) if t.is_complex() else t
+    numpy = lambda t: real(t).detach().to("cpu", torch.float64).numpy().copy()
     traj, states = [[numpy(p) for p in params]], [[None] * len(params)]
     for k in range(STEP):
         if lrs is not None:  # as a scheduler writes it
@@ -251,7 +255,7 @@ def run(params0, grads, lrs):
                 else:
                     group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
-            p.grad = None if g is None else as_grad(g)
+            p.grad = None if g is None else as_sparse_grad(p, g)
         opt.step()
         traj.append([numpy(p) for p in params])
         if STATE_KEY:
@@ -351,6 +355,7 @@ def make_snippet(
         state_key=literal(state_key),
         setup=literal(list(getattr(target, "setup", ()))),
         runs="\n".join(run_lines),
+        param_source=param_source(first.layouts, first.dtypes),
         tail=tail,  # inserted verbatim: its braces stay literal
     )
 

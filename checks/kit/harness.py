@@ -23,9 +23,21 @@ DTYPES = {
 }
 
 
+# How a parameter is held in memory (checks.kit.contract.PARAM_KINDS names the kinds). The
+# arrays of a case hold the values; a layout only changes strides or the dtype's kind:
+# "transposed": a 2-D array stored as the transpose of a contiguous tensor (a tied or
+# transposed weight); "channels-last": a 4-D array in torch.channels_last; "complex": an
+# array of shape S + (2,) is the view_as_real of a complex tensor of shape S, which is how
+# torch.optim optimizes complex parameters.
+LAYOUTS = ("plain", "transposed", "channels-last", "complex")
+COMPLEX = {torch.float64: torch.complex128, torch.float32: torch.complex64}
+
+
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     if t.is_sparse:
         t = t.to_dense()
+    if t.is_complex():
+        t = torch.view_as_real(t)
     return t.detach().to("cpu", torch.float64).numpy().copy()
 
 
@@ -63,13 +75,38 @@ def sparse_coo(g: np.ndarray, dtype: torch.dtype, device: str | torch.device) ->
     )
 
 
+def laid_out(values: torch.Tensor, layout: str) -> torch.Tensor:
+    """A new tensor holding ``values`` (real, of the array's shape) in ``layout``."""
+    if layout == "plain":
+        return values.clone()
+    if layout == "transposed":
+        return values.t().contiguous().t()
+    if layout == "channels-last":
+        return values.contiguous(memory_format=torch.channels_last)
+    if layout == "complex":
+        if values.dtype not in COMPLEX:
+            raise ValueError(f"no complex dtype for {values.dtype}")
+        return torch.complex(values[..., 0], values[..., 1])
+    raise ValueError(f"unknown layout {layout!r}")
+
+
 def make_params(
-    params0: Sequence[np.ndarray], dtype: torch.dtype = torch.float64, device: str = "cpu"
+    params0: Sequence[np.ndarray],
+    dtype: torch.dtype = torch.float64,
+    device: str = "cpu",
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[torch.dtype | None] = (),
 ) -> list[torch.nn.Parameter]:
-    return [
-        torch.nn.Parameter(torch.as_tensor(np.asarray(p), dtype=dtype, device=device).clone())
-        for p in params0
-    ]
+    """Parameters holding ``params0``; tensor i in ``layouts[i]`` and ``dtypes[i]`` where
+    given (None or missing: ``dtype``, plain)."""
+
+    def one(i: int, p: np.ndarray) -> torch.nn.Parameter:
+        dt = (dtypes[i] if i < len(dtypes) else None) or dtype
+        layout = layouts[i] if i < len(layouts) else "plain"
+        values = torch.as_tensor(np.asarray(p), dtype=dt, device=device)
+        return torch.nn.Parameter(laid_out(values, layout))
+
+    return [one(i, p) for i, p in enumerate(params0)]
 
 
 _SPARSE = contextvars.ContextVar("optcheck_sparse_gradients", default=False)
@@ -101,6 +138,12 @@ def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray |
             p.grad = None
         elif sparse or np.isnan(np.asarray(g)).any():
             p.grad = sparse_coo(np.asarray(g, dtype=np.float64), p.dtype, p.device)
+        elif p.is_complex() or not p.is_contiguous():
+            # As autograd lays a gradient out: the parameter's strides (and kind).
+            grad = torch.empty_like(p)
+            real = torch.view_as_real(grad) if grad.is_complex() else grad
+            real.copy_(torch.as_tensor(np.asarray(g), dtype=real.dtype, device=p.device))
+            p.grad = grad
         else:
             p.grad = torch.as_tensor(np.asarray(g), dtype=p.dtype, device=p.device).clone()
 
@@ -121,9 +164,12 @@ def run_torch(
     dtype: torch.dtype = torch.float64,
     device: str = "cpu",
     lrs: Sequence[float] | None = None,
+    layouts: Sequence[str] = (),
+    dtypes: Sequence[torch.dtype | None] = (),
 ) -> list[list[np.ndarray]]:
-    """Params after each step, as float64 arrays; mirrors optcheck.reference.trajectory.run."""
-    params = make_params(params0, dtype, device)
+    """Params after each step, as float64 arrays; mirrors optcheck.reference.trajectory.run.
+    ``layouts`` and ``dtypes``: per tensor, as ``make_params``."""
+    params = make_params(params0, dtype, device, layouts, dtypes)
     opt = make_opt(params)
     out = []
     for k, gs in enumerate(grads):

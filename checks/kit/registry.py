@@ -51,12 +51,14 @@ class Settings:
     fixed_hp: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = 60.0
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
-    # Parameter kinds (checks.kit.contract.PARAM_KINDS: "0-d", "zero-size") contract problems
-    # draw as ordinary tensors instead: the target raises on them, which contract.param_kinds
-    # reports once. None: not probed yet; the first check that draws contract problems probes
-    # (inside its own time limit: a target hanging in step() hangs a check, not the set-up)
-    # and sets it for the rest of the run.
+    # Parameter kinds (checks.kit.kinds.PARAM_KINDS) the checks draw no tensor of: the
+    # target raises on them, which contract.param_kinds reports once. None: not probed yet;
+    # the first check that draws contract problems probes (inside its own time limit: a
+    # target hanging in step() hangs a check, not the set-up) and sets it for the run.
     skip_kinds: tuple[str, ...] | None = None
+    # --shapes: the parameter kinds (checks.kit.kinds.PARAM_KINDS) drawn at all; None:
+    # every kind.
+    kinds: tuple[str, ...] | None = None
     # torch's default dtype while the checks run (None: leave it); only to run a class past
     # a known default-dtype finding (checks.findings, ``default_dtype``).
     default_dtype: str | None = None

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.kit.harness import DTYPES, run_torch
+from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
 from optcheck.checks.kit.registry import NotApplicable
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
@@ -100,6 +100,24 @@ GRAD_KINDS = (
 SHAPES: tuple[tuple[int, ...], ...] = ((), (1,), (8,), (0,), (3, 4), (2, 0), (2, 3, 2))
 # Matrices of every aspect, for records that step only 2-D parameters (Muon).
 MATRIX_SHAPES: tuple[tuple[int, ...], ...] = ((3, 4), (4, 3), (1, 5), (4, 4), (0, 3))
+# The layout (harness.LAYOUTS) each layout kind draws, and the shapes it draws.
+KIND_LAYOUT = {
+    "non-contiguous": "transposed",
+    "channels-last": "channels-last",
+    "complex": "complex",
+}
+LAYOUT_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
+    "transposed": ((3, 4), (4, 3), (2, 5)),
+    "channels-last": ((2, 3, 2, 2), (1, 4, 2, 3)),
+}
+MANY_TENSORS = (20, 24)  # past torch's foreach chunk sizes and any "first 16" shortcut
+# The second dtype of a mixed-dtypes case, by the run's dtype.
+OTHER_DTYPE = {
+    "float64": "float32",
+    "float32": "float64",
+    "bfloat16": "float32",
+    "float16": "float32",
+}
 # Exponent range of gradient magnitudes (the issue: 1e-12 to 1e6).
 EXPONENTS = (-12, 6)
 # How a scheduler may change the lr between steps; "constant" leaves group['lr'] alone.
@@ -274,7 +292,9 @@ class Case:
     constructor keywords) for group j. ``lrs[k]``, when given, is written to every group
     before step k+1, as a scheduler would. ``defaults``: the spec's values of keywords the
     target is not handed (it keeps its own, taken to be these); the reference and
-    ``tensor_hp`` use them, the target never gets them.
+    ``tensor_hp`` use them, the target never gets them. ``layouts[i]`` (harness.LAYOUTS) and
+    ``dtypes[i]`` (None: the run's dtype) say how the target holds tensor i; its arrays are
+    the values either way (a complex tensor's: its view_as_real), which the reference steps.
     """
 
     hp: dict[str, Any]
@@ -285,6 +305,8 @@ class Case:
     group_hp: tuple[dict[str, Any], ...] = ()
     recipe: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    layouts: tuple[str, ...] = ()
+    dtypes: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -308,6 +330,10 @@ class Case:
                 return {**self.defaults, **self.hp, **ghp}
         raise IndexError(i)
 
+    def dtype_of(self, i: int, dtype: str) -> str:
+        """The dtype tensor ``i`` is held in when the run's dtype is ``dtype``."""
+        return (self.dtypes[i] if i < len(self.dtypes) else None) or dtype
+
     def lr_at(self, i: int, k: int) -> float:
         """The lr tensor ``i`` sees at step k+1."""
         return float(self.lrs[k]) if self.lrs is not None else float(self.tensor_hp(i)["lr"])
@@ -321,18 +347,18 @@ class Case:
         The reference then runs on exactly the values the target sees, so the comparison
         measures the target's arithmetic, not the rounding of its inputs.
         """
-        if dtype == "float64":
+        names = [self.dtype_of(i, dtype) for i in range(len(self.params0))]
+        if all(n == "float64" for n in names):
             return self
-        tdt = DTYPES[dtype]
 
-        def r(a: np.ndarray | None) -> np.ndarray | None:
-            if a is None:
-                return None
-            return torch.as_tensor(np.asarray(a)).to(tdt).to(torch.float64).numpy().copy()
+        def r(a: np.ndarray | None, i: int) -> np.ndarray | None:
+            if a is None or names[i] == "float64":
+                return a
+            return torch.as_tensor(np.asarray(a)).to(DTYPES[names[i]]).double().numpy().copy()
 
         return self.replace(
-            params0=tuple(r(p) for p in self.params0),
-            grads=tuple(tuple(r(g) for g in gs) for gs in self.grads),
+            params0=tuple(r(p, i) for i, p in enumerate(self.params0)),
+            grads=tuple(tuple(r(g, i) for i, g in enumerate(gs)) for gs in self.grads),
         )
 
     def param_groups(self, params: Sequence[torch.nn.Parameter]) -> Any:
@@ -373,7 +399,14 @@ class Case:
 
         try:
             return run_torch(
-                make, self.params0, self.grads, dtype=DTYPES[dtype], device=device, lrs=self.lrs
+                make,
+                self.params0,
+                self.grads,
+                dtype=DTYPES[dtype],
+                device=device,
+                lrs=self.lrs,
+                layouts=self.layouts,
+                dtypes=[DTYPES[d] if d else None for d in self.dtypes],
             )
         except Exception as exc:
             raise TargetRaised(steps[0], exc) from exc
@@ -397,6 +430,10 @@ class Case:
     def describe(self) -> dict[str, Any]:
         """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""
         extra = {"defaults": _jsonable(self.defaults)} if self.defaults else {}
+        if any(x != "plain" for x in self.layouts):
+            extra["layouts"] = list(self.layouts)
+        if any(self.dtypes):
+            extra["dtypes"] = list(self.dtypes)
         return {
             "hp": _jsonable(self.hp),
             "shapes": [list(s) for s in self.shapes],
@@ -429,6 +466,8 @@ class Case:
             group_hp=tuple(_tuples(g) for g in d.get("group_hp") or ()),
             recipe=dict(d.get("recipe") or {}),
             defaults=_tuples(d.get("defaults") or {}),
+            layouts=tuple(d.get("layouts") or ()),
+            dtypes=tuple(d.get("dtypes") or ()),
         )
 
 
@@ -459,10 +498,15 @@ def build_case(
     recipe keys: seed, shapes, kinds (per tensor), exponent (gradients ~ 10^exponent),
     exponents (the [lo, hi] range), steps, param_exponent (None: params start at zero),
     param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind),
-    untouched_rows (sparse gradients: rows left out, ``untouched_rows``).
+    untouched_rows (sparse gradients: rows left out, ``untouched_rows``), layouts and dtypes
+    (per tensor, ``Case``; a complex tensor of shape S has arrays of shape S + (2,)).
     """
     seed, steps = int(recipe["seed"]), int(recipe["steps"])
-    shapes = [tuple(s) for s in recipe["shapes"]]
+    layouts = tuple(recipe.get("layouts") or ())
+    shapes = [
+        (*s, 2) if i < len(layouts) and layouts[i] == "complex" else tuple(s)
+        for i, s in enumerate(recipe["shapes"])
+    ]
     exps = tuple(recipe.get("exponents", EXPONENTS))
     per_tensor = [
         gradient_sequence(
@@ -497,6 +541,8 @@ def build_case(
         group_hp=tuple(dict(g) for g in group_hp),
         recipe=dict(recipe),
         defaults=dict(defaults or {}),
+        layouts=layouts,
+        dtypes=tuple(recipe.get("dtypes") or ()),
     )
 
 
@@ -527,6 +573,8 @@ def cases(
     param_exponents: tuple[int, int] | None = (-3, 2),
     zero_params: bool = True,
     param_scale: Callable[[Mapping[str, Any], int], float] | None = None,
+    param_kinds: Sequence[str] = (),
+    dtype: str = "float64",
 ) -> st.SearchStrategy[Case]:
     """Drawn open-loop cases for ``spec``.
 
@@ -539,6 +587,9 @@ def cases(
     spec's defaults (``Case.defaults``) for the reference.
     ``param_scale(hp, exponent)`` multiplies the initial params (low-precision runs use it to
     keep params comparable to the updates, so that updates are not lost in rounding).
+    ``param_kinds`` (checks.kit.kinds.PARAM_KINDS beyond the shapes): the layouts, dtypes
+    (the second one of a run in ``dtype``) and tensor counts drawn besides plain tensors
+    (``kind_choices``).
     """
     defaults = spec.defaults
     if spec.couples_tensors:  # the step is the whole optimizer's only for one tensor
@@ -549,16 +600,31 @@ def cases(
     fixed = {k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v}
     hp_strategy = hyperparams(spec, fixed=fixed, accepts=accepts, overrides=overrides)
     left = {k: v for k, v in defaults.items() if not accepts(k)}
+    layouts = kind_choices(spec, param_kinds, dtype)
+    other = OTHER_DTYPE[dtype] if "mixed-dtypes" in param_kinds else None
+    many = "many-tensors" in param_kinds
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> Case:
         hp = draw(hp_strategy)
         hp = {k: v for k, v in hp.items() if accepts(k)}
         n = draw(st.integers(1, max_tensors))
+        n_steps = draw(st.integers(*steps))
+        # One case in 6 holds many plain tensors of one dtype (one foreach bucket; few steps:
+        # the bucketing and chunking is what is tested).
+        crowd = many and draw(st.integers(0, 5)) == 5
+        if crowd:
+            n, n_steps = draw(st.integers(*MANY_TENSORS)), min(n_steps, 3)
+        tensor_layouts = [
+            draw(st.sampled_from(layouts[:1] if crowd else layouts)) for _ in range(n)
+        ]
         recipe: dict[str, Any] = {
             "seed": draw(st.integers(0, 2**32 - 1)),
-            "steps": draw(st.integers(*steps)),
-            "shapes": [list(draw(st.sampled_from(list(shapes)))) for _ in range(n)],
+            "steps": n_steps,
+            "shapes": [
+                list(draw(st.sampled_from(LAYOUT_SHAPES.get(layout, tuple(shapes)))))
+                for layout in tensor_layouts
+            ],
             "kinds": [draw(st.sampled_from(list(kinds))) for _ in range(n)],
             "exponent": draw(st.integers(*exponents)),
             "exponents": list(exponents),
@@ -566,6 +632,17 @@ def cases(
         }
         if spec.sparse_grads:
             recipe["untouched_rows"] = True
+        if any(x != "plain" for x in tensor_layouts):
+            recipe["layouts"] = tensor_layouts
+        if other is not None and not crowd:
+            drawn = [draw(st.sampled_from((None, other))) for _ in range(n)]
+            # A complex tensor keeps the run's dtype when the other one has no complex kind.
+            drawn = [
+                None if x == "complex" and d is not None and d not in ("float64", "float32") else d
+                for x, d in zip(tensor_layouts, drawn, strict=True)
+            ]
+            if any(drawn):
+                recipe["dtypes"] = drawn
         # Zero params in a quarter of the cases: θ = 0 hides every θ-dependent term (decay).
         if param_exponents is None or (zero_params and draw(st.integers(0, 3)) == 3):
             recipe["param_exponent"] = None
@@ -591,6 +668,26 @@ def cases(
         return build_case(hp, recipe, group_hp=group_hp, groups=groups, defaults=left)
 
     return draw_case()
+
+
+def kind_choices(spec: OptimizerRecord, param_kinds: Sequence[str], dtype: str) -> list[str]:
+    """The layouts (plain first: hypothesis shrinks to it) a case of ``spec`` in ``dtype``
+    may draw: a kind's shapes must be of a rank the record steps; complex needs an elementwise
+    record's dense gradients (no rank limit, not sparse) and a dtype with a complex kind."""
+    out = ["plain"]
+    for kind in param_kinds:
+        layout = KIND_LAYOUT.get(kind)
+        if layout is None:
+            continue
+        if layout == "complex":
+            fits = spec.param_ndims is None and not spec.sparse_grads
+            fits = fits and dtype in ("float64", "float32")
+        else:
+            fits = all(spec.accepts_shape(s) for s in LAYOUT_SHAPES[layout])
+        if fits:
+            out.append(layout)
+    assert set(out) <= set(LAYOUTS)
+    return out
 
 
 def target_cases(

@@ -1,0 +1,213 @@
+"""Parameter kinds real models hold (checks.kit.kinds), drawn in cross-validation and probed by
+contract.param_kinds, --shapes that restricts them, and the long open-loop run.
+
+Each kind has a mutant in tests/zoo/kinds.py that the old cases (plain tensors, a few per
+group, at most 12 steps) let through and the kind catches: shown with the kind left out (it
+passes) and with the kind alone (it fails). By default one kind and the long run; every kind,
+torch's classes on every kind and the 10,000-step runs with --thorough.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from zoo import kinds as Z
+
+from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.crossval_checks import LONG_STEPS, LONG_STEPS_FACTOR
+from optcheck.checks.kit.kinds import PARAM_KINDS, parse_shapes
+from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
+from optcheck.checks.target import OptimizerTarget
+from optcheck.suites.cli import main
+
+load_all()
+ADAM = OPTIMIZERS["Adam"]
+
+
+def zoo(cls: type) -> OptimizerTarget:
+    return OptimizerTarget(cls.__name__, cls, f"zoo.kinds:{cls.__name__}")
+
+
+def verdict(target: OptimizerTarget, check_id: str, examples: int, kinds=None) -> object:
+    settings = Settings(max_examples=examples, kinds=kinds)
+    return execute(CHECKS[check_id], Context(target, ADAM, settings=settings))
+
+
+# --- --shapes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "kinds", "matrices"),
+    [
+        ("all", tuple(PARAM_KINDS), False),
+        ("plain", (), False),
+        ("no-complex", tuple(k for k in PARAM_KINDS if k != "complex"), False),
+        ("complex,0-d", ("0-d", "complex"), False),  # in the table's order
+        ("matrices", tuple(PARAM_KINDS), True),
+        ("matrices, plain", (), True),
+        ("plain,many-tensors", ("many-tensors",), False),
+        ("no-complex,no-0-d", tuple(k for k in PARAM_KINDS if k not in ("complex", "0-d")), False),
+    ],
+)
+def test_shapes_words_read_left_to_right(words, kinds, matrices):
+    assert parse_shapes(words) == (kinds, matrices)
+
+
+@pytest.mark.parametrize("words", ["", "squares", "no-squares", "complex;0-d"])
+def test_an_unknown_shapes_word_is_a_one_line_usage_error(words, capsys):
+    assert main(["validate", "torch.optim:Adam", "--like", "Adam", "--shapes", words]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--shapes" in err, err
+
+
+def test_shapes_help_names_every_kind(capsys):
+    with pytest.raises(SystemExit):
+        main(["validate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(k in out for k in [*PARAM_KINDS, "no-KIND", "matrices", "plain"]), out
+
+
+# --- each kind catches its mutant ---------------------------------------------------------------
+
+KIND_CASES = [
+    pytest.param(
+        kind, mutant, marks=() if (kind, mutant) == ("non-contiguous", Z.AdamFlatCopy) else
+        pytest.mark.thorough, id=f"{kind}-{mutant.__name__}",
+    )
+    for kind, mutants in Z.KIND_MUTANTS.items()
+    for mutant in mutants
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "mutant"), KIND_CASES)
+def test_the_kind_catches_its_mutant(kind, mutant):
+    caught = verdict(zoo(mutant), "crossval.trajectory", 10, kinds=(kind,))
+    assert caught.verdict == "violation", caught.detail
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(("kind", "mutant"), [p.values for p in KIND_CASES])
+def test_without_the_kind_the_mutant_passes(kind, mutant):
+    """The old cases let it through: every other kind drawn, this one not."""
+    others = tuple(k for k in PARAM_KINDS if k != kind and (kind, k) not in _ALSO_CATCHES)
+    result = verdict(zoo(mutant), "crossval.trajectory", 25, kinds=others)
+    assert result.verdict == "pass", result.detail
+
+
+# A layout bug shows on both layouts that are not contiguous.
+_ALSO_CATCHES = {("non-contiguous", "channels-last"), ("channels-last", "non-contiguous")}
+
+
+def test_the_correct_implementation_passes_with_every_kind():
+    result = verdict(zoo(Z.KindAdam), "crossval.trajectory", 10)
+    assert result.verdict == "pass", result.detail
+    kinds = verdict(zoo(Z.KindAdam), "contract.param_kinds", 1)
+    assert kinds.verdict == "pass" and "declines" not in kinds.detail, kinds.detail
+
+
+TORCH_KINDS = [
+    pytest.param(name, impl, marks=pytest.mark.thorough, id=f"{name}-{impl}")
+    for name in ("Adam", "AdamW", "SGD", "Adagrad", "RMSprop", "NAdam", "RAdam", "Adamax",
+                 "Adadelta", "ASGD", "Rprop")
+    for impl in ("forloop", "foreach", "fused")
+    if impl in OPTIMIZERS[name].implementations
+]  # fmt: skip
+IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+@pytest.mark.parametrize(("name", "impl"), TORCH_KINDS)
+def test_torch_classes_pass_with_every_kind(name, impl):
+    cls = getattr(torch.optim, name)
+    keywords = {k: v for k, v in IMPLS[impl].items() if k in inspect.signature(cls).parameters}
+    target = OptimizerTarget(name, cls, f"torch.optim:{name}", keywords)
+    ctx = Context(target, OPTIMIZERS[name], settings=Settings(max_examples=25))
+    default = torch.get_default_dtype()
+    if name == "ASGD":  # its scalar state in the default dtype (tests/test_crossval.py)
+        torch.set_default_dtype(torch.float64)
+    try:
+        result = execute(CHECKS["crossval.trajectory"], ctx)
+    finally:
+        torch.set_default_dtype(default)
+    assert result.verdict == "pass", result.detail
+
+
+# --- the long run -----------------------------------------------------------------------------
+
+
+def test_the_long_run_is_ten_thousand_steps_at_the_default_examples():
+    assert min(LONG_STEPS, LONG_STEPS_FACTOR * 25**2) >= 10_000
+
+
+def test_a_capped_step_count_is_caught_by_the_long_run():
+    """Capped at 1000: the long run (1024 steps at 8 examples) parts at step 1001."""
+    result = verdict(zoo(Z.AdamStepCapped), "crossval.long_horizon", 8)
+    assert result.verdict == "violation", result.detail
+    assert result.evidence.step == 1001, result.evidence.step
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("mutant", Z.LONG_RUN_MUTANTS, ids=lambda m: m.__name__)
+def test_counter_bugs_pass_the_short_runs_and_fail_the_long_one(mutant):
+    short = [verdict(zoo(mutant), c, 25) for c in ("crossval.trajectory", "crossval.scheduled_lr")]
+    assert all(r.verdict == "pass" for r in short), [r.detail for r in short]
+    long = verdict(zoo(mutant), "crossval.long_horizon", 25)
+    assert long.verdict == "violation", long.detail
+    assert long.evidence.step > 1000, long.evidence.step
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "NAdam", "RAdam", "Adagrad", "RMSprop"])
+def test_torch_classes_pass_the_long_run(name):
+    target = OptimizerTarget(name, getattr(torch.optim, name), f"torch.optim:{name}")
+    ctx = Context(target, OPTIMIZERS[name], settings=Settings(max_examples=25))
+    result = execute(CHECKS["crossval.long_horizon"], ctx)
+    assert result.verdict == "pass", result.detail
+    assert result.detail.startswith(f"{LONG_STEPS} steps"), result.detail
+
+
+# --- the contract, without --like ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutant", "kinds"),
+    [
+        (Z.AdamFlatCopy, ("non-contiguous", "channels-last")),
+        (Z.AdamComplexRealPart, ("complex",)),
+        (Z.AdamDropsPastChunk, ("many-tensors",)),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "-".join(v),
+)
+def test_the_contract_finds_a_kind_that_never_moves(mutant, kinds):
+    """No reference: a tensor of the kind must move wherever the same values held as an
+    ordinary tensor move (judged by moved or not, never by value)."""
+    ctx = Context(zoo(mutant), None, settings=Settings(max_examples=1))
+    result = execute(CHECKS["contract.param_kinds"], ctx)
+    assert result.verdict == "violation", result.detail
+    assert set(result.evidence.got) == set(kinds), result.detail
+    assert "never move" in result.detail
+    plain = execute(
+        CHECKS["contract.param_kinds"],
+        Context(zoo(mutant), None, settings=Settings(max_examples=1, kinds=("0-d", "zero-size"))),
+    )
+    assert plain.verdict == "pass", plain.detail
+
+
+def test_a_complex_rule_other_than_torch_s_is_declined_not_failed():
+    """lion-pytorch 0.2.5 takes the complex sign z/|z| (torch.sgn) of a complex tensor; torch
+    steps its view_as_real. A convention, not a formula of the paper: said, and not drawn."""
+    lion_pytorch = pytest.importorskip("lion_pytorch")
+    z = torch.tensor([0.5 + 1.0j, -0.25 - 0.5j], dtype=torch.complex128)
+    g = torch.tensor([1.0 - 2.0j, -3.0 + 0.5j], dtype=torch.complex128)
+    as_complex = torch.nn.Parameter(z.clone())
+    as_real = torch.nn.Parameter(torch.view_as_real(z).clone())
+    for p, grad in ((as_complex, g.clone()), (as_real, torch.view_as_real(g).clone())):
+        p.grad = grad
+        lion_pytorch.Lion([p], lr=0.1).step()
+    # By hand: the real view moves each part by ±lr, the complex tensor by lr·sgn(c).
+    assert torch.allclose(as_real.detach(), torch.tensor([[0.4, 1.1], [-0.15, -0.6]]).double())
+    assert not torch.allclose(torch.view_as_real(as_complex.detach()), as_real.detach())
+    target = OptimizerTarget("Lion", lion_pytorch.Lion, "lion_pytorch:Lion")
+    result = execute(CHECKS["contract.param_kinds"], Context(target, None, settings=Settings()))
+    assert result.verdict == "pass" and "declines complex" in result.detail, result.detail

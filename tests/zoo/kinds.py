@@ -1,0 +1,161 @@
+"""Adam written the way a foreach kernel is (tensors bucketed by dtype, processed in chunks,
+complex parameters stepped as their view_as_real), and the bugs such code has that only
+parameters of a certain kind, or a long run, expose.
+
+``KindAdam`` is *correct*: cross-validation passes on it with every parameter kind drawn. Each
+mutant passes the old cases (plain float tensors, a few per group, ≤ 12 steps) and is caught
+by one new case kind (tests/test_param_kinds.py says which).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+
+class KindAdam(Optimizer):
+    """Adam with L2 decay in the gradient (Kingma & Ba 2015, Alg. 1; torch.optim.Adam's
+    arrangement), bucketed by dtype and chunked as foreach kernels are."""
+
+    CHUNK = 16
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            for dtype, bucket in self._buckets(params).items():
+                for chunk in self._chunks(bucket):
+                    for p in chunk:
+                        self._update(p, group, dtype)
+        return None
+
+    # the pieces mutants override ---------------------------------------------------------------
+
+    def _buckets(self, params: list[torch.Tensor]) -> dict[torch.dtype, list[torch.Tensor]]:
+        out: dict[torch.dtype, list[torch.Tensor]] = {}
+        for p in params:
+            out.setdefault(p.dtype, []).append(p)
+        return out
+
+    def _chunks(self, params: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+        for i in range(0, len(params), self.CHUNK):
+            yield params[i : i + self.CHUNK]
+
+    def _real(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.view_as_real(t) if t.is_complex() else t
+
+    def _new_counter(self) -> Any:
+        return 0
+
+    def _count(self, counter: Any) -> float:
+        return float(counter)
+
+    def _write(self, p: torch.Tensor, m: torch.Tensor, denom: torch.Tensor, alpha: float) -> None:
+        p.addcdiv_(m, denom, value=alpha)
+
+    def _update(self, p: torch.Tensor, group: dict, dtype: torch.dtype) -> None:
+        real_p = self._real(p)
+        dtype = dtype.to_real()  # a complex bucket steps its view_as_real
+        work = real_p if real_p.dtype == dtype else real_p.to(dtype)
+        g = self._real(p.grad).to(work.dtype)
+        state = self.state[p]
+        if not state:
+            state["step"] = self._new_counter()
+            state["m"] = torch.zeros_like(work)
+            state["v"] = torch.zeros_like(work)
+        state["step"] += 1
+        t = self._count(state["step"])
+        beta1, beta2 = group["betas"]
+        if group["weight_decay"]:
+            g = g.add(work, alpha=group["weight_decay"])
+        m = state["m"].mul_(beta1).add_(g, alpha=1 - beta1)
+        v = state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bc1, bc2 = 1 - beta1**t, 1 - beta2**t
+        denom = (v.sqrt() / math.sqrt(bc2)).add_(group["eps"])
+        self._write(work, m, denom, -group["lr"] / bc1)
+        if work is not real_p:
+            real_p.copy_(work)
+
+
+class AdamFlatCopy(KindAdam):
+    """Writes the update through ``p.reshape(-1)``: a view of a contiguous tensor, but a copy
+    of a transposed or channels_last one, so those never move."""
+
+    def _write(self, p, m, denom, alpha):
+        p.reshape(-1).addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
+
+
+class AdamStorageOrder(KindAdam):
+    """Writes the logically ordered update into the storage in memory order (as a kernel
+    taking ``data_ptr()`` and ``numel()`` does): right for contiguous tensors only."""
+
+    def _write(self, p, m, denom, alpha):
+        flat = torch.as_strided(p, (p.numel(),), (1,), p.storage_offset())
+        flat.addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
+
+
+class AdamComplexRealPart(KindAdam):
+    """Steps a complex parameter's real part only (``p.real``): the imaginary part never moves
+    and its gradient is ignored."""
+
+    def _real(self, t):
+        return t.real if t.is_complex() else t
+
+
+class AdamFirstDtype(KindAdam):
+    """One bucket per group in the first tensor's dtype: a float64 tensor behind a float32 one
+    is stepped in float32."""
+
+    def _buckets(self, params):
+        return {params[0].dtype: params} if params else {}
+
+
+class AdamDropsPastChunk(KindAdam):
+    """Only the first chunk of each bucket is stepped: tensors past the 16th never move."""
+
+    def _chunks(self, params):
+        yield params[: self.CHUNK]
+
+
+class AdamStepCapped(KindAdam):
+    """Caps the bias-correction step count at 1000 (a "it has converged by then" shortcut)."""
+
+    def _count(self, counter):
+        return float(min(counter, 1000))
+
+
+class AdamFloat16Step(KindAdam):
+    """Keeps the step count in a float16 tensor: exact up to 2048, where t + 1 rounds back to
+    2048 and the bias correction stops advancing."""
+
+    def _new_counter(self):
+        return torch.tensor(0.0, dtype=torch.float16)
+
+    def _count(self, counter):
+        return float(counter)
+
+
+# Caught by cross-validation with the kind drawn. A complex tensor stepped by another rule
+# than its view_as_real's (its imaginary part never moving, here) is caught by
+# contract.param_kinds instead, and cross-validation then draws no complex tensor.
+KIND_MUTANTS: dict[str, tuple[type[KindAdam], ...]] = {
+    "non-contiguous": (AdamFlatCopy, AdamStorageOrder),
+    "channels-last": (AdamStorageOrder, AdamFlatCopy),
+    "mixed-dtypes": (AdamFirstDtype,),
+    "many-tensors": (AdamDropsPastChunk,),
+}
+LONG_RUN_MUTANTS = (AdamStepCapped, AdamFloat16Step)
