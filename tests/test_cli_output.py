@@ -116,7 +116,9 @@ def test_numpy_raising_left_behind_by_a_target_does_not_fail_a_correct_one():
 def test_a_failing_target_gets_a_short_report_grouped_by_cause(tmp_path, capsys):
     code = main(
         ["validate", "zoo.optimizers_numeric:AdamBiasCorrectionOffByOne", "--like", "Adam"]
-        + ["--select", "crossval.", "--select", "adam.first_step", "--select", "contract.dtype"]
+        # crossval.long_horizon left out: one cause shared by two drawn comparisons is the point
+        + ["--select", "crossval.trajectory", "--select", "crossval.scheduled_lr"]
+        + ["--select", "adam.first_step", "--select", "contract.dtype"]
         + ["--max-examples", "5", "--hp", "eps=0.001", "--report", str(tmp_path / "rep")]
         + ["--json", str(tmp_path / "r.json")]
     )
@@ -125,7 +127,7 @@ def test_a_failing_target_gets_a_short_report_grouped_by_cause(tmp_path, capsys)
     lines = out.splitlines()
     assert len(lines) < 20, out
     header = lines[1]
-    for setting in ("--dtype float64", "--device cpu", "--hp eps=0.001", "--select crossval."):
+    for setting in ("--dtype float64", "--device cpu", "--hp eps=0.001", "--select crossval.t"):
         assert setting in header, header
     assert "(5 examples per check)" in header
     violations = [line for line in lines if line.startswith("VIOLATION")]
