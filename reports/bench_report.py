@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from optcheck.reports import bench_result as br
-from optcheck.reports import plots
+from optcheck.reports import plots, workload_plots
 from optcheck.reports.bench_markdown import render_markdown
 from optcheck.reports.compare import Comparison
 from optcheck.reports.html import render_html
@@ -27,12 +27,14 @@ def write_report(
     """
     out = Path(out_dir)
     figs = plots.figures(result)
-    md = render_markdown(result, figs, comparison, image_dir=FILES_DIR)
-    page = render_html(result, figs, comparison)
+    svgs = workload_plots.figures(result)  # vector: their own names, .svg files
+    md = render_markdown(result, {**figs, **svgs}, comparison, image_dir=FILES_DIR)
+    page = render_html(result, {**figs, **svgs}, comparison)
     written = []
-    for name, png in figs.items():
-        path = out / FILES_DIR / f"{name}.png"
-        write_atomic(path, png)
+    for name, data in [*((f"{n}.png", b) for n, b in figs.items()),
+                       *((f"{n}.svg", b) for n, b in svgs.items())]:  # fmt: skip
+        path = out / FILES_DIR / name
+        write_atomic(path, data)
         written.append(path)
     for name, text in ((MD_NAME, md), (HTML_NAME, page)):
         write_atomic(out / name, text)
