@@ -117,6 +117,9 @@ def _sensitivity(ax: object, c: br.WorkloadCell, color: str, ls: str) -> list[ob
         return []
     xs = sorted(best)
     (line,) = ax.plot(xs, [best[x] for x in xs], color=color, ls=ls, marker="o", ms=4)  # type: ignore[attr-defined]
+    if diverged:  # at the top edge: a grid point that diverged has no metric to plot
+        ax.plot(diverged, [0.98] * len(diverged), marker="x", ms=7, color=color, ls="none",
+                transform=ax.get_xaxis_transform(), clip_on=False)  # type: ignore[attr-defined]  # fmt: skip
     if c.lr is not None and c.lr in best:
         ax.plot([c.lr], [best[c.lr]], marker="*", ms=13, color=color, ls="none")  # type: ignore[attr-defined]
     return [line]

@@ -39,8 +39,8 @@ def protocol(result: br.BenchResult) -> str:
         "(AlgoPerf's rule); time counts training steps, not evaluations. State bytes: the "
         "tensors of the optimizer's state dict after the run. Bold: best mean test metric "
         "(ties: fewer steps to target); a --target failing optcheck validate is never best. "
-        "Figures: median over seeds, inter-quartile band; sensitivity on the tuning seed, "
-        "the chosen lr starred."
+        "Figures: median over seeds, inter-quartile band; sensitivity on the tuning seed "
+        "(× at the top: diverged), the chosen lr starred."
     )
 
 

@@ -195,3 +195,37 @@ def test_a_workload_cell_tunes_then_runs_every_seed():
     assert cell.state_bytes == 2 * 4 * 62 + 2 * 4  # Adam's moments and two step counters
     (back,) = br.loads(br.dumps(_result([cell]))).workload_cells
     assert br.to_dict(_result([back])) == br.to_dict(_result([cell]))
+
+
+def test_missing_scikit_learn_is_one_line_exit_2_before_any_work(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
+    )
+    code = main(["bench", "--quick", "--sections", "workloads", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "needs scikit-learn" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.thorough
+def test_quick_workloads_end_to_end_render_only_and_compare(tmp_path, capsys):
+    """Through the CLI and the worker pool: bench.json holds the workload, the HTML inlines
+    the three SVGs, --render-only re-renders it and --compare against itself is clean."""
+    out = tmp_path / "run"
+    args = ["bench", "--quick", "--sections", "workloads", "--seeds", "2", "--jobs", "2", "-q"]
+    assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
+    result = br.loads((out / "bench.json").read_text())
+    assert [w.name for w in result.workloads] == ["logreg-breast-cancer"]
+    assert {c.optimizer for c in result.workload_cells} == {"torch:SGD", "torch:AdamW"}
+    assert all(c.error is None and len(c.runs) == 2 for c in result.workload_cells)
+    page = (out / "bench.html").read_text()
+    assert page.count("data:image/svg+xml;base64,") == 3
+    again = tmp_path / "again"
+    code = main(["bench", "--render-only", str(out / "bench.json"), "--out", str(again), "-q"])
+    assert code == 0 and (again / "bench_files" / "workload_lr_sensitivity.svg").exists()
+    code = main(["bench", "--render-only", str(out / "bench.json"), "--compare",
+                 str(out / "bench.json"), "--out", str(tmp_path / "cmp")])  # fmt: skip
+    assert code == 0 and "compared: 2 workload cells" in capsys.readouterr().out
