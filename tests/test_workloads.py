@@ -229,3 +229,19 @@ def test_quick_workloads_end_to_end_render_only_and_compare(tmp_path, capsys):
     code = main(["bench", "--render-only", str(out / "bench.json"), "--compare",
                  str(out / "bench.json"), "--out", str(tmp_path / "cmp")])  # fmt: skip
     assert code == 0 and "compared: 2 workload cells" in capsys.readouterr().out
+
+
+def test_a_targets_workload_cells_carry_its_verdict_and_a_crashed_target_fails_its_cells():
+    good, crashed = bench.target_config("torch.optim:Adam"), bench.target_config("pkg:Broken")
+    verdict = "DOES NOT CONFORM (optcheck validate --like Adam: 1 violations, 0 errors, 9 passed)"
+    plan = bench.Plan(problems=[], optimizers=[], workloads=["logreg-breast-cancer"])
+    plan.workload_optimizers = [ADAM, good]
+    plan.failed_targets = [(crashed, "building and stepping it once failed: segfault")]
+    plan.validation = {"torch.optim:Adam": verdict, "pkg:Broken": "not validated"}
+    cells = [wl.failed_workload_cell("logreg-breast-cancer", c, "x") for c in (good, ADAM)]
+    records, cells = bench._workload_results(plan, cells)
+    assert [c.optimizer for c in cells] == ["torch:Adam", "target:torch.optim:Adam",
+                                            "target:pkg:Broken"]  # fmt: skip
+    assert cells[0].validation is None and cells[1].fails_validation
+    assert cells[2].error.startswith("building and stepping it once failed")
+    assert records[0].n_train + records[0].n_val + records[0].n_test == 569
