@@ -472,7 +472,10 @@ def sensitivity_table(result: br.BenchResult) -> Table:
                 best[g.lr] = g.val_metric
             else:
                 best.setdefault(g.lr, None)
-        row = [c.workload, cell_label(c)]
+        label = cell_label(c)
+        if c.weight_decay is not None:
+            label += " — at each lr the best of the weight-decay grid"
+        row = [c.workload, label]
         row += ["—" if lr not in best else "diverged" if best[lr] is None else f"{best[lr]:.4f}"
                 for lr in lrs]  # fmt: skip
         t.add(row, "bad" if c.error or c.fails_validation else None)
