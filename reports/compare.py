@@ -179,7 +179,10 @@ def _compare_cell(old: br.Cell, new: br.Cell, out: list[Change]) -> None:
 def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
     cmp = Comparison(baseline=old.created)
     out = cmp.changes
-    for key in ("lr_grid", "seeds", "tuning_seed", "tau", "floor"):
+    workload_keys = ("workload_lr_grid", "workload_wd_grid", "workload_seeds")
+    for key in ("lr_grid", "seeds", "tuning_seed", "tau", "floor", *workload_keys):
+        if key in workload_keys and not (key in old.config and key in new.config):
+            continue  # a run without workloads: nothing to note
         if old.config.get(key) != new.config.get(key):
             out.append(
                 Change(
