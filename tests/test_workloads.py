@@ -161,7 +161,9 @@ def test_tables_mark_a_target_failing_validation_and_break_ties_by_steps():
 
 
 def test_figures_are_svg_with_readable_text_and_the_legend_outside():
-    result = _result([_cell("torch:Adam", 0.03, 40), _cell("torch:SGD", 0.02, 20)])
+    fails = "DOES NOT CONFORM (optcheck validate --like Adam: 1 violations, 0 errors, 9 passed)"
+    result = _result([_cell("torch:Adam", 0.03, 40), _cell("torch:SGD", 0.02, 20),
+                      _cell("target:x:Adam", 0.01, 10, fails)])  # fmt: skip
     figs = workload_plots.figures(result)
     assert set(figs) == {"workload_loss_steps", "workload_loss_time", "workload_lr_sensitivity"}
     for svg in map(bytes.decode, figs.values()):
@@ -170,6 +172,7 @@ def test_figures_are_svg_with_readable_text_and_the_legend_outside():
         width = float(re.search(r'width="([0-9.]+)pt"', svg).group(1))
         assert width * 96 / 72 <= 1500  # displayed unscaled in the report's column
         assert "torch:SGD" in svg  # text stays text
+        assert "target:x:Adam ⚠ fails optcheck validate" in svg  # the legend says so too
 
 
 def test_compare_catches_a_worse_test_metric_and_a_failing_cell():
