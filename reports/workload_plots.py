@@ -29,6 +29,9 @@ _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
            "#17becf", "#7f7f7f", "#bcbd22"]  # fmt: skip
 _STYLES = ["-", "--", "-.", ":"]
 _PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
+_TWO_FIVE = FuncFormatter(
+    lambda v, _: f"{v:g}" if v > 0 and f"{v:.0e}"[0] in "25" else ""
+)
 
 
 def _svg(fig: Figure) -> bytes:
@@ -47,7 +50,12 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _panels(
-    result: br.BenchResult, draw: object, xlabel: str, ylabel: str, xlog: bool
+    result: br.BenchResult,
+    draw: object,
+    xlabel: str,
+    ylabel: str,
+    xlog: bool,
+    ylog: object = lambda metric: True,
 ) -> bytes | None:
     groups: dict[str, list[br.WorkloadCell]] = {}
     for c in result.workload_cells:
@@ -76,10 +84,16 @@ def _panels(
             ax.set_ylabel(ylabel.format(metric=metric.get(name, "metric")))
             if xlog:
                 ax.set_xscale("log")
-            for axis in (ax.xaxis, ax.yaxis):
+            if ylog(metric.get(name, "")):  # type: ignore[operator]
+                ax.set_yscale("log")
+            for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
                 if axis.get_scale() == "log":  # plain "0.001", not 10^x with 7 pt exponents
                     axis.set_major_formatter(_PLAIN)
-                    axis.set_minor_formatter(NullFormatter())
+                    # Few major ticks when under two decades are shown: label minor ones too,
+                    # all under one decade, 2× and 5× under two (more would overlap).
+                    span = math.log10(hi / lo) if lo > 0 else math.inf
+                    minor = _PLAIN if span < 1 else _TWO_FIVE if span < 2 else NullFormatter()
+                    axis.set_minor_formatter(minor)
             ax.grid(True, alpha=0.3)
         lax = fig.add_subplot(spec[:, cols])
         lax.axis("off")
@@ -99,7 +113,6 @@ def _loss_vs(x_of: str) -> object:
         (line,) = ax.plot(x, m, color=color, ls=ls, lw=1.6)  # type: ignore[attr-defined]
         if None not in lo and None not in hi:
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)  # type: ignore[attr-defined]
-        ax.set_yscale("log")  # type: ignore[attr-defined]
         return [line]
 
     return draw
@@ -133,8 +146,11 @@ def figures(result: br.BenchResult) -> dict[str, bytes]:
                                         "held-out loss (nats)", False)),
         ("workload_loss_time", _panels(result, _loss_vs("time"), "training time (s)",
                                        "held-out loss (nats)", True)),
+        # Log y for bits per character (a diverged lr reaches hundreds); linear for error
+        # rates, which can be 0.
         ("workload_lr_sensitivity", _panels(result, _sensitivity, "learning rate",
-                                            "final validation {metric}", True)),
+                                            "final validation {metric}", True,
+                                            lambda metric: metric == "bits per char")),
     ):  # fmt: skip
         if fig is not None:
             out[name] = fig
