@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
-from optcheck.reports import escape
+from optcheck.reports import escape, workload_report
 from optcheck.reports.compare import Comparison
 
 _MARK = {"bad": "❌ ", "best": "**", "good": "✅ ", "warn": "⚠️ "}
@@ -133,6 +133,7 @@ def render_markdown(
             table(bt.crossval_table(result)),
             "",
         ]
+    out += workload_report.markdown(result, figs, image_dir, table)
     if result.failures:
         out += ["## Failed tasks", ""] + [f"- {escape.markdown(f)}" for f in result.failures] + [""]
     if result.notes:

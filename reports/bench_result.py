@@ -4,7 +4,8 @@ A leaf module: it imports nothing of the project, so optcheck.reports can render
 from a JSON file alone. Non-finite floats are written as null (strict JSON); the meaning of
 null is given per field (diverged, not reached, not measured).
 
-Schema history: version 1 (this one; ``failures`` was added later and may be absent).
+Schema history: version 1 (this one; ``failures``, ``workloads`` and ``workload_cells`` were
+added later and may be absent: a reader of either age reads the other's files).
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ class Cell:
 
     @property
     def fails_validation(self) -> bool:
-        return self.validation is not None and self.validation.startswith("DOES NOT CONFORM")
+        return failed_validation(self.validation)
+
+
+def failed_validation(verdict: str | None) -> bool:
+    """A --target whose optcheck validate verdict is a failure (never marked best)."""
+    return verdict is not None and verdict.startswith("DOES NOT CONFORM")
 
 
 @dataclass
@@ -247,6 +253,82 @@ class CrossvalRow:
 
 
 @dataclass
+class WorkloadRecord:
+    """A real workload: the data it reads, the model, the budget and the target."""
+
+    name: str
+    title: str
+    data: str
+    model: str
+    parameters: int
+    n_train: int  # examples (bytes of text for the language model)
+    n_val: int  # held-out examples (predicted characters for the language model)
+    n_test: int
+    steps: int
+    batch: int
+    eval_every: int
+    metric: str  # "error rate" (1 - accuracy) or "bits per char", on held-out data
+    target: float  # the metric at or below which a run has reached the target
+    target_note: str  # how the target was chosen
+    data_sha256: str  # of the data as loaded (the corpus bytes for the language model)
+    notes: str = ""
+
+
+@dataclass
+class GridPoint:
+    """One tuning run: its final validation metric and steps to target (null: diverged or
+    not reached)."""
+
+    lr: float
+    weight_decay: float | None  # null: not tuned (the optimizer's own value, in Cell.hp)
+    val_metric: float | None
+    steps_to_target: int | None
+
+
+@dataclass
+class WorkloadRun:
+    seed: int
+    test_metric: float | None  # null: diverged
+    test_loss: float | None  # held-out cross-entropy (nats)
+    steps_to_target: int | None  # null: not reached, or not staying reached to the end
+    time_to_target: float | None  # seconds of training, evaluations excluded
+    train_time: float
+    diverged: bool
+
+
+@dataclass
+class WorkloadCell:
+    """One optimizer on one real workload: the lr (and weight-decay) grid on the tuning seed,
+    then the chosen point on every evaluation seed."""
+
+    workload: str
+    optimizer: str
+    lr: float | None  # null: every grid point diverged
+    weight_decay: float | None  # the tuned weight decay; null: not tuned
+    grid: list[GridPoint]
+    at_grid_edge: bool
+    runs: list[WorkloadRun]
+    curve_steps: list[int]
+    curve_loss: Curve  # held-out loss (nats) over seeds at curve_steps
+    curve_metric: list[float | None]  # median held-out metric
+    curve_time: list[float | None]  # median seconds of training at curve_steps
+    test_metric: Interval
+    test_loss: Interval
+    steps_to_target: Interval
+    time_to_target: Interval
+    reached: float
+    state_bytes: int  # optimizer state dict tensors after the run
+    parameters: int
+    hp: dict[str, Any] = field(default_factory=dict)  # every keyword, the tuned decay included
+    validation: str | None = None  # as Cell.validation
+    error: str | None = None
+
+    @property
+    def fails_validation(self) -> bool:
+        return failed_validation(self.validation)
+
+
+@dataclass
 class BenchResult:
     created: str
     duration_s: float
@@ -263,6 +345,9 @@ class BenchResult:
     # Tasks of the sections without cells (f*, theory, Reddi, cross-validation) that raised,
     # crashed or hung, with why; a failed run is a failed cell. Absent in older files.
     failures: list[str] = field(default_factory=list)
+    # Real workloads (optcheck.suites.workloads); absent in older files.
+    workloads: list[WorkloadRecord] = field(default_factory=list)
+    workload_cells: list[WorkloadCell] = field(default_factory=list)
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION
 
@@ -301,6 +386,11 @@ class BenchResult:
             f"{100 * worst:.0f} % of the measured bandwidth: the bytes model or the cache "
             "threshold is wrong"
             for r, worst in (self.speed.over_bandwidth() if self.speed else [])
+        ]
+        out += [
+            f"{c.optimizer} on {c.workload} raised: {c.error}"
+            for c in self.workload_cells
+            if c.error
         ]
         out += [f"task failed: {f}" for f in self.failures]
         return out

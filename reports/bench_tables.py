@@ -183,7 +183,7 @@ def line_label(name: str, hp: dict) -> str:
     return f"{name} ({keywords(hp)})" if hp else name
 
 
-def cell_label(c: br.Cell) -> str:
+def cell_label(c: br.Cell | br.WorkloadCell) -> str:
     """``line_label``, and for a --target that fails optcheck validate, a mark saying so."""
     label = line_label(c.optimizer, c.hp)
     return f"{label} ⚠ fails optcheck validate" if c.fails_validation else label
@@ -477,4 +477,153 @@ def crossval_table(result: br.BenchResult) -> Table:
         steps = str(ran[0].steps) if ran else "—"
         label = line_label(opt, next((r.hp for r in rows if r is not None), {}))
         t.add([label, dtype, steps, *cells, "✓" if ok else "✗"], None if ok else "bad")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# Real workloads
+
+
+def workloads_table(result: br.BenchResult) -> Table:
+    t = Table(
+        ["Workload", "Model", "Data", "Train / val / test", "Parameters", "Steps × batch",
+         "Held-out metric", "Target", "Target chosen from", "Data sha256"]
+    )  # fmt: skip
+    for w in result.workloads:
+        t.add(
+            [
+                w.name,
+                w.title,
+                w.data + (f" — {w.notes}" if w.notes else ""),
+                f"{w.n_train} / {w.n_val} / {w.n_test}",
+                str(w.parameters),
+                f"{w.steps} × {w.batch} (evaluated every {w.eval_every})",
+                w.metric,
+                f"≤ {w.target:g}",
+                w.target_note,
+                w.data_sha256[:16] + "…",
+            ]
+        )
+    return t
+
+
+def _metric(i: br.Interval, digits: int = 4) -> str:
+    return plain(i, 1.0, f".{digits}f")
+
+
+def _mark_best(
+    cells: list[br.WorkloadCell], key: object
+) -> dict[int, str | None]:  # index -> mark
+    """"bad" for failed cells and --targets failing validation (never best); "best" for the
+    lowest key among the rest."""
+    marks: dict[int, str | None] = {}
+    ranked = []
+    for i, c in enumerate(cells):
+        if c.error or c.fails_validation:
+            marks[i] = "bad"
+        else:
+            marks[i] = None
+            k = key(c)  # type: ignore[operator]
+            if k is not None:
+                ranked.append((k, i))
+    if ranked:
+        best = min(k for k, _ in ranked)
+        for k, i in ranked:
+            if k == best:
+                marks[i] = "best"
+    return marks
+
+
+def _by_workload(result: br.BenchResult) -> dict[str, list[br.WorkloadCell]]:
+    groups: dict[str, list[br.WorkloadCell]] = {}
+    for c in result.workload_cells:
+        groups.setdefault(c.workload, []).append(c)
+    return groups
+
+
+def workload_tables(result: br.BenchResult) -> dict[str, Table]:
+    """Per workload: tuned point, held-out metric and loss, target, state memory. Best: the
+    lowest mean test metric, ties broken by mean steps to target (the protocol's order)."""
+    records = {w.name: w for w in result.workloads}
+    out = {}
+    for name, cells in _by_workload(result).items():
+        metric = records[name].metric if name in records else "metric"
+        t = Table(
+            ["Optimizer (every keyword; weight_decay tuned where a grid is shown)", "Tuned lr",
+             f"Test {metric} [95 % CI]", "Test loss (nats) [95 % CI]", "Reached",
+             "Steps to target [95 % CI]", "Time to target (s) [95 % CI]",
+             "State bytes / parameter", "Notes"]
+        )  # fmt: skip
+
+        def key(c: br.WorkloadCell) -> tuple[float, float] | None:
+            if c.test_metric.estimate is None:
+                return None
+            steps = c.steps_to_target.estimate
+            return (round(c.test_metric.estimate, 9), math.inf if steps is None else steps)
+
+        marks = _mark_best(cells, key)
+        for i, c in enumerate(cells):
+            notes = [n for n in (c.validation, c.error) if n]
+            if c.at_grid_edge:
+                notes.append("lr at grid edge")
+            div = sum(r.diverged for r in c.runs)
+            if div:
+                notes.append(f"{div} seed(s) diverged")
+            t.add(
+                [
+                    cell_label(c),
+                    sci(c.lr, 1) if c.lr is not None else "—",
+                    _metric(c.test_metric),
+                    _metric(c.test_loss, 3),
+                    f"{c.reached:.0%}",
+                    plain(c.steps_to_target),
+                    plain(c.time_to_target, 1.0, ".2f"),
+                    f"{c.state_bytes / max(c.parameters, 1):.2f}" if c.parameters else "—",
+                    "; ".join(notes),
+                ],
+                marks[i],
+            )
+        out[name] = t
+    return out
+
+
+def sensitivity_table(result: br.BenchResult) -> Table:
+    """Final validation metric on the tuning seed at every grid lr (for a tuned weight decay,
+    the best over it): the numbers behind the lr-sensitivity figure."""
+    lrs = sorted({g.lr for c in result.workload_cells for g in c.grid})
+    t = Table(["Workload", "Optimizer"] + [f"lr {v:.0e}" for v in lrs])
+    for c in result.workload_cells:
+        best: dict[float, float | None] = {}
+        for g in c.grid:
+            old = best.get(g.lr)
+            if g.val_metric is not None and (old is None or g.val_metric < old):
+                best[g.lr] = g.val_metric
+            else:
+                best.setdefault(g.lr, None)
+        label = cell_label(c)
+        if c.weight_decay is not None:
+            label += " — at each lr the best of the weight-decay grid"
+        row = [c.workload, label]
+        row += ["—" if lr not in best else "diverged" if best[lr] is None else f"{best[lr]:.4f}"
+                for lr in lrs]  # fmt: skip
+        t.add(row, "bad" if c.error or c.fails_validation else None)
+    return t
+
+
+def memory_table(result: br.BenchResult) -> Table:
+    """Optimizer state measured from the state dict after the run, per model parameter."""
+    names = [w.name for w in result.workloads] or list(_by_workload(result))
+    t = Table(["Optimizer"] + [f"{n} (bytes / parameter · total)" for n in names])
+    keyed = {(c.optimizer, c.workload): c for c in result.workload_cells}
+    for opt in dict.fromkeys(c.optimizer for c in result.workload_cells):
+        cells = [keyed.get((opt, n)) for n in names]
+        any_cell = next(c for c in cells if c is not None)
+        # The name alone: keywords (a tuned weight decay) differ per workload, see its table.
+        row = [f"{opt} ⚠ fails optcheck validate" if any_cell.fails_validation else opt]
+        for c in cells:
+            if c is None or not c.parameters:
+                row.append("—")
+            else:
+                row.append(f"{c.state_bytes / c.parameters:.2f} · {c.state_bytes} B")
+        t.add(row, "bad" if any_cell.fails_validation else None)
     return t

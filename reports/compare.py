@@ -179,7 +179,10 @@ def _compare_cell(old: br.Cell, new: br.Cell, out: list[Change]) -> None:
 def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
     cmp = Comparison(baseline=old.created)
     out = cmp.changes
-    for key in ("lr_grid", "seeds", "tuning_seed", "tau", "floor"):
+    workload_keys = ("workload_lr_grid", "workload_wd_grid", "workload_seeds")
+    for key in ("lr_grid", "seeds", "tuning_seed", "tau", "floor", *workload_keys):
+        if key in workload_keys and not (key in old.config and key in new.config):
+            continue  # a run without workloads: nothing to note
         if old.config.get(key) != new.config.get(key):
             out.append(
                 Change(
@@ -198,6 +201,7 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
         "theory rates": (old.theory, new.theory),
         "Reddi runs": (old.reddi, new.reddi),
         "step times": (old.speed and old.speed.rows, new.speed and new.speed.rows),
+        "workload cells": (old.workload_cells, new.workload_cells),
     }
     cmp.held = [k for k, (a, b) in both.items() if a and b]
     n.update(dict.fromkeys(both, 0))
@@ -288,6 +292,51 @@ def compare(old: br.BenchResult, new: br.BenchResult) -> Comparison:
             item = f"{s.optimizer} {s.implementation} n={s.size:.0e} {s.layout} {s.device}"
             if change := _separated_slower(item, "step time", *noise):
                 out.append(change)
+    n["workload cells"] = _compare_workloads(old, new, out)
     order = {REGRESSION: 0, WARNING: 1, IMPROVEMENT: 2, NOTE: 3}
     out.sort(key=lambda c: order[c.severity])
     return cmp
+
+
+def _compare_workloads(old: br.BenchResult, new: br.BenchResult, out: list[Change]) -> int:
+    """Real workloads: same budget and same data (hash) or not compared. A regression is a
+    cell that now fails, or a test metric whose 95 % interval lies wholly above the old one
+    (the seeds' spread is the noise model), or two seeds' worth fewer reaching the target."""
+    same = {
+        w.name
+        for w in new.workloads
+        for v in old.workloads
+        if (w.name, w.steps, w.batch, w.data_sha256) == (v.name, v.steps, v.batch, v.data_sha256)
+    }
+    for w in {w.name for w in new.workloads} & {w.name for w in old.workloads} - same:
+        out.append(Change(NOTE, "workload", w, "", "", "other budget or data: not compared"))
+    prev = {(c.workload, c.optimizer): c for c in old.workload_cells}
+    compared = 0
+    for c in new.workload_cells:
+        o = prev.get((c.workload, c.optimizer))
+        if o is None or c.workload not in same:
+            continue
+        compared += 1
+        item = f"{c.workload} × {c.optimizer}"
+        if c.error and not o.error:
+            out.append(Change(REGRESSION, "workload", item, "ran", c.error, "now fails"))
+            continue
+        a, b = o.test_metric, c.test_metric
+        if None not in (a.high, a.low, b.high, b.low) and (b.low > a.high or b.high < a.low):
+            worse = b.low > a.high
+            out.append(
+                Change(
+                    REGRESSION if worse else IMPROVEMENT,
+                    "test metric",
+                    item,
+                    f"{a.estimate:.4g} [{a.low:.4g}, {a.high:.4g}]",
+                    f"{b.estimate:.4g} [{b.low:.4g}, {b.high:.4g}]",
+                    f"{'worse' if worse else 'better'}, intervals separated",
+                )
+            )
+        if c.reached + 1.5 / max(len(c.runs), 1) < o.reached:
+            out.append(
+                Change(REGRESSION, "target reached", item, f"{o.reached:.0%}",
+                       f"{c.reached:.0%}", "fewer seeds reach the target")
+            )  # fmt: skip
+    return compared

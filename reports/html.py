@@ -7,6 +7,7 @@ import html
 
 from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
+from optcheck.reports import workload_report
 from optcheck.reports.compare import Comparison
 from optcheck.reports.figure_style import inline_svg
 
@@ -168,6 +169,7 @@ def render_html(
             "cross-validation derives (optcheck.checks.tolerance; ≤ 1 agrees).</p>",
             _table(bt.crossval_table(result)),
         ]
+    parts += workload_report.html_section(result, figs, _table)
     if result.failures:
         parts += ["<h2>Failed tasks</h2><ul>", *(f"<li>{e(f)}</li>" for f in result.failures)]
         parts.append("</ul>")

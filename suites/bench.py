@@ -888,6 +888,11 @@ class Plan:
     failed_targets: list[tuple[OptimizerConfig, str]] = field(default_factory=list)
     # --target path -> its optcheck validate verdict line (or "not validated ...")
     validation: dict[str, str] = field(default_factory=dict)
+    # Real workloads (optcheck.suites.workloads) and the optimizers trained on them; settings
+    # is a workloads.WorkloadSettings (None: its defaults).
+    workloads: list[str] = field(default_factory=list)
+    workload_optimizers: list[OptimizerConfig] = field(default_factory=list)
+    workload_settings: Any = None
 
 
 def standard_plan() -> Plan:
@@ -912,7 +917,23 @@ def standard_plan() -> Plan:
             "models": ["resnet18", "transformer-lm"],
             "beyond_cache": ["SGD", "Adam"],
         },
+        workloads=list(STANDARD_WORKLOADS),
+        workload_optimizers=parse_optimizers(["torch"]),
     )
+
+
+# The standard report's real workloads: one real data set with a linear model and a real
+# model (the CNN), inside its 5-minute budget on two cores; --suite full runs every workload.
+STANDARD_WORKLOADS = ("logreg-breast-cancer", "cnn-digits")
+
+
+def full_plan() -> Plan:
+    """The standard report with every real workload (the README states its run time)."""
+    from optcheck.suites.workloads import WORKLOADS
+
+    plan = standard_plan()
+    plan.workloads = list(WORKLOADS)
+    return plan
 
 
 def quick_plan() -> Plan:
@@ -932,6 +953,20 @@ def quick_plan() -> Plan:
         crossval=["SGD", "Adam"],
         speed={"families": ["SGD", "Adam"], "sizes": [10**3, 10**5], "models": ["transformer-lm"]},
         quick=True,
+        workloads=["logreg-breast-cancer"],
+        workload_optimizers=parse_optimizers(["torch:SGD", "torch:AdamW"]),
+        workload_settings=_quick_workload_settings(),
+    )
+
+
+def _quick_workload_settings() -> Any:
+    from optcheck.suites.workloads import WorkloadSettings
+
+    return WorkloadSettings(
+        seeds=(0, 1),
+        lr_grid=(1e-3, 1e-2, 1e-1, 1.0),
+        wd_grid=(0.01, 1.0),
+        steps=(("logreg-breast-cancer", 100),),
     )
 
 
@@ -970,6 +1005,16 @@ def _tasks(plan: Plan) -> list[tuple[float, str, Callable[..., Any], tuple]]:
         out.append((cost, f"Reddi {cfg.name}", reddi_task, (cfg, plan.reddi_steps)))
     if plan.crossval:
         out.append((1.0, "cross-validation", crossval_task, (plan.crossval,)))
+    if plan.workloads:
+        from optcheck.suites import workloads as wl
+
+        ws = plan.workload_settings or wl.WorkloadSettings()
+        for name in plan.workloads:
+            for cfg in plan.workload_optimizers:
+                if cfg.name in failed:
+                    continue
+                cost = wl.task_cost(name, cfg, ws)
+                out.append((cost, f"{name} × {cfg.name}", wl.workload_task, (name, cfg, ws)))
     out.sort(key=lambda t: -t[0])
     return out
 
@@ -1040,6 +1085,10 @@ def run_bench(
     for label, kind, args, why in failed:
         if kind == "cell_task":
             by_kind.setdefault(kind, []).append(failed_cell(*args, why=why))
+        elif kind == "workload_task":
+            from optcheck.suites.workloads import failed_workload_cell
+
+            by_kind.setdefault(kind, []).append(failed_workload_cell(*args[:2], why=why))
         else:
             failures.append(f"{label}: {why}")
     for cfg, why in plan.failed_targets:
@@ -1068,6 +1117,7 @@ def run_bench(
     reddi_order = {c.name: i for i, c in enumerate(plan.reddi)}
     reddi = sorted(by_kind.get("reddi_task", []), key=lambda r: reddi_order[r.optimizer])
     crossval = [row for rows in by_kind.get("crossval_task", []) for row in rows]
+    workload_records, workload_cells = _workload_results(plan, by_kind.get("workload_task", []))
     sched_steps = max([plan.settings.budget(p) for p in plan.schedule_problems] or [1000])
     schedules = [schedule_info(s, sched_steps) for s in plan.schedules]
     speed_section = None
@@ -1102,6 +1152,7 @@ def run_bench(
         "reddi_steps": plan.reddi_steps,
         "reddi_alpha": REDDI_ALPHA,
         "jobs": jobs,
+        **_workload_config(plan),
     }
     return br.BenchResult(
         created=created,
@@ -1117,4 +1168,44 @@ def run_bench(
         crossval=crossval,
         notes=notes,
         failures=failures,
+        workloads=workload_records,
+        workload_cells=workload_cells,
     )
+
+
+def _workload_config(plan: Plan) -> dict[str, Any]:
+    if not plan.workloads:
+        return {}
+    from optcheck.suites.workloads import WorkloadSettings
+
+    ws = plan.workload_settings or WorkloadSettings()
+    return {
+        "workloads": plan.workloads,
+        "workload_optimizers": [c.name for c in plan.workload_optimizers],
+        "workload_seeds": list(ws.seeds),
+        "workload_tuning_seed": ws.tuning_seed,
+        "workload_lr_grid": list(ws.lr_grid),
+        "workload_wd_grid": list(ws.wd_grid),
+        "workload_steps": {w: ws.budget(w) for w in plan.workloads},
+    }
+
+
+def _workload_results(
+    plan: Plan, cells: list[br.WorkloadCell]
+) -> tuple[list[br.WorkloadRecord], list[br.WorkloadCell]]:
+    """The workloads' descriptions and their cells in the plan's order, --target cells
+    marked with their validation verdict, failed targets as failed cells."""
+    if not plan.workloads:
+        return [], []
+    from optcheck.suites import workloads as wl
+
+    for cfg, why in plan.failed_targets:
+        cells += [wl.failed_workload_cell(w, cfg, why) for w in plan.workloads]
+    order_w = {w: i for i, w in enumerate(plan.workloads)}
+    order_o = {c.name: i for i, c in enumerate(plan.workload_optimizers)}
+    cells = sorted(cells, key=lambda c: (order_w[c.workload], order_o.get(c.optimizer, 99)))
+    paths = {c.name: c.path for c in plan.workload_optimizers if c.kind == "target"}
+    for c in cells:
+        if c.optimizer in paths:
+            c.validation = plan.validation.get(paths[c.optimizer], "not validated")
+    return [wl.describe(w) for w in plan.workloads], cells

@@ -31,7 +31,7 @@ from typing import Any
 from optcheck.suites.cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError
 from optcheck.suites.hp import seconds
 
-SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval")
+SECTIONS = ("convergence", "schedules", "theory", "reddi", "speed", "crossval", "workloads")
 DEFAULT_OUT = os.path.join("build", "bench")
 
 
@@ -51,6 +51,19 @@ def register(subparsers: Any) -> None:
         "to compare or a rendering failure (bench.json saved); 130 interrupted",
     )
     p.add_argument("--quick", action="store_true", help="a small run for tests (< 1 minute)")
+    p.add_argument(
+        "--suite",
+        choices=("standard", "full"),
+        default="standard",
+        help="standard: two real workloads (logistic regression, the digits CNN); full: every "
+        "real workload, the character-level transformer included",
+    )
+    p.add_argument(
+        "--workloads",
+        nargs="+",
+        metavar="W",
+        help="real workloads to run (default: the suite's; a wrong name lists them)",
+    )
     p.add_argument(
         "--problems",
         nargs="+",
@@ -206,7 +219,15 @@ def _plan(args: argparse.Namespace) -> Any:
     from optcheck.suites import bench
     from optcheck.suites.problems import PROBLEMS
 
-    plan = bench.quick_plan() if args.quick else bench.standard_plan()
+    if args.quick and args.suite == "full":
+        raise UsageError("--quick and --suite full: choose one")
+    plan = (
+        bench.quick_plan()
+        if args.quick
+        else bench.full_plan()
+        if args.suite == "full"
+        else bench.standard_plan()
+    )
     known = ", ".join(PROBLEMS)
     for flag, names in (
         ("--problems", args.problems),
@@ -224,6 +245,9 @@ def _plan(args: argparse.Namespace) -> Any:
             plan.optimizers = bench.parse_optimizers(args.optimizers)
         except ValueError as exc:
             raise UsageError(f"--optimizers: {exc}") from None
+        # The workloads train torch models: the references (NumPy) do not apply there.
+        plan.workload_optimizers = [c for c in plan.optimizers if c.kind == "torch"]
+    _choose_workloads(plan, args.workloads)
     if args.hp and not args.target:
         raise UsageError("--hp sets hyper-parameters of --target optimizers; give --target too")
     if args.target:
@@ -234,6 +258,7 @@ def _plan(args: argparse.Namespace) -> Any:
         except ValueError as exc:
             raise UsageError(f"--target: {exc}") from None
         plan.optimizers += configs
+        plan.workload_optimizers += configs
         plan.validation = _validation(args.validated, configs)
     elif args.validated:
         raise UsageError("--validated gives the verdict of a --target; give --target too")
@@ -249,6 +274,11 @@ def _plan(args: argparse.Namespace) -> Any:
         if not 1 <= args.seeds <= 1000:
             raise UsageError(f"--seeds must be between 1 and 1000, got {args.seeds}")
         settings = replace(settings, seeds=tuple(range(args.seeds)))
+        if plan.workload_settings is not None or plan.workloads:
+            from optcheck.suites.workloads import WorkloadSettings
+
+            ws = plan.workload_settings or WorkloadSettings()
+            plan.workload_settings = replace(ws, seeds=tuple(range(args.seeds)))
     if args.steps is not None:
         if not 10 <= args.steps <= 10**7:
             raise UsageError(f"--steps must be between 10 and 10000000, got {args.steps}")
@@ -275,6 +305,8 @@ def _plan(args: argparse.Namespace) -> Any:
         plan.reddi = []
     if "crossval" not in sections:
         plan.crossval = []
+    if "workloads" not in sections:
+        plan.workloads = []
     if "speed" not in sections:
         plan.speed = None
     elif plan.speed is not None:
@@ -284,6 +316,26 @@ def _plan(args: argparse.Namespace) -> Any:
             raise UsageError("--device cuda: no CUDA device is available")
         plan.speed = {**plan.speed, "device": args.device}
     return plan
+
+
+def _choose_workloads(plan: Any, names: list[str] | None) -> None:
+    """--workloads: known names only (a wrong one lists them); the corpus of the language
+    model must be readable now, not in a worker minutes later."""
+    from optcheck.suites import workloads as wl
+
+    for name in names or []:
+        if name not in wl.WORKLOADS:
+            raise UsageError(
+                f"--workloads: unknown workload {name!r}; known: {', '.join(wl.WORKLOADS)}"
+            )
+    if names:
+        plan.workloads = list(dict.fromkeys(names))
+    if plan.workloads and not plan.workload_optimizers:
+        plan.workload_optimizers = [c for c in plan.optimizers if c.kind == "torch"]
+    try:
+        wl.check_available(plan.workloads)
+    except RuntimeError as exc:
+        raise UsageError(f"workloads: {exc}") from None
 
 
 def _validation(paths: list[str], configs: list[Any]) -> dict[str, str]:
