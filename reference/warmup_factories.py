@@ -111,6 +111,67 @@ def inverse_sqrt_with_warmup(
     return _out(base_lr * np.where(t < w, _warm(t, w), decay), t)
 
 
+def warmup_stable_decay(
+    t: TLike,
+    base_lr: float,
+    /,
+    num_warmup_steps: int = 10,
+    num_decay_steps: int = 20,
+    num_training_steps: int | None = None,
+    num_stable_steps: int | None = 50,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+    num_cycles: float = 0.5,
+) -> LR:
+    # Warm-up from r = min_lr_ratio to 1 over w steps, 1 for s steps, decay to r over d steps,
+    # r after; each ramp's shape f(p), p in [0, 1), enters as r + (1 - r) f(p), floored at 0.
+    # Without num_stable_steps the stable phase is what num_training_steps leaves.
+    t = np.asarray(t, dtype=np.float64)
+    w, d, r = num_warmup_steps, num_decay_steps, min_lr_ratio
+    s = num_stable_steps if num_stable_steps is not None else num_training_steps - w - d
+    up = t / max(1, w)
+    rise = {
+        "linear": lambda: up,
+        "cosine": lambda: _cos_half(t + max(1, w), max(1, w)),  # (1 - cos(pi p)) / 2
+        "1-sqrt": lambda: 1.0 - np.sqrt(np.maximum(0.0, 1.0 - up)),
+    }[warmup_type]()
+    done = t - w - s
+    down = done / max(1, d)
+    fall = {
+        "linear": lambda: 1.0 - down,
+        # (1 + cos(2 pi num_cycles p)) / 2: a half cosine to r with the default half cycle.
+        "cosine": lambda: _cos_half(2.0 * num_cycles * done, max(1, d)),
+        "1-sqrt": lambda: 1.0 - np.sqrt(np.maximum(0.0, down)),
+    }[decay_type]()
+    rise, fall = (np.maximum(0.0, r + (1.0 - r) * f) for f in (rise, fall))
+    f = np.where(t < w, rise, np.where(t < w + s, 1.0, np.where(done < d, fall, r)))
+    return _out(base_lr * f, t)
+
+
+def constraint_warmup_stable_decay(p: Mapping[str, Any]) -> str | None:
+    if p.get("num_stable_steps", 50) is None:
+        total = p.get("num_training_steps")
+        if total is None:
+            return "num_training_steps or num_stable_steps must be given"
+        if total < p.get("num_warmup_steps", 10) + p.get("num_decay_steps", 20):
+            return "num_training_steps must be >= num_warmup_steps + num_decay_steps"
+    elif p.get("num_stable_steps", 50) < 0:
+        return "num_stable_steps must be >= 0"
+    if p.get("num_decay_steps", 20) < 0:
+        return "num_decay_steps must be >= 0"
+    if p.get("warmup_type", "linear") not in WSD_SHAPES:
+        return f"warmup_type must be one of {WSD_SHAPES}"
+    if p.get("decay_type", "cosine") not in WSD_SHAPES:
+        return f"decay_type must be one of {WSD_SHAPES}"
+    if not 0.0 <= p.get("min_lr_ratio", 0.0) <= 1.0:
+        return "min_lr_ratio must be in [0, 1]"
+    return constraint_warmup({k: v for k, v in p.items() if k != "num_training_steps"})
+
+
+WSD_SHAPES = ("linear", "cosine", "1-sqrt")
+
+
 def constraint_warmup(p: Mapping[str, Any]) -> str | None:
     w = p.get("num_warmup_steps", 10)
     if w < 0:

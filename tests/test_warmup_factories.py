@@ -34,6 +34,7 @@ FACTORIES = {
         "polynomial_ignores_lr_end",
     ),
     "InverseSqrtWithWarmup": ("get_inverse_sqrt_schedule", "inverse_sqrt_unshifted"),
+    "WarmupStableDecay": ("get_wsd_schedule", "wsd_ends_at_zero"),
 }
 # The default run holds one stand-in and one mutant; --thorough all of them.
 DEFAULT = "CosineWithWarmup"
@@ -75,6 +76,33 @@ def test_closed_forms_by_hand():
     inv = W.inverse_sqrt_with_warmup(12, 1.0, num_warmup_steps=4, timescale=None)
     assert inv == pytest.approx(1 / math.sqrt(3.0), rel=1e-15)
     assert W.constraint_polynomial_decay({"num_warmup_steps": 5, "num_training_steps": 5})
+
+
+def test_warmup_stable_decay_by_hand():
+    # r = 0.2: warm-up 0.2 -> 1 over 2 steps, 1 for 2, decay over 4, then 0.2.
+    kw = {"num_warmup_steps": 2, "num_decay_steps": 4, "min_lr_ratio": 0.2}
+    t = np.arange(10)
+    lin = W.warmup_stable_decay(
+        t, 1.0, **kw, num_stable_steps=2, warmup_type="linear", decay_type="linear"
+    )
+    np.testing.assert_allclose(lin, [0.2, 0.6, 1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0.2], atol=1e-15)
+    # The num_training_steps form: stable = T - w - d.
+    total = W.warmup_stable_decay(
+        t, 1.0, **kw, num_training_steps=8, num_stable_steps=None, decay_type="linear"
+    )
+    np.testing.assert_array_equal(total, lin)
+    # Cosine warm-up: half way up at t = w/2; 1-sqrt decay: 1 - sqrt(1/4) at a quarter.
+    cos = W.warmup_stable_decay(1, 1.0, **{**kw, "min_lr_ratio": 0.0}, warmup_type="cosine")
+    assert cos == pytest.approx(0.5, rel=1e-15)
+    sqrt = W.warmup_stable_decay(
+        5, 1.0, **kw, num_stable_steps=2, decay_type="1-sqrt", warmup_type="1-sqrt"
+    )
+    assert sqrt == pytest.approx(0.2 + 0.8 * 0.5, rel=1e-15)
+    # A whole cosine cycle (num_cycles 1): half way down at a quarter, the floor at a half.
+    full = W.warmup_stable_decay([3, 4], 1.0, **kw, num_stable_steps=0, num_cycles=1.0)
+    np.testing.assert_allclose(full, [0.6, 0.2], rtol=1e-15)
+    assert W.constraint_warmup_stable_decay({"num_stable_steps": None})
+    assert W.constraint_warmup_stable_decay({"warmup_type": "exp"})
 
 
 STAND_IN_CASES = [
@@ -159,6 +187,30 @@ def test_transformers_factories_match_the_documented_formulas_by_hand():
     assert poly[4] == pytest.approx(0.9 * 0.25 + 0.1) and poly[9] == pytest.approx(0.1)
     inv = lrs("get_inverse_sqrt_schedule", 12, num_warmup_steps=4)
     assert inv[12] == pytest.approx(1 / math.sqrt(3.0))
+    # Warm-up-stable-decay: from min_lr_ratio up, flat, down, flat at min_lr_ratio.
+    wsd = dict(num_warmup_steps=2, num_decay_steps=4, min_lr_ratio=0.2, decay_type="linear")
+    stable = lrs("get_wsd_schedule", 9, **wsd, num_stable_steps=2)
+    assert stable == pytest.approx([0.2, 0.6, 1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0.2], abs=1e-15)
+    assert lrs("get_wsd_schedule", 9, **wsd, num_training_steps=8) == stable
+    shapes = lrs(
+        "get_wsd_schedule",
+        6,
+        num_warmup_steps=2,
+        num_decay_steps=4,
+        num_stable_steps=0,
+        warmup_type="cosine",
+        decay_type="1-sqrt",
+    )
+    assert shapes[1] == pytest.approx(0.5) and shapes[3] == pytest.approx(0.5)
+    cycle = lrs(
+        "get_wsd_schedule",
+        4,
+        num_warmup_steps=0,
+        num_decay_steps=4,
+        num_stable_steps=0,
+        num_cycles=1.0,
+    )
+    assert cycle == pytest.approx([1, 0.5, 0, 0.5, 0], abs=1e-15)
 
 
 @pytest.mark.realworld

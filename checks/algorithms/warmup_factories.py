@@ -41,6 +41,27 @@ def _zero_to_base(lr: float, _p: Mapping[str, Any]) -> tuple[float, float]:
     return (0.0, lr)
 
 
+def _wsd_bounds(lr: float, p: Mapping[str, Any]) -> tuple[float, float]:
+    return (lr * p.get("min_lr_ratio", 0.0), lr)
+
+
+def _wsd_warming(p: Mapping[str, Any]) -> tuple[int, int]:
+    # Up to the top at t = w, unless no stable or decay step follows (then t = w is the end).
+    w = int(p["num_warmup_steps"])
+    return (
+        0,
+        w if p.get("num_stable_steps", 50) or p.get("num_decay_steps", 20) else max(w - 1, 0),
+    )
+
+
+def _wsd_decaying(p: Mapping[str, Any]) -> tuple[int, None] | None:
+    # From the top on: stable, then the decay (monotone unless the cosine runs past its
+    # half cycle), then min_lr_ratio.
+    if p.get("decay_type", "cosine") == "cosine" and p.get("num_cycles", 0.5) > 0.5:
+        return None
+    return (int(p["num_warmup_steps"]), None)
+
+
 def _factory(
     name: str,
     fn_name: str,
@@ -51,9 +72,12 @@ def _factory(
     scope_decay: Any = _decaying,
     notes: str = "",
     constraint: Any = W.constraint_warmup,
+    bounds: Any = _zero_to_base,
+    start: str = "linear warm-up from 0",
+    scope_warm: Any = _warming,
 ) -> ScheduleSpec:
     invariants: tuple[Any, ...] = (nondecreasing_warmup, bounded, nonnegative)
-    scope: dict[Any, Any] = {nondecreasing_warmup: _warming if decays else (lambda p: (0, None))}
+    scope: dict[Any, Any] = {nondecreasing_warmup: scope_warm if decays else (lambda p: (0, None))}
     if decays:
         invariants += (monotone_nonincreasing,)
         scope[monotone_nonincreasing] = scope_decay
@@ -63,10 +87,10 @@ def _factory(
         torch_class=None,
         space=space,
         invariants=invariants,
-        source=_DOCS + _HF + fn_name + " (a LambdaLR; linear warm-up from 0)",
+        source=_DOCS + _HF + fn_name + f" (a LambdaLR; {start})",
         constraint=constraint,
         notes=notes or f"Validate the factory itself: {_HF.rstrip('.')}:{fn_name}.",
-        bounds=_zero_to_base,
+        bounds=bounds,
         scope=scope,
     )
 
@@ -125,5 +149,27 @@ RECORDS = (
         "get_inverse_sqrt_schedule",
         W.inverse_sqrt_with_warmup,
         (WARMUP, Choice("timescale", (None, 1, 100, 10_000), None)),
+    ),
+    _factory(
+        "WarmupStableDecay",
+        "get_wsd_schedule",
+        W.warmup_stable_decay,
+        (
+            WARMUP,
+            Int("num_decay_steps", 0, 1000, 20),
+            Int("num_stable_steps", 0, 1000, 50),
+            Choice("warmup_type", W.WSD_SHAPES, "linear"),
+            Choice("decay_type", W.WSD_SHAPES, "cosine"),
+            Real("min_lr_ratio", 0.0, 1.0, 0.0, special=(0.0, 1.0)),
+            Real("num_cycles", 0.0, 2.0, 0.5, special=(0.5, 1.0)),
+        ),
+        scope_decay=_wsd_decaying,
+        scope_warm=_wsd_warming,
+        notes="Validate the factory itself: transformers.optimization:get_wsd_schedule. "
+        "The stable phase is drawn as num_stable_steps; the factory's other form "
+        "(num_training_steps, stable = T - w - d) is the same closed form, checked by hand.",
+        constraint=W.constraint_warmup_stable_decay,
+        bounds=_wsd_bounds,
+        start="warm-up from min_lr_ratio",
     ),
 )

@@ -7,6 +7,7 @@ library's do.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from torch.optim.lr_scheduler import LambdaLR
@@ -105,6 +106,59 @@ def get_inverse_sqrt_schedule(
     return LambdaLR(optimizer, f, last_epoch)
 
 
+def _wsd(forget_floor: bool) -> Callable[..., LambdaLR]:
+    """get_wsd_schedule, or (``forget_floor``) its broken copy that ends at 0 instead of
+    min_lr_ratio after the decay."""
+
+    def get_wsd_schedule(
+        optimizer: Any,
+        num_warmup_steps: int,
+        num_decay_steps: int,
+        num_training_steps: int | None = None,
+        num_stable_steps: int | None = None,
+        warmup_type: str = "linear",
+        decay_type: str = "cosine",
+        min_lr_ratio: float = 0.0,
+        num_cycles: float = 0.5,
+        last_epoch: int = -1,
+    ) -> LambdaLR:
+        """Warm-up from min_lr_ratio to 1, stable at 1, decay to min_lr_ratio, then flat."""
+        if num_stable_steps is None:
+            num_stable_steps = num_training_steps - num_warmup_steps - num_decay_steps
+        rises = {
+            "linear": lambda x: x,
+            "cosine": lambda x: (1.0 - math.cos(math.pi * x)) / 2.0,
+            "1-sqrt": lambda x: 1.0 - math.sqrt(1.0 - x),
+        }
+        falls = {
+            "linear": lambda x: 1.0 - x,
+            "cosine": lambda x: (1.0 + math.cos(2.0 * math.pi * num_cycles * x)) / 2.0,
+            "1-sqrt": lambda x: 1.0 - math.sqrt(x),
+        }
+        decay_from = num_warmup_steps + num_stable_steps
+        after = 0.0 if forget_floor else min_lr_ratio
+
+        def between(shape: float) -> float:
+            return max(0.0, min_lr_ratio + (1.0 - min_lr_ratio) * shape)
+
+        def f(step: int) -> float:
+            if step < num_warmup_steps:
+                return between(rises[warmup_type](step / max(1, num_warmup_steps)))
+            if step < decay_from:
+                return 1.0
+            if step < decay_from + num_decay_steps:
+                done = (step - decay_from) / max(1, num_decay_steps)
+                return between(falls[decay_type](done))
+            return after
+
+        return LambdaLR(optimizer, f, last_epoch)
+
+    return get_wsd_schedule
+
+
+get_wsd_schedule = _wsd(forget_floor=False)
+
+
 # --- broken copies (one slip each, the kind a port makes) --------------------------------------
 
 
@@ -185,3 +239,6 @@ def inverse_sqrt_unshifted(
         return 1.0 / math.sqrt(max(step, 1) / scale)
 
     return LambdaLR(optimizer, f, last_epoch)
+
+
+wsd_ends_at_zero = _wsd(forget_floor=True)
