@@ -239,7 +239,11 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
     **{
         (name, check_id): finding
         for name, finding in _ZERO_ITERS.items()
-        for check_id in ("crossval.schedule", "interplay.schedule_applied_lr")
+        for check_id in (
+            "crossval.schedule",
+            "crossval.schedule_groups",
+            "interplay.schedule_applied_lr",
+        )
     },
     **{
         ("ConstantLR", check_id): _TINY_FACTOR

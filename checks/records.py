@@ -202,6 +202,11 @@ class ScheduleSpec:
     # step(metric) decides the lr (ReduceLROnPlateau): closed_form takes ``metrics=``, and
     # the t-driven checks leave it to its own (checks/plateau_checks.py).
     metric_driven: bool = False
+    # keywords torch also takes as one value per param group (a list, group i gets entry i).
+    per_group: tuple[str, ...] = ()
+    # every group's lr is its initial lr times ONE multiplier, formed from the optimizer's
+    # constructor lr (transformers' polynomial factory reads lr_init = optimizer.defaults["lr"]).
+    one_multiplier: bool = False
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -29,18 +29,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.registry import Context, NotApplicable, check, run_property
 from optcheck.checks.kit.schedules import (
+    BASE_LR,
     MIN_STEPS,
     Case,
     Driver,
     RoundOff,
     cycles_momentum,
     drive,
+    drive_groups,
     first_mismatch,
     full_params,
+    group_params,
     ints_in,
     make_optimizer,
     matching_variant,
@@ -53,6 +57,7 @@ from optcheck.checks.kit.schedules import (
     schedule_record,
     schedule_spec,
     size,
+    snippet,
     snippet_head,
     spec_or_none,
     start,
@@ -61,6 +66,7 @@ from optcheck.checks.kit.schedules import (
     torch_schedule_target,
     violation,
 )
+from optcheck.checks.kit.strategies import dimension, real
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import ScheduleTarget
@@ -71,6 +77,24 @@ CROSSVAL_CAP, CROSSVAL_STEPS = 500, 600
 # Resume checks: short runs, the split point anywhere in them.
 RESUME_CAP, RESUME_STEPS = 48, 150
 LONG_HORIZON = 10_000
+
+
+def _series(
+    spec: ScheduleSpec,
+    t: np.ndarray,
+    base_lr: float,
+    p: dict[str, Any],
+    exact: np.ndarray,
+    lrs: np.ndarray,
+    momenta: np.ndarray | None,
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(what, got, want, tolerance) for the lr and, where cycled, the momentum."""
+    series = [("lr", lrs, exact, roundoff_model(spec, base_lr, p, exact)(t, exact))]
+    if momenta is not None and spec.momentum is not None:
+        m_exact = np.asarray(spec.momentum(t, base_lr, **p), dtype=np.float64)
+        m_model = RoundOff(1.0, steepest(m_exact), period_of(spec, p))
+        series.append(("momentum", momenta, m_exact, m_model(t, m_exact)))
+    return series
 
 
 @check(
@@ -92,13 +116,8 @@ def schedule_crossval(ctx: Context) -> CheckResult:
         tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
         t = np.arange(n + 1)
         exact = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
-        series = [("lr", tr.lr, exact, roundoff_model(spec, case.base_lr, p, exact))]
-        if mom and tr.momentum is not None and spec.momentum is not None:
-            m_exact = np.asarray(spec.momentum(t, case.base_lr, **p), dtype=np.float64)
-            m_model = RoundOff(1.0, steepest(m_exact), period_of(spec, p))
-            series.append(("momentum", tr.momentum, m_exact, m_model))
-        for what, got, want, model in series:
-            tol = model(t, want)
+        moms = tr.momentum if mom else None
+        for what, got, want, tol in _series(spec, t, case.base_lr, p, exact, tr.lr, moms):
             bad = first_mismatch(got, want, tol)
             if bad is None:
                 continue
@@ -120,6 +139,87 @@ def schedule_crossval(ctx: Context) -> CheckResult:
             )
 
     return run_property(ctx, schedule_cases(ctx, cap=CROSSVAL_CAP), prop)
+
+
+# Several param groups: short runs (each group is a closed form of its own).
+GROUPS_CAP, GROUPS_STEPS = 48, 150
+
+
+def _group_cases(ctx: Context, spec: ScheduleSpec) -> st.SearchStrategy[Case]:
+    """A single-group case widened to 2-3 groups: each group its own initial lr, and each
+    per-group keyword (spec.per_group) either one value for all or a list, one per group."""
+    lists = [
+        d
+        for d in spec.space
+        if d.name in spec.per_group
+        and d.name not in ctx.settings.fixed_hp
+        and ctx.target.accepts(d.name)
+    ]
+
+    @st.composite
+    def draw(data: st.DrawFn) -> Case:
+        case = data(schedule_cases(ctx, cap=GROUPS_CAP))
+        k = data(st.integers(2, 3))
+        base_lrs = data(st.lists(real(BASE_LR), min_size=k, max_size=k))
+        params = dict(case.params)
+        for dim in lists:
+            if data(st.booleans()):
+                params[dim.name] = data(st.lists(dimension(dim), min_size=k, max_size=k))
+        full = full_params(spec, params)
+        assume(all(spec.check_params(group_params(spec, full, i)) is None for i in range(k)))
+        return Case(params, base_lrs[0], extra={"base_lrs": base_lrs})
+
+    return draw()
+
+
+@check(
+    id="crossval.schedule_groups",
+    title="every param group follows the closed form of its own lr and per-group values",
+    kind="schedule",
+    needs_reference=True,
+)
+def schedule_groups(ctx: Context) -> CheckResult:
+    spec = schedule_spec(ctx)
+    if spec.metric_driven:
+        raise NotApplicable("metric-driven: crossval.plateau draws its groups itself")
+    require_constructible(ctx)
+    reference = ctx.reference
+
+    @quiet
+    def prop(case: Case) -> None:
+        base_lrs = case.extra["base_lrs"]
+        p = full_params(spec, case.params)
+        n = steps_for(spec, p, size(p) + MIN_STEPS, most=GROUPS_STEPS)
+        mom = any(cycles_momentum(spec, group_params(spec, p, i)) for i in range(len(base_lrs)))
+        lrs, moms = drive_groups(ctx.target, case.params, base_lrs, n, momentum=mom)
+        t = np.arange(n + 1)
+        for i, base in enumerate(base_lrs):
+            pi = group_params(spec, p, i)
+            if spec.one_multiplier:  # the optimizer's constructor lr is base_lrs[0]
+                ref = reference(t, base_lrs[0], **pi)
+                exact = base * np.asarray(ref, dtype=np.float64) / base_lrs[0]
+            else:
+                exact = np.asarray(reference(t, base, **pi), dtype=np.float64)
+            cycled = moms[:, i] if moms is not None and cycles_momentum(spec, pi) else None
+            for what, got, want, tol in _series(spec, t, base, pi, exact, lrs[:, i], cycled):
+                bad = first_mismatch(got, want, tol)
+                if bad is None:
+                    continue
+                raise violation(
+                    ctx,
+                    case,
+                    f"group {i} of {len(base_lrs)}: {what} at t={bad} is {got[bad]:.17g}, its "
+                    f"closed form gives {want[bad]:.17g} "
+                    f"(|diff| = {abs(got[bad] - want[bad]) / tol[bad]:.3g} x round-off)",
+                    t=bad,
+                    expected=float(want[bad]),
+                    got=float(got[bad]),
+                    tol=float(tol[bad]),
+                    steps=n,
+                    code=snippet(ctx.target, case.params, base_lrs, n, f"lrs[{bad}][{i}]"),
+                )
+
+    return run_property(ctx, _group_cases(ctx, spec), prop)
 
 
 # --- long-horizon drift of torch's chainable forms --------------------------------------------

@@ -149,6 +149,7 @@ def test_t_driven_checks_step_aside():
     skipped with the reason for a metric-driven scheduler, with --like or without."""
     for check_id in (
         "crossval.schedule",
+        "crossval.schedule_groups",
         "contract.schedule_resume",
         "interplay.schedule_applied_lr",
     ):

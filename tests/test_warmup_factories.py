@@ -214,6 +214,22 @@ def test_transformers_factories_match_the_documented_formulas_by_hand():
 
 
 @pytest.mark.realworld
+def test_transformers_polynomial_decay_scales_every_group_by_one_multiplier():
+    """transformers 5.23.0 forms lr_init from optimizer.defaults['lr'], so a group whose lr
+    differs ends at lr_end * lr / lr_init, not at lr_end (the record's one_multiplier)."""
+    import torch
+    from transformers import optimization as O
+
+    ps = [torch.nn.Parameter(torch.zeros(())) for _ in range(2)]
+    opt = torch.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 2.0}], lr=1.0)
+    sched = O.get_polynomial_decay_schedule_with_warmup(opt, 0, 4, lr_end=0.1)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.2])
+
+
+@pytest.mark.realworld
 def test_transformers_polynomial_decay_without_decay_phase_divides_by_zero():
     """Finding (transformers 5.23.0): num_training_steps == num_warmup_steps raises
     ZeroDivisionError at t = num_warmup_steps (the other factories take max(1, T - w)); with

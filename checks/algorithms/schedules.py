@@ -353,6 +353,7 @@ RECORDS = (
         "t = total_steps and extrapolates there (linear: below zero); raises past it. "
         "Momentum cycles inversely (betas[0] for Adam-family).",
         bounds=lambda _lr, p: (0.0, p["max_lr"]),
+        per_group=("max_lr", "base_momentum", "max_momentum"),
         landmarks=_one_cycle_landmarks,
         ignores_optimizer_lr=True,
         horizon=lambda p: R.one_cycle_total(
@@ -397,6 +398,7 @@ RECORDS = (
         "'triangular' without scale_fn. Momentum cycles inversely (betas[0] for "
         "Adam-family, same closed form).",
         bounds=lambda _lr, p: _bounds_between(p["base_lr"], p["max_lr"]),
+        per_group=("base_lr", "max_lr", "base_momentum", "max_momentum"),
         ignores_optimizer_lr=True,
         period=lambda p: (
             p.get("step_size_up", 2000)
@@ -423,6 +425,7 @@ RECORDS = (
         source="torch docs, LambdaLR",
         constraint=R.constraint_lambda,
         notes="Composite: the user's lr_lambda(t) is the whole schedule.",
+        per_group=("lr_lambda",),
     ),
     ScheduleSpec(
         name="MultiplicativeLR",
@@ -433,6 +436,7 @@ RECORDS = (
         source="torch docs, MultiplicativeLR",
         constraint=R.constraint_lambda,
         notes="lr_lambda(0) is never applied: t=0 is base_lr, then t multiplies by lr_lambda(t).",
+        per_group=("lr_lambda",),
         **_CHAINABLE,
     ),
     ScheduleSpec(
@@ -520,6 +524,7 @@ RECORDS = (
         "not last_epoch.",
         bounds=lambda lr, p: _bounds_between(lr, p.get("swa_lr", 0.05)),
         landmarks=lambda lr, p: ((p["anneal_epochs"], p["swa_lr"]),),
+        per_group=("swa_lr",),
     ),
     ScheduleSpec(
         name="ReduceLROnPlateau",

@@ -75,6 +75,7 @@ def _factory(
     bounds: Any = _zero_to_base,
     start: str = "linear warm-up from 0",
     scope_warm: Any = _warming,
+    one_multiplier: bool = False,
 ) -> ScheduleSpec:
     invariants: tuple[Any, ...] = (nondecreasing_warmup, bounded, nonnegative)
     scope: dict[Any, Any] = {nondecreasing_warmup: scope_warm if decays else (lambda p: (0, None))}
@@ -92,6 +93,7 @@ def _factory(
         notes=notes or f"Validate the factory itself: {_HF.rstrip('.')}:{fn_name}.",
         bounds=bounds,
         scope=scope,
+        one_multiplier=one_multiplier,
     )
 
 
@@ -139,10 +141,12 @@ RECORDS = (
             Real("power", 0.0, 4.0, 1.0, special=(1.0, 2.0)),
         ),
         notes="The factory reads lr_init from optimizer.defaults['lr'] (the optimizer's "
-        "constructor lr), which must exceed lr_end. transformers 5.23.0 raises "
+        "constructor lr), which must exceed lr_end; every param group is scaled by that one "
+        "multiplier, so a group reaches lr_end * its lr / lr_init. transformers 5.23.0 raises "
         "ZeroDivisionError when num_training_steps == num_warmup_steps (at t = w; at "
         "construction when both are 0): not drawn, reproduced by hand.",
         constraint=W.constraint_polynomial_decay,
+        one_multiplier=True,
     ),
     _factory(
         "InverseSqrtWithWarmup",

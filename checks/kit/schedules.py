@@ -177,31 +177,32 @@ class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
         last_epoch: int = -1,
     ):
         self.spec, self.params = spec, full_params(spec, params)
-        self._cache: dict[tuple[str, float, int], float] = {}
+        self._cache: dict[tuple[str, float, int, int], float] = {}
         super().__init__(optimizer, last_epoch)
 
-    def _value(self, key: str, base: float, t: int) -> float:
-        if (key, base, t) not in self._cache:
+    def _value(self, key: str, base: float, t: int, group: int) -> float:
+        if (key, base, t, group) not in self._cache:
             ts = np.arange(t, t + self.BLOCK)
             if self.spec.horizon is not None:  # OneCycleLR: nothing past total_steps
                 ts = ts[ts <= int(self.spec.horizon(self.params))]
             fn = self.spec.closed_form if key == "lr" else self.spec.momentum
             assert fn is not None
-            values = np.asarray(fn(ts, base, **self.params), dtype=np.float64)
+            params = group_params(self.spec, self.params, group)
+            values = np.asarray(fn(ts, base, **params), dtype=np.float64)
             for u, v in zip(ts, values, strict=True):
-                self._cache[key, base, int(u)] = float(v)
-        return self._cache[key, base, t]
+                self._cache[key, base, int(u), group] = float(v)
+        return self._cache[key, base, t, group]
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
-        t = self.last_epoch
+        t, groups = self.last_epoch, self.optimizer.param_groups
         if cycles_momentum(self.spec, self.params):
-            m = self._value("momentum", 0.0, t)
-            for group in self.optimizer.param_groups:
+            for i, group in enumerate(groups):
+                m = self._value("momentum", 0.0, t, i)
                 if "betas" in group:
                     group["betas"] = (m, *group["betas"][1:])
                 else:
                     group["momentum"] = m
-        return [self._value("lr", float(b), t) for b in self.base_lrs]
+        return [self._value("lr", float(b), t, i) for i, b in enumerate(self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
         # The spec holds callables (closed forms, lambdas); the position is all there is.
@@ -289,6 +290,12 @@ def schedule_cases(
 def full_params(spec: ScheduleSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters in force: the drawn ones over the spec's defaults."""
     return {**(spec.defaults if spec else {}), **params}
+
+
+def group_params(spec: ScheduleSpec | None, p: Mapping[str, Any], i: int) -> dict[str, Any]:
+    """Param group ``i``'s parameters: a per-group keyword given as a list gives entry i."""
+    names = spec.per_group if spec is not None else ()
+    return {k: v[i] if k in names and isinstance(v, list) else v for k, v in p.items()}
 
 
 def cycles_momentum(spec: ScheduleSpec | None, p: Mapping[str, Any]) -> bool:
@@ -451,6 +458,41 @@ class Driver:
         )
 
 
+def drive_groups(
+    target: ScheduleTarget,
+    params: Mapping[str, Any],
+    base_lrs: Sequence[float],
+    steps: int,
+    *,
+    momentum: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(lr[t, i], momentum[t, i] or None): every param group's values after t scheduler steps,
+    one float64 parameter per group, each group with its own initial lr."""
+    ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64)) for _ in base_lrs]
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(ps, base_lrs, strict=True)]
+    opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.0, foreach=False)
+
+    def read() -> tuple[list[float], list[float]]:
+        gs = opt.param_groups
+        moms = [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in gs]
+        return [float(g["lr"]) for g in gs], moms
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sched = target.make(opt, params)
+        lrs, moms = read()
+        lr_rows, mom_rows = [lrs], [moms]
+        for p in ps:
+            p.grad = torch.ones_like(p)
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+            lrs, moms = read()
+            lr_rows.append(lrs)
+            mom_rows.append(moms)
+    return np.array(lr_rows), (np.array(mom_rows) if momentum else None)
+
+
 def start(target: ScheduleTarget, params: Mapping[str, Any], base_lr: float) -> Driver:
     p, opt = make_optimizer(base_lr)
     return Driver(opt, p, target.make(opt, params))
@@ -514,13 +556,20 @@ def snippet_head(target: ScheduleTarget, params: Mapping[str, Any]) -> tuple[str
 
 
 def snippet(
-    target: ScheduleTarget, params: Mapping[str, Any], base_lr: float, steps: int, show: str
+    target: ScheduleTarget,
+    params: Mapping[str, Any],
+    base_lr: float | Sequence[float],
+    steps: int,
+    show: str,
 ) -> str | None:
-    """Standalone Python that runs the target in the checks' loop and prints ``show``."""
+    """Standalone Python that runs the target in the checks' loop and prints ``show``; with
+    one base lr per param group (a list), every group's lrs (``lrs[t][i]``)."""
     head = snippet_head(target, params)
     if head is None:
         return None
     imports, body = head
+    if isinstance(base_lr, (list, tuple)):
+        return _group_snippet(imports, body, base_lr, steps, show)
     return "\n".join(
         [
             imports,
@@ -535,6 +584,31 @@ def snippet(
             "    sched.step()",
             "    lrs.append(opt.param_groups[0]['lr'])",
             "    momenta.append(opt.param_groups[0]['momentum'])",
+            f"print({show})",
+            "",
+        ]
+    )
+
+
+def _group_snippet(
+    imports: str, body: str, base_lrs: Sequence[float], steps: int, show: str
+) -> str:
+    return "\n".join(
+        [
+            imports,
+            "",
+            "ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
+            f"      for _ in {base_lrs!r}]",
+            f"groups = [{{'params': [p], 'lr': lr}} for p, lr in zip(ps, {base_lrs!r})]",
+            "opt = torch.optim.SGD(groups, momentum=0.0)",
+            f"sched = make_schedule(opt{', ' if body else ''}{body})",
+            "lrs = [[g['lr'] for g in opt.param_groups]]",
+            f"for _ in range({steps}):",
+            "    for p in ps:",
+            "        p.grad = torch.ones_like(p)",
+            "    opt.step()",
+            "    sched.step()",
+            "    lrs.append([g['lr'] for g in opt.param_groups])",
             f"print({show})",
             "",
         ]

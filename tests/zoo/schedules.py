@@ -89,6 +89,19 @@ class MultiStepAssumesSorted(_ClosedForm):
         return base * self.gamma ** bisect.bisect_right(self.milestones, t)
 
 
+class StepLRFirstGroupOnly(_ClosedForm):
+    """Every param group follows the first group's lr (one schedule for the optimizer):
+    crossval.schedule_groups only; one group cannot tell."""
+
+    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        first = float(self.base_lrs[0]) * self.gamma ** (self.last_epoch // self.step_size)
+        return [first for _ in self.base_lrs]
+
+
 class ExponentialLRGammaOff(_ClosedForm):
     """gamma off by 0.1 %: crossval; with gamma = 1 it rises (monotone_nonincreasing)."""
 
@@ -222,6 +235,15 @@ class OneCycleLatePeak(OneCycleLR):
         self._schedule_phases[0]["end_step"] += 1
         if len(self._schedule_phases) == 3:
             self._schedule_phases[1]["end_step"] += 1
+
+
+class OneCycleFirstMaxLR(OneCycleLR):
+    """Takes a per-group max_lr list but cycles every group to its first entry:
+    crossval.schedule_groups, only where the list form is drawn."""
+
+    def __init__(self, optimizer: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        first = max_lr[0] if isinstance(max_lr, (list, tuple)) else max_lr
+        super().__init__(optimizer, first, *args, **kwargs)
 
 
 class OneCycleNoDivFactor(OneCycleLR):
