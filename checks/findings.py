@@ -117,6 +117,15 @@ _TINY_FACTOR = Finding(
     outside=_NORMAL_FACTOR,
 )
 _SEQUENTIAL_LAST_EPOCH = _ISSUE + "162591"
+_SGDR_LOG_CYCLE = Finding(
+    "step(epoch) finds the cycle by int(math.log(epoch / T_0 * (T_mult - 1) + 1, T_mult)); "
+    "math.log(243, 3) = 4.999999999999999, so epoch 121 (T_0=1, T_mult=3), a restart, gets "
+    "eta_min (spec variant CosineAnnealingWarmRestarts:torch_epoch); the only such epoch "
+    "up to 192 for T_mult <= 4",
+    _SCHEDULE_TEST,
+    trigger={"T_0": 1, "T_mult": 3},
+    outside={"T_0": Int("T_0", 2, 1000, 10)},
+)
 
 # (torch class name, check id) -> the finding.
 TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
@@ -236,6 +245,7 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
         "tests/test_interplay.py::test_torch_optimizer_finding_reproduces",
     ),
     # --- schedulers ---
+    ("CosineAnnealingWarmRestarts", "crossval.schedule_epochs"): _SGDR_LOG_CYCLE,
     **{
         (name, check_id): finding
         for name, finding in _ZERO_ITERS.items()

@@ -207,6 +207,8 @@ class ScheduleSpec:
     # every group's lr is its initial lr times ONE multiplier, formed from the optimizer's
     # constructor lr (transformers' polynomial factory reads lr_init = optimizer.defaults["lr"]).
     one_multiplier: bool = False
+    # step(epoch) takes any epoch >= 0, fractions too (CosineAnnealingWarmRestarts).
+    float_epochs: bool = False
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -25,10 +25,12 @@ The two resume checks are generic contract (no reference needed):
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -220,6 +222,84 @@ def schedule_groups(ctx: Context) -> CheckResult:
                 )
 
     return run_property(ctx, _group_cases(ctx, spec), prop)
+
+
+# Float epochs: dyadic fractions (exact in binary, as i / iters is with a power-of-2 iters).
+EPOCH_DENOMINATOR, EPOCHS_MOST, EPOCH_LAST = 64, 40, 4 * GROUPS_CAP
+
+
+@check(
+    id="crossval.schedule_epochs",
+    title="step(epoch) at drawn float epochs (any order, repeats) gives the closed form there",
+    kind="schedule",
+    needs_reference=True,
+)
+def schedule_epochs(ctx: Context) -> CheckResult:
+    spec = schedule_spec(ctx)
+    if not spec.float_epochs:
+        raise NotApplicable(f"{spec.name} takes no epoch in step()")
+    require_constructible(ctx)
+    reference = ctx.reference
+    ticks = st.integers(0, EPOCH_DENOMINATOR * EPOCH_LAST)
+    epochs = st.lists(ticks.map(lambda k: k / EPOCH_DENOMINATOR), min_size=1, max_size=EPOCHS_MOST)
+
+    @quiet
+    def prop(case: Case) -> None:
+        p = full_params(spec, case.params)
+        # Then the landmarks (restarts), where the formula changes and round-off bites.
+        marks = spec.landmarks(case.base_lr, p) if spec.landmarks else ()
+        at = [*case.extra["epochs"], *(float(m) for m, _ in marks if 0 <= m <= EPOCH_LAST)]
+        p_opt, opt = make_optimizer(case.base_lr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated, and still the API
+            sched = ctx.target.make(opt, case.params)
+            got = []
+            for e in at:
+                p_opt.grad = torch.ones_like(p_opt)
+                opt.step()
+                sched.step(e)
+                got.append(float(opt.param_groups[0]["lr"]))
+        t = np.asarray(at)
+        want = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
+        # The epoch enters as a float (torch subtracts the cycle start from it): an lr moves
+        # by at most pi/2 of its scale per epoch (a half cosine over one epoch).
+        scale = scale_of(spec, case.base_lr, p)
+        tol = RoundOff(scale, np.pi / 2 * scale, period_of(spec, p))(t, want)
+        bad = first_mismatch(np.asarray(got), want, tol)
+        if bad is None:
+            return
+        head = snippet_head(ctx.target, case.params)
+        code = None
+        if head is not None:
+            code = "\n".join(
+                [
+                    head[0],
+                    "p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
+                    f"opt = torch.optim.SGD([p], lr={case.base_lr!r})",
+                    f"sched = make_schedule(opt, {head[1]})",
+                    f"for e in {at[: bad + 1]!r}:",
+                    "    opt.step()",
+                    "    sched.step(e)",
+                    "print(opt.param_groups[0]['lr'])",
+                    "",
+                ]
+            )
+        raise violation(
+            ctx,
+            case,
+            f"after step({at[bad]!r}) (call {bad + 1}) the lr is {got[bad]:.17g}, the closed "
+            f"form at t={at[bad]!r} gives {want[bad]:.17g} "
+            f"(|diff| = {abs(got[bad] - want[bad]) / tol[bad]:.3g} x round-off)",
+            t=bad,
+            expected=float(want[bad]),
+            got=float(got[bad]),
+            tol=float(tol[bad]),
+            steps=len(at),
+            code=code,
+        )
+
+    cases = schedule_cases(ctx, cap=GROUPS_CAP, extra={"epochs": epochs})
+    return run_property(ctx, cases, prop)
 
 
 # --- long-horizon drift of torch's chainable forms --------------------------------------------

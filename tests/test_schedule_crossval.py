@@ -25,7 +25,7 @@ from optcheck.checks.target import ScheduleTarget
 
 CHECKS = registry.load_all()
 NAMES = list(stepped_schedules())  # ReduceLROnPlateau: tests/test_plateau.py
-GROUPS = "crossval.schedule_groups"
+GROUPS, EPOCHS = "crossval.schedule_groups", "crossval.schedule_epochs"
 CROSSVAL, RESUME, LAST_EPOCH = (
     "crossval.schedule",
     "contract.schedule_resume",
@@ -109,6 +109,35 @@ def test_torch_passes_every_group(name):
     assert result.verdict == "pass", (result.detail, result.evidence)
 
 
+def test_torch_sgdr_float_epoch_finding_by_hand():
+    """The crossval.schedule_epochs finding with torch alone: step(121.0) with T_0=1,
+    T_mult=3 is a restart (cycle 5 starts at (3^5 - 1) / 2 = 121), torch gives eta_min."""
+    import math
+    import warnings
+
+    import torch
+
+    assert math.log(243, 3) < 5
+    p = torch.nn.Parameter(torch.zeros(()))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=1, T_mult=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # step(epoch) is deprecated
+        opt.step()
+        sched.step(121.0)
+        assert opt.param_groups[0]["lr"] == 0.0
+        opt.step()
+        sched.step(122.0)  # one past the restart: the cycle of length 3^5 = 243 is found
+    assert opt.param_groups[0]["lr"] == pytest.approx((1 + math.cos(math.pi / 243)) / 2)
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("name", [n for n in NAMES if SCHEDULES[n].float_epochs])
+def test_closed_form_passes_float_epochs(name):
+    result = run(reference_schedule_target(name), name, EPOCHS)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", NAMES)
 def test_closed_form_passes_every_group(name):
@@ -152,6 +181,8 @@ MUTANTS = [
     # Broken only with several param groups (one group's checks pass them).
     ("StepLRFirstGroupOnly", "StepLR", GROUPS),
     pytest.param("OneCycleFirstMaxLR", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
+    # Broken only for fractional epochs given to step(epoch).
+    ("RestartsFloorEpoch", "CosineAnnealingWarmRestarts", EPOCHS),
 ]
 
 

@@ -258,6 +258,7 @@ RECORDS = (
         landmarks=_restart_points,
         period=lambda p: p["T_0"],
         scope={periodic: lambda p: (0, None) if p.get("T_mult", 1) == 1 else None},
+        float_epochs=True,
     ),
     ScheduleSpec(
         name="LinearLR",

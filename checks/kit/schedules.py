@@ -177,10 +177,10 @@ class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
         last_epoch: int = -1,
     ):
         self.spec, self.params = spec, full_params(spec, params)
-        self._cache: dict[tuple[str, float, int, int], float] = {}
+        self._cache: dict[tuple[str, float, float, int], float] = {}
         super().__init__(optimizer, last_epoch)
 
-    def _value(self, key: str, base: float, t: int, group: int) -> float:
+    def _value(self, key: str, base: float, t: float, group: int) -> float:
         if (key, base, t, group) not in self._cache:
             ts = np.arange(t, t + self.BLOCK)
             if self.spec.horizon is not None:  # OneCycleLR: nothing past total_steps
@@ -190,7 +190,7 @@ class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
             params = group_params(self.spec, self.params, group)
             values = np.asarray(fn(ts, base, **params), dtype=np.float64)
             for u, v in zip(ts, values, strict=True):
-                self._cache[key, base, int(u), group] = float(v)
+                self._cache[key, base, float(u), group] = float(v)  # step(epoch): floats
         return self._cache[key, base, t, group]
 
     def get_lr(self) -> list[float]:  # type: ignore[override]

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import (
+    CosineAnnealingWarmRestarts,
     LinearLR,
     LRScheduler,
     OneCycleLR,
@@ -165,6 +166,14 @@ class RestartOffByOne(_Restarts):
 
 
 # --- warmup, polynomial -----------------------------------------------------------------------
+
+
+class RestartsFloorEpoch(CosineAnnealingWarmRestarts):
+    """step(epoch) truncates a fractional epoch to whole epochs (right at integers):
+    crossval.schedule_epochs only."""
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        super().step(None if epoch is None else math.floor(epoch))
 
 
 class _Linear(_ClosedForm):
