@@ -33,6 +33,18 @@ class Int:
 
 
 @dataclass(frozen=True)
+class IntList:
+    """A tuple of ints in [low, high] in any order, with repeats (MultiStepLR's milestones:
+    torch counts them), at most ``most`` distinct values."""
+
+    name: str
+    low: int
+    high: int
+    default: tuple[int, ...]
+    most: int = 5
+
+
+@dataclass(frozen=True)
 class Choice:
     name: str
     values: tuple[Any, ...]
@@ -67,7 +79,7 @@ class Pair:
         return tuple(p.default for p in self.parts)
 
 
-Dimension = Real | Int | Choice | Flag | Pair
+Dimension = Real | Int | IntList | Choice | Flag | Pair
 
 
 def defaults(space: tuple[Dimension, ...]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
-from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
+from optcheck.reference.space import Choice, Dimension, Flag, Int, IntList, Pair, Real
 from optcheck.reference.spec import Variant
 from optcheck.suites.hp import MAX_SECONDS, ConfigError, Word, parse_hp
 from optcheck.suites.target import TargetError, from_object, label_of, load
@@ -354,6 +354,11 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
         return None if ok else f"{form} such as {dim.default!r}, got {value!r}"
     if isinstance(dim, Choice):
         return _choice_error(dim, value)
+    if isinstance(dim, IntList):
+        ok = isinstance(value, (tuple, list)) and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+        )
+        return None if ok else f"a list of integers such as {list(dim.default)!r}, got {value!r}"
     return None
 
 

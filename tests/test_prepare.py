@@ -140,6 +140,12 @@ BAD_HP = [
     ("zoo.configured:AdamCaution", "Adam", ["caution=ture"], "caution takes True or False"),
     ("torch.optim:SGD", "SGD", ["nesterov=True"], "nesterov requires momentum > 0"),
     ("torch.optim.lr_scheduler:StepLR", "StepLR", ["step_size=2.5"], "step_size takes an integer"),
+    (
+        "torch.optim.lr_scheduler:MultiStepLR",
+        "MultiStepLR",
+        ["milestones=5"],
+        "milestones takes a list of integers",
+    ),
 ]
 
 

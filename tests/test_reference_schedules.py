@@ -32,7 +32,7 @@ from torch.optim import lr_scheduler as L
 from optcheck.checks.algorithms import schedules as records
 from optcheck.checks.catalog import SCHEDULES, stepped_schedules
 from optcheck.reference import schedules as S
-from optcheck.reference.space import Choice, Flag, Int
+from optcheck.reference.space import Choice, Flag, Int, IntList
 
 EPS = float(np.finfo(np.float64).eps)
 INVARIANTS = {
@@ -919,6 +919,9 @@ def _draw(dim: Any, rng: np.random.Generator) -> Any:
         return dim.values[rng.integers(len(dim.values))]
     if isinstance(dim, Flag):
         return bool(rng.integers(2))
+    if isinstance(dim, IntList):  # a few of the edges and an interior value, repeats, shuffled
+        pool = [dim.low, dim.low + 1, int(rng.integers(dim.low, 300))]
+        return tuple(int(v) for v in rng.choice(pool, size=int(rng.integers(0, 5))))
     if isinstance(dim, Int):
         if rng.random() < 0.3:
             return int(rng.choice([dim.low, dim.high, dim.default]))

@@ -32,7 +32,7 @@ from optcheck.checks.schedule_checks import (
 )
 from optcheck.reference import plateau as P
 from optcheck.reference import schedules as R
-from optcheck.reference.space import Choice, Flag, Int, Real
+from optcheck.reference.space import Choice, Flag, Int, IntList, Real
 from optcheck.reference.spec import Variant
 
 _TORCH = "torch.optim.lr_scheduler."
@@ -169,21 +169,8 @@ RECORDS = (
         closed_form=R.multistep_lr,
         torch_class=_TORCH + "MultiStepLR",
         space=(
-            Choice(
-                "milestones",
-                # torch takes milestones in any order and counts repeats (a Counter).
-                (
-                    (30, 80),
-                    (0,),
-                    (),
-                    (5, 5, 20),
-                    (1, 2, 3, 500),
-                    (100, 300, 600, 900),
-                    (80, 30),
-                    (20, 5, 0, 5),
-                ),
-                (30, 80),
-            ),
+            # torch takes milestones in any order and counts repeats (a Counter).
+            IntList("milestones", 0, 1000, (30, 80)),
             Real("gamma", 0.0, 1.0, 0.1, special=(0.0, 1.0)),
         ),
         invariants=(monotone_nonincreasing, bounded, nonnegative, step_drops),

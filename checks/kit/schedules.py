@@ -40,11 +40,11 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.registry import Context, NotApplicable, Violation, run_property
-from optcheck.checks.kit.strategies import hyperparams, real
+from optcheck.checks.kit.strategies import dimension, hyperparams, real
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.space import Int, Real
+from optcheck.reference.space import Int, IntList, Real
 
 EPS = float(np.finfo(np.float64).eps)
 # Flops per evaluation of a schedule, each rounding by at most eps (see the module note).
@@ -270,9 +270,9 @@ def schedule_cases(
     fixed = dict(ctx.settings.fixed_hp)
     if isinstance(ctx.spec, ScheduleSpec):
         overrides = {
-            d.name: st.integers(d.low, max(d.low, min(d.high, cap)))
+            d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
             for d in ctx.spec.space
-            if isinstance(d, Int) and d.high > cap
+            if isinstance(d, Int | IntList) and d.high > cap
         }
         params = hyperparams(
             ctx.spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides

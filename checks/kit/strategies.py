@@ -27,7 +27,7 @@ from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
 from optcheck.checks.kit.registry import NotApplicable
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
-from optcheck.reference.space import Choice, Dimension, Flag, Int, Pair, Real
+from optcheck.reference.space import Choice, Dimension, Flag, Int, IntList, Pair, Real
 from optcheck.reference.spec import StepFn
 from optcheck.reference.trajectory import run as run_reference_steps
 
@@ -43,11 +43,27 @@ def real(dim: Real) -> st.SearchStrategy[float]:
     return st.one_of(st.sampled_from(dim.special), body) if dim.special else body
 
 
+def int_list(dim: IntList) -> st.SearchStrategy[tuple[int, ...]]:
+    """Distinct values, some of them repeated, then shuffled: repeats and orders are drawn,
+    not left to chance collisions."""
+
+    def repeated(base: list[int]) -> st.SearchStrategy[tuple[int, ...]]:
+        if not base:
+            return st.just(())
+        extra = st.lists(st.sampled_from(base), max_size=len(base))
+        return extra.flatmap(lambda more: st.permutations(base + more)).map(tuple)
+
+    values = st.lists(st.integers(dim.low, dim.high), max_size=dim.most, unique=True)
+    return values.flatmap(repeated)
+
+
 def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
     if isinstance(dim, Real):
         return real(dim)
     if isinstance(dim, Int):
         return st.integers(dim.low, dim.high)
+    if isinstance(dim, IntList):
+        return int_list(dim)
     if isinstance(dim, Choice):
         return st.sampled_from(dim.values)
     if isinstance(dim, Flag):
@@ -144,6 +160,8 @@ def corners(
             return list(d.values)
         if isinstance(d, Int):
             return sorted({d.low, d.default})
+        if isinstance(d, IntList):
+            return [d.default]
         if isinstance(d, Pair):
             return list(itertools.product(*(values(p) for p in d.parts)))
         if d.name == "lr":
