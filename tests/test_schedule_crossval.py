@@ -181,6 +181,8 @@ MUTANTS = [
     # Broken only with several param groups (one group's checks pass them).
     ("StepLRFirstGroupOnly", "StepLR", GROUPS),
     pytest.param("OneCycleFirstMaxLR", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
+    # Broken only at a boundary value the space draws (gamma = 0).
+    ("ExponentialLRViaLog", "ExponentialLR", CROSSVAL),
     # Broken only for fractional epochs given to step(epoch).
     ("RestartsFloorEpoch", "CosineAnnealingWarmRestarts", EPOCHS),
 ]

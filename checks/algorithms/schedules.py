@@ -187,7 +187,7 @@ RECORDS = (
         name="ExponentialLR",
         closed_form=R.exponential_lr,
         torch_class=_TORCH + "ExponentialLR",
-        space=(Real("gamma", 0.5, 1.0, 0.95, special=(1.0,)),),
+        space=(Real("gamma", 0.0, 1.0, 0.95, special=(0.0, 1.0)),),
         invariants=(monotone_nonincreasing, bounded, nonnegative),
         source="torch docs, ExponentialLR",
         constraint=R.constraint_exponential,

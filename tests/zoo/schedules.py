@@ -12,6 +12,7 @@ import bisect
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import (
     CosineAnnealingWarmRestarts,
@@ -112,6 +113,20 @@ class ExponentialLRGammaOff(_ClosedForm):
 
     def lr_at(self, t: int, base: float) -> float:
         return base * self.gamma**t
+
+
+class ExponentialLRViaLog(_ClosedForm):
+    """gamma^t as exp(t log gamma): at gamma = 0 (a valid drop to 0 after the first step)
+    log is -inf and t = 0 gives 0 * -inf = NaN; every other gamma is right:
+    crossval.schedule, at gamma 0 only."""
+
+    def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t: int, base: float) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(base * np.exp(t * np.log(self.gamma)))
 
 
 # --- cosine, restarts -------------------------------------------------------------------------
