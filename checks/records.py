@@ -209,6 +209,8 @@ class ScheduleSpec:
     one_multiplier: bool = False
     # step(epoch) takes any epoch >= 0, fractions too (CosineAnnealingWarmRestarts).
     float_epochs: bool = False
+    # keywords also drawn equal to the base lr (eta_min = base: base - eta_min vanishes).
+    ties_to_base_lr: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -183,6 +183,7 @@ MUTANTS = [
     pytest.param("OneCycleFirstMaxLR", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
     # Broken only at a boundary value the space draws (gamma = 0).
     ("ExponentialLRViaLog", "ExponentialLR", CROSSVAL),
+    ("CosineGapRatio", "CosineAnnealingLR", CROSSVAL),  # eta_min = base lr only
     # Broken only for fractional epochs given to step(epoch).
     ("RestartsFloorEpoch", "CosineAnnealingWarmRestarts", EPOCHS),
 ]

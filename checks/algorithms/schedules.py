@@ -219,6 +219,7 @@ RECORDS = (
         landmarks=_cosine_landmarks,
         period=lambda p: 2 * p["T_max"],
         scope={monotone_nonincreasing: lambda p: (0, p["T_max"])},
+        ties_to_base_lr=("eta_min",),
     ),
     ScheduleSpec(
         name="CosineAnnealingWarmRestarts",
@@ -246,6 +247,7 @@ RECORDS = (
         period=lambda p: p["T_0"],
         scope={periodic: lambda p: (0, None) if p.get("T_mult", 1) == 1 else None},
         float_epochs=True,
+        ties_to_base_lr=("eta_min",),
     ),
     ScheduleSpec(
         name="LinearLR",

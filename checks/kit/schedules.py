@@ -279,12 +279,26 @@ def schedule_cases(
         ).map(lambda p: {**p, **fixed})
     else:
         params = st.just(fixed)
-    return st.builds(
+    cases = st.builds(
         Case,
         params=params,
         base_lr=real(BASE_LR),
         extra=st.fixed_dictionaries(dict(extra or {})),
     )
+    ties = [
+        n
+        for n in (ctx.spec.ties_to_base_lr if isinstance(ctx.spec, ScheduleSpec) else ())
+        if n not in fixed and ctx.target.accepts(n)
+    ]
+    if not ties:
+        return cases
+
+    def tie(case: Case, which: list[bool]) -> Case:
+        tied = {n: case.base_lr for n, yes in zip(ties, which, strict=True) if yes}
+        return replace(case, params={**case.params, **tied})
+
+    flags = st.lists(st.booleans(), min_size=len(ties), max_size=len(ties))
+    return st.builds(tie, cases, flags)
 
 
 def full_params(spec: ScheduleSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -147,6 +147,19 @@ class CosineIgnoresEtaMin(_Cosine):
         return base * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
+class CosineGapRatio(_Cosine):
+    """Anneals the fraction of the gap left, (lr_cos - eta_min) / (base - eta_min), then scales
+    it back: right for every eta_min but base, where 0 / 0 is NaN: crossval.schedule at
+    eta_min = base only."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        half = (1 + math.cos(math.pi * t / self.T_max)) / 2
+        gap = np.float64(base - self.eta_min)
+        with np.errstate(invalid="ignore"):
+            left = (self.eta_min + gap * half - self.eta_min) / gap
+        return float(self.eta_min + gap * left)
+
+
 class _Restarts(_ClosedForm):
     def __init__(
         self,
