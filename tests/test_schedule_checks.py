@@ -144,6 +144,15 @@ def test_mutant_is_caught(mutant, like, check_id):
     assert ev.snippet and f"zoo.schedules import {mutant}" in ev.snippet
 
 
+@pytest.mark.thorough  # shrinking a drawn milestone list: 1-2 s each
+@pytest.mark.parametrize("mutant", sorted(PINNED))
+def test_drawn_milestones_catch_the_mutant_unpinned(mutant):
+    """Milestones are drawn (repeats, any order), not picked from fixed cases: step_drops
+    finds each slip without the pinned milestones."""
+    result = run(zoo_target(mutant), "MultiStepLR", "schedule.step_drops")
+    assert result.verdict == "violation", result.detail
+
+
 def test_mutant_evidence_reproduces_with_torch_alone():
     """The snippet prints the offending lr; run standalone, it prints what the check saw."""
     result = run(zoo_target("StepLROffByOne"), "StepLR", "schedule.step_drops")
