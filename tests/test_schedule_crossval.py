@@ -181,6 +181,7 @@ MUTANTS = [
     # Broken only with several param groups (one group's checks pass them).
     ("StepLRFirstGroupOnly", "StepLR", GROUPS),
     pytest.param("OneCycleFirstMaxLR", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
+    pytest.param("CyclicFirstBounds", "CyclicLR", GROUPS, marks=pytest.mark.thorough),
     # Broken only at a boundary value the space draws (gamma = 0).
     ("ExponentialLRViaLog", "ExponentialLR", CROSSVAL),
     ("CosineGapRatio", "CosineAnnealingLR", CROSSVAL),  # eta_min = base lr only

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.optim.lr_scheduler import (
     CosineAnnealingWarmRestarts,
+    CyclicLR,
     LinearLR,
     LRScheduler,
     OneCycleLR,
@@ -281,6 +282,17 @@ class OneCycleFirstMaxLR(OneCycleLR):
     def __init__(self, optimizer: Any, max_lr: Any, *args: Any, **kwargs: Any):
         first = max_lr[0] if isinstance(max_lr, (list, tuple)) else max_lr
         super().__init__(optimizer, first, *args, **kwargs)
+
+
+class CyclicFirstBounds(CyclicLR):
+    """Takes per-group base_lr / max_lr lists but cycles every group between their first
+    entries: crossval.schedule_groups, only where the list form is drawn."""
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        def first(x: Any) -> Any:
+            return x[0] if isinstance(x, (list, tuple)) else x
+
+        super().__init__(optimizer, first(base_lr), first(max_lr), *args, **kwargs)
 
 
 class OneCycleNoDivFactor(OneCycleLR):
