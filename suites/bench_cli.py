@@ -169,8 +169,8 @@ def register(subparsers: Any) -> None:
 class _Progress:
     """One line per finished task on a terminal (overwritten), sparse lines in logs."""
 
-    def __init__(self, stream: Any = sys.stderr, every: bool = False) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None, every: bool = False) -> None:
+        self.stream = stream or sys.stderr  # the stderr of now, not of import time
         self.every = every  # -v: a line for every task, in logs too
         self.start = time.perf_counter()
         self.tty = hasattr(stream, "isatty") and stream.isatty()

@@ -318,14 +318,27 @@ class DaskExecutor:
 
     def _abandon(self, fut: Any, worker: str | None) -> None:
         """Cancel a task and end the worker process running it (its nanny starts a new one):
-        the thread running it cannot be stopped, and would keep that worker busy for good."""
+        the thread running it cannot be stopped, and would keep that worker busy for good.
+        Returns once the scheduler has let that worker go, so that no later task is handed
+        to it (and dies with it)."""
         with contextlib.suppress(Exception):
             fut.cancel(force=True)
-        if worker:
+        if not worker:
+            return
+        try:
+            self.client.run(_end_worker_process, workers=[worker], wait=False)
+        except Exception:  # noqa: BLE001 - then the slower way, through its nanny
             with contextlib.suppress(Exception):
-                self.client.run(_end_worker_process, workers=[worker], wait=False)
+                self.client.restart_workers([worker], timeout=30, raise_for_error=False)
+        until = time.monotonic() + CONNECT_TIMEOUT
+        while time.monotonic() < until:
+            with contextlib.suppress(Exception):
+                if worker not in self.client.scheduler_info()["workers"]:
+                    return
+            time.sleep(0.05)
 
 
-def _end_worker_process() -> None:
-    """Run in a worker's event loop, which a hung task thread does not block."""
+async def _end_worker_process() -> None:
+    """Run in a worker's event loop, which a hung task thread does not block (Dask runs a
+    function without waiting for its reply only when it is a coroutine)."""
     os._exit(1)
