@@ -194,7 +194,7 @@ class DaskExecutor:
                         threads_per_worker=1,
                         processes=True,
                         host="127.0.0.1",
-                        dashboard_address=None,
+                        dashboard_address="127.0.0.1:0",  # its HTTP server: no fixed port
                         silence_logs=self.log_level,
                     )
                 self.client = Client(self.cluster, set_as_default=False)

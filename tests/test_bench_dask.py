@@ -187,3 +187,27 @@ def test_ctrl_c_ends_a_dask_sweep_with_130_no_files_and_no_process_left(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["worker.pid"]
     left = [pid for pid in children if not gone(pid)]
     assert not left, f"processes outlived optcheck bench --dask: {left}"
+
+
+def test_dask_is_optional_only_the_dask_executor_imports_it_inside_functions():
+    """validate (and a bench without --dask) never imports Dask: no module imports it at
+    its top level, and only suites/dask_executor.py imports it at all."""
+    import ast
+
+    root = TESTS.parent
+    importers = set()
+    for folder in ("api", "reference", "checks", "reports", "suites"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text()
+            if "dask" not in text and "distributed" not in text:
+                continue
+            tree = ast.parse(text)
+            top = set(tree.body)
+            for node in ast.walk(tree):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                if any(n.split(".")[0] in ("dask", "distributed") for n in names):
+                    assert node not in top, f"{path} imports Dask at its top level"
+                    importers.add(path.relative_to(root).as_posix())
+    assert importers == {"suites/dask_executor.py"}
