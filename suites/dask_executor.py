@@ -37,6 +37,7 @@ CONNECT_TIMEOUT = 10.0
 # How often the client looks at the clock while no task finishes (time limits).
 POLL = 0.5
 START_TOPIC = "optcheck-task-started"
+WORKER_DIED = "the Dask worker process running it died (it crashed or exited)"
 
 
 def require_dask() -> None:
@@ -313,7 +314,7 @@ class DaskExecutor:
             return False, "cancelled on the Dask cluster"
         exc = fut.exception()
         if isinstance(exc, KilledWorker):
-            return False, "the Dask worker process running it died (it crashed or exited)"
+            return False, WORKER_DIED
         return False, f"Dask could not run it: {format_exception(exc)}"
 
     def _abandon(self, fut: Any, worker: str | None) -> None:
