@@ -146,7 +146,8 @@ def summary(result: br.BenchResult) -> list[tuple[str, str]]:
         ("Created", f"{result.created} (schema {result.schema} v{result.schema_version})"),
         (
             "Duration",
-            f"{result.duration_s:.0f} s on {c.get('jobs')} worker processes"
+            f"{result.duration_s:.0f} s on "
+            + (c.get("executor") or f"{c.get('jobs')} worker processes")
             + (" — quick mode" if c.get("quick") else ""),
         ),
         (

@@ -1025,9 +1025,11 @@ def run_tasks(
     progress: Progress | None = None,
     timeout: float | None = None,
     total: float | None = None,
+    executor: Any = None,
 ) -> tuple[list[tuple[str, Any]], list[tuple[str, str, tuple, str]]]:
-    """Every task in a supervised worker process (``optcheck.suites.pool``): (the results as
-    (function name, value), the failures as (label, function name, args, why))."""
+    """Every task in a supervised worker process (``optcheck.suites.pool``), or on
+    ``executor`` (an object with pool.run's ``run``: ``optcheck.suites.dask_executor``): (the
+    results as (function name, value), the failures as (label, function name, args, why))."""
     tasks = _tasks(plan)
     total_cost = sum(t[0] for t in tasks) or 1.0
     finished = [0, 0.0]  # tasks, cost
@@ -1039,7 +1041,8 @@ def run_tasks(
         if progress:
             progress(finished[0], len(tasks), label, finished[1] / total_cost)
 
-    outcomes = pool.run(
+    execute = pool.run if executor is None else executor.run
+    outcomes = execute(
         [(fn, args) for _, _, fn, args in tasks], jobs, timeout=timeout, total=total, done=done
     )
     results, failures = [], []
@@ -1070,14 +1073,16 @@ def run_bench(
     progress: Progress | None = None,
     timeout: float | None = None,
     total: float | None = None,
+    executor: Any = None,
 ) -> br.BenchResult:
     """Run every section of the plan; the speed section runs last, alone on the machine.
     ``timeout`` bounds each task, ``total`` all of them; a task that fails (raises, crashes,
-    hangs) is a failed cell, or for the other sections a failure in the result."""
+    hangs) is a failed cell, or for the other sections a failure in the result. ``executor``
+    runs the tasks instead of the process pool (see run_tasks); the speed section stays here."""
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results, failed = run_tasks(plan, jobs, progress, timeout, total)
+    results, failed = run_tasks(plan, jobs, progress, timeout, total, executor)
     by_kind: dict[str, list[Any]] = {}
     for kind, value in results:
         by_kind.setdefault(kind, []).append(value)
@@ -1154,6 +1159,8 @@ def run_bench(
         "jobs": jobs,
         **_workload_config(plan),
     }
+    if executor is not None:
+        config["executor"] = executor.describe()
     return br.BenchResult(
         created=created,
         duration_s=time.perf_counter() - t0,
