@@ -7,13 +7,15 @@ Use it for a new figure (reports/workload_plots.py, ...)::
     @fs.drawn
     def my_figure(result) -> Figure | None:
         fig, axes = fs.panels(n_panels)          # one panel per problem/workload
-        ...                                       # ax.plot(..., **fs.line(name))
+        styles = fs.OptimizerStyles()
+        ...                                       # ax.plot(..., **styles(optimizer))
         fs.legend_outside(fig, axes)
         return fig
 
 ``my_figure(result)`` then returns SVG bytes (text kept as text, no timestamp), shown inline
-in the HTML at its natural size: labels are ≥ 12 px on screen (9 pt × 4/3), and no figure is
-wider than MAX_WIDTH_IN, so the page never scales it down (tests/test_figures.py checks).
+in the HTML at its natural size: labels are ≥ 12 px on screen (9 pt × 4/3), no figure is
+wider than MAX_WIDTH_IN, so the page never scales it down, and no legend covers a panel
+(``checked`` says which of these a figure breaks; tests/test_figures.py checks every figure).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, NullFormatter
+from matplotlib.ticker import Formatter, LogFormatter, NullFormatter
 
 # The HTML page is 1500 px wide; 1 pt = 4/3 px, so 13.5 in = 1296 px leaves its margins.
 MAX_WIDTH_IN = 13.5
+FORMAT = "svg"  # what a drawn figure returns: its files' extension
 PANEL_W, PANEL_H = 3.3, 2.6
 SMALLEST_FONT_PT = 9.0  # ticks and legends: 12 px at the size shown
 RC: dict[str, Any] = {
@@ -63,6 +66,30 @@ COLORS = [
     "tab:cyan",
     "black",
 ]
+# An optimizer family has one colour in every figure; other lines take the remaining ones.
+FAMILY_COLORS = dict(
+    zip(("SGD", "Momentum", "Nesterov", "Adam", "AMSGrad", "AdamW"), COLORS, strict=False)
+)
+EXTRA_COLORS = COLORS[len(FAMILY_COLORS) :]
+
+
+class OptimizerStyles:
+    """torch solid, a reference that differs from torch dashed, in the family's colour;
+    targets get their own colours, dotted."""
+
+    def __init__(self) -> None:
+        self.extra: dict[str, str] = {}
+
+    def __call__(self, optimizer: str) -> dict:
+        kind, _, fam = optimizer.partition(":")
+        if kind in ("torch", "ref") and fam in FAMILY_COLORS:
+            color = FAMILY_COLORS[fam]
+        else:
+            if optimizer not in self.extra:
+                self.extra[optimizer] = EXTRA_COLORS[len(self.extra) % len(EXTRA_COLORS)]
+            color = self.extra[optimizer]
+        style = {"ref": "--", "torch": "-"}.get(kind, ":")
+        return {"color": color, "linestyle": style, "linewidth": 1.3 if kind == "ref" else 1.7}
 
 
 def drawn(build: Callable[..., Figure | None]) -> Callable[..., bytes | None]:
@@ -95,7 +122,19 @@ def log_scale(ax: Any, axis: str = "y", base: float = 10) -> None:
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log", base=base)
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(LogFormatter(base=base, labelOnlyBase=False))
-    target.set_minor_formatter(NullFormatter())
+    target.set_minor_formatter(_FewDecadeLabels() if base == 10 else NullFormatter())
+
+
+class _FewDecadeLabels(Formatter):
+    """Minor tick labels where the axis shows too few decades for its major ticks to read a
+    value off: all under one decade, 2× and 5× under two, none beyond (they would overlap).
+    Decided at draw time, from the limits the data set."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        lo, hi = sorted(self.axis.get_view_interval())
+        span = math.log10(hi / lo) if lo > 0 else math.inf
+        leading = f"{x:.0e}"[0]
+        return f"{x:g}" if span < 1 or (span < 2 and leading in "25") else ""
 
 
 def svg(fig: Figure, salt: str = "") -> bytes:
@@ -181,6 +220,33 @@ def wrapped(text: str, inches: float) -> str:
 
 
 MIN_LABEL_PX = 10.0
+
+
+def legend_problems(fig: Figure) -> list[str]:
+    """Legends that cover a panel holding data (a legend in an axis-less panel of its own, or
+    outside every panel, is fine)."""
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # lays the figure out: extents are final
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    out = []
+    for legend in legends:
+        box = legend.get_window_extent()
+        for ax in panels:
+            if box.overlaps(ax.get_window_extent()):
+                out.append(f"the legend covers the panel {ax.get_title()!r}")
+    return out
+
+
+def checked(figure_fn: Callable[..., bytes | None], *args: Any) -> tuple[bytes | None, list[str]]:
+    """A ``drawn`` figure's SVG (None: nothing to draw) and everything that keeps a reader
+    from reading it: its legibility at the size the page shows it, a legend over the data."""
+    with matplotlib.rc_context(RC):
+        fig = figure_fn.build(*args)  # type: ignore[attr-defined]
+        if fig is None:
+            return None, []
+        data = svg(fig, figure_fn.__name__)
+        return data, legend_problems(fig) + legibility_problems(data)
 
 
 def legibility_problems(data: bytes) -> list[str]:
