@@ -32,7 +32,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, LogFormatter, NullFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, NullFormatter
 
 # The HTML page is 1500 px wide; 1 pt = 4/3 px, so 13.5 in = 1296 px leaves its margins.
 MAX_WIDTH_IN = 13.5
@@ -117,11 +117,11 @@ def as_png(figure_fn: Callable[..., bytes | None], *args: Any, scale: float = 2.
 
 
 def log_scale(ax: Any, axis: str = "y", base: float = 10) -> None:
-    """A log axis labelled 1e-12 rather than 10 with a superscript −12: a superscript is
-    set at 70 % of the tick size, under MIN_LABEL_PX."""
+    """A log axis labelled 1e-12 and 0.01 rather than 10 with a superscript −12: a superscript
+    is set at 70 % of the tick size, under MIN_LABEL_PX."""
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log", base=base)
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(LogFormatter(base=base, labelOnlyBase=False))
+    target.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))  # as the minor labels
     target.set_minor_formatter(_FewDecadeLabels() if base == 10 else NullFormatter())
 
 
@@ -173,8 +173,11 @@ def svg_size_and_fonts(data: bytes) -> tuple[float, float, float]:
     return width, height, (min(sizes) * 4 / 3 if sizes else math.inf)
 
 
+LEGEND_ROOM = 0.9  # inches panels() leaves below the panels for the legend
+
+
 def panels(
-    n: int, ncols: int = 4, w: float = PANEL_W, h: float = PANEL_H, extra_h: float = 0.9
+    n: int, ncols: int = 4, w: float = PANEL_W, h: float = PANEL_H, extra_h: float = LEGEND_ROOM
 ) -> tuple[Figure, list]:
     """A figure of ``n`` panels in rows of ``ncols`` (room below for the legend), no wider
     than MAX_WIDTH_IN."""
@@ -208,6 +211,21 @@ def legend_outside(fig: Figure, axes: list, where: str = "lower center") -> None
         )
     labels = [wrapped(lab, width) for lab in handles]
     fig.legend(list(handles.values()), labels, loc=f"outside {where}", ncol=ncol)
+    if where.endswith("center"):
+        # Taller than the room panels() left below: grow the figure, or constrained layout
+        # shrinks the panels under the legend (it gave up on the standard report's 12).
+        fig.set_figheight(fig.get_figheight() + max(0.0, legend_height(labels, ncol) - LEGEND_ROOM))
+
+
+def legend_height(labels: list[str], ncol: int) -> float:
+    """Inches a legend of these (wrapped) labels takes in ``ncol`` columns, filled column by
+    column as matplotlib does: each row as tall as its tallest label, 0.5 em between rows."""
+    nrows = math.ceil(len(labels) / ncol)
+    lines = [0] * nrows
+    for i, label in enumerate(labels):
+        lines[i % nrows] = max(lines[i % nrows], label.count("\n") + 1)
+    em = SMALLEST_FONT_PT / 72
+    return (sum(lines) * 1.25 + 0.5 * (nrows - 1)) * em + 0.3
 
 
 # Characters of 9-10 pt text per inch (DejaVu Sans averages ~0.55 em a character).

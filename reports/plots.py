@@ -55,10 +55,11 @@ def _agreement_note(ax, cells: list[br.Cell], floor: float) -> None:
     same = [f"{r.partition(':')[2]} {bench_tables.sci(a.gap, 0)}" for (_, r), a in agree.items()]
     same = [s for s, a in zip(same, agree.values(), strict=True) if a.coincide]
     if same:
+        # Wrapped to the panel: one long line pushed constrained layout past the figure.
         ax.text(
             0.98,
             0.97,
-            "ref ≡ torch: " + ", ".join(same),
+            fs.wrapped("ref ≡ torch: " + ", ".join(same), fs.PANEL_W - 0.9),
             transform=ax.transAxes,
             ha="right",
             va="top",

@@ -151,3 +151,13 @@ def test_workload_figures_pass_the_same_legibility_checks_as_every_figure():
 def test_the_legend_check_catches_a_legend_over_the_data():
     _, problems = fs.checked(reporting.workload_legend_in_a_panel, _workloads())
     assert problems == ["the legend covers the panel 'logreg-breast-cancer'"]
+
+
+@pytest.mark.thorough
+def test_many_coinciding_references_keep_the_legend_below_the_panels():
+    # The standard report's case: every family's reference coincides with torch; the note
+    # on one line pushed constrained layout past the figure and the legend over 4 panels.
+    families = ["SGD", "Momentum", "Nesterov", "Adam", "AMSGrad", "AdamW"]
+    cells = [_cell(f"{kind}:{f}", p) for f in families for kind in ("torch", "ref")
+             for p in ("p", "q", "r", "s", "t")]  # fmt: skip
+    assert fs.checked(plots.loss_curves, _result(cells=cells))[1] == []
