@@ -205,6 +205,11 @@ def prepare(
     else:  # a live class or factory (the Python API)
         tgt = from_object(target, label_of(target), kind, import_path=import_name(target))
     kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
+    if isinstance(spec, ScheduleSpec) and spec.steps_by_index and isinstance(tgt, ScheduleTarget):
+        # timm-style: told the count, not stepped (checks/algorithms/timm_schedules.py)
+        from optcheck.checks.kit.schedules import index_stepped
+
+        tgt = dataclasses.replace(tgt, factory=index_stepped(tgt.factory, tgt.import_path))
     _check_hp(tgt, spec, user, source)
     known = {d.name for d in spec.space} if spec is not None else set(user)
     reference_hp = {k: v for k, v in user.items() if k in known}

@@ -93,7 +93,8 @@ def from_object(
             target: OptimizerTarget | ScheduleTarget = OptimizerTarget(
                 label, obj, import_path=import_path
             )
-        elif issubclass(obj, _SCHEDULER_BASES):
+        elif issubclass(obj, _SCHEDULER_BASES) or kind == "schedule":
+            # --like a schedule vouches for a class outside torch's API (timm's schedulers)
             target = ScheduleTarget(label, obj, import_path=import_path)
         else:
             raise TargetError(
