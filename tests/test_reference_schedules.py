@@ -814,6 +814,7 @@ def test_specs_are_well_formed() -> None:
         "CosineHardRestartsWithWarmup",
         "PolynomialDecayWithWarmup",
         "InverseSqrtWithWarmup",
+        "TimmCosine",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
