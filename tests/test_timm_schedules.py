@@ -47,7 +47,7 @@ def test_cosine_by_hand():
     # A restart found exactly: cycle_mul 3 starts cycles at 0, 1, 4, 13, 40, 121, where
     # log_3(243) rounds to 4.999...
     assert T.cosine(121, 1.0, t_initial=1, cycle_mul=3.0, cycle_limit=9) == 1.0
-    assert T.constraint_cosine({"cycle_mul": 0.5})
+    assert T.constraint_cycles({"cycle_mul": 0.5})
 
 
 @pytest.mark.parametrize("t_in_epochs", [True, False])
