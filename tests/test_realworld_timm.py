@@ -99,3 +99,90 @@ def test_timm_cosine_misses_a_restart_where_its_log_rounds_down():
     assert lrs[40] == pytest.approx(0.1)  # log(81, 3) is exact: that restart is found
     assert lrs[121] == 0.0
     assert T.cosine(121, 0.1, t_initial=1, cycle_mul=3.0, cycle_limit=9) == pytest.approx(0.1)
+
+
+# --- timm.optim (loaded by path as well) ------------------------------------------------------
+
+G = torch.tensor([[0.3, -1.2, 2.0], [0.7, -0.4, 1.5], [-0.9, 0.8, 0.1], [0.2, 0.6, -1.1]])
+THETA = torch.tensor([0.5, -0.25, 1.0], dtype=torch.float64)
+
+
+def _run(cls: type, steps: int = 4, theta: torch.Tensor = THETA, **hp: object) -> list:
+    """θ after each step on the fixed float64 gradients G."""
+    p = torch.nn.Parameter(theta.clone())
+    opt, out = cls([p], **hp), []
+    for g in G[:steps]:
+        p.grad = g.to(torch.float64).clone()
+        opt.step()
+        out.append(p.detach().clone())
+    return out
+
+
+def test_timm_lion_is_chen_et_al_algorithm_2():
+    lr, b1, b2, wd = 0.1, 0.9, 0.99, 0.5
+    theta, m, want = THETA.clone(), torch.zeros(3, dtype=torch.float64), []
+    for g in G.to(torch.float64):
+        theta = theta * (1 - lr * wd) - lr * torch.sign(b1 * m + (1 - b1) * g)
+        m = b2 * m + (1 - b2) * g
+        want.append(theta)
+    got = _run(_timm("Lion"), lr=lr, betas=(b1, b2), weight_decay=wd)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-15)
+
+
+def test_timm_adan_is_xie_et_al_algorithm_1():
+    # Alg. 1 with bias-corrected moments (the authors' code), proximal decay, the first
+    # gradient difference 0; betas as timm names them (weights of the old moments).
+    lr, (b1, b2, b3), eps, wd = 0.05, (0.98, 0.92, 0.99), 1e-8, 0.02
+    theta, want = THETA.clone(), []
+    m, d, n, prev = (torch.zeros(3, dtype=torch.float64) for _ in range(4))
+    for k, g in enumerate(G.to(torch.float64), start=1):
+        diff = g - prev if k > 1 else torch.zeros_like(g)
+        m, d = b1 * m + (1 - b1) * g, b2 * d + (1 - b2) * diff
+        n = b3 * n + (1 - b3) * (g + b2 * diff) ** 2
+        c1, c2, c3 = 1 - b1**k, 1 - b2**k, 1 - b3**k
+        step = (m / c1 + b2 * d / c2) / ((n / c3).sqrt() + eps)
+        theta = (theta - lr * step) / (1 + lr * wd)
+        prev = g
+        want.append(theta)
+    got = _run(_timm("Adan"), lr=lr, betas=(b1, b2, b3), eps=eps, weight_decay=wd)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+
+
+def test_timm_adamw_legacy_is_torchs_adamw():
+    hp = {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-8, "weight_decay": 0.1}
+    got = _run(_timm("AdamWLegacy"), **hp)
+    want = _run(torch.optim.AdamW, **hp, foreach=False)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-15, atol=0)
+
+
+def test_timm_radam_legacy_computes_in_float32_for_float64_parameters():
+    """Finding: RAdamLegacy steps p.float() and copies back, so a float64 parameter carries
+    float32 rounding (1e-8 relative off torch's RAdam) and even lr = 0 moves it."""
+    cls = _timm("RAdamLegacy")
+    (still,) = _run(cls, steps=1, theta=torch.tensor([0.1], dtype=torch.float64)[[0, 0, 0]], lr=0.0)
+    assert still[0].item() == float(torch.tensor(0.1, dtype=torch.float32)) != 0.1
+    got, want = _run(cls, lr=0.05), _run(torch.optim.RAdam, lr=0.05, foreach=False)
+    rel = ((got[-1] - want[-1]).abs() / want[-1].abs()).max().item()
+    assert 1e-10 < rel < 1e-6  # float32's rounding, not an algorithmic difference
+
+
+def test_timm_adabelief_without_rectify_is_zhuang_et_al_algorithm_2():
+    # Alg. 2 with decoupled decay (timm's default) and bias correction; timm's default
+    # rectify=True is the RAdam-rectified variant, not Alg. 2, so the corpus passes
+    # rectify=False.
+    lr, b1, b2, eps, wd = 0.05, 0.9, 0.999, 1e-8, 0.1
+    theta, want = THETA.clone(), []
+    m, s = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    for k, g in enumerate(G.to(torch.float64), start=1):
+        theta = theta * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        s = b2 * s + (1 - b2) * (g - m) ** 2 + eps
+        c1, c2 = 1 - b1**k, 1 - b2**k
+        theta = theta - lr * (m / c1) / ((s / c2).sqrt() + eps)
+        want.append(theta)
+    got = _run(_timm("AdaBelief"), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, rectify=False)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
