@@ -186,3 +186,19 @@ def test_timm_adabelief_without_rectify_is_zhuang_et_al_algorithm_2():
     got = _run(_timm("AdaBelief"), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, rectify=False)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+
+
+def test_timm_nadam_legacy_is_torchs_nadam():
+    # schedule_decay is torch's momentum_decay (Dozat's μ_t = β1(1 − 0.96^(tψ)/2)); coupled
+    # L2 decay, as torch's default.
+    # torch keeps mu_product in its default dtype (float32: 3e-9 relative here), so its NAdam
+    # runs under a float64 default; timm's keeps it as a Python float.
+    got = _run(_timm("NAdamLegacy"), lr=0.05, weight_decay=0.1, schedule_decay=4e-3)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        want = _run(torch.optim.NAdam, lr=0.05, weight_decay=0.1, momentum_decay=4e-3)
+    finally:
+        torch.set_default_dtype(default)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=0)

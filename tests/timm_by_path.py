@@ -1,9 +1,10 @@
-"""timm's schedulers and optimizers, importable without timm/__init__ (which imports torchvision, and
-torchvision 0.28.0 — the one matching torch 2.13.0 — is a CUDA build whose ops fail to register
-on the CPU torch: RuntimeError at import). timm.scheduler and timm.optim's optimizer files need only torch: ``timm``,
-``timm.scheduler`` and ``timm.optim`` are entered as bare packages over the installed files,
-so their modules (relative and absolute imports alike) load from them unchanged. For the realworld
-tests and ``optcheck validate timm_by_path:CosineLRScheduler --like TimmCosine``."""
+"""timm's schedulers and optimizers, importable without timm/__init__, which imports
+torchvision: torchvision 0.28.0 (the one matching torch 2.13.0) is a CUDA build whose ops fail
+to register on the CPU torch (RuntimeError at import). timm.scheduler and timm.optim's
+optimizer files need only torch: ``timm``, ``timm.scheduler`` and ``timm.optim`` are entered
+as bare packages over the installed files, so their modules (relative and absolute imports
+alike) load from them unchanged. For the realworld tests and ``optcheck validate
+timm_by_path:CosineLRScheduler --like TimmCosine``."""
 
 from __future__ import annotations
 
