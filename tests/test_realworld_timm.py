@@ -202,3 +202,24 @@ def test_timm_nadam_legacy_is_torchs_nadam():
         torch.set_default_dtype(default)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+
+
+def test_timm_lamb_is_nvlamb_not_lamb_algorithm_2():
+    """Documented design, not a defect: timm's Lamb is NVIDIA's NVLAMB (its docstring). The
+    step's length is η·‖θ‖ (Alg. 2: η·min(‖θ‖, 10)), the ratio is 1 where ‖θ‖ = 0 (Alg. 2
+    does not move there), and by default it adapts only with weight decay and clips the
+    global gradient norm at 1."""
+    cls, g = _timm("Lamb"), torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    for theta, length in (
+        (torch.full((3,), 20.0, dtype=torch.float64), 0.1 * 20 * 3**0.5),
+        (torch.zeros(3, dtype=torch.float64), None),
+    ):
+        p = torch.nn.Parameter(theta.clone())
+        opt = cls([p], lr=0.1, always_adapt=True, max_grad_norm=None)
+        p.grad = g.clone()
+        opt.step()
+        moved = (p.detach() - theta).norm().item()
+        if length is None:
+            assert moved > 0  # Alg. 2: φ(0) = 0, no move
+        else:
+            assert moved == pytest.approx(length, rel=1e-12)  # Alg. 2: 0.1 · 10
