@@ -95,3 +95,17 @@ def test_validate_takes_a_class_outside_torchs_api_with_like():
     assert good.verdict == "CONFORMS", [(r.id, r.verdict) for r in good.results]
     bad = optcheck.validate(timm_schedules.CosineDecayOneCycleLate, like="TimmCosine")
     assert bad.verdict == "DOES NOT CONFORM"
+
+
+def test_a_scheduler_told_the_count_is_a_usage_error_without_a_record_that_tells_it():
+    from optcheck.suites.hp import ConfigError
+    from optcheck.suites.prepare import prepare
+    from optcheck.suites.target import TargetError
+
+    path = "zoo.timm_schedules:CosineLRScheduler"
+    with pytest.raises(ConfigError, match="--like StepLR drives step"):
+        prepare(path, like="StepLR")
+    with pytest.raises(TargetError, match="told the count"):
+        prepare(path)
+    with pytest.raises(TargetError, match="neither"):  # a class that steps no schedule at all
+        prepare("fractions:Fraction", like="StepLR")
