@@ -202,6 +202,9 @@ class ScheduleSpec:
     # step(metric) decides the lr (ReduceLROnPlateau): closed_form takes ``metrics=``, and
     # the t-driven checks leave it to its own (checks/plateau_checks.py).
     metric_driven: bool = False
+    # the scheduler takes the count itself, step(t) / step_update(t) (timm's): the checks
+    # drive it through the kit's IndexStepped adapter.
+    steps_by_index: bool = False
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -814,6 +814,11 @@ def test_specs_are_well_formed() -> None:
         "CosineHardRestartsWithWarmup",
         "PolynomialDecayWithWarmup",
         "InverseSqrtWithWarmup",
+        "TimmCosine",
+        "TimmPoly",
+        "TimmTanh",
+        "TimmStep",
+        "TimmMultiStep",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():
