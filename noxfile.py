@@ -137,6 +137,7 @@ def realworld(session: nox.Session) -> None:
         "tests/test_realworld.py",
         "tests/test_realworld_repros.py",
         "tests/test_warmup_factories.py",
+        "tests/test_realworld_timm.py",
         *reproductions,
     )
 

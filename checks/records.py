@@ -211,6 +211,9 @@ class ScheduleSpec:
     float_epochs: bool = False
     # keywords also drawn equal to the base lr (eta_min = base: base - eta_min vanishes).
     ties_to_base_lr: tuple[str, ...] = ()
+    # the scheduler takes the count itself, step(t) / step_update(t) (timm's): the checks
+    # drive it through the kit's IndexStepped adapter.
+    steps_by_index: bool = False
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -1,10 +1,11 @@
-"""The benchmark report as Markdown; figures are PNG files next to it (``image_dir``)."""
+"""The benchmark report as Markdown; figures are SVG files next to it (``image_dir``)."""
 
 from __future__ import annotations
 
 from optcheck.reports import bench_result as br
 from optcheck.reports import bench_tables as bt
 from optcheck.reports import escape, workload_report
+from optcheck.reports import figure_style as fs
 from optcheck.reports.compare import Comparison
 
 _MARK = {"bad": "❌ ", "best": "**", "good": "✅ ", "warn": "⚠️ "}
@@ -37,8 +38,7 @@ def render_markdown(
     figs = figures or {}
 
     def img(name: str, alt: str) -> str:
-        ext = "png" if figs.get(name, b"").startswith(b"\x89PNG") else "svg"
-        return f"![{alt}]({image_dir}/{name}.{ext})\n" if name in figs else ""
+        return f"![{alt}]({image_dir}/{name}.{fs.FORMAT})\n" if name in figs else ""
 
     out = ["# optcheck convergence and speed benchmark", ""]
     for k, v in bt.summary(result):
@@ -133,7 +133,7 @@ def render_markdown(
             table(bt.crossval_table(result)),
             "",
         ]
-    out += workload_report.markdown(result, figs, image_dir, table)
+    out += workload_report.markdown(result, img, table)
     if result.failures:
         out += ["## Failed tasks", ""] + [f"- {escape.markdown(f)}" for f in result.failures] + [""]
     if result.notes:

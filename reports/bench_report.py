@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from optcheck.reports import bench_result as br
-from optcheck.reports import plots, workload_plots
+from optcheck.reports import figure_style as fs
+from optcheck.reports import plots
 from optcheck.reports.bench_markdown import render_markdown
 from optcheck.reports.compare import Comparison
 from optcheck.reports.html import render_html
@@ -27,13 +28,11 @@ def write_report(
     """
     out = Path(out_dir)
     figs = plots.figures(result)
-    svgs = workload_plots.figures(result)  # vector: their own names, .svg files
-    md = render_markdown(result, {**figs, **svgs}, comparison, image_dir=FILES_DIR)
-    page = render_html(result, {**figs, **svgs}, comparison)
+    md = render_markdown(result, figs, comparison, image_dir=FILES_DIR)
+    page = render_html(result, figs, comparison)
     written = []
-    for name, data in {**figs, **svgs}.items():
-        ext = "png" if data.startswith(b"\x89PNG") else "svg"
-        path = out / FILES_DIR / f"{name}.{ext}"
+    for name, data in figs.items():
+        path = out / FILES_DIR / f"{name}.{fs.FORMAT}"
         write_atomic(path, data)
         written.append(path)
     for name, text in ((MD_NAME, md), (HTML_NAME, page)):

@@ -146,7 +146,8 @@ def summary(result: br.BenchResult) -> list[tuple[str, str]]:
         ("Created", f"{result.created} (schema {result.schema} v{result.schema_version})"),
         (
             "Duration",
-            f"{result.duration_s:.0f} s on {c.get('jobs')} worker processes"
+            f"{result.duration_s:.0f} s on "
+            + (c.get("executor") or f"{c.get('jobs')} worker processes")
             + (" — quick mode" if c.get("quick") else ""),
         ),
         (
@@ -511,10 +512,8 @@ def _metric(i: br.Interval, digits: int = 4) -> str:
     return plain(i, 1.0, f".{digits}f")
 
 
-def _mark_best(
-    cells: list[br.WorkloadCell], key: object
-) -> dict[int, str | None]:  # index -> mark
-    """"bad" for failed cells and --targets failing validation (never best); "best" for the
+def _mark_best(cells: list[br.WorkloadCell], key: object) -> dict[int, str | None]:  # index -> mark
+    """ "bad" for failed cells and --targets failing validation (never best); "best" for the
     lowest key among the rest."""
     marks: dict[int, str | None] = {}
     ranked = []

@@ -7,13 +7,15 @@ Use it for a new figure (reports/workload_plots.py, ...)::
     @fs.drawn
     def my_figure(result) -> Figure | None:
         fig, axes = fs.panels(n_panels)          # one panel per problem/workload
-        ...                                       # ax.plot(..., **fs.line(name))
+        styles = fs.OptimizerStyles()
+        ...                                       # ax.plot(..., **styles(optimizer))
         fs.legend_outside(fig, axes)
         return fig
 
 ``my_figure(result)`` then returns SVG bytes (text kept as text, no timestamp), shown inline
-in the HTML at its natural size: labels are ≥ 12 px on screen (9 pt × 4/3), and no figure is
-wider than MAX_WIDTH_IN, so the page never scales it down (tests/test_figures.py checks).
+in the HTML at its natural size: labels are ≥ 12 px on screen (9 pt × 4/3), no figure is
+wider than MAX_WIDTH_IN, so the page never scales it down, and no legend covers a panel
+(``checked`` says which of these a figure breaks; tests/test_figures.py checks every figure).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, NullFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, NullFormatter
 
 # The HTML page is 1500 px wide; 1 pt = 4/3 px, so 13.5 in = 1296 px leaves its margins.
 MAX_WIDTH_IN = 13.5
+FORMAT = "svg"  # what a drawn figure returns: its files' extension
 PANEL_W, PANEL_H = 3.3, 2.6
 SMALLEST_FONT_PT = 9.0  # ticks and legends: 12 px at the size shown
 RC: dict[str, Any] = {
@@ -63,6 +66,30 @@ COLORS = [
     "tab:cyan",
     "black",
 ]
+# An optimizer family has one colour in every figure; other lines take the remaining ones.
+FAMILY_COLORS = dict(
+    zip(("SGD", "Momentum", "Nesterov", "Adam", "AMSGrad", "AdamW"), COLORS, strict=False)
+)
+EXTRA_COLORS = COLORS[len(FAMILY_COLORS) :]
+
+
+class OptimizerStyles:
+    """torch solid, a reference that differs from torch dashed, in the family's colour;
+    targets get their own colours, dotted."""
+
+    def __init__(self) -> None:
+        self.extra: dict[str, str] = {}
+
+    def __call__(self, optimizer: str) -> dict:
+        kind, _, fam = optimizer.partition(":")
+        if kind in ("torch", "ref") and fam in FAMILY_COLORS:
+            color = FAMILY_COLORS[fam]
+        else:
+            if optimizer not in self.extra:
+                self.extra[optimizer] = EXTRA_COLORS[len(self.extra) % len(EXTRA_COLORS)]
+            color = self.extra[optimizer]
+        style = {"ref": "--", "torch": "-"}.get(kind, ":")
+        return {"color": color, "linestyle": style, "linewidth": 1.3 if kind == "ref" else 1.7}
 
 
 def drawn(build: Callable[..., Figure | None]) -> Callable[..., bytes | None]:
@@ -90,12 +117,24 @@ def as_png(figure_fn: Callable[..., bytes | None], *args: Any, scale: float = 2.
 
 
 def log_scale(ax: Any, axis: str = "y", base: float = 10) -> None:
-    """A log axis labelled 1e-12 rather than 10 with a superscript −12: a superscript is
-    set at 70 % of the tick size, under MIN_LABEL_PX."""
+    """A log axis labelled 1e-12 and 0.01 rather than 10 with a superscript −12: a superscript
+    is set at 70 % of the tick size, under MIN_LABEL_PX."""
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log", base=base)
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(LogFormatter(base=base, labelOnlyBase=False))
-    target.set_minor_formatter(NullFormatter())
+    target.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))  # as the minor labels
+    target.set_minor_formatter(_FewDecadeLabels() if base == 10 else NullFormatter())
+
+
+class _FewDecadeLabels(Formatter):
+    """Minor tick labels where the axis shows too few decades for its major ticks to read a
+    value off: all under one decade, 2× and 5× under two, none beyond (they would overlap).
+    Decided at draw time, from the limits the data set."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        lo, hi = sorted(self.axis.get_view_interval())
+        span = math.log10(hi / lo) if lo > 0 else math.inf
+        leading = f"{x:.0e}"[0]
+        return f"{x:g}" if span < 1 or (span < 2 and leading in "25") else ""
 
 
 def svg(fig: Figure, salt: str = "") -> bytes:
@@ -134,8 +173,11 @@ def svg_size_and_fonts(data: bytes) -> tuple[float, float, float]:
     return width, height, (min(sizes) * 4 / 3 if sizes else math.inf)
 
 
+LEGEND_ROOM = 0.9  # inches panels() leaves below the panels for the legend
+
+
 def panels(
-    n: int, ncols: int = 4, w: float = PANEL_W, h: float = PANEL_H, extra_h: float = 0.9
+    n: int, ncols: int = 4, w: float = PANEL_W, h: float = PANEL_H, extra_h: float = LEGEND_ROOM
 ) -> tuple[Figure, list]:
     """A figure of ``n`` panels in rows of ``ncols`` (room below for the legend), no wider
     than MAX_WIDTH_IN."""
@@ -169,6 +211,21 @@ def legend_outside(fig: Figure, axes: list, where: str = "lower center") -> None
         )
     labels = [wrapped(lab, width) for lab in handles]
     fig.legend(list(handles.values()), labels, loc=f"outside {where}", ncol=ncol)
+    if where.endswith("center"):
+        # Taller than the room panels() left below: grow the figure, or constrained layout
+        # shrinks the panels under the legend (it gave up on the standard report's 12).
+        fig.set_figheight(fig.get_figheight() + max(0.0, legend_height(labels, ncol) - LEGEND_ROOM))
+
+
+def legend_height(labels: list[str], ncol: int) -> float:
+    """Inches a legend of these (wrapped) labels takes in ``ncol`` columns, filled column by
+    column as matplotlib does: each row as tall as its tallest label, 0.5 em between rows."""
+    nrows = math.ceil(len(labels) / ncol)
+    lines = [0] * nrows
+    for i, label in enumerate(labels):
+        lines[i % nrows] = max(lines[i % nrows], label.count("\n") + 1)
+    em = SMALLEST_FONT_PT / 72
+    return (sum(lines) * 1.25 + 0.5 * (nrows - 1)) * em + 0.3
 
 
 # Characters of 9-10 pt text per inch (DejaVu Sans averages ~0.55 em a character).
@@ -181,6 +238,33 @@ def wrapped(text: str, inches: float) -> str:
 
 
 MIN_LABEL_PX = 10.0
+
+
+def legend_problems(fig: Figure) -> list[str]:
+    """Legends that cover a panel holding data (a legend in an axis-less panel of its own, or
+    outside every panel, is fine)."""
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # lays the figure out: extents are final
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    out = []
+    for legend in legends:
+        box = legend.get_window_extent()
+        for ax in panels:
+            if box.overlaps(ax.get_window_extent()):
+                out.append(f"the legend covers the panel {ax.get_title()!r}")
+    return out
+
+
+def checked(figure_fn: Callable[..., bytes | None], *args: Any) -> tuple[bytes | None, list[str]]:
+    """A ``drawn`` figure's SVG (None: nothing to draw) and everything that keeps a reader
+    from reading it: its legibility at the size the page shows it, a legend over the data."""
+    with matplotlib.rc_context(RC):
+        fig = figure_fn.build(*args)  # type: ignore[attr-defined]
+        if fig is None:
+            return None, []
+        data = svg(fig, figure_fn.__name__)
+        return data, legend_problems(fig) + legibility_problems(data)
 
 
 def legibility_problems(data: bytes) -> list[str]:

@@ -1,8 +1,7 @@
-"""The benchmark report as one self-contained HTML page (PNG figures inlined as base64)."""
+"""The benchmark report as one self-contained HTML page (SVG figures inline)."""
 
 from __future__ import annotations
 
-import base64
 import html
 
 from optcheck.reports import bench_result as br
@@ -42,14 +41,10 @@ def _table(t: bt.Table) -> str:
 
 def _img(figs: dict[str, bytes], name: str, alt: str) -> str:
     """The figure inline, as vector SVG at its natural size (figure_style keeps it narrower
-    than the page); a PNG (an older renderer's) as a data URI."""
+    than the page)."""
     if name not in figs:
         return ""
-    data = figs[name]
-    if data.startswith(b"\x89PNG"):
-        b64 = base64.b64encode(data).decode("ascii")
-        return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"></p>'
-    return f'<figure role="img" aria-label="{html.escape(alt)}">{inline_svg(data)}</figure>'
+    return f'<figure role="img" aria-label="{html.escape(alt)}">{inline_svg(figs[name])}</figure>'
 
 
 def render_html(
@@ -169,7 +164,7 @@ def render_html(
             "cross-validation derives (optcheck.checks.tolerance; ≤ 1 agrees).</p>",
             _table(bt.crossval_table(result)),
         ]
-    parts += workload_report.html_section(result, figs, _table)
+    parts += workload_report.html_section(result, lambda n, a: _img(figs, n, a), _table)
     if result.failures:
         parts += ["<h2>Failed tasks</h2><ul>", *(f"<li>{e(f)}</li>" for f in result.failures)]
         parts.append("</ul>")

@@ -14,39 +14,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from optcheck.reports import bench_result as br
-from optcheck.reports import bench_tables
+from optcheck.reports import bench_tables, workload_plots
 from optcheck.reports import figure_style as fs
 from optcheck.reports.profiles import METRICS, performance_profile
 
-FAMILY_COLORS = {
-    "SGD": "tab:blue",
-    "Momentum": "tab:orange",
-    "Nesterov": "tab:green",
-    "Adam": "tab:red",
-    "AMSGrad": "tab:purple",
-    "AdamW": "tab:brown",
-}
-EXTRA_COLORS = ["tab:pink", "tab:gray", "tab:olive", "tab:cyan", "black"]
 SUBOPT = "(f − f*)/(f0 − f*)"
-
-
-class _Styles:
-    """torch solid, a reference that differs from torch dashed, in the family's colour;
-    targets get their own colours, dotted."""
-
-    def __init__(self) -> None:
-        self.extra: dict[str, str] = {}
-
-    def __call__(self, optimizer: str) -> dict:
-        kind, _, fam = optimizer.partition(":")
-        if kind in ("torch", "ref") and fam in FAMILY_COLORS:
-            color = FAMILY_COLORS[fam]
-        else:
-            if optimizer not in self.extra:
-                self.extra[optimizer] = EXTRA_COLORS[len(self.extra) % len(EXTRA_COLORS)]
-            color = self.extra[optimizer]
-        style = {"ref": "--", "torch": "-"}.get(kind, ":")
-        return {"color": color, "linestyle": style, "linewidth": 1.3 if kind == "ref" else 1.7}
 
 
 def _clip(values: list[float | None], floor: float) -> np.ndarray:
@@ -83,10 +55,11 @@ def _agreement_note(ax, cells: list[br.Cell], floor: float) -> None:
     same = [f"{r.partition(':')[2]} {bench_tables.sci(a.gap, 0)}" for (_, r), a in agree.items()]
     same = [s for s, a in zip(same, agree.values(), strict=True) if a.coincide]
     if same:
+        # Wrapped to the panel: one long line pushed constrained layout past the figure.
         ax.text(
             0.98,
             0.97,
-            "ref ≡ torch: " + ", ".join(same),
+            fs.wrapped("ref ≡ torch: " + ", ".join(same), fs.PANEL_W - 0.9),
             transform=ax.transAxes,
             ha="right",
             va="top",
@@ -102,7 +75,7 @@ def loss_curves(result: br.BenchResult) -> Figure | None:
     if not problems:
         return None
     floor = bench_tables.floor(result)
-    styles = _Styles()
+    styles = fs.OptimizerStyles()
     fig, axes = fs.panels(len(problems))
     for ax, p in zip(axes, problems, strict=True):
         mine = [c for c in cells if c.problem == p]
@@ -169,7 +142,7 @@ def profiles(result: br.BenchResult) -> Figure | None:
         return None
     # A reference coinciding with torch would double every step of torch's profile.
     cells = bench_tables.shown_cells(cells, bench_tables.floor(result))
-    styles = _Styles()
+    styles = fs.OptimizerStyles()
     fig, axes = fs.panels(len(METRICS), ncols=3, w=4.2, h=3.0)
     cell_of = {c.optimizer: c for c in cells}
     for ax, metric in zip(axes, METRICS, strict=True):
@@ -244,7 +217,7 @@ def theory(result: br.BenchResult) -> Figure | None:
 def reddi(result: br.BenchResult) -> Figure | None:
     if not result.reddi:
         return None
-    styles = _Styles()
+    styles = fs.OptimizerStyles()
     fig, (left, right) = fs.panels(2, ncols=2, w=5.2, h=3.2)
     shown, same = _reddi_lines(result.reddi)
     for r in shown:
@@ -411,8 +384,8 @@ FIGURES = {
     "theory": theory,
     "reddi": reddi,
     "speed": speed,
+    **workload_plots.FIGURES,
 }
-FORMAT = "svg"
 
 
 def figures(result: br.BenchResult) -> dict[str, bytes]:

@@ -1,9 +1,9 @@
-"""The real-workload section of the benchmark report, in Markdown and in HTML; its figures are
-SVG (optcheck.reports.workload_plots), files next to the Markdown, inlined in the HTML."""
+"""The real-workload section of the benchmark report, in Markdown and in HTML. Its figures
+(optcheck.reports.workload_plots) are placed by the caller's ``figure(name, alt)``, the one
+the report's other figures go through."""
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Callable
 
@@ -45,14 +45,14 @@ def protocol(result: br.BenchResult) -> str:
 
 
 def markdown(
-    result: br.BenchResult, figs: dict[str, bytes], image_dir: str, table: Callable[[bt.Table], str]
+    result: br.BenchResult,
+    figure: Callable[[str, str], str],
+    table: Callable[[bt.Table], str],
 ) -> list[str]:
     if not result.workload_cells:
         return []
     out = [f"## {TITLE}", "", protocol(result), "", table(bt.workloads_table(result)), ""]
-    for name, alt in FIGURES:
-        if name in figs:
-            out += [f"![{alt}]({image_dir}/{name}.svg)", ""]
+    out += [figure(name, alt) for name, alt in FIGURES]
     for name, t in bt.workload_tables(result).items():
         out += [f"### {name}", "", table(t), ""]
     out += ["### lr sensitivity (final validation metric, tuning seed)", "",
@@ -62,17 +62,16 @@ def markdown(
 
 
 def html_section(
-    result: br.BenchResult, figs: dict[str, bytes], table: Callable[[bt.Table], str]
+    result: br.BenchResult,
+    figure: Callable[[str, str], str],
+    table: Callable[[bt.Table], str],
 ) -> list[str]:
     if not result.workload_cells:
         return []
     e = html.escape
     out = [f"<h2>{e(TITLE)}</h2>", f'<p class="muted">{e(protocol(result))}</p>',
            table(bt.workloads_table(result))]  # fmt: skip
-    for name, alt in FIGURES:
-        if name in figs:
-            data = base64.b64encode(figs[name]).decode("ascii")
-            out.append(f'<p><img alt="{e(alt)}" src="data:image/svg+xml;base64,{data}"></p>')
+    out += [figure(name, alt) for name, alt in FIGURES]
     for name, t in bt.workload_tables(result).items():
         out += [f"<h3>{e(name)}</h3>", table(t)]
     out += ["<h3>lr sensitivity (final validation metric, tuning seed)</h3>",

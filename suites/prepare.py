@@ -40,7 +40,7 @@ from optcheck.checks.target import OptimizerTarget, ScheduleTarget, import_name
 from optcheck.reference.space import Choice, Dimension, Flag, Int, IntList, Pair, Real
 from optcheck.reference.spec import Variant
 from optcheck.suites.hp import MAX_SECONDS, ConfigError, Word, parse_hp
-from optcheck.suites.target import TargetError, from_object, label_of, load
+from optcheck.suites.target import TargetError, from_object, label_of, load, told_the_count
 
 VALIDATE_PROFILE = "ci"
 # The lr contract checks use without a spec (checks.kit.contract.LR_WITHOUT_SPEC).
@@ -205,6 +205,16 @@ def prepare(
     else:  # a live class or factory (the Python API)
         tgt = from_object(target, label_of(target), kind, import_path=import_name(target))
     kind = "optimizer" if isinstance(tgt, OptimizerTarget) else "schedule"
+    if isinstance(spec, ScheduleSpec) and not spec.steps_by_index and told_the_count(tgt.factory):
+        raise ConfigError(
+            f"{tgt.label} is told the count (step(epoch), step_update(n)): --like "
+            f"{spec.name} drives step() alone; use a record that tells it (--like TimmCosine, ...)"
+        )
+    if isinstance(spec, ScheduleSpec) and spec.steps_by_index and isinstance(tgt, ScheduleTarget):
+        # timm-style: told the count, not stepped (checks/algorithms/timm_schedules.py)
+        from optcheck.checks.kit.schedules import index_stepped
+
+        tgt = dataclasses.replace(tgt, factory=index_stepped(tgt.factory, tgt.import_path))
     _check_hp(tgt, spec, user, source)
     known = {d.name for d in spec.space} if spec is not None else set(user)
     reference_hp = {k: v for k, v in user.items() if k in known}

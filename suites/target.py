@@ -77,6 +77,14 @@ def is_scheduler_class(obj: Any) -> bool:
     return inspect.isclass(obj) and issubclass(obj, _SCHEDULER_BASES)
 
 
+def told_the_count(obj: Any) -> bool:
+    """A scheduler class outside torch's API that is told the count: timm's ``step(epoch)``
+    and ``step_update(num_updates)``."""
+    return inspect.isclass(obj) and all(
+        callable(getattr(obj, m, None)) for m in ("step", "step_update")
+    )
+
+
 def load(path: str, kind: str | None = None) -> OptimizerTarget | ScheduleTarget:
     """``kind`` ("optimizer" or "schedule") comes from --like; it decides what a plain
     function is taken for. Classes say what they are by their base class."""
@@ -93,12 +101,19 @@ def from_object(
             target: OptimizerTarget | ScheduleTarget = OptimizerTarget(
                 label, obj, import_path=import_path
             )
-        elif issubclass(obj, _SCHEDULER_BASES):
+        elif issubclass(obj, _SCHEDULER_BASES) or (kind == "schedule" and told_the_count(obj)):
+            # --like a schedule vouches for a class outside torch's API (timm's schedulers)
             target = ScheduleTarget(label, obj, import_path=import_path)
         else:
+            hint = (
+                ": it is told the count (step(epoch), step_update(n)); validate it --like a "
+                "record that tells it (TimmCosine, ...)"
+                if told_the_count(obj)
+                else ""
+            )
             raise TargetError(
                 f"{label} is a class but neither a torch.optim.Optimizer nor an LRScheduler "
-                "subclass"
+                f"subclass{hint}"
             )
     elif callable(obj):
         factory_kind = kind or "optimizer"

@@ -597,7 +597,6 @@ def _workload_cell(workload: str, cfg: Any, settings: WorkloadSettings) -> br.Wo
     )
 
 
-
 def check_available(names: list[str]) -> None:
     """Fail now, with one line, where a worker would fail later: scikit-learn missing (found,
     not imported: that takes a second) or a corpus file missing (read: milliseconds)."""

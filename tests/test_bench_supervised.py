@@ -19,6 +19,7 @@ from zoo import tasks
 
 from optcheck.suites import pool
 from optcheck.suites.cli import main
+from optcheck.suites.dask_executor import WORKER_DIED
 
 TESTS = Path(__file__).parent
 
@@ -63,16 +64,35 @@ def test_the_pool_has_a_whole_run_limit_and_leaves_no_worker_behind():
 
 
 @pytest.mark.thorough  # (the pool test above probes the same crash, exit and hang in 3 s)
-def test_a_crashing_and_a_hanging_target_are_failed_cells_in_a_saved_report(tmp_path, capsys):
-    """CrashesAfterFirstStep passes the first build-and-step and segfaults in its cells;
-    HangsInEveryStep hangs in that first step. torch's SGD beside them is benchmarked. One
-    job: a worker for the first steps, one for the tasks (the crash is the last task)."""
+@pytest.mark.parametrize(
+    ("hangs", "executor", "crash", "hang"),
+    [
+        (  # hangs in its first build-and-step, in a pool worker before the run
+            "HangsInEveryStep",
+            ["--jobs", "1"],
+            "the worker process running it was killed by SIGSEGV",
+            "building and stepping it once failed: timed out after 5 s (--timeout)",
+        ),
+        (  # hangs in its cell, on the Dask cluster
+            "HangsAfterFirstStep",
+            ["--dask", "--workers", "2"],
+            WORKER_DIED,
+            "timed out after 5 s (--timeout)",
+        ),
+    ],
+)
+def test_a_crashing_and_a_hanging_target_are_failed_cells_in_a_saved_report(
+    hangs, executor, crash, hang, tmp_path, capsys
+):
+    """CrashesAfterFirstStep passes the first build-and-step of a --target and segfaults in
+    its cells; torch's SGD beside it and the hanging target is benchmarked, on the process pool
+    (one job: the crash is the last task) and on a local Dask cluster."""
     out = tmp_path / "out"
     code = main(
         ["bench", "--quick", "--problems", "quad-diag2d", "--optimizers", "torch:SGD"]
         + ["--target", "zoo.hostile:CrashesAfterFirstStep"]
-        + ["--target", "zoo.hostile:HangsInEveryStep"]
-        + ["--sections", "convergence", "--timeout", "5", "--jobs", "1", "--quiet"]
+        + ["--target", f"zoo.hostile:{hangs}"]
+        + ["--sections", "convergence", "--timeout", "5", *executor, "--quiet"]
         + ["--out", str(out)]
     )  # fmt: skip
     err = capsys.readouterr().err
@@ -80,10 +100,8 @@ def test_a_crashing_and_a_hanging_target_are_failed_cells_in_a_saved_report(tmp_
     assert "Traceback" not in err
     cells = {c["optimizer"]: c for c in json.loads((out / "bench.json").read_text())["cells"]}
     assert cells["torch:SGD"]["error"] is None and cells["torch:SGD"]["runs"]
-    crash = cells["target:zoo.hostile:CrashesAfterFirstStep"]["error"]
-    assert crash == "the worker process running it was killed by SIGSEGV"
-    hang = cells["target:zoo.hostile:HangsInEveryStep"]["error"]
-    assert hang == "building and stepping it once failed: timed out after 5 s (--timeout)"
+    assert cells["target:zoo.hostile:CrashesAfterFirstStep"]["error"] == crash
+    assert cells[f"target:zoo.hostile:{hangs}"]["error"] == hang
     assert "violation: target:zoo.hostile:CrashesAfterFirstStep on quad-diag2d" in err
     assert (out / "bench.html").is_file()
 

@@ -342,7 +342,7 @@ def test_float16_adam_turns_a_zero_first_gradient_into_nan():
 
 
 @pytest.mark.parametrize(
-    "name", every_nth([n for n in CROSSVALIDATED if n not in EMULATES_BFLOAT16], 3)
+    "name", every_nth([n for n in CROSSVALIDATED if n not in EMULATES_BFLOAT16], 5)
 )
 def test_low_precision_cases_mostly_lie_inside_the_model(name):
     spec = OPTIMIZERS[name]
@@ -353,10 +353,12 @@ def test_low_precision_cases_mostly_lie_inside_the_model(name):
     inside = []
 
     # A statement about the case strategy, not a property: one fixed random sample, or it is a
-    # coin toss near the threshold (40-draw samples range 0.7-1.0 for Adam and Adafactor).
-    # Not derandomize: that mode front-loads boundary cases, which are not what it counts.
+    # coin toss near the threshold. hypothesis's first draws are its simplest, so a short sample
+    # over-counts corner cases: with the parameter kinds, 40 draws gave 0.65 for Adam where 100
+    # give 0.86-0.97 (seeds 0-2; 300 draws: 0.91). Not derandomize: that mode front-loads
+    # boundary cases, which are not what it counts.
     @hypothesis.seed(0)
-    @hypothesis.settings(max_examples=40, database=None, deadline=None)
+    @hypothesis.settings(max_examples=100, database=None, deadline=None)
     @hypothesis.given(case_strategy(ctx, spec, "float16", ("constant",), 3))
     def count(case):
         inside.append(T.case_tolerance(model, case.rounded("float16"), "float16").outside is None)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from optcheck.reports import bench_result as br
-from optcheck.reports import bench_tables, plots
+from optcheck.reports import bench_tables, plots, workload_plots
 from optcheck.reports import figure_style as fs
 from optcheck.suites import bench
+from tests.test_workloads import _cell as workload_cell
+from tests.test_workloads import _result as workload_result
 from tests.zoo import reporting
 
 FLOOR = 1e-12
@@ -125,3 +127,37 @@ def test_theory_is_drawn_as_measured_over_predicted():
                        [10, 20], 0.01, [0], [0.0])  # fmt: skip
     svg = plots.theory(_result(theory=[row])).decode()
     assert "measured / predicted rate" in svg and "bound ±1%" in svg
+
+
+def _workloads() -> br.BenchResult:
+    fails = "DOES NOT CONFORM (optcheck validate --like Adam: 1 violations, 0 errors, 9 passed)"
+    cells = [workload_cell("torch:Adam", 0.03, 40), workload_cell("torch:SGD", 0.02, 20),
+             workload_cell("target:x:Adam", 0.01, 10, fails)]  # fmt: skip
+    return workload_result(cells)
+
+
+def test_workload_figures_pass_the_same_legibility_checks_as_every_figure():
+    result = _workloads()
+    assert set(workload_plots.FIGURES) <= set(plots.FIGURES)  # one figure path
+    for name, figure in workload_plots.FIGURES.items():
+        data, problems = fs.checked(figure, result)
+        assert problems == [], name  # label size, width, legend outside the panels
+        svg = data.decode()
+        assert "torch:SGD" in svg  # text stays text
+        assert "⚠ fails optcheck" in svg  # a target failing validation says so in the legend
+
+
+@pytest.mark.thorough
+def test_the_legend_check_catches_a_legend_over_the_data():
+    _, problems = fs.checked(reporting.workload_legend_in_a_panel, _workloads())
+    assert problems == ["the legend covers the panel 'logreg-breast-cancer'"]
+
+
+@pytest.mark.thorough
+def test_many_coinciding_references_keep_the_legend_below_the_panels():
+    # The standard report's case: every family's reference coincides with torch; the note
+    # on one line pushed constrained layout past the figure and the legend over 4 panels.
+    families = ["SGD", "Momentum", "Nesterov", "Adam", "AMSGrad", "AdamW"]
+    cells = [_cell(f"{kind}:{f}", p) for f in families for kind in ("torch", "ref")
+             for p in ("p", "q", "r", "s", "t")]  # fmt: skip
+    assert fs.checked(plots.loss_curves, _result(cells=cells))[1] == []

@@ -176,3 +176,19 @@ def test_identify_runs_on_a_target_without_lr():
 
     result = identify_here("zoo.standins:RelativeStep", cases=1)
     assert not result.failure and result.candidates, result.summary
+
+
+def test_nadam_constant_gradient_draws_decay_only_where_it_can_be_decoupled():
+    """timm's NAdamLegacy has no decoupled_weight_decay keyword: the check's decoupled branch
+    (λ > 0) reached it as coupled decay, so g' varied from step 2 on and the constant-gradient
+    form was a false alarm. λ > 0 is drawn only where the target can be told to decouple."""
+    from zoo.standins import CoupledOnlyNAdam
+
+    from optcheck.checks.catalog import OPTIMIZERS
+    from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute
+    from optcheck.checks.target import OptimizerTarget
+
+    target = OptimizerTarget("CoupledOnlyNAdam", CoupledOnlyNAdam)
+    ctx = Context(target, OPTIMIZERS["NAdam"], settings=Settings(max_examples=6))
+    result = execute(CHECKS["nadam.constant_gradient"], ctx)
+    assert result.verdict == "pass", result.evidence

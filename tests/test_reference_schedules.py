@@ -815,6 +815,11 @@ def test_specs_are_well_formed() -> None:
         "PolynomialDecayWithWarmup",
         "InverseSqrtWithWarmup",
         "WarmupStableDecay",
+        "TimmCosine",
+        "TimmPoly",
+        "TimmTanh",
+        "TimmStep",
+        "TimmMultiStep",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():

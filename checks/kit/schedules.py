@@ -161,6 +161,47 @@ def torch_schedule_target(name: str) -> ScheduleTarget:
     return ScheduleTarget(f"torch {name}", factory, import_path=path)
 
 
+class IndexStepped:
+    """A scheduler that is told the count (timm's ``step(epoch)`` / ``step_update(n)``) behind
+    torch's ``step()``: the t-th call passes t, the epoch or update count timm's train loop
+    has just reached, to ``step`` or, with ``t_in_epochs=False``, to ``step_update``."""
+
+    def __init__(self, inner: Any, by_update: bool):
+        self.inner, self.by_update, self.count = inner, by_update, 0
+
+    def step(self) -> None:
+        self.count += 1
+        if self.by_update:
+            self.inner.step_update(self.count)
+        else:
+            self.inner.step(self.count)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.count = int(state["count"])
+        self.inner.load_state_dict(state["inner"])
+
+
+def index_stepped(factory: Callable[..., Any], import_path: str | None = None) -> Any:
+    """``factory`` (a timm-style scheduler class) as a torch-style one: built the same way,
+    stepped through IndexStepped. Snippets build it the same way."""
+
+    def make(optimizer: torch.optim.Optimizer, **params: Any) -> IndexStepped:
+        by_update = not params.get("t_in_epochs", True)
+        return IndexStepped(factory(optimizer, **params), by_update)
+
+    make.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
+    if import_path and ":" in import_path:
+        module, _, attr = import_path.partition(":")
+        make.__optcheck_import__ = (  # type: ignore[attr-defined]
+            f"from optcheck.checks.kit.schedules import index_stepped\n"
+            f"from {module} import {attr}\nmake_schedule = index_stepped({attr})"
+        )
+    return make
+
+
 class ReferenceSchedule(torch.optim.lr_scheduler.LRScheduler):
     """A spec's closed form as an LRScheduler, so the oracle is a target like any other (the
     checks must pass on it): lr_t = closed_form(last_epoch, initial_lr, **params), and the

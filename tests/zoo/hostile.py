@@ -158,3 +158,18 @@ class CrashesAfterFirstStep(torch.optim.SGD):
         if self._steps > 1:
             ctypes.string_at(0)
         return super().step(closure)
+
+
+class HangsAfterFirstStep(torch.optim.SGD):
+    """Passes optcheck bench's first build-and-step of a --target, then hangs in its cells,
+    having written its process id to $OPTCHECK_TEST_MARK (when set)."""
+
+    def step(self, closure: Any = None) -> Any:
+        self._steps = getattr(self, "_steps", 0) + 1
+        if self._steps > 1:
+            mark = os.environ.get("OPTCHECK_TEST_MARK")
+            if mark:
+                with open(mark, "w") as fh:
+                    fh.write(str(os.getpid()))
+            _hang()
+        return super().step(closure)

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from optcheck.reference.spec import Hyper
 from optcheck.reports import bench_result as br
 from optcheck.reports import figure_style as fs
+from optcheck.reports import workload_plots
 
 
 def amsgrad_bytes_without_vmax(hp: Hyper, itemsize: int) -> float:
@@ -50,4 +51,13 @@ def too_wide(result: br.BenchResult) -> Figure:
     """20 inches wide: the page scales it down, and its labels with it."""
     fig = Figure(figsize=(20, 3))
     fig.subplots().plot([1, 2], [1, 2])
+    return fig
+
+
+@fs.drawn
+def workload_legend_in_a_panel(result: br.BenchResult) -> Figure:
+    """The workload loss figure with its legend moved over the first panel's data."""
+    fig = workload_plots.loss_steps.build(result)
+    fig.legends.clear()
+    fig.axes[0].legend(loc="center")
     return fig

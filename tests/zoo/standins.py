@@ -56,3 +56,19 @@ class RefusesUnknownKeywords(torch.optim.SGD):
         if kwargs:
             raise TypeError(f"unknown keyword arguments: {sorted(kwargs)}")
         super().__init__(params, lr=lr)
+
+
+class CoupledOnlyNAdam(torch.optim.NAdam):
+    """torch's NAdam without the decoupled_weight_decay keyword: weight decay is always
+    coupled (L2 added to the gradient), as in timm's NAdamLegacy."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, momentum_decay, foreach=False)
