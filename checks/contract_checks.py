@@ -1044,22 +1044,71 @@ def _expect_frozen(
                 )
 
 
+def _per_element(value: Any, p: torch.Tensor) -> bool:
+    return torch.is_tensor(value) and value.is_floating_point() and value.shape == p.shape
+
+
+def _initial_state_drift(ctx: Context, case: ContractCase) -> list[str]:
+    """The state entries whose nonzero starting values alone moved a zero parameter: after one
+    step at θ = 0, g = 0 (which creates the state), every floating per-element state entry is
+    set to zero and θ back to zero; if the remaining steps then keep θ at zero, the step's
+    arithmetic keeps zero at zero and only the initial values moved it. Empty if that is not
+    so (or there is no nonzero entry)."""
+    params0, grads = case.problem.arrays()
+    params = make_params(params0, torch_dtype(ctx), ctx.settings.device)
+    opt = maker(ctx, case.hp)(params)
+    set_grads(params, grads[0])
+    opt.step()
+    started = []
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            for key, value in (opt.state.get(p) or {}).items():  # in place, not state_of's copy
+                if key != "step" and _per_element(value, p):
+                    if torch.count_nonzero(value):
+                        started.append(f"state['{key}'] of tensor {i}")
+                    value.zero_()
+            p.zero_()
+    for gs in grads[1:]:
+        set_grads(params, gs)
+        opt.step()
+        if any(torch.count_nonzero(p.detach()) for p in params):
+            return []
+    return started if len(grads) > 1 else []
+
+
 @check(id="contract.zero_params", title="zero parameters with zero gradients stay zero")
 def zero_params(ctx: Context) -> CheckResult:
-    """θ = 0 and g = 0 at every step: momentum, moments and (decay of zero) are all zero, so
-    nothing may move. With a spec, only tensors the reference keeps at zero are checked."""
+    """θ = 0 and g = 0 at every step: with moments that start at zero, momentum, moments and
+    (decay of zero) are all zero, so nothing may move. What is claimed is that the step keeps
+    zero at zero, not how the state starts: a moment that starts nonzero by design (Yogi's
+    ``initial_accumulator``, jettify/pytorch-optimizer#77) moves θ, and without a spec that
+    is judged conforming when zeroing the state after the first step stops the motion (see
+    ``_initial_state_drift``); noise or 0/0 in the step still fails. With a spec, only tensors
+    the reference keeps at zero are checked, and the reference's own start decides."""
     preflight(ctx)
     dtype, device = torch_dtype(ctx), ctx.settings.device
+    drifts: set[str] = set()
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         ref = reference_trajectory(ctx, case.hp, params0, grads)
         got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
         why = "parameters and gradients are all zero"
-        _expect_frozen(ctx, case, params0, grads, got, ref, why)
+        try:
+            _expect_frozen(ctx, case, params0, grads, got, ref, why)
+        except Violation:
+            if ref is not None or not (started := _initial_state_drift(ctx, case)):
+                raise
+            drifts.update(s.split(" of ")[0] for s in started)
 
-    problem = problems(zero=True)
-    return run_property(ctx, cases(ctx, problem), prop)
+    problem = problems(zero=True, min_steps=2)
+    result = run_property(ctx, cases(ctx, problem), prop)
+    if result.verdict == "pass" and drifts:
+        result.detail += (
+            f"; θ moved only through the nonzero initial values of {', '.join(sorted(drifts))}"
+            " (a design the generic contract does not judge; --like judges it)"
+        )
+    return result
 
 
 @check(id="contract.zero_lr", title="lr = 0 leaves parameters unchanged", needs=("lr",))

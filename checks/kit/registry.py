@@ -323,6 +323,9 @@ def run_property(
         else:
             seen["n"] += 1
 
+    given = hypothesis.given(cases)(test)
+    for case in getattr(cases, "explicit", list)():  # cases every run must contain
+        given = hypothesis.example(case)(given)
     runner = hypothesis.settings(
         max_examples=max_examples or s.max_examples,
         derandomize=s.derandomize,
@@ -331,7 +334,7 @@ def run_property(
         print_blob=False,
         suppress_health_check=list(hypothesis.HealthCheck),
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
-    )(hypothesis.given(cases)(test))
+    )(given)
     if not s.derandomize:
         runner = hypothesis.seed(s.seed)(runner)
     try:
@@ -346,6 +349,22 @@ def run_property(
             evidence.case = describe_case(seen["case"])
         return violated(check_, evidence, seen["n"])
     return passed(check_, f"{seen['n']} cases", seen["n"])
+
+
+def first_draw(strategy: st.SearchStrategy[Any]) -> Any:
+    """The first value a derandomized run draws from ``strategy``: a fixed case, not shrunk."""
+    return hypothesis.find(
+        strategy,
+        lambda _: True,
+        settings=hypothesis.settings(
+            max_examples=1,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[hypothesis.Phase.generate],
+            suppress_health_check=list(hypothesis.HealthCheck),
+        ),
+    )
 
 
 def describe_case(case: Any) -> dict[str, Any]:

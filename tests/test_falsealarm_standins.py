@@ -1,0 +1,36 @@
+"""Stand-ins for torch-optimizer 0.3.0's open false alarms and its miss (tests/realworld.toml):
+each fails without its fix and needs no real package."""
+
+from __future__ import annotations
+
+from optcheck.checks.kit.registry import CHECKS, execute
+from optcheck.suites.prepare import prepare
+
+
+def _run(path: str, check_id: str, **settings):
+    ctx = prepare(path, **settings).context
+    return execute(CHECKS[check_id], ctx)
+
+
+def test_coupled_decay_into_grad_is_found_without_hp_in_every_run():
+    """QHAdam writes coupled weight decay into p.grad: only weight_decay > 0 with the default
+    decouple_weight_decay=False shows it. Left to random draws it was missed; the switch
+    plans put every switch both ways in every check, so even 2 cases find it."""
+    result = _run("zoo.standins:CoupledDecayIntoGrad", "contract.grad_unchanged", max_examples=2)
+    assert result.verdict == "violation", result.detail
+    assert "modified p.grad" in result.evidence.message
+
+
+def test_a_moment_that_starts_nonzero_by_design_is_not_a_zero_params_violation():
+    """Yogi starts its moments at 1e-6: θ = 0 with g = 0 moves, by the authors' design. The
+    step keeps zero at zero once the state is zero, which is what the check claims."""
+    result = _run("zoo.standins:MomentStartsNonzero", "contract.zero_params", max_examples=3)
+    assert result.verdict == "pass", result.detail
+    assert "state['exp_avg']" in result.detail
+
+
+def test_a_target_that_needs_create_graph_is_not_applicable_with_the_reason():
+    """Adahessian refuses p.grad without an autograd graph: every check raised at step 1."""
+    result = _run("zoo.standins:NeedsCreateGraph", "contract.zero_params", max_examples=2)
+    assert result.verdict == "skip", result.detail
+    assert "create_graph=True" in result.detail
