@@ -34,3 +34,13 @@ def test_a_target_that_needs_create_graph_is_not_applicable_with_the_reason():
     result = _run("zoo.standins:NeedsCreateGraph", "contract.zero_params", max_examples=2)
     assert result.verdict == "skip", result.detail
     assert "create_graph=True" in result.detail
+
+
+def test_a_final_lr_relative_to_the_constructor_lr_is_not_an_lr_change_violation():
+    """AdaBound keeps its constructor lr as the unit of final_lr: two constructions with the
+    same group['lr'] schedule differ by design, and a change of group['lr'] does take effect.
+    Reading self.defaults['lr'] instead (zoo SGDLearningRateFromDefaults) is still caught by
+    tests/test_contract_checks.py."""
+    result = _run("zoo.standins:FinalLrRelativeToInitial", "contract.lr_change", max_examples=4)
+    assert result.verdict == "pass", result.detail
+    assert "depends on the constructor lr" in result.detail

@@ -151,3 +151,25 @@ class MomentStartsNonzero(torch.optim.Optimizer):
                 v_hat = state["exp_avg_sq"] / (1 - beta2**t)
                 p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
         return None
+
+
+class FinalLrRelativeToInitial(torch.optim.SGD):
+    """AdaBound's bound (torch-optimizer 0.3.0, after Luo et al.'s code): the step is clipped
+    to final_lr × lr / base_lr, base_lr the constructor's lr, so a scheduler's decay scales the
+    bound too. The run depends on the constructor lr by design; group['lr'] is read at every
+    step."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, final_lr: float = 0.1):
+        super().__init__(params, lr=lr)
+        for group in self.param_groups:
+            group["final_lr"] = final_lr
+        self.base_lrs = [group["lr"] for group in self.param_groups]
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group, base_lr in zip(self.param_groups, self.base_lrs, strict=True):
+            bound = group["final_lr"] * group["lr"] / base_lr
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.sub_((group["lr"] * p.grad).clamp(-bound, bound))
+        return None
