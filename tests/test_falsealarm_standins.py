@@ -44,3 +44,28 @@ def test_a_final_lr_relative_to_the_constructor_lr_is_not_an_lr_change_violation
     result = _run("zoo.standins:FinalLrRelativeToInitial", "contract.lr_change", max_examples=4)
     assert result.verdict == "pass", result.detail
     assert "depends on the constructor lr" in result.detail
+
+
+def _variant_run(variant: str, check_id: str):
+    from optcheck.checks.catalog import OPTIMIZERS
+    from optcheck.checks.kit.registry import Context, Settings
+    from optcheck.checks.reference_optimizer import reference_factory
+    from optcheck.checks.target import OptimizerTarget
+
+    record = OPTIMIZERS["AdaBelief"]
+    chosen = record.variant(variant)
+    target = OptimizerTarget(variant, reference_factory(record, chosen.fn))
+    ctx = Context(target=target, spec=record, variant=chosen, settings=Settings(max_examples=3))
+    return execute(CHECKS[check_id], ctx)
+
+
+def test_a_variant_keeps_only_the_invariants_its_own_formula_satisfies():
+    """--like AdaBelief:coupled-decay applied decay.decoupled_pure (and the closed forms
+    written for decoupled decay) to a target that is exactly the variant: three violations.
+    A variant carries what it keeps in its formula: an invariant its reference fails is
+    skipped with that reason; one it keeps still runs (eps-outside-s keeps decoupled decay)."""
+    broken = _variant_run("coupled-decay", "decay.decoupled_pure")
+    assert broken.verdict == "skip", broken.detail
+    assert "does not keep this invariant" in broken.detail
+    kept = _variant_run("eps-outside-s", "decay.decoupled_pure")
+    assert kept.verdict == "pass", kept.detail
