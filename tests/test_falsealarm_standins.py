@@ -69,3 +69,33 @@ def test_a_variant_keeps_only_the_invariants_its_own_formula_satisfies():
     assert "does not keep this invariant" in broken.detail
     kept = _variant_run("eps-outside-s", "decay.decoupled_pure")
     assert kept.verdict == "pass", kept.detail
+
+
+def test_a_variants_tolerance_is_derived_from_the_variants_formula():
+    """torch-optimizer's Lamb --like LAMB:no-bias-correction, shrunk case: β1 = 0, η = 1 and
+    a 0-d θ0 = 0.3456 land step 1 within round-off of θ = 0 (reference exactly 0, target
+    -1.3e-17), so step 2 takes the other side of the ‖θ‖ > 0 branch (22.4 apart). The engine
+    widens an undecidable branch, but the bound was run on LAMB's own step, where the two
+    sides lie 1.0 apart: tolerance 2, a violation. Run on the variant's step it covers it."""
+    import numpy as np
+
+    from optcheck.checks import tolerance
+    from optcheck.checks.catalog import OPTIMIZERS
+    from optcheck.checks.kit.registry import Context
+    from optcheck.checks.target import OptimizerTarget
+
+    record = OPTIMIZERS["LAMB"]
+    ctx = Context(
+        target=OptimizerTarget("x", lambda params, **hp: None),
+        spec=record,
+        variant=record.variant("no-bias-correction"),
+    )
+    model = ctx.error_model
+    hp = {"lr": 1.0, "betas": (0.0, 0.999), "eps": 1e-6, "weight_decay": 0.0, "maximize": False}
+    g = np.array(0.588554539519644)
+    got = [[np.array(-1.0e-17)], [np.array(-1.29623e-17)]]  # the target's θ after each step
+    tol = tolerance.tolerance(
+        model, [np.array(0.345584192064786)], [[g], [g]], [hp], None, "float64", observed=got
+    )
+    assert tol.outside is None
+    assert tol.theta[1][0] > 22.3654 + 1.3e-17

@@ -25,7 +25,7 @@ from optcheck.checks.kit.harness import sparse_gradients
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.spec import Variant
+from optcheck.reference.spec import ErrorModel, Variant
 
 Kind = Literal["optimizer", "schedule"]
 
@@ -111,6 +111,18 @@ class Context:
         if isinstance(self.spec, ScheduleSpec):
             return self.spec.closed_form
         raise NotApplicable("needs --like to name a reference")
+
+    @property
+    def error_model(self) -> ErrorModel | None:
+        """The record's error model run on the formula compared with: the --like variant's
+        step where one is named. On the record's own step, a branch the variant takes within
+        round-off of its boundary (LAMB:no-bias-correction at ‖θ‖ = 0, reference exactly 0,
+        target 1e-17) was bounded by another formula's two sides, and read as a violation."""
+        model = self.spec.error_model if isinstance(self.spec, OptimizerRecord) else None
+        if model is None or self.variant is None:
+            return model
+        name = f"{model.name}:{self.variant.name}"
+        return dataclasses.replace(model, name=name, step=self.variant.fn)
 
 
 @dataclass(frozen=True)
