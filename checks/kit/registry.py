@@ -365,10 +365,12 @@ def run_property(
             seen["n"] += 1
 
     given = hypothesis.given(cases)(test)
-    for case in getattr(cases, "explicit", list)():  # cases every run must contain
+    explicit = getattr(cases, "explicit", list)()  # cases every run must contain
+    for case in explicit:
         given = hypothesis.example(case)(given)
     runner = hypothesis.settings(
-        max_examples=max_examples or s.max_examples,
+        # the fixed cases count toward the run's examples: the same number of cases in all
+        max_examples=max(1, (max_examples or s.max_examples) - len(explicit)),
         derandomize=s.derandomize,
         database=None,
         deadline=None,
