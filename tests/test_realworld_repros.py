@@ -340,3 +340,15 @@ def _tensors(state: object) -> list[torch.Tensor]:
     if isinstance(state, (list, tuple)):
         return [t for v in state for t in _tensors(v)]
     return []
+
+
+def test_adafactor_raises_on_a_four_dimensional_parameter():
+    """torch-optimizer's Adafactor factors the second moment of a ≥ 2-D parameter but joins
+    the column factor with ``unsqueeze(0)``, right only for 2-D: a conv weight (channels-last,
+    the kind contract.param_kinds draws, or contiguous) makes step() raise."""
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        w = torch.nn.Parameter(torch.ones(2, 3, 2, 3, dtype=torch.float64))
+        w = torch.nn.Parameter(w.detach().to(memory_format=fmt))
+        (w * torch.arange(36.0, dtype=torch.float64).view(2, 3, 2, 3)).sum().backward()
+        with pytest.raises(RuntimeError, match="must match the size"):
+            _cls("torch_optimizer:Adafactor")([w], lr=None, relative_step=True).step()
