@@ -99,3 +99,21 @@ def test_a_variants_tolerance_is_derived_from_the_variants_formula():
     )
     assert tol.outside is None
     assert tol.theta[1][0] > 22.3654 + 1.3e-17
+
+
+def test_switch_plans_meet_every_switch_both_ways_and_alone_where_it_constructs():
+    """torch's SGD: nesterov needs momentum, and fused with foreach is refused, so neither
+    fits every plan; each still meets both of its values in some plan the constructor takes."""
+    import torch
+
+    from optcheck.checks.kit.contract import switch_plans
+    from optcheck.checks.kit.registry import Context
+    from optcheck.checks.target import OptimizerTarget
+
+    plans = switch_plans(Context(OptimizerTarget("SGD", torch.optim.SGD)))
+    assert plans[0]["weight_decay"] == 0 and plans[0]["nesterov"] is False
+    for name in ("momentum", "weight_decay", "nesterov", "maximize", "foreach", "fused"):
+        values = {repr(plan[name]) for plan in plans if name in plan}
+        assert len(values) >= 2, (name, values)
+    assert {**plans[0], "weight_decay": 1e-2} in plans  # decay on alone, coupled as by default
+    assert not any(p["nesterov"] and not p.get("momentum") for p in plans)
