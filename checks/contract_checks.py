@@ -541,13 +541,17 @@ params_a, params_b = make_params(), make_params()
 expected = run(make(params_a), params_a, range(len(GRADS)), lrs=LRS)
 got = run(make(params_b, lr={hp_b.get("lr")!r}), params_b, range(len(GRADS)), lrs=LRS)
 """ + compare_lines("expected", "got")
-        expect_same(
-            run_a,
-            run_b,
-            f"the same group['lr'] schedule with constructor lr {case.hp.get('lr')!r} vs "
-            f"{hp_b.get('lr')!r} gives different runs: step() does not use group['lr']",
-            lambda: snippet(ctx, case.hp, params0, grads, body),
-        )
+        if not same(run_a, run_b) and _later_lr_takes_effect(ctx, case, run_a):
+            relative.append(case.hp.get("lr"))
+        else:
+            expect_same(
+                run_a,
+                run_b,
+                f"the same group['lr'] schedule with constructor lr {case.hp.get('lr')!r} vs "
+                f"{hp_b.get('lr')!r} gives different runs, and a later change of "
+                "group['lr'] changes nothing: step() does not use group['lr']",
+                lambda: snippet(ctx, case.hp, params0, grads, body),
+            )
         ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=schedule)
         if ref is None:
             return
@@ -572,12 +576,36 @@ assert torch.equal(before, traj[{k}][{i}]), "moved although group['lr'] was set 
                     snippet=snippet(ctx, case.hp, params0, grads, body),
                 )
 
+    relative: list[Any] = []
     problem = problems(min_steps=2, max_steps=5)
     extra = _lr_change_extra(ctx)
     result = run_property(ctx, cases(ctx, problem, extra=extra), prop)
+    if result.verdict == "pass" and relative:
+        result.detail += (
+            "; the run also depends on the constructor lr (kept as a unit, as AdaBound's "
+            "final_lr × lr / initial lr), while changes of group['lr'] take effect"
+        )
     if result.verdict == "pass" and record_of(ctx) is None:
         result.detail += "; the switch to lr = 0 is not checked without a spec (--like)"
     return result
+
+
+def _later_lr_takes_effect(ctx: Context, case: ContractCase, run_a: Trajectory) -> bool:
+    """Whether setting group['lr'] to another value before the last step changes that step.
+    The check's first observable assumes step() takes nothing from the constructor lr; a
+    target may keep it as a unit by design (AdaBound scales its final lr by the scheduled
+    lr over the constructor's, as Luo et al.'s code does), and then what the contract claims,
+    that a change of group['lr'] takes effect, is asked directly. Reading a cached lr instead
+    of group['lr'] (self.defaults) changes nothing here and is still a violation."""
+    params0, grads = case.problem.arrays()
+    schedule = list(case.extra["schedule"])
+    last = schedule[-1]
+    schedule[-1] = 2.0 * last if last else float(case.extra["constructor_lr_b"])
+    moved = run_torch(
+        maker(ctx, case.hp), params0, grads, dtype=torch_dtype(ctx),
+        device=ctx.settings.device, lrs=schedule,
+    )  # fmt: skip
+    return same(run_a[:-1], moved[:-1]) and not same(run_a[-1], moved[-1])
 
 
 def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
@@ -1044,22 +1072,71 @@ def _expect_frozen(
                 )
 
 
+def _per_element(value: Any, p: torch.Tensor) -> bool:
+    return torch.is_tensor(value) and value.is_floating_point() and value.shape == p.shape
+
+
+def _initial_state_drift(ctx: Context, case: ContractCase) -> list[str]:
+    """The state entries whose nonzero starting values alone moved a zero parameter: after one
+    step at θ = 0, g = 0 (which creates the state), every floating per-element state entry is
+    set to zero and θ back to zero; if the remaining steps then keep θ at zero, the step's
+    arithmetic keeps zero at zero and only the initial values moved it. Empty if that is not
+    so (or there is no nonzero entry)."""
+    params0, grads = case.problem.arrays()
+    params = make_params(params0, torch_dtype(ctx), ctx.settings.device)
+    opt = maker(ctx, case.hp)(params)
+    set_grads(params, grads[0])
+    opt.step()
+    started = []
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            for key, value in (opt.state.get(p) or {}).items():  # in place, not state_of's copy
+                if key != "step" and _per_element(value, p):
+                    if torch.count_nonzero(value):
+                        started.append(f"state['{key}'] of tensor {i}")
+                    value.zero_()
+            p.zero_()
+    for gs in grads[1:]:
+        set_grads(params, gs)
+        opt.step()
+        if any(torch.count_nonzero(p.detach()) for p in params):
+            return []
+    return started if len(grads) > 1 else []
+
+
 @check(id="contract.zero_params", title="zero parameters with zero gradients stay zero")
 def zero_params(ctx: Context) -> CheckResult:
-    """θ = 0 and g = 0 at every step: momentum, moments and (decay of zero) are all zero, so
-    nothing may move. With a spec, only tensors the reference keeps at zero are checked."""
+    """θ = 0 and g = 0 at every step: with moments that start at zero, momentum, moments and
+    (decay of zero) are all zero, so nothing may move. What is claimed is that the step keeps
+    zero at zero, not how the state starts: a moment that starts nonzero by design (Yogi's
+    ``initial_accumulator``, jettify/pytorch-optimizer#77) moves θ, and without a spec that
+    is judged conforming when zeroing the state after the first step stops the motion (see
+    ``_initial_state_drift``); noise or 0/0 in the step still fails. With a spec, only tensors
+    the reference keeps at zero are checked, and the reference's own start decides."""
     preflight(ctx)
     dtype, device = torch_dtype(ctx), ctx.settings.device
+    drifts: set[str] = set()
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         ref = reference_trajectory(ctx, case.hp, params0, grads)
         got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
         why = "parameters and gradients are all zero"
-        _expect_frozen(ctx, case, params0, grads, got, ref, why)
+        try:
+            _expect_frozen(ctx, case, params0, grads, got, ref, why)
+        except Violation:
+            if ref is not None or not (started := _initial_state_drift(ctx, case)):
+                raise
+            drifts.update(s.split(" of ")[0] for s in started)
 
-    problem = problems(zero=True)
-    return run_property(ctx, cases(ctx, problem), prop)
+    problem = problems(zero=True, min_steps=2)
+    result = run_property(ctx, cases(ctx, problem), prop)
+    if result.verdict == "pass" and drifts:
+        result.detail += (
+            f"; θ moved only through the nonzero initial values of {', '.join(sorted(drifts))}"
+            " (a design the generic contract does not judge; --like judges it)"
+        )
+    return result
 
 
 @check(id="contract.zero_lr", title="lr = 0 leaves parameters unchanged", needs=("lr",))

@@ -14,7 +14,7 @@ that updates are not all lost in the params' rounding (|θ|·u per step).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -70,9 +70,9 @@ def _model(ctx: Context) -> tuple[OptimizerRecord, ErrorModel]:
     spec = ctx.spec
     if not isinstance(spec, OptimizerRecord):
         raise NotApplicable("cross-validation needs an optimizer spec (--like)")
-    if spec.error_model is None:
+    if (model := ctx.error_model) is None:
         raise NotApplicable(f"no error model for {spec.name} yet (its record has none)")
-    return spec, spec.error_model
+    return spec, model
 
 
 def case_strategy(
@@ -325,7 +325,7 @@ def closure_trajectory(ctx: Context) -> CheckResult:
 def _agrees(ctx: Context, model: ErrorModel, step: StepFn, case: S.Case, dtype: str) -> bool | None:
     """Does the target follow ``step`` on ``case``? None when the case is outside the model."""
     rounded = case.rounded(dtype)
-    tol = T.case_tolerance(model, rounded, dtype)
+    tol = T.case_tolerance(replace(model, step=step), rounded, dtype)  # the candidate's bound
     if tol.outside:
         return None
     try:

@@ -340,7 +340,7 @@ def optimizer_lr_reference(ctx: Context) -> CheckResult:
 
     _refuse_closure_only(ctx)
     spec = ctx.spec
-    model = spec.error_model
+    model = ctx.error_model  # the --like variant's formula where one is named
     if model is None:
         raise NotApplicable(f"no error model for {spec.name} (its record has none)")
 

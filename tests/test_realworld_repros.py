@@ -192,13 +192,57 @@ def test_yogi_moves_zero_parameters_under_zero_gradients():
     """Yogi starts both moments at ``initial_accumulator`` (1e-6), not at m0 = 0 (Zaheer et
     al. 2018, Alg. 2), so with θ = 0 and g = 0 the first step moves θ by about -η·m̂/√v̂.
     Not a defect: the authors' own TensorFlow code does the same (jettify/pytorch-optimizer
-    #77); contract.zero_params reporting it is a false alarm not yet fixed, so Yogi is not in
-    tests/realworld.toml."""
+    #77). contract.zero_params judges the step, not the start: with the state zeroed after
+    the first step, θ stays at zero (below), so Yogi conforms in tests/realworld.toml."""
     p = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
     opt = _cls("torch_optimizer:Yogi")([p], lr=1e-2)
     p.grad = torch.zeros(3, dtype=torch.float64)
     opt.step()
     assert (p.detach() < 0).all(), p
+    with torch.no_grad():
+        p.zero_()
+        for key in ("exp_avg", "exp_avg_sq"):
+            opt.state[p][key].zero_()
+    opt.step()
+    assert not p.detach().any(), p
+
+
+def test_adamp_sgdp_swats_raise_on_a_transposed_weight():
+    """``x.view(x.size(0), -1)`` on the gradient (AdamP's and SGDP's projection, SWATS's
+    flattening): a non-contiguous parameter, such as a transposed weight, gets a gradient of
+    the same strides from autograd, and step() raises."""
+    for path in ("torch_optimizer:AdamP", "torch_optimizer:SGDP", "torch_optimizer:SWATS"):
+        w = torch.nn.Parameter(torch.ones(2, 3, dtype=torch.float64).t())
+        (w * torch.arange(6.0, dtype=torch.float64).view(3, 2)).sum().backward()
+        assert not w.grad.is_contiguous()
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            _cls(path)([w], lr=1e-2).step()
+
+
+def test_apollo_state_joins_the_autograd_graph_and_a_checkpoint_does_not_resume():
+    """Apollo's step() runs without torch.no_grad(); with weight_decay > 0, ``grad.add(p)``
+    tracks p, so state['exp_avg_grad'] becomes a tensor with a graph that grows every step.
+    Saved with torch.save and loaded, it is a leaf that requires grad, and the next step's
+    in-place update raises; the uninterrupted run steps on."""
+    cls = _cls("torch_optimizer:Apollo")
+
+    def fresh() -> tuple[torch.nn.Parameter, torch.optim.Optimizer]:
+        p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+        return p, cls([p], lr=1e-2, weight_decay=0.1)
+
+    p, opt = fresh()
+    p.grad = G.clone()
+    opt.step()
+    assert opt.state[p]["exp_avg_grad"].grad_fn is not None
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    q, resumed = fresh()
+    resumed.load_state_dict(torch.load(buffer))
+    q.grad = G.clone()
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        resumed.step()
+    opt.step()  # the uninterrupted run
 
 
 def test_radam_computes_in_float32_for_float64_parameters():
@@ -296,3 +340,15 @@ def _tensors(state: object) -> list[torch.Tensor]:
     if isinstance(state, (list, tuple)):
         return [t for v in state for t in _tensors(v)]
     return []
+
+
+def test_adafactor_raises_on_a_four_dimensional_parameter():
+    """torch-optimizer's Adafactor factors the second moment of a ≥ 2-D parameter but joins
+    the column factor with ``unsqueeze(0)``, right only for 2-D: a conv weight (channels-last,
+    the kind contract.param_kinds draws, or contiguous) makes step() raise."""
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        w = torch.nn.Parameter(torch.ones(2, 3, 2, 3, dtype=torch.float64))
+        w = torch.nn.Parameter(w.detach().to(memory_format=fmt))
+        (w * torch.arange(36.0, dtype=torch.float64).view(2, 3, 2, 3)).sum().backward()
+        with pytest.raises(RuntimeError, match="must match the size"):
+            _cls("torch_optimizer:Adafactor")([w], lr=None, relative_step=True).step()

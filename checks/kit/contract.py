@@ -30,7 +30,13 @@ from optcheck.checks.kit.harness import (
     sparse_from_now,
     to_numpy,
 )
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation, limits_of
+from optcheck.checks.kit.registry import (
+    Context,
+    NotApplicable,
+    Violation,
+    first_draw,
+    limits_of,
+)
 from optcheck.checks.kit.strategies import (
     KIND_LAYOUT,
     LAYOUT_SHAPES,
@@ -282,6 +288,61 @@ def explored(ctx: Context) -> dict[str, st.SearchStrategy[Any]]:
     return out
 
 
+# The value a switch takes in the all-switched plan: a middle decay and momentum of the ranges
+# _switched_on draws from; an implementation flag forced on.
+SWITCHED_ON = {"decay": 1e-2, "momentum": 0.9}
+
+
+def _flipped(name: str, default: Any) -> Any:
+    """The non-default side of a switch (a flag, a zero decay or momentum), or None if the
+    keyword is no switch."""
+    if isinstance(default, bool):
+        return not default
+    if default is None and name in IMPLEMENTATION_FLAGS:
+        return True
+    if _real(default) and default == 0:
+        return next((v for k, v in SWITCHED_ON.items() if k in name), None)
+    return None
+
+
+def switch_plans(ctx: Context) -> list[dict[str, Any]]:
+    """Constructor keywords run in every check whatever is drawn, so each switch (a flag, a
+    zero decay or momentum) is met both ways and each alone: every switch at its default;
+    each one flipped alone, the others at their defaults; then all flipped at once (a flip
+    the constructor rejects in that combination, as nesterov without momentum, goes into a
+    further plan). Random draws met weight_decay > 0 with the default coupled decay only by
+    chance: QHAdam's in-place decay of p.grad was missed in 25 derandomized draws."""
+    if record_of(ctx) is not None:
+        return []
+    defaults = _constructor_defaults(ctx)
+    drawn = explored(ctx)
+    flips = {
+        name: value
+        for name, default in defaults.items()
+        if name in drawn and (value := _flipped(name, default)) is not None
+    }
+    lr = {"lr": LR_WITHOUT_SPEC.default} if ctx.target.accepts("lr") else {}
+
+    def constructs(plan: dict[str, Any]) -> bool:
+        return _constructs(ctx, {**lr, **plan, **ctx.settings.fixed_hp})
+
+    at_default = {name: defaults[name] for name in flips}
+    plans = [at_default]
+    plans += [p for name, v in flips.items() if constructs(p := {**at_default, name: v})]
+    if len(flips) < 2:
+        return plans if flips else []
+    left = dict(flips)
+    while left:
+        plan = dict(at_default)
+        for name, value in list(left.items()):
+            if constructs({**plan, name: value}):
+                plan[name] = left.pop(name)
+        if plan == at_default:
+            break  # flips rejected even alone are left to the random draws
+        plans.append(plan)
+    return plans
+
+
 def describe_exploration(ctx: Context) -> str | None:
     """One line for the report: what the exploration draws and what it holds."""
     defaults = _constructor_defaults(ctx)
@@ -290,7 +351,8 @@ def describe_exploration(ctx: Context) -> str | None:
         return None
     held = [f"{k} ({why})" for k, why in HELD_FLAGS.items() if k in defaults]
     line = f"no --like: the contract draws the constructor's {', '.join(sorted(drawn))}"
-    line += " around their defaults (flags both ways, zero decay and momentum on)"
+    line += " around their defaults (flags both ways, zero decay and momentum on; each"
+    line += " switch both ways in every check)"
     return line + (f"; held at their defaults: {', '.join(held)}" if held else "")
 
 
@@ -331,8 +393,24 @@ def cases(
             f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
             "(contract.param_kinds)"
         )
-    skip = [k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k)]
+    skip = tuple(k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k))
+    strategy = _case_strategy(ctx, problem, overrides, extra, skip)
+    # One case per switch plan runs first in every check (run_property's explicit phase).
+    plans = switch_plans(ctx)
+    strategy.explicit = lambda: [  # type: ignore[attr-defined]
+        first_draw(_case_strategy(ctx, problem, {**plan, **(overrides or {})}, extra, skip))
+        for plan in plans
+    ]
+    return strategy
 
+
+def _case_strategy(
+    ctx: Context,
+    problem: st.SearchStrategy[Problem],
+    overrides: Mapping[str, Any] | None,
+    extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None,
+    skip: tuple[str, ...],
+) -> st.SearchStrategy[ContractCase]:
     @st.composite
     def draw_case(draw: st.DrawFn) -> ContractCase:
         hp = draw(hp_strategy(ctx, overrides))
@@ -451,7 +529,31 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
             f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
             "as LBFGS evaluates it many times); the contract drives step() with .grad set"
         )
+    if (needs := _second_order_refusal(ctx, hp)) is not None:
+        raise NotApplicable(
+            f"step() needs gradients with a graph (loss.backward(create_graph=True), as "
+            f"Hessian-trace optimizers such as Adahessian do): {needs}; the checks feed fixed "
+            "gradients, which have none"
+        )
     return opt
+
+
+def _second_order_refusal(ctx: Context, hp: Mapping[str, Any] | None) -> str | None:
+    """The first line of step()'s refusal when the gradient has no autograd graph (Adahessian
+    computes Hessian-vector products from p.grad), else None: any other outcome is left to
+    the checks."""
+    params = make_params(
+        [np.ones(fit_shape(limits_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
+    )
+    opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    try:
+        opt.step()
+    except Exception as exc:  # noqa: BLE001 - only the create_graph refusal is judged here
+        if "create_graph" in str(exc):
+            return first_line(exc)
+    return None
 
 
 @dataclass(frozen=True)

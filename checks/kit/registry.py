@@ -25,7 +25,7 @@ from optcheck.checks.kit.harness import sparse_gradients
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.spec import Variant
+from optcheck.reference.spec import ErrorModel, Variant
 
 Kind = Literal["optimizer", "schedule"]
 
@@ -112,6 +112,18 @@ class Context:
             return self.spec.closed_form
         raise NotApplicable("needs --like to name a reference")
 
+    @property
+    def error_model(self) -> ErrorModel | None:
+        """The record's error model run on the formula compared with: the --like variant's
+        step where one is named. On the record's own step, a branch the variant takes within
+        round-off of its boundary (LAMB:no-bias-correction at ‖θ‖ = 0, reference exactly 0,
+        target 1e-17) was bounded by another formula's two sides, and read as a violation."""
+        model = self.spec.error_model if isinstance(self.spec, OptimizerRecord) else None
+        if model is None or self.variant is None:
+            return model
+        name = f"{model.name}:{self.variant.name}"
+        return dataclasses.replace(model, name=name, step=self.variant.fn)
+
 
 @dataclass(frozen=True)
 class Check:
@@ -187,6 +199,35 @@ def runs_without_lr(ctx: Context) -> bool:
 
 def execute(check_: Check, ctx: Context) -> CheckResult:
     """Run one check; skips for missing keywords; an exception from the check is an error."""
+    if (broken := _variant_breaks(check_, ctx)) is not None:
+        return skipped(check_, broken)
+    return _execute(check_, ctx)
+
+
+def _variant_breaks(check_: Check, ctx: Context) -> str | None:
+    """Why the --like variant does not keep this invariant of its record, or None if it does.
+    The variant carries what it keeps in its own formula: the invariant runs first on the
+    variant's reference (a ReferenceOptimizer), and one the reference itself fails is not
+    the variant's (AdaBelief:coupled-decay is no decoupled decay, so decay.decoupled_pure
+    and the closed forms written for decoupled decay do not hold for it)."""
+    if not check_.invariant or ctx.variant is None or not isinstance(ctx.spec, OptimizerRecord):
+        return None
+    from optcheck.checks.reference_optimizer import reference_factory  # it imports the kit
+
+    ref = OptimizerTarget(
+        label=f"{ctx.spec.name}:{ctx.variant.name} (reference)",
+        factory=reference_factory(ctx.spec, ctx.variant.fn),
+    )
+    probe = _execute(check_, dataclasses.replace(ctx, target=ref))
+    if probe.verdict != "violation":  # a crash or skip of the probe leaves it to the target
+        return None
+    return (
+        f"the variant {ctx.variant.name} does not keep this invariant of {ctx.spec.name}: its "
+        f"own reference fails it ({probe.detail.splitlines()[0][:120] if probe.detail else ''})"
+    )
+
+
+def _execute(check_: Check, ctx: Context) -> CheckResult:
     start = time.perf_counter()
     # A prepared target taking **kwargs is handed a check's needs only in that check.
     target = ctx.target.allowing(check_.needs) if check_.needs else ctx.target
@@ -323,15 +364,20 @@ def run_property(
         else:
             seen["n"] += 1
 
+    given = hypothesis.given(cases)(test)
+    explicit = getattr(cases, "explicit", list)()  # cases every run must contain
+    for case in explicit:
+        given = hypothesis.example(case)(given)
     runner = hypothesis.settings(
-        max_examples=max_examples or s.max_examples,
+        # the fixed cases count toward the run's examples: the same number of cases in all
+        max_examples=max(1, (max_examples or s.max_examples) - len(explicit)),
         derandomize=s.derandomize,
         database=None,
         deadline=None,
         print_blob=False,
         suppress_health_check=list(hypothesis.HealthCheck),
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
-    )(hypothesis.given(cases)(test))
+    )(given)
     if not s.derandomize:
         runner = hypothesis.seed(s.seed)(runner)
     try:
@@ -346,6 +392,22 @@ def run_property(
             evidence.case = describe_case(seen["case"])
         return violated(check_, evidence, seen["n"])
     return passed(check_, f"{seen['n']} cases", seen["n"])
+
+
+def first_draw(strategy: st.SearchStrategy[Any]) -> Any:
+    """The first value a derandomized run draws from ``strategy``: a fixed case, not shrunk."""
+    return hypothesis.find(
+        strategy,
+        lambda _: True,
+        settings=hypothesis.settings(
+            max_examples=1,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[hypothesis.Phase.generate],
+            suppress_health_check=list(hypothesis.HealthCheck),
+        ),
+    )
 
 
 def describe_case(case: Any) -> dict[str, Any]:

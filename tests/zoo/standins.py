@@ -72,3 +72,120 @@ class CoupledOnlyNAdam(torch.optim.NAdam):
         momentum_decay: float = 4e-3,
     ):
         super().__init__(params, lr, betas, eps, weight_decay, momentum_decay, foreach=False)
+
+
+class CoupledDecayIntoGrad(torch.optim.Optimizer):
+    """QHAdam's constructor (torch-optimizer 0.3.0) and its defect: with weight_decay > 0 and
+    coupled decay, step() adds λθ to p.grad itself (``d_p.add_(p.data, alpha=weight_decay)``
+    on ``d_p = p.grad.data``). The rest is plain SGD."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        nus: tuple[float, float] = (1.0, 1.0),
+        weight_decay: float = 0.0,
+        decouple_weight_decay: bool = False,
+        eps: float = 1e-8,
+    ):
+        defaults = dict(
+            lr=lr, betas=betas, nus=nus, weight_decay=weight_decay,
+            decouple_weight_decay=decouple_weight_decay, eps=eps,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if group["weight_decay"] != 0:
+                    if group["decouple_weight_decay"]:
+                        p.mul_(1 - group["lr"] * group["weight_decay"])
+                    else:
+                        d_p.add_(p, alpha=group["weight_decay"])  # the defect
+                p.add_(d_p, alpha=-group["lr"])
+        return loss
+
+
+class NeedsCreateGraph(torch.optim.SGD):
+    """Refuses a gradient without an autograd graph, as torch-optimizer's Adahessian does (it
+    takes Hessian-vector products of p.grad): usable only after
+    ``loss.backward(create_graph=True)``."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and p.grad.grad_fn is None:
+                    raise RuntimeError(
+                        "Gradient tensor does not have grad_fn. When calling loss.backward(), "
+                        "make sure the option create_graph is set to True."
+                    )
+        return super().step(closure)
+
+
+class MomentStartsNonzero(torch.optim.Optimizer):
+    """Yogi's start (torch-optimizer 0.3.0): both moments begin at ``initial_accumulator``
+    (1e-6), not at zero, so θ = 0 with g = 0 moves; the update itself is Adam's."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-3,
+        initial_accumulator: float = 1e-6,
+    ):
+        defaults = dict(lr=lr, betas=betas, eps=eps, initial_accumulator=initial_accumulator)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.full_like(p, group["initial_accumulator"])
+                    state["exp_avg_sq"] = torch.full_like(p, group["initial_accumulator"])
+                state["step"] += 1
+                t = state["step"]
+                state["exp_avg"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                state["exp_avg_sq"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m_hat = state["exp_avg"] / (1 - beta1**t)
+                v_hat = state["exp_avg_sq"] / (1 - beta2**t)
+                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+        return None
+
+
+class FinalLrRelativeToInitial(torch.optim.SGD):
+    """AdaBound's bound (torch-optimizer 0.3.0, after Luo et al.'s code): the step is clipped
+    to final_lr × lr / base_lr, base_lr the constructor's lr, so a scheduler's decay scales the
+    bound too. The run depends on the constructor lr by design; group['lr'] is read at every
+    step."""
+
+    def __init__(self, params: Any, lr: float = 1e-2, final_lr: float = 0.1):
+        super().__init__(params, lr=lr)
+        for group in self.param_groups:
+            group["final_lr"] = final_lr
+        self.base_lrs = [group["lr"] for group in self.param_groups]
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group, base_lr in zip(self.param_groups, self.base_lrs, strict=True):
+            bound = group["final_lr"] * group["lr"] / base_lr
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.sub_((group["lr"] * p.grad).clamp(-bound, bound))
+        return None
