@@ -14,7 +14,7 @@ that updates are not all lost in the params' rounding (|θ|·u per step).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -325,7 +325,10 @@ def closure_trajectory(ctx: Context) -> CheckResult:
 def _agrees(ctx: Context, model: ErrorModel, step: StepFn, case: S.Case, dtype: str) -> bool | None:
     """Does the target follow ``step`` on ``case``? None when the case is outside the model."""
     rounded = case.rounded(dtype)
-    tol = T.case_tolerance(replace(model, step=step), rounded, dtype)  # the candidate's bound
+    # The bound the failing comparison used (the record's model, or the --like variant's): a
+    # candidate's own model can be undefined where its formula cancels (AdaBelief:eps-outside-s
+    # at β1 = 0, g − m = 0 exactly), which would leave the failure unnamed.
+    tol = T.case_tolerance(model, rounded, dtype)
     if tol.outside:
         return None
     try:
