@@ -42,10 +42,13 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 state = self.state[p]
                 t = int(state.get("step", 0)) + 1
                 np_state = {k: v.double().cpu().numpy() for k, v in state.items() if k != "step"}
-                param = p.detach().double().cpu().numpy()
-                grad = grad_array(p.grad)
-                new_param, new_state = self._step_fn(param, grad, np_state, hp, t)
-                p.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(p))
+                # torch's semantics for a complex parameter: it is optimized as its real view
+                real = torch.view_as_real(p) if p.is_complex() else p
+                grad = p.grad
+                grad = torch.view_as_real(grad) if grad.is_complex() else grad
+                param = real.detach().double().cpu().numpy()
+                new_param, new_state = self._step_fn(param, grad_array(grad), np_state, hp, t)
+                real.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(real))
                 state.clear()
                 state["step"] = torch.tensor(float(t))
                 for k, v in new_state.items():
