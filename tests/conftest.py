@@ -58,8 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Families whose default run keeps every second case (in collection order) of what is left
-# after their own sampling: each still meets every record or check, the rest run with
-# --thorough. Listed here, one place, to keep the test command within its 4 minutes.
+# after their own sampling: a spread-out half of each family (all of it with --thorough).
+# Listed here, one place, to keep the test command within its 4 minutes.
 HALVED = (
     "tests/test_crossval.py::test_torch_matches_the_reference",
     "tests/test_crossval.py::test_every_mutant_parts_from_the_reference_in_float64",
