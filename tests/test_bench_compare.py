@@ -59,10 +59,11 @@ def test_injected_regressions_are_still_caught(two_runs):
     (cell,) = worse.cells
     for attr in ("estimate", "low", "high"):
         setattr(cell.log10_subopt, attr, getattr(cell.log10_subopt, attr) + 3.0)
-    w = cell.wall_time
-    assert w.low < w.high  # three seeds: a measured spread
-    # Slower by more than the spread (a loaded machine widens it past 3x) and than SLOWER.
-    k = 2 * max(SLOWER, w.high / w.low)
+    w, o = cell.wall_time, old.cells[0].wall_time
+    assert w.low < w.high and o.low < o.high  # three seeds: a measured spread
+    # Twice what separates the runs: past the old run's whole interval (a loaded machine can
+    # put one run's interval above the other's) and past SLOWER.
+    k = 2 * max(SLOWER * o.estimate / w.estimate, o.high / w.low)
     cell.wall_time = br.Interval(w.estimate * k, w.low * k, w.high * k)
     cmp = compare(old, worse)
     assert [c.kind for c in cmp.regressions] == ["final suboptimality"]
