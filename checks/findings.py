@@ -109,6 +109,14 @@ _ZERO_ITERS = {
         outside=_TOTAL_ITERS_POSITIVE,
     ),
 }
+# step(epoch) evaluates torch's _get_closed_form_lr, which divides by total_iters.
+_ZERO_ITERS_EPOCH = Finding(
+    "step(epoch) with total_iters=0 raises ZeroDivisionError: _get_closed_form_lr divides "
+    "by total_iters (step() without an epoch holds the start value, the total_iters=0 finding)",
+    _SCHEDULE_TEST,
+    trigger={"total_iters": 0},
+    outside=_TOTAL_ITERS_POSITIVE,
+)
 _TINY_FACTOR = Finding(
     "factor below ~5.6e-309 (subnormal): at total_iters torch multiplies by 1/factor, which "
     "overflows, and the lr becomes inf (or NaN where base*factor underflowed to 0)",
@@ -246,6 +254,8 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
     ),
     # --- schedulers ---
     ("CosineAnnealingWarmRestarts", "crossval.schedule_epochs"): _SGDR_LOG_CYCLE,
+    ("LinearLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
+    ("PolynomialLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
     **{
         (name, check_id): finding
         for name, finding in _ZERO_ITERS.items()

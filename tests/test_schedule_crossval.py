@@ -131,6 +131,21 @@ def test_torch_sgdr_float_epoch_finding_by_hand():
     assert opt.param_groups[0]["lr"] == pytest.approx((1 + math.cos(math.pi / 243)) / 2)
 
 
+EPOCH_NAMES = [n for n in NAMES if SCHEDULES[n].float_epochs and (n, EPOCHS) not in FINDINGS]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n == "CyclicLR" else pytest.param(n, marks=pytest.mark.thorough) for n in EPOCH_NAMES],
+)
+def test_torch_passes_float_epochs(name):
+    """step(epoch) at fractional epochs: torch's closed forms (and get_lr where it has none:
+    LambdaLR, CyclicLR, OneCycleLR) give the closed form there. The default run keeps
+    CyclicLR, the one that locates the epoch in floating point (t / total_size)."""
+    result = run(torch_schedule_target(name), name, EPOCHS)
+    assert result.verdict == "pass", (result.detail, result.evidence)
+
+
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", [n for n in NAMES if SCHEDULES[n].float_epochs])
 def test_closed_form_passes_float_epochs(name):
@@ -187,6 +202,14 @@ MUTANTS = [
     ("CosineGapRatio", "CosineAnnealingLR", CROSSVAL),  # eta_min = base lr only
     # Broken only for fractional epochs given to step(epoch).
     ("RestartsFloorEpoch", "CosineAnnealingWarmRestarts", EPOCHS),
+    pytest.param("StepLRRoundsEpoch", "StepLR", EPOCHS, marks=pytest.mark.thorough),
+    # Broken only where torch accepts more than the invariants draw (records' ``accepted``).
+    ("CosineAnnealsDown", "CosineAnnealingLR", CROSSVAL),  # eta_min above the base lr
+    ("ExponentialLRCapsGamma", "ExponentialLR", CROSSVAL),  # gamma > 1
+    pytest.param("OneCycleCapsStart", "OneCycleLR", CROSSVAL, marks=pytest.mark.thorough),
+    pytest.param("CyclicWholeStepSizes", "CyclicLR", CROSSVAL, marks=pytest.mark.thorough),
+    # Adam: a cycled momentum is betas[0].
+    pytest.param("OneCycleMomentumOnly", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
 ]
 
 

@@ -305,18 +305,22 @@ def schedule_cases(
     *,
     cap: int = CAP,
     extra: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    wide: bool = False,
 ) -> st.SearchStrategy[Case]:
     """Parameters from the spec's space (integer sizes up to ``cap``), a base lr, and
-    ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp)."""
+    ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp).
+    ``wide``: the spec's ``accepted`` space instead, ties above the base lr too (the
+    closed-form comparisons; the invariants hold only on ``space``)."""
     fixed = dict(ctx.settings.fixed_hp)
     if isinstance(ctx.spec, ScheduleSpec):
+        spec = widened(ctx.spec) if wide else ctx.spec
         overrides = {
             d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
-            for d in ctx.spec.space
+            for d in spec.space
             if isinstance(d, Int | IntList) and d.high > cap
         }
         params = hyperparams(
-            ctx.spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides
+            spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides
         ).map(lambda p: {**p, **fixed})
     else:
         params = st.just(fixed)
@@ -334,12 +338,30 @@ def schedule_cases(
     if not ties:
         return cases
 
-    def tie(case: Case, which: list[bool]) -> Case:
-        tied = {n: case.base_lr for n, yes in zip(ties, which, strict=True) if yes}
+    def tie(case: Case, which: list[float | None]) -> Case:
+        tied = {n: case.base_lr * k for n, k in zip(ties, which, strict=True) if k is not None}
         return replace(case, params={**case.params, **tied})
 
-    flags = st.lists(st.booleans(), min_size=len(ties), max_size=len(ties))
+    # None: drawn freely; 1: equal to the base lr; above 1 (wide): the cosine rises to it.
+    level = st.sampled_from((None, 1.0))
+    if wide:  # each of the three as likely
+        above = st.floats(1.0, TIE_ABOVE, exclude_min=True)
+        level = st.sampled_from((None, 1.0, TIE_ABOVE)).flatmap(
+            lambda k: above if k == TIE_ABOVE else st.just(k)
+        )
+    flags = st.lists(level, min_size=len(ties), max_size=len(ties))
     return st.builds(tie, cases, flags)
+
+
+# A tied keyword drawn above the base lr goes up to this multiple of it.
+TIE_ABOVE = 4.0
+
+
+def widened(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec`` with its space replaced by what torch accepts (``accepted``)."""
+    if not spec.accepted:
+        return spec
+    return replace(spec, space=tuple(spec.accepted.get(d.name, d) for d in spec.space))
 
 
 def full_params(spec: ScheduleSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -520,12 +542,18 @@ def drive_groups(
     steps: int,
     *,
     momentum: bool = False,
+    betas: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(lr[t, i], momentum[t, i] or None): every param group's values after t scheduler steps,
-    one float64 parameter per group, each group with its own initial lr."""
+    one float64 parameter per group, each group with its own initial lr. ``betas``: under
+    Adam, whose groups hold betas (a cycled momentum goes to betas[0]), not SGD."""
     ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64)) for _ in base_lrs]
     groups = [{"params": [p], "lr": lr} for p, lr in zip(ps, base_lrs, strict=True)]
-    opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.0, foreach=False)
+    opt: torch.optim.Optimizer
+    if betas:
+        opt = torch.optim.Adam(groups, lr=base_lrs[0], foreach=False)
+    else:
+        opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.0, foreach=False)
 
     def read() -> tuple[list[float], list[float]]:
         gs = opt.param_groups
@@ -616,15 +644,18 @@ def snippet(
     base_lr: float | Sequence[float],
     steps: int,
     show: str,
+    *,
+    betas: bool = False,
 ) -> str | None:
     """Standalone Python that runs the target in the checks' loop and prints ``show``; with
-    one base lr per param group (a list), every group's lrs (``lrs[t][i]``)."""
+    one base lr per param group (a list), every group's lrs (``lrs[t][i]``), under Adam
+    with ``betas``."""
     head = snippet_head(target, params)
     if head is None:
         return None
     imports, body = head
     if isinstance(base_lr, (list, tuple)):
-        return _group_snippet(imports, body, base_lr, steps, show)
+        return _group_snippet(imports, body, base_lr, steps, show, betas)
     return "\n".join(
         [
             imports,
@@ -646,8 +677,9 @@ def snippet(
 
 
 def _group_snippet(
-    imports: str, body: str, base_lrs: Sequence[float], steps: int, show: str
+    imports: str, body: str, base_lrs: Sequence[float], steps: int, show: str, betas: bool
 ) -> str:
+    make = "torch.optim.Adam(groups)" if betas else "torch.optim.SGD(groups, momentum=0.0)"
     return "\n".join(
         [
             imports,
@@ -655,15 +687,18 @@ def _group_snippet(
             "ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
             f"      for _ in {base_lrs!r}]",
             f"groups = [{{'params': [p], 'lr': lr}} for p, lr in zip(ps, {base_lrs!r})]",
-            "opt = torch.optim.SGD(groups, momentum=0.0)",
+            f"opt = {make}",
             f"sched = make_schedule(opt{', ' if body else ''}{body})",
             "lrs = [[g['lr'] for g in opt.param_groups]]",
+            "mom = lambda g: g['betas'][0] if 'betas' in g else g['momentum']  # noqa: E731",
+            "moms = [[mom(g) for g in opt.param_groups]]",
             f"for _ in range({steps}):",
             "    for p in ps:",
             "        p.grad = torch.ones_like(p)",
             "    opt.step()",
             "    sched.step()",
             "    lrs.append([g['lr'] for g in opt.param_groups])",
+            "    moms.append([mom(g) for g in opt.param_groups])",
             f"print({show})",
             "",
         ]

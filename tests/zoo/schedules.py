@@ -22,6 +22,7 @@ from torch.optim.lr_scheduler import (
     OneCycleLR,
     ReduceLROnPlateau,
     SequentialLR,
+    StepLR,
 )
 
 
@@ -330,6 +331,68 @@ class CyclicPeriodOff(_ClosedForm):
         pos = t % (self.up + self.down)
         tri = pos / self.up if pos <= self.up else 1 - (pos - self.up) / self.down
         return self.lo + (self.hi - self.lo) * tri
+
+
+# --- regions of torch's accepted space that the invariants leave out (accepted=, epochs) -------
+
+
+class CosineAnnealsDown(_Cosine):
+    """Assumes eta_min <= base (anneals from the larger to the smaller): right wherever it
+    is, wrong once eta_min lies above the base lr (torch's cosine rises to it):
+    crossval.schedule, only where ``accepted`` draws eta_min above base."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        hi, lo = max(base, self.eta_min), min(base, self.eta_min)
+        return lo + (hi - lo) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class ExponentialLRCapsGamma(_ClosedForm):
+    """Caps gamma at 1 ("a decay never grows"): right for every gamma <= 1 the invariants
+    draw; crossval.schedule with torch's gamma > 1 only."""
+
+    def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t: float, base: float) -> float:
+        return base * min(self.gamma, 1.0) ** t
+
+
+class StepLRRoundsEpoch(StepLR):
+    """step(epoch) rounds a fractional epoch to the nearest whole one (right at integers):
+    crossval.schedule_epochs only, which StepLR did not draw before."""
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        super().step(None if epoch is None else round(epoch))
+
+
+class OneCycleCapsStart(OneCycleLR):
+    """Clips the start lr max_lr / div_factor to max_lr: right for div_factor >= 1, wrong for
+    torch's accepted div_factor < 1: crossval.schedule, only where ``accepted`` draws it."""
+
+    def __init__(self, optimizer: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        div = kwargs.pop("div_factor", 25.0)
+        super().__init__(optimizer, max_lr, *args, div_factor=max(div, 1.0), **kwargs)
+
+
+class CyclicWholeStepSizes(CyclicLR):
+    """Truncates fractional step sizes to whole steps (torch takes them as floats):
+    crossval.schedule, only where ``accepted`` draws a fraction."""
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        for key in ("step_size_up", "step_size_down"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = max(int(kwargs[key]), 1 if key == "step_size_up" else 0)
+        super().__init__(optimizer, base_lr, max_lr, *args, **kwargs)
+
+
+class OneCycleMomentumOnly(OneCycleLR):
+    """Cycles group['momentum'] whatever the optimizer: under Adam betas[0] stays at its
+    t = 0 value: crossval.schedule_groups, only where it draws Adam (betas)."""
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        self.use_beta1 = False
+        return super().get_lr()
 
 
 # --- warmup + cosine composites ---------------------------------------------------------------
