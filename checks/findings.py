@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.space import Dimension, Int, Real
+from optcheck.reference.space import Dimension, Int, IntList, Real
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,33 @@ _ZERO_ITERS_EPOCH = Finding(
     _SCHEDULE_TEST,
     trigger={"total_iters": 0},
     outside=_TOTAL_ITERS_POSITIVE,
+)
+# Accepted inputs outside the documented types (records' ``accepted``), where torch's step()
+# (its recursive get_lr) departs from the formula its own _get_closed_form_lr computes.
+_FLOAT_STEP_SIZE = Finding(
+    "a fractional step_size (documented int, accepted): get_lr drops only where "
+    "t % step_size == 0 (never, or at multiples), the documented gamma^floor(t / step_size) "
+    "drops at every crossing; step(epoch) uses the closed form and agrees with it",
+    _SCHEDULE_TEST,
+    trigger={"step_size": 1.5, "gamma": 0.5},
+    outside={"step_size": Int("step_size", 1, 1000, 30)},
+)
+_NEGATIVE_MILESTONE = Finding(
+    "a negative milestone (accepted): get_lr looks last_epoch up in the milestones and never "
+    "meets it, while torch's own _get_closed_form_lr (bisect_right) counts it from t = 0",
+    _SCHEDULE_TEST,
+    trigger={"milestones": (-1, 3), "gamma": 0.5},
+    outside={"milestones": IntList("milestones", 0, 1000, (30, 80))},
+)
+_FLOAT_T_MAX = Finding(
+    "a fractional T_max (documented int, accepted) whose odd multiple is an integer "
+    "(T_max = 4/3: 4 = 3 T_max): the step after the trough divides by 1 + cos(3 pi) = 0, "
+    "ZeroDivisionError; the special case torch added for that (#19180) tests the trough "
+    "with an exact float modulo, which a rounded T_max misses",
+    _SCHEDULE_TEST,
+    _ISSUE + "17913",
+    trigger={"T_max": 4 / 3},
+    outside={"T_max": Int("T_max", 1, 10000, 100)},
 )
 _TINY_FACTOR = Finding(
     "factor below ~5.6e-309 (subnormal): at total_iters torch multiplies by 1/factor, which "
@@ -255,6 +282,15 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
     # --- schedulers ---
     ("CosineAnnealingWarmRestarts", "crossval.schedule_epochs"): _SGDR_LOG_CYCLE,
     ("LinearLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
+    **{
+        (name, check_id): finding
+        for name, finding in (
+            ("StepLR", _FLOAT_STEP_SIZE),
+            ("MultiStepLR", _NEGATIVE_MILESTONE),
+            ("CosineAnnealingLR", _FLOAT_T_MAX),
+        )
+        for check_id in ("crossval.schedule", "crossval.schedule_groups")
+    },
     ("PolynomialLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
     **{
         (name, check_id): finding

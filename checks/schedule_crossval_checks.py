@@ -65,6 +65,7 @@ from optcheck.checks.kit.schedules import (
     spec_or_none,
     start,
     steepest,
+    step_raised,
     steps_for,
     torch_schedule_target,
     violation,
@@ -100,6 +101,37 @@ def _series(
     return series
 
 
+def _raised(
+    ctx: Context,
+    case: Case,
+    spec: ScheduleSpec,
+    p: dict[str, Any],
+    exc: Exception,
+    n: int,
+    base_lrs: list[float] | None = None,
+    betas: bool = False,
+) -> Exception:
+    """A target that raises mid-run (an accepted input): a violation at the step it raised
+    at, the closed form's value there as expected; the exception itself where unmarked."""
+    t = step_raised(exc)
+    if t is None:
+        return exc
+    base = case.base_lr if base_lrs is None else base_lrs[0]
+    expected = float(ctx.reference(t, base, **group_params(spec, p, 0)))
+    lrs = case.base_lr if base_lrs is None else base_lrs
+    return violation(
+        ctx,
+        case,
+        f"scheduler.step() number {t} raised {type(exc).__name__}: {exc}",
+        t=t,
+        expected=expected,
+        got=float("nan"),
+        tol=None,
+        steps=n,
+        code=snippet(ctx.target, case.params, lrs, t, f"lrs[{t - 1}]", betas=betas),
+    )
+
+
 @check(
     id="crossval.schedule",
     title="lr (and cycled momentum) after every step equals the closed form",
@@ -116,7 +148,10 @@ def schedule_crossval(ctx: Context) -> CheckResult:
         p = full_params(spec, case.params)
         n = steps_for(spec, p, size(p) + MIN_STEPS, most=CROSSVAL_STEPS)
         mom = cycles_momentum(spec, p)
-        tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
+        try:
+            tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
+        except Exception as exc:
+            raise _raised(ctx, case, spec, p, exc, n) from None
         t = np.arange(n + 1)
         exact = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
         moms = tr.momentum if mom else None
@@ -197,7 +232,12 @@ def schedule_groups(ctx: Context) -> CheckResult:
         n = steps_for(spec, p, size(p) + MIN_STEPS, most=GROUPS_STEPS)
         mom = any(cycles_momentum(spec, group_params(spec, p, i)) for i in range(len(base_lrs)))
         betas = bool(case.extra.get("betas"))
-        lrs, moms = drive_groups(ctx.target, case.params, base_lrs, n, momentum=mom, betas=betas)
+        try:
+            lrs, moms = drive_groups(
+                ctx.target, case.params, base_lrs, n, momentum=mom, betas=betas
+            )
+        except Exception as exc:
+            raise _raised(ctx, case, spec, p, exc, n, base_lrs, betas) from None
         t = np.arange(n + 1)
         for i, base in enumerate(base_lrs):
             pi = group_params(spec, p, i)

@@ -550,8 +550,8 @@ def constraint_step(p: Mapping[str, Any]) -> str | None:
 
 
 def constraint_multistep(p: Mapping[str, Any]) -> str | None:
-    ms = p.get("milestones", ())
-    return None if all(m >= 0 for m in ms) else "milestones must be >= 0"
+    # torch takes any ints, negative ones too (m <= t from the start: counted at t = 0).
+    return None
 
 
 def constraint_exponential(p: Mapping[str, Any]) -> str | None:

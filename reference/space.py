@@ -26,10 +26,18 @@ class Real:
 
 @dataclass(frozen=True)
 class Int:
+    """An int in [low, high]; with ``fractions`` also a fraction k/q (q = 2, 3, 4) up to
+    FRACTIONS_MOST, where torch documents an int and takes a float."""
+
     name: str
     low: int
     high: int
     default: int
+    fractions: bool = False
+
+
+# Largest fractional value an Int with ``fractions`` draws: short enough to drive past.
+FRACTIONS_MOST = 48
 
 
 @dataclass(frozen=True)

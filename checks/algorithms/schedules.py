@@ -172,7 +172,9 @@ RECORDS = (
         **_FLOAT_EPOCHS,
         bounds=lambda lr, p: (0.0, lr),
         landmarks=_step_landmarks,
-        accepted=_GAMMA_ANY,
+        # torch documents an int step_size and takes a float: get_lr drops where
+        # t % step_size == 0, not at floor(t / step_size) (a finding, checks.findings).
+        accepted={**_GAMMA_ANY, "step_size": Int("step_size", 1, 1000, 30, fractions=True)},
     ),
     ScheduleSpec(
         name="MultiStepLR",
@@ -189,7 +191,9 @@ RECORDS = (
         notes="A milestone repeated k times drops by gamma^k; milestone 0 applies at t=0.",
         **_CHAINABLE,
         **_FLOAT_EPOCHS,
-        accepted=_GAMMA_ANY,
+        # torch takes negative milestones; its get_lr never meets them, its closed form
+        # counts them (a finding, checks.findings).
+        accepted={**_GAMMA_ANY, "milestones": IntList("milestones", -3, 1000, (30, 80))},
         bounds=lambda lr, p: (0.0, lr),
         landmarks=lambda lr, p: tuple(
             (m, R.multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
@@ -236,6 +240,8 @@ RECORDS = (
         period=lambda p: 2 * p["T_max"],
         scope={monotone_nonincreasing: lambda p: (0, p["T_max"])},
         ties_to_base_lr=("eta_min",),
+        # torch documents an int T_max and takes a float (a finding, checks.findings).
+        accepted={"T_max": Int("T_max", 1, 10000, 100, fractions=True)},
     ),
     ScheduleSpec(
         name="CosineAnnealingWarmRestarts",

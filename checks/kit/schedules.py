@@ -500,6 +500,21 @@ def read_momentum(opt: torch.optim.Optimizer) -> float:
     return float(group["betas"][0] if "betas" in group else group["momentum"])
 
 
+def raised_at(exc: Exception, t: int) -> Exception:
+    """``exc`` marked with the scheduler step t it was raised at (its ``optcheck_step``), so
+    that a check can report where: torch's CosineAnnealingLR divides by zero mid-run."""
+    try:
+        exc.optcheck_step = t  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__: unmarked
+        pass
+    return exc
+
+
+def step_raised(exc: Exception) -> int | None:
+    """The scheduler step ``exc`` was raised at, where raised_at marked it."""
+    return getattr(exc, "optcheck_step", None)
+
+
 class Driver:
     """One optimizer + scheduler pair stepped in the documented order, measuring as it goes."""
 
@@ -511,6 +526,12 @@ class Driver:
         self.applied: list[float] = []
 
     def step(self, count: int = 1) -> None:
+        try:
+            self._step(count)
+        except Exception as exc:
+            raise raised_at(exc, len(self.lr)) from None
+
+    def _step(self, count: int) -> None:
         param, opt, sched = self.param, self.opt, self.sched
         param.grad = torch.ones_like(param)  # SGD never writes to .grad
         for _ in range(count):
@@ -569,7 +590,10 @@ def drive_groups(
             p.grad = torch.ones_like(p)
         for _ in range(steps):
             opt.step()
-            sched.step()
+            try:
+                sched.step()
+            except Exception as exc:
+                raise raised_at(exc, len(lr_rows)) from None
             lrs, moms = read()
             lr_rows.append(lrs)
             mom_rows.append(moms)
