@@ -88,22 +88,22 @@ _TOTAL_ITERS_POSITIVE = {"total_iters": Int("total_iters", 1, 1000, 5)}
 _ZERO_ITERS = {
     "ConstantLR": Finding(
         "total_iters=0 keeps base*factor for ever; torch's own closed form gives base "
-        "(spec variant ConstantLR:torch)",
+        "(spec variant ConstantLR:torch); so does a fractional total_iters (no epoch equals it)",
         _SCHEDULE_TEST,
         _ISSUE + "192655",
         trigger={"factor": 0.5, "total_iters": 0},
         outside={**_TOTAL_ITERS_POSITIVE, **_NORMAL_FACTOR},
     ),
     "LinearLR": Finding(
-        "total_iters=0 holds base*start_factor for ever instead of end_factor (spec variant "
-        "LinearLR:torch)",
+        "total_iters=0 holds base*start_factor for ever instead of end_factor, a fractional "
+        "total_iters stops at its floor short of end_factor (spec variant LinearLR:torch)",
         _SCHEDULE_TEST,
         trigger={"start_factor": 0.5, "end_factor": 1.0, "total_iters": 0},
         outside=_TOTAL_ITERS_POSITIVE,
     ),
     "PolynomialLR": Finding(
-        "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the limit is 0 "
-        "(spec variant PolynomialLR:torch)",
+        "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the limit is 0; "
+        "a fractional total_iters stops at its floor, short of 0 (spec variant PolynomialLR:torch)",
         _SCHEDULE_TEST,
         trigger={"total_iters": 0, "power": 1.0},
         outside=_TOTAL_ITERS_POSITIVE,

@@ -89,12 +89,16 @@ def constant_lr(t: TLike, base_lr: float, /, factor: float = 1.0 / 3, total_iter
     return _out(base_lr * np.where(t < total_iters, factor, 1.0), t)
 
 
+def _whole(total_iters: float) -> bool:
+    return float(total_iters).is_integer()
+
+
 def constant_lr_torch(
     t: TLike, base_lr: float, /, factor: float = 1.0 / 3, total_iters: int = 5
 ) -> LR:
     # torch's recursive get_lr tests "last_epoch == 0" before "== total_iters", so with
-    # total_iters = 0 it never undoes the factor.
-    if total_iters == 0:
+    # total_iters = 0 it never undoes the factor; nor where no epoch equals a fractional one.
+    if total_iters == 0 or not _whole(total_iters):
         return _out(base_lr * factor * np.ones_like(np.asarray(t), dtype=np.float64), t)
     return constant_lr(t, base_lr, factor=factor, total_iters=total_iters)
 
@@ -126,6 +130,8 @@ def linear_lr_torch(
     # torch, total_iters = 0: t = 0 applies start_factor and t > total_iters holds it forever.
     if total_iters == 0:
         return _out(base_lr * start_factor * np.ones_like(np.asarray(t), dtype=np.float64), t)
+    # A fractional total_iters: the recursion stops past it, at its floor (never at the end).
+    t = np.minimum(np.asarray(t), math.floor(total_iters))
     return linear_lr(
         t, base_lr, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
     )
@@ -169,6 +175,8 @@ def polynomial_lr_torch(
     # torch, total_iters = 0: the initial step keeps base and t > total_iters holds it.
     if total_iters == 0:
         return _out(base_lr * np.ones_like(np.asarray(t), dtype=np.float64), t)
+    # A fractional total_iters: the recursion stops past it, at its floor (never at zero).
+    t = np.minimum(np.asarray(t), math.floor(total_iters))
     return polynomial_lr(t, base_lr, total_iters=total_iters, power=power)
 
 

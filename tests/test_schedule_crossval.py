@@ -290,3 +290,66 @@ def test_torch_swalr_last_epoch_rebuild_reanneals_by_hand():
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.7, rel=1e-12)
     assert fresh.param_groups[0]["lr"] == pytest.approx(0.8 - 0.3 / 5, rel=1e-12)
+
+
+def _torch_lrs(make, steps: int, lr: float = 1.0) -> list[float]:
+    """lr after construction and after each of ``steps`` scheduler steps, with torch alone."""
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(()))
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = make(opt)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+def test_accepted_input_findings_by_hand():
+    """The findings of the inputs torch accepts beyond its documented types, with torch alone
+    (each against the documented formula, which torch's own step(epoch) computes)."""
+    import torch.optim.lr_scheduler as L
+
+    # step_size=1.5: gamma^floor(t/1.5) drops at t = 2, 3, 5, 6; get_lr only where t % 1.5 == 0.
+    assert _torch_lrs(lambda o: L.StepLR(o, step_size=1.5, gamma=0.5), 4) == [1, 1, 1, 0.5, 0.5]
+    # milestones=[-1, 3]: the count of milestones <= t (torch's closed form) is 1 from t = 0,
+    # 0.5 then 0.25 at t = 3; get_lr never meets -1.
+    multi = _torch_lrs(lambda o: L.MultiStepLR(o, milestones=[-1, 3], gamma=0.5), 3)
+    assert multi == [1, 1, 1, 0.5]
+    # total_iters=2.5: LinearLR stops at t = 2 (0.9), ConstantLR never restores, PolynomialLR
+    # stops at 1 - 2/2.5 = 0.2 (the documented forms reach 1.0, 1.0 and 0 at t = 3).
+    linear = _torch_lrs(lambda o: L.LinearLR(o, start_factor=0.5, total_iters=2.5), 4)
+    assert linear[3:] == pytest.approx([0.9, 0.9], rel=1e-15)
+    assert _torch_lrs(lambda o: L.ConstantLR(o, factor=0.5, total_iters=2.5), 4) == [0.5] * 5
+    poly = _torch_lrs(lambda o: L.PolynomialLR(o, total_iters=2.5, power=1.0), 4)
+    assert poly[3:] == pytest.approx([0.2, 0.2], rel=1e-15)
+    # T_max=4/3: t = 4 is the trough (3 T_max); the next step divides by 1 + cos(3 pi) = 0.
+    with pytest.raises(ZeroDivisionError):
+        _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4 / 3), 5)
+    assert _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4 / 3), 4)[4] == 0.0
+
+
+def test_step_epoch_total_iters_zero_raises_by_hand():
+    import warnings
+
+    import torch
+    import torch.optim.lr_scheduler as L
+
+    for make in (lambda o: L.LinearLR(o, total_iters=0), lambda o: L.PolynomialLR(o, 0)):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=1.0)
+        sched = make(opt)
+        opt.step()
+        with warnings.catch_warnings(), pytest.raises(ZeroDivisionError):
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated
+            sched.step(0.5)
+
+
+def test_eta_min_above_base_rises_in_torch_as_documented():
+    """Not a finding: torch's cosine rises from the base lr to an eta_min above it (the
+    documented formula), so crossval draws it and torch conforms."""
+    import torch.optim.lr_scheduler as L
+
+    lrs = _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4, eta_min=2.0), 4)
+    assert lrs == pytest.approx([1.0, 1 + (1 - 2**-0.5) / 2, 1.5, 1 + (1 + 2**-0.5) / 2, 2.0])

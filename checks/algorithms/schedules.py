@@ -108,6 +108,9 @@ _GAMMA_ANY = {"gamma": Real("gamma", 0.0, 1.5, 0.1, special=(0.0, 1.0, 1.5))}
 # step(epoch) sets last_epoch to any number and these evaluate their closed form (or get_lr)
 # there: crossval.schedule_epochs draws fractional epochs.
 _FLOAT_EPOCHS = {"float_epochs": True}
+# torch documents an int total_iters and takes a float; its get_lr then stops at the floor
+# (the variant "torch" of each record that has one, a finding).
+_FRACTIONAL_ITERS = {"accepted": {"total_iters": Int("total_iters", 0, 1000, 5, fractions=True)}}
 
 _SEQ_CHILDREN = (
     (("LinearLR", {"start_factor": 0.1, "total_iters": 50}), ("CosineAnnealingLR", {"T_max": 950})),
@@ -149,7 +152,7 @@ RECORDS = (
             Variant(
                 "torch",
                 R.constant_lr_torch,
-                "total_iters=0 keeps base*factor forever (recursive get_lr)",
+                "total_iters=0 or fractional keeps base*factor forever (recursive get_lr)",
                 "torch.optim.lr_scheduler.ConstantLR.get_lr",
             ),
         ),
@@ -157,6 +160,7 @@ RECORDS = (
         "says base); factor=0 raises ZeroDivisionError at total_iters.",
         **_CHAINABLE,
         **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: _factor_bounds(lr, p.get("factor", 1 / 3), 1.0),
         landmarks=lambda lr, p: ((p["total_iters"], lr),),
     ),
@@ -287,7 +291,8 @@ RECORDS = (
             Variant(
                 "torch",
                 R.linear_lr_torch,
-                "total_iters=0 holds base*start_factor forever (recursive get_lr)",
+                "total_iters=0 holds base*start_factor forever, a fractional one stops at "
+                "its floor (recursive get_lr)",
                 "torch.optim.lr_scheduler.LinearLR.get_lr",
             ),
         ),
@@ -295,6 +300,7 @@ RECORDS = (
         "_get_closed_form_lr divides by zero there).",
         **_CHAINABLE,
         **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: _factor_bounds(
             lr, p.get("start_factor", 1 / 3), p.get("end_factor", 1.0)
         ),
@@ -322,7 +328,7 @@ RECORDS = (
             Variant(
                 "torch",
                 R.polynomial_lr_torch,
-                "total_iters=0 keeps base_lr forever",
+                "total_iters=0 keeps base_lr forever, a fractional one stops at its floor",
                 "torch.optim.lr_scheduler.PolynomialLR.get_lr",
             ),
         ),
@@ -330,6 +336,7 @@ RECORDS = (
         "zero); the mathematical limit is 0 (decay already complete).",
         **_CHAINABLE,
         **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: (0.0, lr),
     ),
     ScheduleSpec(
