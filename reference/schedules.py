@@ -20,6 +20,7 @@ checks need to know about each schedule (optcheck.checks.records.ScheduleSpec).
 from __future__ import annotations
 
 import math
+import sys
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -633,7 +634,7 @@ def constraint_lambda(p: Mapping[str, Any]) -> str | None:
 
 
 # Children whose torch step multiplies the current lr by a ratio of its own closed form.
-_MULTIPLICATIVE = {
+MULTIPLICATIVE = {
     "ConstantLR",
     "LinearLR",
     "StepLR",
@@ -644,7 +645,7 @@ _MULTIPLICATIVE = {
     "CosineAnnealingLR",
 }
 # Children that restart cleanly at a SequentialLR milestone (torch's _update_lr(0)).
-_RESTARTABLE = _MULTIPLICATIVE | {"LambdaLR", "CosineAnnealingWarmRestarts"}
+RESTARTABLE = MULTIPLICATIVE | {"LambdaLR", "CosineAnnealingWarmRestarts"}
 
 
 def _children_reason(children: Sequence[Any], allowed: set[str]) -> str | None:
@@ -656,6 +657,8 @@ def _children_reason(children: Sequence[Any], allowed: set[str]) -> str | None:
             return f"child {i} ({name}) cannot be composed this way"
         if params.get("total_iters", 1) == 0:
             return f"child {i} has total_iters=0, where torch's recursive and closed forms split"
+        if name == "ConstantLR" and 0.0 < params.get("factor", 1.0) < sys.float_info.min:
+            return f"child {i}: a subnormal factor, whose 1/factor torch overflows"
         reason = CONSTRAINTS[name](params)
         if reason:
             return f"child {i}: {reason}"
@@ -674,7 +677,7 @@ def constraint_sequential(p: Mapping[str, Any]) -> str | None:
                 f"child {i} is MultiplicativeLR: at its milestone torch multiplies the "
                 "previous child's lr by lr_lambda(0) instead of restarting"
             )
-    return _children_reason(children, _RESTARTABLE)
+    return _children_reason(children, RESTARTABLE)
 
 
 def constraint_chained(p: Mapping[str, Any]) -> str | None:
@@ -683,7 +686,7 @@ def constraint_chained(p: Mapping[str, Any]) -> str | None:
         name, params = _child(entry)
         if name == "CosineAnnealingLR" and params.get("eta_min", 0.0) != 0.0:
             return f"child {i}: CosineAnnealingLR with eta_min != 0 is affine, not a factor"
-    return _children_reason(children, _MULTIPLICATIVE)
+    return _children_reason(children, MULTIPLICATIVE)
 
 
 def constraint_warmup_cosine(p: Mapping[str, Any]) -> str | None:

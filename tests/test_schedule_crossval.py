@@ -210,6 +210,13 @@ MUTANTS = [
     ("ExponentialLRCapsGamma", "ExponentialLR", CROSSVAL),  # gamma > 1
     pytest.param("OneCycleCapsStart", "OneCycleLR", CROSSVAL, marks=pytest.mark.thorough),
     pytest.param("CyclicWholeStepSizes", "CyclicLR", CROSSVAL, marks=pytest.mark.thorough),
+    # Composites with drawn children: a lone child, a MultiplicativeLR in a chain.
+    pytest.param(
+        "sequential_needs_a_milestone", "SequentialLR", CROSSVAL, marks=pytest.mark.thorough
+    ),
+    pytest.param(
+        "chained_skips_multiplicative", "ChainedScheduler", CROSSVAL, marks=pytest.mark.thorough
+    ),
     # Adam: a cycled momentum is betas[0].
     pytest.param("OneCycleMomentumOnly", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
 ]

@@ -33,7 +33,7 @@ from optcheck.checks.schedule_checks import (
 )
 from optcheck.reference import plateau as P
 from optcheck.reference import schedules as R
-from optcheck.reference.space import Choice, Flag, Int, IntList, Real
+from optcheck.reference.space import Children, Choice, Flag, Int, IntList, Real
 from optcheck.reference.spec import Variant
 
 _TORCH = "torch.optim.lr_scheduler."
@@ -133,6 +133,8 @@ _CHAINED_CHILDREN = (
         ("PolynomialLR", {"total_iters": 900, "power": 0.5}),
     ),
 )
+
+_CHAINED_DRAWN = tuple(sorted(R.MULTIPLICATIVE - {"CosineAnnealingLR"}))
 
 _CHAINABLE = {"chainable": True}
 
@@ -493,6 +495,12 @@ RECORDS = (
         "initial_lr and are excluded. Repeated milestones skip a child; milestone 0 "
         "skips the first.",
         chainable=True,
+        # Any restartable children with their own drawn parameters, milestones to match.
+        accepted={
+            "schedulers": Children(
+                "schedulers", tuple(sorted(R.RESTARTABLE)), _SEQ_CHILDREN[0], milestones=True
+            )
+        },
     ),
     ScheduleSpec(
         name="ChainedScheduler",
@@ -508,6 +516,9 @@ RECORDS = (
         "(LambdaLR, CyclicLR, OneCycleLR, CAWR) overwrite the product.",
         chainable=True,
         scope={nonnegative: lambda p: (0, None)},
+        # Children drawn with their own parameters; CosineAnnealingLR only in the fixed cases
+        # (T_max beyond the run): past T_max it is additive, not a factor (notes).
+        accepted={"schedulers": Children("schedulers", _CHAINED_DRAWN, _CHAINED_CHILDREN[0])},
     ),
     ScheduleSpec(
         name="WarmupCosine",

@@ -44,7 +44,7 @@ from optcheck.checks.kit.strategies import dimension, hyperparams, real
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.space import Int, IntList, Real
+from optcheck.reference.space import Children, Int, IntList, Real
 
 EPS = float(np.finfo(np.float64).eps)
 # Flops per evaluation of a schedule, each rounding by at most eps (see the module note).
@@ -314,14 +314,20 @@ def schedule_cases(
     fixed = dict(ctx.settings.fixed_hp)
     if isinstance(ctx.spec, ScheduleSpec):
         spec = widened(ctx.spec) if wide else ctx.spec
-        overrides = {
-            d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
-            for d in spec.space
-            if isinstance(d, Int | IntList) and d.high > cap
-        }
+        kids = [d for d in spec.space if isinstance(d, Children) and d.name not in fixed]
+        if kids:  # a composite's children (and milestones) are drawn together, below
+            drawn = {d.name for d in kids} | {"milestones" for d in kids if d.milestones}
+            rest = tuple(d for d in spec.space if d.name not in drawn)
+            whole = spec
+            spec = replace(spec, space=rest, constraint=None)
         params = hyperparams(
-            spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides
+            spec, fixed=fixed, accepts=ctx.target.accepts, overrides=capped(spec.space, cap)
         ).map(lambda p: {**p, **fixed})
+        if kids:
+            parts = st.tuples(params, *(children(d, cap) for d in kids))
+            params = parts.map(lambda ps: {k: v for p in ps for k, v in p.items()}).filter(
+                lambda p: whole.check_params(p) is None
+            )
     else:
         params = st.just(fixed)
     cases = st.builds(
@@ -351,6 +357,37 @@ def schedule_cases(
         )
     flags = st.lists(level, min_size=len(ties), max_size=len(ties))
     return st.builds(tie, cases, flags)
+
+
+def capped(space: Sequence[Any], cap: int) -> dict[str, st.SearchStrategy[Any]]:
+    """Strategies for the integer dimensions of ``space`` that reach past ``cap``, capped."""
+    return {
+        d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
+        for d in space
+        if isinstance(d, Int | IntList) and d.high > cap
+    }
+
+
+def children(dim: Children, cap: int) -> st.SearchStrategy[dict[str, Any]]:
+    """``{dim.name: ((name, params), ...)}`` and, for SequentialLR, its ``milestones``: each
+    child's params from its own record's space (integers up to ``cap``) within its own
+    constraint; the composite's constraint then says which combinations torch composes."""
+
+    def child(name: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+        spec = schedule_record(name)
+        parts = {d.name: dimension(d) for d in spec.space} | capped(spec.space, cap)
+        drawn = st.fixed_dictionaries(parts).filter(lambda p: spec.check_params(p) is None)
+        return drawn.map(lambda p: (name, p))
+
+    kids = st.lists(st.sampled_from(dim.allowed).flatmap(child), min_size=1, max_size=dim.most)
+    if not dim.milestones:
+        return kids.map(lambda k: {dim.name: tuple(k)})
+
+    def with_milestones(k: list[Any]) -> st.SearchStrategy[dict[str, Any]]:
+        ms = st.lists(st.integers(0, cap), min_size=len(k) - 1, max_size=len(k) - 1)
+        return ms.map(lambda m: {dim.name: tuple(k), "milestones": tuple(sorted(m))})
+
+    return kids.flatmap(with_milestones)
 
 
 # A tied keyword drawn above the base lr goes up to this multiple of it.

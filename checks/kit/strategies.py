@@ -29,6 +29,7 @@ from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import (
     FRACTIONS_MOST,
+    Children,
     Choice,
     Dimension,
     Flag,
@@ -92,6 +93,8 @@ def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
         return st.booleans()
     if isinstance(dim, Pair):
         return st.tuples(*(dimension(p) for p in dim.parts))
+    if isinstance(dim, Children):
+        raise TypeError(f"{dim.name}: child schedules are drawn by kit.schedules.children")
     raise TypeError(f"unknown dimension {dim!r}")
 
 

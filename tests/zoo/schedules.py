@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import (
+    ChainedScheduler,
     CosineAnnealingWarmRestarts,
     CyclicLR,
     LinearLR,
@@ -393,6 +394,54 @@ class OneCycleMomentumOnly(OneCycleLR):
     def get_lr(self) -> list[float]:  # type: ignore[override]
         self.use_beta1 = False
         return super().get_lr()
+
+
+class SequentialNeedsAMilestone(SequentialLR):
+    """Reads the first milestone on every step (a two-phase "past the warm-up?" port):
+    torch takes one child and no milestones, where this raises IndexError at the first
+    step: crossval.schedule, only where the drawn composites include a lone child."""
+
+    def step(self) -> None:  # type: ignore[override]
+        if self.last_epoch + 1 >= self._milestones[0]:
+            pass  # the port's phase switch went here
+        super().step()
+
+
+class ChainedSkipsMultiplicative(ChainedScheduler):
+    """Steps only the children with a closed form (_get_closed_form_lr), taking the others
+    for non-chainable: MultiplicativeLR never moves: crossval.schedule, only where the drawn
+    chains include one (the fixed cases have none)."""
+
+    def step(self) -> None:  # type: ignore[override]
+        for child in self._schedulers:
+            if hasattr(child, "_get_closed_form_lr"):
+                child.step()
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+def _composite(cls: type) -> Any:
+    """``factory(optimizer, schedulers, ...)`` building ``cls`` over children given as
+    (name, params) pairs, as the composite records draw them."""
+    from optcheck.checks.kit.schedules import torch_schedule_factory
+
+    def kids(optimizer: Any, schedulers: Any) -> list[Any]:
+        return [torch_schedule_factory(n)(optimizer, **dict(p)) for n, p in schedulers]
+
+    if cls is ChainedScheduler or issubclass(cls, ChainedScheduler):
+
+        def chained(optimizer: Any, schedulers: Any) -> Any:
+            return cls(kids(optimizer, schedulers), optimizer=optimizer)
+
+        return chained
+
+    def sequential(optimizer: Any, schedulers: Any, milestones: Any, last_epoch: int = -1) -> Any:
+        return cls(optimizer, kids(optimizer, schedulers), list(milestones), last_epoch)
+
+    return sequential
+
+
+sequential_needs_a_milestone = _composite(SequentialNeedsAMilestone)
+chained_skips_multiplicative = _composite(ChainedSkipsMultiplicative)
 
 
 # --- warmup + cosine composites ---------------------------------------------------------------
