@@ -279,13 +279,19 @@ def schedule_groups(ctx: Context) -> CheckResult:
 EPOCH_DENOMINATOR, EPOCHS_MOST, EPOCH_LAST = 64, 40, 4 * GROUPS_CAP
 
 
-def _epoch_slope(spec: ScheduleSpec, base_lr: float, p: dict[str, Any], last: float) -> float:
-    """The steepest change of the closed form per epoch on [0, last], measured on the drawn
-    epochs' grid (1/EPOCH_DENOMINATOR): the error model's slope term, where an epoch that
-    torch locates in floating point (t / total_size) is off by eps-sized amounts."""
-    grid = np.arange(0.0, last + 1.0 / EPOCH_DENOMINATOR, 1.0 / EPOCH_DENOMINATOR)
-    values = np.asarray(spec.closed_form(grid, base_lr, **p), dtype=np.float64)
-    return steepest(values) * EPOCH_DENOMINATOR
+def _epoch_slope(spec: ScheduleSpec, base_lr: float, p: dict[str, Any], t: np.ndarray) -> Any:
+    """The closed form's change per epoch at each epoch t, from its neighbours 1/64 either
+    side (the drawn epochs' grid): the error model's slope term, where torch locates an
+    epoch in floating point (t / total_size, t - cycle start) and is off by eps-sized amounts."""
+    h = 1.0 / EPOCH_DENOMINATOR
+    at = np.concatenate([t - h, t, t + h])
+    at = np.clip(at, 0.0, None)
+    end = last_step(spec, p)
+    if end is not None:
+        at = np.minimum(at, float(end))
+    f = np.asarray(spec.closed_form(at, base_lr, **p), dtype=np.float64).reshape(3, -1)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(np.maximum(np.abs(f[1] - f[0]), np.abs(f[2] - f[1])) / h)
 
 
 def _epoch_snippet(ctx: Context, case: Case, at: list[float]) -> str | None:
@@ -358,7 +364,7 @@ def schedule_epochs(ctx: Context) -> CheckResult:
         t = np.asarray(at)
         want = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
         scale = scale_of(spec, case.base_lr, p)
-        slope = _epoch_slope(spec, case.base_lr, p, float(np.max(t)))
+        slope = _epoch_slope(spec, case.base_lr, p, t)
         tol = RoundOff(scale, slope, period_of(spec, p))(t, want)
         bad = first_mismatch(np.asarray(got), want, tol)
         if bad is None:
