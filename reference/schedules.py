@@ -512,8 +512,18 @@ def lambda_one(epoch: int) -> float:
     return 1.0
 
 
+def lambda_warmup_to_4x(epoch: int) -> float:
+    """A factor above 1 (torch takes any): linear warm-up to 4x the base lr over 75 epochs."""
+    return min(4.0, 1.0 + epoch / 25.0)
+
+
 def factor_0999(epoch: int) -> float:
     return 0.999
+
+
+def factor_1001(epoch: int) -> float:
+    """A factor above 1: the lr grows by 0.1 % a step."""
+    return 1.001
 
 
 def factor_halve_every_100(epoch: int) -> float:

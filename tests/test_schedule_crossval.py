@@ -210,6 +210,7 @@ MUTANTS = [
     ("ExponentialLRCapsGamma", "ExponentialLR", CROSSVAL),  # gamma > 1
     pytest.param("OneCycleCapsStart", "OneCycleLR", CROSSVAL, marks=pytest.mark.thorough),
     pytest.param("CyclicWholeStepSizes", "CyclicLR", CROSSVAL, marks=pytest.mark.thorough),
+    pytest.param("LambdaCapsAtOne", "LambdaLR", CROSSVAL, marks=pytest.mark.thorough),  # factor > 1
     # Composites with drawn children: a lone child, a MultiplicativeLR in a chain.
     pytest.param(
         "sequential_needs_a_milestone", "SequentialLR", CROSSVAL, marks=pytest.mark.thorough

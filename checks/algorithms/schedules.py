@@ -99,8 +99,9 @@ _LAMBDAS = (
     R.lambda_linear_to_zero_1000,
     R.lambda_halve_every_100,
     R.lambda_one,
+    R.lambda_warmup_to_4x,
 )
-_FACTORS = (R.factor_0999, R.factor_halve_every_100, R.factor_slow_then_fast)
+_FACTORS = (R.factor_0999, R.factor_halve_every_100, R.factor_slow_then_fast, R.factor_1001)
 _ETA_MIN = Real("eta_min", 0.0, 1e-2, 0.0, special=(0.0,))
 # torch takes any gamma for these (no check): above 1 the lr grows, and the decay invariants
 # (monotone, bounded) no longer hold, so only the closed-form comparisons draw it.
@@ -433,6 +434,8 @@ RECORDS = (
         ignores_optimizer_lr=True,
         # torch converts both step sizes with float(): fractional ones are accepted.
         accepted={
+            # exp_range with gamma > 1: the amplitude grows (bounded no longer holds).
+            "gamma": Real("gamma", 0.99, 1.01, 1.0, special=(1.0,)),
             "step_size_up": Real("step_size_up", 1.0, 100.0, 20.0, log=True, special=(1.5,)),
             "step_size_down": Choice("step_size_down", (None, 0, 0.5, 1, 2.5, 10, 37.5), None),
         },

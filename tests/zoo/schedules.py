@@ -18,6 +18,7 @@ from torch.optim.lr_scheduler import (
     ChainedScheduler,
     CosineAnnealingWarmRestarts,
     CyclicLR,
+    LambdaLR,
     LinearLR,
     LRScheduler,
     OneCycleLR,
@@ -394,6 +395,16 @@ class OneCycleMomentumOnly(OneCycleLR):
     def get_lr(self) -> list[float]:  # type: ignore[override]
         self.use_beta1 = False
         return super().get_lr()
+
+
+class LambdaCapsAtOne(LambdaLR):
+    """Clips lr_lambda(t) to at most 1 ("a schedule never exceeds the base lr"): right for
+    every decaying lambda, wrong for a warm-up above the base (torch takes any factor):
+    crossval.schedule, only where the space draws lambda_warmup_to_4x."""
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        pairs = zip(self.lr_lambdas, self.base_lrs, strict=True)
+        return [base * min(1.0, fn(self.last_epoch)) for fn, base in pairs]
 
 
 class SequentialNeedsAMilestone(SequentialLR):
