@@ -332,6 +332,81 @@ def test_heavyball_sets_the_gradient_to_none_and_keeps_float32_state():
     assert any(t.dtype == torch.float32 and t.numel() == 3 for t in tensors), tensors
 
 
+def test_heavyball_resume_casts_its_float32_moments_to_float64():
+    """torch's ``load_state_dict`` casts floating state to the parameter's dtype; heavyball's
+    post-load hook (``_restore_ecc_dtypes``) restores dtypes only under ECC, so the float32
+    moments of a float64 parameter come back float64 and the resumed run leaves the
+    uninterrupted one by float32 rounding (2e-9 here), through ``torch.save`` as through a
+    plain ``state_dict``."""
+    heavyball = _heavyball_eager()
+    grads = [torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64) * (k + 1) for k in range(4)]
+
+    def run(opt: torch.optim.Optimizer, p: torch.nn.Parameter, steps: range) -> list:
+        out = []
+        for k in steps:
+            p.grad = grads[k].clone()
+            opt.step()
+            out.append(p.detach().clone())
+        return out
+
+    def fresh() -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+    p = fresh()
+    expected = run(heavyball.AdamW([p], lr=0.1), p, range(4))
+    p = fresh()
+    opt = heavyball.AdamW([p], lr=0.1)
+    run(opt, p, range(2))
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = heavyball.AdamW([p2], lr=0.1)
+    opt2.load_state_dict(torch.load(buffer, weights_only=True))
+    assert {t.dtype for t in _tensors(opt.state[p]) if t.is_floating_point()} == {torch.float32}
+    assert {t.dtype for t in _tensors(opt2.state[p2]) if t.is_floating_point()} == {torch.float64}
+    got = run(opt2, p2, range(2, 4))
+    gap = max((e - g).abs().max().item() for e, g in zip(expected[2:], got, strict=True))
+    assert 1e-10 < gap < 1e-7, gap
+
+
+def test_heavyball_applies_a_float32_learning_rate_to_float64_parameters():
+    """heavyball holds the learning rate as a float32 tensor, so a float64 parameter moves by
+    float32(η): under g = 0 with decoupled decay θ₁ = θ₀(1 − λ·float32(η)), 1.5e-10 relative
+    off θ₀(1 − ηλ) where float64's rounding is 1e-16 (adamw.pure_decay, and the long run's
+    first step, crossval.long_horizon)."""
+    heavyball = _heavyball_eager()
+    theta0 = 0.345584192064786
+    p = torch.nn.Parameter(torch.tensor([theta0], dtype=torch.float64))
+    opt = heavyball.AdamW([p], lr=0.1, betas=(0.0, 0.999), eps=1e-3, weight_decay=0.1)
+    p.grad = torch.zeros(1, dtype=torch.float64)
+    opt.step()
+    lr32 = torch.tensor(0.1, dtype=torch.float32).item()
+    assert p.item() == pytest.approx(theta0 * (1 - 0.1 * lr32), rel=1e-15, abs=0)
+    assert abs(p.item() - theta0 * (1 - 0.1 * 0.1)) > 1e-11
+
+
+def test_heavyball_adamw_scale_invariance_breaks_at_the_eps_floor():
+    """Where √v̂ < ε, max(√v̂, ε) makes the step linear in g: scaling g by c = 16 changes the
+    first step by 0.883 (η = 1, ε = 1e-3, g = 5.9e-5), where Adam's √v̂ + ε changes it by
+    0.429, inside the ε effect adam.scale_invariance allows (0.6): the same ε floor."""
+    heavyball = _heavyball_eager()
+    g, theta0 = 5.885545395196437e-05, 0.345584192064786
+
+    def first_step(make: object, c: float) -> float:
+        p = torch.nn.Parameter(torch.tensor([theta0], dtype=torch.float64))
+        opt = make([p], lr=1.0, betas=(0.0, 0.999), eps=1e-3, weight_decay=0.0)
+        p.grad = torch.tensor([c * g], dtype=torch.float64)
+        opt.step()
+        return p.item() - theta0
+
+    heavy = first_step(heavyball.AdamW, 1.0) - first_step(heavyball.AdamW, 16.0)
+    adam = first_step(torch.optim.AdamW, 1.0) - first_step(torch.optim.AdamW, 16.0)
+    assert heavy == pytest.approx(15 * g / 1e-3, rel=1e-6)
+    assert adam == pytest.approx(16 * g / (16 * g + 1e-3) - g / (g + 1e-3), rel=1e-12)
+    assert adam < 0.6 < heavy
+
+
 def _tensors(state: object) -> list[torch.Tensor]:
     if isinstance(state, torch.Tensor):
         return [state]
