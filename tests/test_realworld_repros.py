@@ -427,3 +427,19 @@ def test_adafactor_raises_on_a_four_dimensional_parameter():
         (w * torch.arange(36.0, dtype=torch.float64).view(2, 3, 2, 3)).sum().backward()
         with pytest.raises(RuntimeError, match="must match the size"):
             _cls("torch_optimizer:Adafactor")([w], lr=None, relative_step=True).step()
+
+
+def test_adahessian_raises_when_no_parameter_has_a_gradient():
+    """Adahessian takes Hutchinson's Hessian-vector products over the parameters that have a
+    gradient; at a step where none has one (every layer frozen, or a step taken before any
+    backward), ``torch.autograd.grad([], [])`` raises, where torch's optimizers do nothing."""
+    adahessian = _cls("torch_optimizer:Adahessian")
+    p, q = (torch.nn.Parameter(torch.ones(3, dtype=torch.float64)) for _ in range(2))
+    opt = adahessian([p, q])
+    loss = (G * p).sum() + 0.5 * ((p - p.detach()) ** 2).sum()
+    loss.backward(create_graph=True)
+    opt.step()  # one tensor with a gradient: fine
+    p.grad = None
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        opt.step()
+    torch.optim.Adam([p, q]).step()  # no gradient anywhere: a no-op
