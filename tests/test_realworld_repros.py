@@ -443,3 +443,33 @@ def test_adahessian_raises_when_no_parameter_has_a_gradient():
     with pytest.raises(RuntimeError, match="cannot be empty"):
         opt.step()
     torch.optim.Adam([p, q]).step()  # no gradient anywhere: a no-op
+
+
+def _hessian_gradients(params: list, curvatures: list) -> None:
+    """p.grad = 1 with a graph whose Hessian is diag(curvature), as backward(create_graph=True)
+    leaves it."""
+    loss = sum(
+        p.sum() + 0.5 * (h * (p - p.detach()) ** 2).sum()
+        for p, h in zip(params, curvatures, strict=True)
+    )
+    loss.backward(create_graph=True)
+
+
+def test_adahessian_raises_on_a_three_dimensional_parameter_or_reuses_the_previous_trace():
+    """Adahessian's Hutchinson trace handles 0/1/2-D and 4-D tensors only: a 3-D weight (a conv1d
+    kernel) alone raises UnboundLocalError; after a 2-D one it silently takes that tensor's
+    |Hz| (the loop variable of the previous iteration): curvature 4 is stepped as curvature 1,
+    −1 instead of −0.25 (η = 1, β1 = 0, k = 1)."""
+    adahessian = _cls("torch_optimizer:Adahessian")
+    w = torch.nn.Parameter(torch.zeros(4, 2, 3, dtype=torch.float64))
+    opt = adahessian([w], lr=1.0)
+    _hessian_gradients([w], [torch.ones(4, 2, 3, dtype=torch.float64)])
+    with pytest.raises(UnboundLocalError):
+        opt.step()
+    a = torch.nn.Parameter(torch.zeros(2, 3, dtype=torch.float64))
+    w = torch.nn.Parameter(torch.zeros(4, 2, 3, dtype=torch.float64))
+    opt = adahessian([a, w], lr=1.0, betas=(0.0, 0.999), hessian_power=1.0)
+    _hessian_gradients([a, w], [torch.ones(2, 3), torch.full((4, 2, 3), 4.0)])
+    opt.step()
+    assert torch.allclose(w.detach(), torch.full_like(w, -1.0), atol=1e-3)  # Alg. 1: -0.25
+    assert torch.allclose(a.detach(), torch.full_like(a, -1.0), atol=1e-3)
