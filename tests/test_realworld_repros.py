@@ -6,8 +6,10 @@ package is missing is skipped."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
+import warnings
 
 import pytest
 import torch
@@ -405,6 +407,113 @@ def test_heavyball_adamw_scale_invariance_breaks_at_the_eps_floor():
     assert heavy == pytest.approx(15 * g / 1e-3, rel=1e-6)
     assert adam == pytest.approx(16 * g / (16 * g + 1e-3) - g / (g + 1e-3), rel=1e-12)
     assert adam < 0.6 < heavy
+
+
+HEAVYBALL_CLASSES = ["SGD", "NAdam", "RMSprop", "LaProp", "AdamW"]
+
+
+@pytest.mark.parametrize("name", HEAVYBALL_CLASSES)
+def test_heavyball_classes_share_the_gradient_state_and_resume_defects(name):
+    """The base class (ChainOpt) behind every heavyball optimizer: p.grad is None after
+    step(), float32 state for a float64 parameter, and a resume through load_state_dict
+    that comes back with float64 state and leaves the uninterrupted run."""
+    heavyball = _heavyball_eager()
+    cls = getattr(heavyball, name)
+    grads = [torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64) * (k + 1) for k in range(3)]
+
+    def fresh() -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+    def run(opt: torch.optim.Optimizer, p: torch.nn.Parameter, steps: range) -> list:
+        out = []
+        for k in steps:
+            p.grad = grads[k].clone()
+            opt.step()
+            assert p.grad is None
+            out.append(p.detach().clone())
+        return out
+
+    p = fresh()
+    expected = run(cls([p], lr=0.1), p, range(3))
+    p = fresh()
+    opt = cls([p], lr=0.1)
+    run(opt, p, range(2))
+    assert {t.dtype for t in _tensors(opt.state[p]) if t.is_floating_point()} == {torch.float32}
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = cls([p2], lr=0.1)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert {t.dtype for t in _tensors(opt2.state[p2]) if t.is_floating_point()} == {torch.float64}
+    (got,) = run(opt2, p2, range(2, 3))
+    assert 0 < (got - expected[2]).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("name", HEAVYBALL_CLASSES[:4])
+def test_heavyball_takes_mars_from_the_constructor_not_from_a_param_group(name):
+    """A param group's own ``mars`` is ignored: constructed with mars=True, a group that
+    says mars=False steps with MARS's correction and vice versa (contract.param_groups)."""
+    heavyball = _heavyball_eager()
+    g, theta0 = -9.669447289429417, -4.604265724722594
+    base = {"lr": 1e-4, "weight_decay": 0, "mars_gamma": 0.0025}
+
+    def step(constructor_mars: bool, group_mars: bool | None) -> float:
+        p = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
+        group = {"params": [p]} if group_mars is None else {"params": [p], "mars": group_mars}
+        opt = getattr(heavyball, name)([group], **base, mars=constructor_mars)
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        return p.item()
+
+    with_mars, without = step(True, None), step(False, None)
+    assert with_mars != without
+    assert step(True, False) == with_mars
+    assert step(False, True) == without
+
+
+@pytest.mark.parametrize("name", ["LaProp", "AdamW"])
+def test_heavyball_freezes_the_imaginary_part_of_a_complex_parameter(name):
+    """A complex parameter's update is cast to a real dtype (the imaginary part discarded):
+    imaginary parts never move and real parts jump by 2e6 at lr 0.01, where torch's rule
+    steps the view_as_real."""
+    heavyball = _heavyball_eager()
+    z0 = torch.tensor([[1 + 2j, 3 - 1j], [0.5 + 0.5j, -1 + 1j]], dtype=torch.complex128)
+    z = torch.nn.Parameter(z0.clone())
+    opt = getattr(heavyball, name)([z], lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Casting complex values to real discards ..."
+        for _ in range(2):
+            z.grad = torch.tensor([[1 + 1j, -1 + 2j], [2 - 1j, 1 + 1j]], dtype=torch.complex128)
+            opt.step()
+    moved = torch.view_as_real(z.detach()) - torch.view_as_real(z0)
+    assert torch.equal(moved[..., 1], torch.zeros(2, 2, dtype=torch.float64))
+    assert moved[..., 0].abs().max().item() > 1e5
+
+
+def test_heavyball_compiled_resume_of_float64_parameters_steps_to_zero(monkeypatch):
+    """With torch.compile on (heavyball's default), a float64 AdamW resumed through
+    torch.save/load_state_dict (float64 moments, see above) sets θ to 0.0 at its next step,
+    where the eager run gives 2.29964; float32 parameters resume exactly. Whether heavyball's
+    compiled functions or inductor's recompilation for the new dtype is at fault is not
+    isolated. About a minute of compilation on 2 cores."""
+    heavyball = pytest.importorskip("heavyball")
+    monkeypatch.setattr(heavyball.utils, "compile_mode", "max-autotune-no-cudagraphs")
+    grads = [torch.tensor(3.0, dtype=torch.float64), torch.tensor(-7.0, dtype=torch.float64)]
+
+    def make(p: torch.nn.Parameter) -> torch.optim.Optimizer:
+        return heavyball.AdamW([p], lr=1.0, betas=(0.0, 0.999), eps=1e-3)
+
+    p = torch.nn.Parameter(torch.tensor(2.0, dtype=torch.float64))
+    opt = make(p)
+    p.grad = grads[0].clone()
+    opt.step()
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = make(p2)
+    opt2.load_state_dict(torch.load(buffer, weights_only=True))
+    p2.grad = grads[1].clone()
+    opt2.step()
+    assert p2.item() == 0.0  # eager, the same state: 2.2996431980645786
 
 
 def _tensors(state: object) -> list[torch.Tensor]:
