@@ -193,6 +193,10 @@ def prepare(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device}: no CUDA device is available here")
     spec, variant = resolve_like(like)
+    if create_graph and isinstance(spec, OptimizerRecord) and spec.sparse_grads:
+        raise ConfigError(
+            f"--create-graph: {spec.name} takes sparse gradients, which carry no graph"
+        )
     if matrices and isinstance(spec, OptimizerRecord):
         spec = matrices_only(spec)
     if isinstance(hp, str):

@@ -177,3 +177,12 @@ def test_evidence_snippets_hand_over_the_same_graph_gradients():
     (hz,) = torch.autograd.grad(grad, p, grad_outputs=torch.ones(5, dtype=torch.float64))
     assert grad.tolist() == [0.5, -1.0, 2.0, 0.0, 3.0]
     assert hz.tolist() == hessian_diagonal((5,)).tolist()
+
+
+def test_create_graph_with_a_sparse_gradient_record_is_a_usage_error():
+    import pytest
+
+    from optcheck.suites.prepare import ConfigError
+
+    with pytest.raises(ConfigError, match="sparse gradients, which carry no graph"):
+        prepare("torch.optim:SparseAdam", "SparseAdam", create_graph=True)
