@@ -257,7 +257,7 @@ def _identification(
     from optcheck.suites.identify import hint
 
     left = None if not args.total_timeout else args.total_timeout - (time.perf_counter() - start)
-    return hint(args.target, hp, left)
+    return hint(args.target, hp, left, args.create_graph)
 
 
 def _interrupt(signum: int, frame: object) -> None:

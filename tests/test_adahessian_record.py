@@ -105,3 +105,12 @@ def test_real_package_matches_the_reference_on_the_ranks_it_handles(shape):
             theta, state = adahessian.adahessian_step(theta, g, state, hp, t)
             assert np.allclose(p.detach().numpy(), theta, rtol=1e-13, atol=1e-15), (k, t)
     assert torch.is_tensor(p)
+
+
+@pytest.mark.thorough
+def test_identify_names_a_port_under_graph_gradients():
+    """``optcheck identify --create-graph``: the port is named Adahessian (5 s)."""
+    from optcheck.suites.identify import identify_here
+
+    found = identify_here("zoo.adahessian:ZooAdahessian", cases=2, create_graph=True)
+    assert found.asdict()["matches"][:1] == ["Adahessian"], found.asdict()
