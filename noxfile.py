@@ -129,6 +129,7 @@ def realworld(session: nox.Session) -> None:
     # with the hand reproductions of packages kept out of the test extra (schedulefree)
     sf = "tests/test_schedulefree_record.py::test_schedulefree_finding_"
     reproductions = [sf + "writes_into_the_gradient", sf + "reference_classes_move_at_lr_zero"]
+    reproductions.append("tests/test_adahessian_record.py")  # torch-optimizer against Alg. 1
     _pytest(
         session,
         "--realworld",
