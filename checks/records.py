@@ -114,6 +114,9 @@ class OptimizerRecord:
     # Methods called on the optimizer right after construction, in order, in every check
     # (schedulefree's train(): its parameters hold the training point only after it).
     setup: tuple[str, ...] = ()
+    # step() takes Hessian-vector products of p.grad (Adahessian): gradients carry the graph
+    # of a loss with a known Hessian (checks.kit.harness.graph_grad), as --create-graph.
+    create_graph: bool = False
 
     def __post_init__(self) -> None:
         if self.error_model is not None and self.error_model.step is not self.step:

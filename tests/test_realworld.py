@@ -5,7 +5,8 @@ The verdict runs (``-m realworld``, selected with ``--realworld``; ``nox -s real
 installs the pinned packages first) validate each target as a user would, through
 ``optcheck.validate`` and its supervised worker: about 7 s each on 2 cores (heavyball's
 torch.compile warm-up adds minutes; its entries give ``warmup``). An entry's ``hp`` is
-``--hp``, ``warmup`` is ``--warmup``, no ``like`` means the generic contract.
+``--hp``, ``warmup`` is ``--warmup``, ``create_graph`` is ``--create-graph``, no ``like`` means
+the generic contract.
 """
 
 from __future__ import annotations
@@ -53,7 +54,12 @@ def test_verdict_is_the_recorded_one(path, entry):
     like = entry.get("like")  # absent: the generic contract
     like = path.rpartition(":")[2] if like == "same" else like
     report = optcheck.validate(
-        path, like=like, hp=entry.get("hp"), warmup=entry.get("warmup", 0.0), timeout=120.0
+        path,
+        like=like,
+        hp=entry.get("hp"),
+        warmup=entry.get("warmup", 0.0),
+        timeout=120.0,
+        create_graph=entry.get("create_graph", False),
     )
     violated = sorted(r.id for r in report.results if r.verdict in ("violation", "error"))
     assert (report.verdict, violated) == (entry["verdict"], sorted(entry.get("violations", {})))
