@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from optcheck.reference.ops import ema, update
 from optcheck.reference.space import Flag, Int, Pair, Real
-from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
+from optcheck.reference.spec import Array, CoupledStep, ErrorModel, Hyper, State, Variant
+from optcheck.reference.trajectory import run_optimizer
 
 SOURCE = (
     "Mishchenko & Defazio 2024, Prodigy, Alg. 3 (Adam version), in the arrangement of the "
@@ -73,9 +75,9 @@ SPACE = (
 
 def _group(
     params: Sequence[Array],
-    grads: Sequence[Array],
+    grads: Sequence[Array | None],
     state: State,
-    hp: Hyper,
+    hps: Sequence[Hyper],
     t: int,
     *,
     eps_old_d: bool = False,
@@ -83,25 +85,34 @@ def _group(
     momentless_old_d: bool = False,
 ) -> tuple[list[Array], dict]:
     """One step of every tensor of the optimizer: per-tensor state under ``state["tensors"]``,
-    the optimizer's d, d_max and r beside it."""
-    lr, eps = hp["lr"], hp.get("eps", 1e-8)
-    wd = hp.get("weight_decay", 0.0)
-    b1, b2 = hp.get("betas", DEFAULT_BETAS)
-    b3 = hp.get("beta3")
+    the optimizer's d, d_max and r beside it. A tensor whose gradient is None is left out of
+    the sums and not stepped. Read per group (``hps[i]``), as both packages do: eps,
+    weight_decay, safeguard_warmup, slice_p; the optimizer's own (the first group's, as
+    prodigyopt reads them): lr, betas, beta3, d0, d_coef, growth_rate, decouple,
+    use_bias_correction, maximize. (prodigyopt takes the largest group lr and refuses other
+    nonzero ones; pytorch-optimizer takes the first group's: one lr for all either way.)"""
+    first = hps[0]
+    lr = first["lr"]
+    b1, b2 = first.get("betas", DEFAULT_BETAS)
+    b3 = first.get("beta3")
     b3 = np.sqrt(b2) if b3 is None else b3
-    d0, d_coef = hp.get("d0", 1e-6), hp.get("d_coef", 1.0)
-    growth, sp = hp.get("growth_rate", INF), int(hp.get("slice_p", 1))
-    decouple = hp.get("decouple", True)
+    d0, d_coef = first.get("d0", 1e-6), first.get("d_coef", 1.0)
+    growth = first.get("growth_rate", INF)
+    decouple, maximize = first.get("decouple", True), first.get("maximize", False)
     d, d_max = state.get("d", d0), state.get("d_max", d0)
-    bc = np.sqrt(1.0 - b2**t) / (1.0 - b1**t) if hp.get("use_bias_correction", False) else 1.0
+    bc = np.sqrt(1.0 - b2**t) / (1.0 - b1**t) if first.get("use_bias_correction", False) else 1.0
     dlr = d * lr * bc
     weight = (d / d0) * dlr
-    s_weight = (d / d0) * d if hp.get("safeguard_warmup", False) else weight
     r, norm = b3 * state.get("d_numerator", 0.0), 0.0
     olds = state.get("tensors") or [{} for _ in params]
     gs, news = [], []
-    for param, grad, old in zip(params, grads, olds, strict=True):
-        g = -grad if hp.get("maximize", False) else grad
+    for param, grad, old, hp in zip(params, grads, olds, hps, strict=True):
+        if grad is None:
+            gs.append(None)
+            news.append(old)
+            continue
+        wd, sp = hp.get("weight_decay", 0.0), int(hp.get("slice_p", 1))
+        g = -grad if maximize else grad
         if wd != 0 and not decouple and not coupled_decay_ignored:
             g = g + wd * param
         sliced = g.reshape(-1)[::sp]
@@ -109,6 +120,7 @@ def _group(
         r = r + weight * np.sum(sliced * (p0 - param.reshape(-1)[::sp]))
         m = ema(old.get("exp_avg", np.zeros_like(param)), d * g, b1)
         v = ema(old.get("exp_avg_sq", np.zeros_like(param)), (d * d) * (g * g), b2)
+        s_weight = (d / d0) * d if hp.get("safeguard_warmup", False) else weight
         s = b3 * old.get("s", np.zeros_like(sliced)) + s_weight * sliced
         norm = norm + np.sum(np.abs(s))
         gs.append(g)
@@ -121,53 +133,35 @@ def _group(
     new_d = np.where(progressed, new_d, d)
     new_max = np.where(progressed, new_max, d_max)
     moved = []
-    for param, g, new in zip(params, gs, news, strict=True):
-        x = param
+    for i, (param, g, new, hp) in enumerate(zip(params, gs, news, hps, strict=True)):
+        if g is None:
+            moved.append(param)
+            continue
+        x, wd = param, hp.get("weight_decay", 0.0)
         if wd != 0 and decouple:
-            x = update(x, (wd * dlr) * x)
+            x = update(x, (wd * dlr) * x, tensor=i)
+        eps = hp.get("eps", 1e-8)
         denom = np.sqrt(new["exp_avg_sq"]) + (d if eps_old_d else new_d) * eps
         if b1 == 0 and not momentless_old_d:  # no m kept: the raw gradient, times the new d
-            x = update(x, (dlr * new_d) * (g / denom))
+            x = update(x, (dlr * new_d) * (g / denom), tensor=i)
         else:
-            x = update(x, dlr * (new["exp_avg"] / denom))
+            x = update(x, dlr * (new["exp_avg"] / denom), tensor=i)
         moved.append(np.where(progressed, x, param))
     return moved, {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r}
 
 
-def _one(param: Array, grad: Array, state: State, hp: Hyper, t: int, **kw: bool):
-    """The optimizer of one tensor (the step signature every record has; its state flat)."""
-    own = {k: v for k, v in state.items() if k in STATE_KEYS}
-    shared = {k: v for k, v in state.items() if k not in STATE_KEYS}
-    (x,), new = _group([param], [grad], {**shared, "tensors": [own] if own else None}, hp, t, **kw)
-    (mine,) = new.pop("tensors")
-    return x, {**mine, **new}
+prodigy_step = CoupledStep(_group, STATE_KEYS)
+"""Prodigy, Alg. 3, as prodigyopt 1.1.2 arranges it (module docstring)."""
 
+eps_old_d_step = CoupledStep(partial(_group, eps_old_d=True), STATE_KEYS)
+"""Alg. 3 as printed: ε scaled by d_k, the estimate the step was taken with."""
 
-def prodigy_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
-    """Prodigy, Alg. 3, as prodigyopt 1.1.2 arranges it (module docstring)."""
-    return _one(param, grad, state, hp, t)
+coupled_decay_ignored_step = CoupledStep(partial(_group, coupled_decay_ignored=True), STATE_KEYS)
+"""decouple=False whose λx reaches p.grad only after the moments and sums were taken: the
+decay has no effect on the step (pytorch-optimizer 4.1.0, weight_decouple=False)."""
 
-
-def eps_old_d_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Alg. 3 as printed: ε scaled by d_k, the estimate the step was taken with."""
-    return _one(param, grad, state, hp, t, eps_old_d=True)
-
-
-def coupled_decay_ignored_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """decouple=False whose λx reaches p.grad only after the moments and sums were taken:
-    the decay has no effect on the step (pytorch-optimizer 4.1.0, weight_decouple=False)."""
-    return _one(param, grad, state, hp, t, coupled_decay_ignored=True)
-
-
-def momentless_old_d_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """β1 = 0 as Alg. 3 writes it: m = d_k·g, so the step is dlr·d_k·g/(√v + d_{k+1}ε)."""
-    return _one(param, grad, state, hp, t, momentless_old_d=True)
+momentless_old_d_step = CoupledStep(partial(_group, momentless_old_d=True), STATE_KEYS)
+"""β1 = 0 as Alg. 3 writes it: m = d_k·g, so the step is dlr·d_k·g/(√v + d_{k+1}ε)."""
 
 
 VARIANTS = (
@@ -209,25 +203,14 @@ def constraint(hp: Hyper) -> str | None:
 
 def run_joint(
     params0: Sequence[Array],
-    grads: Sequence[Sequence[Array]],
+    grads: Sequence[Sequence[Array | None]],
     hp: Hyper,
     variant: str | None = None,
 ) -> list[list[Array]]:
-    """Several tensors of one optimizer (one d for all): params after each step, per tensor.
-    ``variant`` names one of VARIANTS."""
-    kw = {
-        "eps-old-d": {"eps_old_d": True},
-        "coupled-decay-ignored": {"coupled_decay_ignored": True},
-        "momentless-old-d": {"momentless_old_d": True},
-    }
-    params = [np.asarray(p, dtype=np.float64) for p in params0]
-    state: dict = {}
-    out = []
-    for t, gs in enumerate(grads, start=1):
-        gs64 = [np.asarray(g, dtype=np.float64) for g in gs]
-        params, state = _group(params, gs64, state, hp, t, **kw.get(variant or "", {}))
-        out.append([p.copy() for p in params])
-    return out
+    """Several tensors of one optimizer, one param group (one d for all): params after each
+    step, per tensor. ``variant`` names one of VARIANTS."""
+    step = prodigy_step if variant is None else next(v.fn for v in VARIANTS if v.name == variant)
+    return run_optimizer(step, params0, grads, [hp] * len(params0))
 
 
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:
