@@ -139,7 +139,9 @@ def _group(
             continue
         x, wd = param, hp.get("weight_decay", 0.0)
         if wd != 0 and decouple:
-            x = update(x, (wd * dlr) * x, tensor=i)
+            # θ(1 − λ·dlr): its bound covers prodigyopt's θ − (λ·dlr)θ and pytorch-optimizer's
+            # θ·fl(1 − λ·dlr), whose scalar, cast to the dtype, errs by up to u itself.
+            x = x * (1.0 - wd * dlr)
         eps = hp.get("eps", 1e-8)
         denom = np.sqrt(new["exp_avg_sq"]) + (d if eps_old_d else new_d) * eps
         if b1 == 0 and not momentless_old_d:  # no m kept: the raw gradient, times the new d
