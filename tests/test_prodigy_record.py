@@ -14,7 +14,10 @@ from recordcheck import context, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import prodigy as Z
 
+from optcheck.checks import crossval_checks as CV
+from optcheck.checks import tolerance as T
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.kit import strategies as S
 from optcheck.reference import prodigy as P
 from optcheck.reference.trajectory import run as reference_run
 
@@ -23,7 +26,13 @@ CAUGHT = {
     "prodigy.first_step": [Z.ProdigyMomentsWithoutD, Z.ProdigyDecayUnscaled],
     "prodigy.d_never_decreases": [Z.ProdigyDCanFall],
     "prodigy.zero_gradient": [Z.ProdigyDecaysOnZeroGradient],
-    "crossval.trajectory": [Z.ProdigyStepsWithNewD, Z.ProdigyEpsOldD, Z.ProdigyDCanFall],
+    "crossval.trajectory": [
+        Z.ProdigyStepsWithNewD,
+        Z.ProdigyEpsOldD,
+        Z.ProdigyDCanFall,
+        Z.ProdigyDPerTensor,
+        Z.ProdigyDPerGroup,
+    ],
 }
 NAMED = {Z.ProdigyEpsOldD: ["eps-old-d"]}
 HPS = [
@@ -123,6 +132,71 @@ def test_growth_rate_one_freezes_d_after_its_first_jump():
     assert len(jumps) <= 1 and ds[-1] >= 1e-4
 
 
+# --- one d over every tensor and group: the drawn comparison's own mechanism -----------------
+
+
+def joint_case(dtype: str = "float64", steps: int = 6) -> S.Case:
+    """Three tensors of other sizes in two groups (the second with its own ε, λ, safeguard and
+    slice_p), tensor 2 without a gradient at step 3: d grows from d0 within a few steps."""
+    rng = np.random.default_rng(3)
+    shapes = [(5,), (3, 2), (4,)]
+    grads = tuple(
+        tuple(None if (k, i) == (2, 2) else rng.normal(size=s) for i, s in enumerate(shapes))
+        for k in range(steps)
+    )
+    case = S.Case(
+        hp={"lr": 1.0, "d0": 1e-3, "eps": 1e-6, "weight_decay": 0.1},
+        params0=tuple(rng.normal(size=s) for s in shapes),
+        grads=grads,
+        groups=((0, 1), (2,)),
+        group_hp=({}, {"eps": 1e-4, "weight_decay": 0.0, "safeguard_warmup": True, "slice_p": 2}),
+    )
+    return case.rounded(dtype)
+
+
+def joint_ratio(cls: type, dtype: str) -> float:
+    """Worst |target − reference| / tolerance over the joint case, as crossval compares."""
+    case = joint_case(dtype)
+    tol = T.case_tolerance(PRODIGY.error_model, case, dtype)
+    assert tol.outside is None, tol.outside
+    got = case.run_target(target(cls), dtype)
+    _, ratio = CV.compare(got, case.run_reference(PRODIGY.step), tol)
+    return ratio
+
+
+def test_joint_case_is_what_the_package_arrangement_computes():
+    """The joint reference moves every tensor and d grows (the case says something), and a
+    missing gradient leaves its tensor where it was."""
+    case = joint_case()
+    ref = case.run_reference(PRODIGY.step)
+    assert np.array_equal(ref[2][2], ref[1][2]) and not np.array_equal(ref[3][2], ref[2][2])
+    ds: list[float] = []
+    case.run_target(
+        target(Z.ZooProdigy), on_step=lambda opt, _: ds.append(opt.param_groups[0]["d"])
+    )
+    assert ds[-1] > 2 * 1e-3
+
+
+# bfloat16 and float16 need params near the updates (drawn so by crossval: --thorough below).
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_correct_port_is_within_the_joint_bound(dtype):
+    assert joint_ratio(Z.ZooProdigy, dtype) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("mutant", "dtype"),
+    [
+        (Z.ProdigyDPerTensor, "float64"),
+        (Z.ProdigyDPerGroup, "float64"),
+        (Z.ProdigyDPerTensor, "float32"),
+        (Z.ProdigySumsInBfloat16, "float32"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else v.__name__,
+)
+def test_a_d_kept_apart_or_drifting_fails_the_joint_bound(mutant, dtype):
+    assert joint_ratio(mutant, dtype) > 1.0
+
+
 # Each drives the port through hypothesis (1.7 to 6 s on 2 cores): --thorough, but for the
 # cheapest pass (0.15 s), so the default run still sees the record's checks run.
 CHEAP = ("prodigy.zero_gradient",)
@@ -142,6 +216,19 @@ def test_correct_port_passes(check_id):
 def test_mutant_is_caught(check_id, mutant):
     result = run(context(PRODIGY, target(mutant)), check_id)
     assert result.verdict == "violation", result.detail
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_correct_port_passes_in_low_precision(dtype):
+    result = run(context(PRODIGY, target(Z.ZooProdigy), dtype=dtype), "crossval.trajectory")
+    assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.thorough
+def test_sums_drifting_past_the_float32_bound_are_caught():
+    ctx = context(PRODIGY, target(Z.ProdigySumsInBfloat16), dtype="float32")
+    assert run(ctx, "crossval.trajectory").verdict == "violation"
 
 
 @pytest.mark.thorough
