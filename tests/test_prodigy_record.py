@@ -348,3 +348,122 @@ def test_real_pytorch_optimizer_finding_deepcopy_loses_maximize():
     assert_deepcopy_loses(
         pytorch_optimizer.Prodigy, "pytorch_optimizer:Prodigy", "Prodigy", "maximize"
     )
+
+
+# --- one d over groups, and lower precisions: the real packages by hand ------------------------
+
+
+def _groups_run(cls: type, dtype: torch.dtype, **hp) -> tuple[list[torch.Tensor], list[dict]]:
+    """The joint case (two groups, a missing gradient) driven by hand in ``dtype``."""
+    case = joint_case()
+    ps = [torch.nn.Parameter(torch.tensor(p, dtype=dtype)) for p in case.params0]
+    groups = [
+        {"params": [ps[i] for i in idx], **ghp}
+        for idx, ghp in zip(case.groups, case.group_hp, strict=True)
+    ]
+    opt = cls(groups, **{**case.hp, **hp})
+    for gs in case.grads:
+        for p, g in zip(ps, gs, strict=True):
+            p.grad = None if g is None else torch.tensor(g, dtype=dtype)
+        opt.step()
+    return [p.detach().double() for p in ps], opt.param_groups
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("path", ["prodigyopt:Prodigy", "pytorch_optimizer:Prodigy"])
+def test_real_package_keeps_one_d_over_groups_and_missing_gradients(path):
+    """By hand: both packages keep one d for both groups, and at step 2 (r_1 = 0 kept d = d0)
+    it is max(d0, r_2/‖s_2‖₁) with the sums over every tensor of both groups, from the
+    package's own x1 (s_k = β3 s_{k−1} + d0·lr·g_k, r_2 = d0·lr·Σ⟨g_2, x0 − x1⟩; the second
+    group's safeguard_warmup weighs its s by d0 instead of d0·lr: lr = 1 here)."""
+    module, _, name = path.partition(":")
+    cls = getattr(pytest.importorskip(module), name)
+    case = joint_case(steps=2)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # pytorch-optimizer's r lives in the default dtype
+    try:
+        ps = [torch.nn.Parameter(torch.tensor(p)) for p in case.params0]
+        opt = cls([{"params": ps[:2]}, {"params": ps[2:], "eps": 1e-4}], **case.hp)
+        for p, g in zip(ps, case.grads[0], strict=True):
+            p.grad = torch.tensor(g)
+        opt.step()
+        x1 = [p.detach().numpy().copy() for p in ps]
+        for p, g in zip(ps, case.grads[1], strict=True):
+            p.grad = torch.tensor(g)
+        opt.step()
+    finally:
+        torch.set_default_dtype(before)
+    d0, b3 = 1e-3, np.sqrt(0.999)
+    g1, g2 = case.grads
+    # decoupled decay λ = 0.1 moved x1 as well: r uses the package's own x1
+    r2 = d0 * sum(
+        float(np.sum(g * (x0 - x))) for g, x0, x in zip(g2, case.params0, x1, strict=True)
+    )
+    s2 = [b3 * d0 * a + d0 * b for a, b in zip(g1, g2, strict=True)]
+    d_hand = max(d0, r2 / sum(float(np.sum(np.abs(s))) for s in s2))
+    assert opt.param_groups[0]["d"] == opt.param_groups[1]["d"]
+    assert opt.param_groups[0]["d"] == pytest.approx(d_hand, rel=1e-12)
+
+
+@pytest.mark.realworld
+def test_real_prodigyopt_groups_and_missing_gradient_are_the_reference():
+    """By hand: prodigyopt 1.1.2 on the joint case (per-group ε, λ, safeguard_warmup, slice_p,
+    a missing gradient) is reference.prodigy's joint run to a few u of the parameters."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    got, _ = _groups_run(prodigyopt.Prodigy, torch.float64)
+    ref = joint_case().run_reference(PRODIGY.step)[-1]
+    scale = max(float(np.max(np.abs(p))) for p in ref)
+    assert (
+        max(float(np.max(np.abs(g.numpy() - r))) for g, r in zip(got, ref, strict=True))
+        <= 64 * U * scale
+    )
+
+
+U = np.finfo(float).eps / 2
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_real_prodigyopt_conforms_in_low_precision(dtype):
+    """prodigyopt in float32, bfloat16 and float16: the validator's drawn cases (several
+    tensors, groups, missing gradients) stay within the derived bound; by hand, d after the
+    joint case in float32 is float64's to float32 rounding (no drift of the sums)."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    result = run(prepared("prodigyopt:Prodigy", "Prodigy", dtype=dtype), "crossval.trajectory")
+    assert result.verdict == "pass", result.detail
+    if dtype == "float32":
+        _, g32 = _groups_run(prodigyopt.Prodigy, torch.float32)
+        _, g64 = _groups_run(prodigyopt.Prodigy, torch.float64)
+        assert abs(g32[0]["d"] / g64[0]["d"] - 1) < 1e-4
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_real_pytorch_optimizer_finding_beta1_zero_steps_with_the_old_d(dtype):
+    """By hand: with β1 = 0, pytorch-optimizer 4.1.0 keeps m = d_k·g and steps
+    dlr·m/(√v + d_{k+1}ε), where prodigyopt steps dlr·d_{k+1}·g/(…): at a step where d
+    grew, its step is d_k/d_{k+1} times prodigyopt's. The validator meets it in every dtype
+    and names momentless-old-d; with β1 = 0.9 cross-validation passes in that dtype."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    if dtype == "float32":
+        moves = []
+        for cls in (prodigyopt.Prodigy, pytorch_optimizer.Prodigy):
+            p = torch.nn.Parameter(torch.tensor([0.5, -1.0]))
+            opt = cls([p], lr=1.0, d0=1e-3, betas=(0.0, 0.999))
+            xs, ds = [], []
+            for g in ([1.0, -0.5], [1.0, -0.5], [1.0, -0.5]):
+                xs.append(p.detach().clone())
+                p.grad = torch.tensor(g)
+                opt.step()
+                ds.append(opt.param_groups[0]["d"])
+            moves.append((p.detach() - xs[-1], ds))
+        (ours, ds), (theirs, _) = moves
+        assert ds[-1] > ds[-2]  # d grew at the last step
+        assert torch.allclose(theirs / ours, torch.tensor(ds[-2] / ds[-1]), rtol=1e-4)
+    hp = {"betas": (0.0, 0.999)}
+    ctx = prepared("pytorch_optimizer:Prodigy", "Prodigy", hp=hp, dtype=dtype)
+    assert named(ctx) == ["momentless-old-d"]
+    ctx = prepared("pytorch_optimizer:Prodigy", "Prodigy", hp={"betas": (0.9, 0.999)}, dtype=dtype)
+    result = run(ctx, "crossval.trajectory")
+    assert result.verdict == "pass", result.detail
