@@ -19,9 +19,30 @@ With β1 = 0 the package keeps no m and steps dlr·d_{k+1}·g/(√v + d_{k+1}ε)
 d_k of Alg. 3's m_{k+1} = d_k g_k (the variant "momentless-old-d", as pytorch-optimizer has it).
 
 d, d_max and r are per optimizer, not per tensor: the sums run over every coordinate of every
-parameter (prodigyopt sums over all param groups). ``prodigy_step`` takes the concatenation of
-every parameter (one tensor is the whole optimizer); ``run_joint`` runs several tensors so.
+parameter of every param group. ``prodigy_step`` is a reference.spec.CoupledStep: its joint step
+(``_group``) takes all tensors, each with its group's keywords, and every driver (cross-
+validation's reference runs, the tolerance engine, identify) steps them together; called on one
+tensor it is the optimizer of that tensor. ``run_joint`` runs several tensors of one group.
 slice_p = p keeps every p-th coordinate of each tensor in s and x0 (the package's memory saver).
+
+Error model (checks.errorprop runs ``_group`` on tracked values; its rules, applied here):
+    r_k      per tensor the dot product Σ g·(x0 − x) over its n_i coordinates, in its dtype:
+             γ_{n_i−1}Σ|g(x0 − x)| plus |g|·E_x (x's own accumulated error enters x0 − x
+             undamped; Higham §4.2); the tensors' results and β3·r added as scalars in h,
+             the hyper precision (prodigyopt adds them in Python floats, finer;
+             pytorch-optimizer in a tensor of torch's default dtype: float32 is h in a
+             float32 run, and in a float64 run it is the recorded finding); weight (d/d0)·dlr.
+    ‖s‖₁     Σ|s| likewise; s = β3·s + w·g, each product and the sum rounded.
+    d̂        r/‖s‖₁ by the division rule, ‖s‖₁'s relative uncertainty recorded: above 1/4 the
+             case leaves the domain (first order no longer holds).
+    d        max(d_max, d̂), min(·, γ·d): exact operations; where d̂ lies within the errors of
+             d_max (or of d·γ) the choice is uncertain and the larger error is carried.
+    the step d's error reaches dlr, m (d·g), v (d²g²) and dε of every tensor alike.
+Where the displacement x − x0 is below θ's resolution (u·|θ|), x0 − x is rounding noise, r
+and d̂ are uncertain to more than themselves, and √v + dε with them: such cases lie outside the
+domain (measured: 30 % of float32 draws, a property of Prodigy in low precision). A case mixing
+dtypes is bounded in its coarsest one for every tensor (checks.tolerance.case_tolerance): d
+carries the coarsest tensor's rounding to all.
 
 A step whose ‖s‖₁ is 0 (every gradient so far 0) returns early in both packages: nothing moves,
 the decoupled decay included. prodigyopt then leaves its bias-correction count k where it was;

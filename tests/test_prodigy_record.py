@@ -17,6 +17,7 @@ from zoo import prodigy as Z
 from optcheck.checks import crossval_checks as CV
 from optcheck.checks import tolerance as T
 from optcheck.checks.catalog import OPTIMIZERS
+from optcheck.checks.crossval_checks import evidence_case
 from optcheck.checks.kit import strategies as S
 from optcheck.reference import prodigy as P
 from optcheck.reference.trajectory import run as reference_run
@@ -415,7 +416,7 @@ def test_real_prodigyopt_groups_and_missing_gradient_are_the_reference():
     scale = max(float(np.max(np.abs(p))) for p in ref)
     assert (
         max(float(np.max(np.abs(g.numpy() - r))) for g, r in zip(got, ref, strict=True))
-        <= 64 * U * scale
+        <= 16 * U * scale
     )
 
 
@@ -443,7 +444,8 @@ def test_real_pytorch_optimizer_finding_beta1_zero_steps_with_the_old_d(dtype):
     """By hand: with β1 = 0, pytorch-optimizer 4.1.0 keeps m = d_k·g and steps
     dlr·m/(√v + d_{k+1}ε), where prodigyopt steps dlr·d_{k+1}·g/(…): at a step where d
     grew, its step is d_k/d_{k+1} times prodigyopt's. The validator meets it in every dtype
-    and names momentless-old-d; with β1 = 0.9 cross-validation passes in that dtype."""
+    and names momentless-old-d; with β1 = 0.9 cross-validation passes in that dtype, but for
+    float32 runs' float64 tensors, where d is held in float32 (the finding above)."""
     prodigyopt = pytest.importorskip("prodigyopt")
     pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
     if dtype == "float32":
@@ -466,4 +468,9 @@ def test_real_pytorch_optimizer_finding_beta1_zero_steps_with_the_old_d(dtype):
     assert named(ctx) == ["momentless-old-d"]
     ctx = prepared("pytorch_optimizer:Prodigy", "Prodigy", hp={"betas": (0.9, 0.999)}, dtype=dtype)
     result = run(ctx, "crossval.trajectory")
+    if result.verdict == "violation":  # float32 runs draw float64 tensors too: d in float32
+        case = evidence_case(result)
+        held = [case.dtype_of(i, dtype) for i in range(len(case.params0))]
+        assert dtype == "float32" and set(held) == {"float64"}, result.detail
+        return
     assert result.verdict == "pass", result.detail
