@@ -2,7 +2,8 @@
 
 Observed through open-loop float64 runs of the drawn tensors and groups, stepped together (one
 d for all: reference.spec.CoupledStep). At step 1, x = x0, so r_1 = ⟨g, x0 − x0⟩ = 0 and
-d̂ = 0: d stays d0 and the step is Adam's first step at lr·c1·d0 with the moments' (1−β1) and √(1−β2) left in:
+d̂ = 0: d stays d0 and the step is Adam's first step at lr·c1·d0 with the moments' (1−β1)
+and √(1−β2) left in:
 x1 = x0(1 − λ·lr·c1·d0) − lr·c1·d0·(1−β1)·g/(√(1−β2)|g| + ε). The distance estimate is a max of
 its past (Alg. 3: d_{k+1} = max(d_k, d̂)), and min(d_max, γ·d) with γ ≥ 1 keeps that: read from
 the target's param groups, it never falls and never goes below d0 (max, min and a product by
