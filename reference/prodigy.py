@@ -137,7 +137,7 @@ def _group(
         if wd != 0 and not decouple and not coupled_decay_ignored:
             g = g + wd * param
         sliced = g.reshape(-1)[::sp]
-        p0 = old.get("p0", param.reshape(-1)[::sp])
+        p0 = old.get("p0", param.reshape(-1)[::sp].copy())  # x0 kept, not a view of x
         r = r + weight * np.sum(sliced * (p0 - param.reshape(-1)[::sp]))
         m = ema(old.get("exp_avg", np.zeros_like(param)), d * g, b1)
         v = ema(old.get("exp_avg_sq", np.zeros_like(param)), (d * d) * (g * g), b2)
