@@ -15,6 +15,7 @@ from sampling import first_mutant_each
 from zoo import prodigy as Z
 
 from optcheck.checks import crossval_checks as CV
+from optcheck.checks import errorprop as EP
 from optcheck.checks import tolerance as T
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.crossval_checks import evidence_case
@@ -176,6 +177,19 @@ def test_joint_case_is_what_the_package_arrangement_computes():
         target(Z.ZooProdigy), on_step=lambda opt, _: ds.append(opt.param_groups[0]["d"])
     )
     assert ds[-1] > 2 * 1e-3
+
+
+def test_tolerance_engine_steps_the_joint_case_as_the_reference_does():
+    """The engine's tracked run of the joint case (every tensor through one joint step) has
+    the reference's own values, bit for bit, and a bound for every tensor and step."""
+    case, vals = joint_case(), []
+    hps = [case.tensor_hp(i) for i in range(3)]
+    bound = EP.propagate(PRODIGY.error_model, case.params0, case.grads, hps, None, EP.FLOAT32,
+                         values=vals)  # fmt: skip
+    ref = case.run_reference(PRODIGY.step)
+    pairs = [(v, r) for vs, rs in zip(vals, ref, strict=True) for v, r in zip(vs, rs, strict=True)]
+    assert all(np.array_equal(v, r) for v, r in pairs)
+    assert all(np.all(e > 0) for es in bound.theta for e in es)
 
 
 # bfloat16 and float16 need params near the updates (drawn so by crossval: --thorough below).
