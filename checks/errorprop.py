@@ -86,6 +86,10 @@ own accumulated error), [1] the step's own error (θ_{t-1} exact: what a residua
 state errors accumulated so far. Runs in the same precision share one pass (``propagate_pair``:
 a float64 target, which follows ``observed``, and the float64 reference, which does not).
 
+A step whose state couples the tensors (reference.spec.CoupledStep, Prodigy's one d) is run
+once per step over all of them (``_propagate_joint``): the shared state's errors reach every
+tensor, and ``update(param, step, tensor=i)`` names whose observed magnitudes apply.
+
 Sources of the torch behaviours: the casts of scalar operands and the float16 lr finding are
 tests/test_crossval.py::test_float16_scalars_are_rounded_to_float16_by_torch; lerp's two
 branches are ATen's lerp kernel (``weight < 0.5 ? self + weight*diff : end - diff*(1-weight)``);
