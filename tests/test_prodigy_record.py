@@ -488,3 +488,25 @@ def test_real_pytorch_optimizer_finding_beta1_zero_steps_with_the_old_d(dtype):
         assert dtype == "float32" and set(held) == {"float64"}, result.detail
         return
     assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.realworld
+def test_real_prodigyopt_finding_a_group_at_lr_zero_still_moves():
+    """By hand (the validator does not draw it: one lr per optimizer): prodigyopt 1.1.2 allows
+    a group's lr only at the others' or at 0, the way to freeze a group; such a group keeps no
+    moments (its sums are skipped) but is still stepped with the optimizer's dlr. With β1 = 0
+    its step is dlr·d·g/(√0 + d·ε) = dlr·g/ε: from θ = (2, 3), three steps reach (−890, −443);
+    with β1 = 0.9 the decoupled decay alone moves it (2 → 1.9999992)."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    moved = {}
+    for b1 in (0.9, 0.0):
+        a = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        frozen = torch.nn.Parameter(torch.tensor([2.0, 3.0]))
+        groups = [{"params": [a]}, {"params": [frozen], "lr": 0.0}]
+        opt = prodigyopt.Prodigy(groups, lr=1.0, betas=(b1, 0.999), weight_decay=0.1)
+        for _ in range(3):
+            a.grad, frozen.grad = torch.tensor([0.5, 0.25]), torch.tensor([0.5, 0.25])
+            opt.step()
+        moved[b1] = frozen.detach()
+    assert torch.all(moved[0.0].abs() > 100)
+    assert torch.all(moved[0.9] < torch.tensor([2.0, 3.0]))
