@@ -510,3 +510,22 @@ def test_real_prodigyopt_finding_a_group_at_lr_zero_still_moves():
         moved[b1] = frozen.detach()
     assert torch.all(moved[0.0].abs() > 100)
     assert torch.all(moved[0.9] < torch.tensor([2.0, 3.0]))
+
+
+@pytest.mark.realworld
+def test_real_pytorch_optimizer_finding_group_lr_is_ignored():
+    """By hand (not drawn: one lr per optimizer): pytorch-optimizer 4.1.0 steps every group
+    with the first group's lr; a second group at lr 0 or 0.1 moves exactly as at lr 1
+    (prodigyopt refuses a group lr other than the largest or 0)."""
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    moved = []
+    for lr in (1.0, 0.0, 0.1):
+        a = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        b = torch.nn.Parameter(torch.tensor([2.0, 3.0]))
+        opt = pytorch_optimizer.Prodigy([{"params": [a]}, {"params": [b], "lr": lr}], lr=1.0)
+        for _ in range(3):
+            a.grad, b.grad = torch.tensor([0.5, 0.25]), torch.tensor([0.5, 0.25])
+            opt.step()
+        moved.append(b.detach())
+    assert not torch.equal(moved[0], torch.tensor([2.0, 3.0]))
+    assert torch.equal(moved[0], moved[1]) and torch.equal(moved[0], moved[2])
