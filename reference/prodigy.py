@@ -44,10 +44,10 @@ domain (measured: 30 % of float32 draws, a property of Prodigy in low precision)
 dtypes is bounded in its coarsest one for every tensor (checks.tolerance.case_tolerance): d
 carries the coarsest tensor's rounding to all.
 
-A step whose ‖s‖₁ is 0 (every gradient so far 0) returns early in both packages: nothing moves,
-the decoupled decay included. prodigyopt then leaves its bias-correction count k where it was;
-the reference counts t: the two differ only under use_bias_correction after leading zero
-gradients (not drawn: a drawn tensor's gradients are all 0 or none are).
+A step whose ‖s‖₁ is 0 (every gradient so far 0 or missing) returns early in both packages:
+nothing moves, the decoupled decay included. prodigyopt then leaves its bias-correction count k
+where it was, and so does the reference (state "k": the steps that moved; the driver's t is not
+used); pytorch-optimizer counts every step (seen only under bias correction after such steps).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from functools import partial
 
 import numpy as np
 
-from optcheck.reference.ops import ema, update
+from optcheck.reference.ops import ema, emulated, update
 from optcheck.reference.space import Flag, Int, Pair, Real
 from optcheck.reference.spec import Array, CoupledStep, ErrorModel, Hyper, State, Variant
 from optcheck.reference.trajectory import run_optimizer
@@ -121,7 +121,10 @@ def _group(
     growth = first.get("growth_rate", INF)
     decouple, maximize = first.get("decouple", True), first.get("maximize", False)
     d, d_max = state.get("d", d0), state.get("d_max", d0)
-    bc = np.sqrt(1.0 - b2**t) / (1.0 - b1**t) if first.get("use_bias_correction", False) else 1.0
+    # prodigyopt's k counts the steps that moved (a step with ‖s‖₁ = 0 returns before it), so
+    # leading all-zero or missing gradients do not count for the bias correction
+    k = int(state.get("k", 0)) + 1
+    bc = np.sqrt(1.0 - b2**k) / (1.0 - b1**k) if first.get("use_bias_correction", False) else 1.0
     dlr = d * lr * bc
     weight = (d / d0) * dlr
     r, norm = b3 * state.get("d_numerator", 0.0), 0.0
@@ -170,7 +173,10 @@ def _group(
         else:
             x = update(x, dlr * (new["exp_avg"] / denom), tensor=i)
         moved.append(np.where(progressed, x, param))
-    return moved, {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r}
+    # an exact read: ‖s‖₁ is exactly 0 only where every summand is (then it carries no error)
+    counted = bool(emulated(lambda n: n > 0.0, norm, grid=lambda n: n > 0.0))
+    new = {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r, "k": k - 1 + counted}
+    return moved, new
 
 
 prodigy_step = CoupledStep(_group, STATE_KEYS)

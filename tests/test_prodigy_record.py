@@ -192,6 +192,18 @@ def test_tolerance_engine_steps_the_joint_case_as_the_reference_does():
     assert all(np.all(e > 0) for es in bound.theta for e in es)
 
 
+def test_bias_correction_counts_only_steps_that_moved():
+    """Tensor 0's gradient 0, tensor 1's missing at step 1: ‖s_1‖₁ = 0 and the step returns
+    early, its count k unchanged (prodigyopt's, the zoo's); counting it would move the bias
+    correction c_k (2.6e-4 apart on tensor 1 at step 2, measured against prodigyopt)."""
+    rng = np.random.default_rng(0)
+    grads = tuple((np.zeros(3), None if k == 0 else rng.normal(size=2)) for k in range(4))
+    p0 = (rng.normal(size=3), rng.normal(size=2))
+    case = S.Case(hp={"lr": 1.0, "d0": 1e-3, "use_bias_correction": True}, params0=p0, grads=grads)
+    got = case.run_target(target(Z.ZooProdigy))
+    assert gap(got, case.run_reference(PRODIGY.step)) <= 16 * U * np.max(np.abs(p0[1]))
+
+
 # bfloat16 and float16 need params near the updates (drawn so by crossval: --thorough below).
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_correct_port_is_within_the_joint_bound(dtype):
