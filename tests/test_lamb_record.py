@@ -101,6 +101,18 @@ def test_a_variant_port_is_named(mutant):
     assert named(context(LAMB, target(mutant), examples=HARD.get(mutant, 0))) == NAMED[mutant]
 
 
+# --- NVLAMB (timm's Lamb): the nvlamb variant ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("port", "verdict"), [(Z.LambNvlamb, "pass"), (Z.NvlambAdaptsWithoutDecay, "violation")]
+)
+def test_nvlamb_variant_passes_its_port_and_catches_a_lost_always_adapt_gate(port, verdict):
+    ctx = prepared(f"zoo.lamb:{port.__name__}", "LAMB:nvlamb")
+    ctx.settings.max_examples = 6  # 0.35 s the pair
+    assert run(ctx, "crossval.trajectory").verdict == verdict
+
+
 # --- the real package ------------------------------------------------------------------------
 
 pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
