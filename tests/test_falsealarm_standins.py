@@ -117,3 +117,11 @@ def test_switch_plans_meet_every_switch_both_ways_and_alone_where_it_constructs(
         assert len(values) >= 2, (name, values)
     assert {**plans[0], "weight_decay": 1e-2} in plans  # decay on alone, coupled as by default
     assert not any(p["nesterov"] and not p.get("momentum") for p in plans)
+
+
+def test_a_switch_plan_the_check_override_makes_invalid_is_left_out():
+    """timm's Lamb: contract.zero_lr crashed (hypothesis Unsatisfiable) on the switch plan
+    corrected_weight_decay=True, which constructs at the plans' lr but not at the lr = 0 the
+    check forces. Plans are now built with the check's overrides."""
+    result = _run("zoo.standins:FlagNeedsPositiveLr", "contract.zero_lr", max_examples=2)
+    assert result.verdict == "pass", result.detail
