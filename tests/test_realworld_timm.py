@@ -301,3 +301,24 @@ def test_timm_lamb_param_groups_share_one_global_gradient_norm():
     # a group's own max_grad_norm is not read: 100 in both groups still clips at 1
     big = ({"max_grad_norm": 100.0}, {"max_grad_norm": 100.0})
     assert grouped(1.0, big, **hp) == grouped(1.0, **hp) != grouped(1.0, max_grad_norm=100.0, **hp)
+
+
+def test_timm_nadamw_is_adamw_with_the_nesterov_mix():
+    # Choi et al. 2019 Table 1's NAdam with decoupled decay: θ(1 - ηλ), Adam's moments, a
+    # step along β1 m_t + (1 - β1) g over 1 - β1^t (NAdam:nesterov-adamw). Not torch's NAdam
+    # (Dozat's μ schedule) nor NAdam:constant-mu (m_t over 1 - β1^(t+1)).
+    lr, b1, b2, eps, wd = 0.05, 0.8, 0.95, 1e-8, 0.1
+    theta, want = THETA.clone(), []
+    m, v = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    for k, g in enumerate(G.to(torch.float64), start=1):
+        theta = theta * (1 - lr * wd)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        mixed = b1 * m + (1 - b1) * g
+        theta = theta - lr / (1 - b1**k) * mixed / ((v / (1 - b2**k)).sqrt() + eps)
+        want.append(theta)
+    for foreach in (False, True):
+        got = _run(
+            _timm("NAdamW"), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, foreach=foreach
+        )
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
