@@ -322,3 +322,40 @@ def test_timm_nadamw_is_adamw_with_the_nesterov_mix():
         )
         for a, b in zip(got, want, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+
+
+def test_timm_plateau_is_torchs_rule_after_a_warm_up_that_ignores_metrics():
+    """TimmPlateau's reference by hand: timm's PlateauLRScheduler told t = 1, 2, ... with a
+    metric gives warmup_lr_init + t (base - warmup_lr_init)/warmup_t for t <= warmup_t (the
+    metrics then ignored), afterwards torch's ReduceLROnPlateau fed the later metrics from the
+    lr the warm-up reached. With noise on, each lr is that lr times 1 + n_t, |n_t| <
+    noise_pct, and the next decision starts from the noiseless lr (timm restores it)."""
+    cls = _timm("PlateauLRScheduler")
+    metrics = [5.0, 1.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0]
+    kw = {"decay_rate": 0.5, "patience_t": 1, "mode": "min", "warmup_t": 2, "lr_min": 0.01}
+
+    def lrs(**extra: object) -> list[float]:
+        opt = torch.optim.SGD([torch.zeros(1)], lr=0.1)
+        with pytest.warns(FutureWarning):  # timm deprecates the class, says why
+            sched, out = cls(opt, **kw, warmup_lr_init=0.02, **extra), [opt.param_groups[0]["lr"]]
+        for t, m in enumerate(metrics, start=1):
+            sched.step(t, m)
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    got = lrs()
+    slope = (0.1 - 0.02) / 2
+    want = [0.02, 0.02 + slope, 0.02 + 2 * slope]
+    opt = torch.optim.SGD([torch.zeros(1)], lr=want[-1])
+    torch_rule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=0.5, patience=1, min_lr=0.01
+    )
+    for m in metrics[2:]:
+        torch_rule.step(m)
+        want.append(opt.param_groups[0]["lr"])
+    assert got == want
+    assert got[5] == pytest.approx(0.05) and got[-1] == pytest.approx(0.025)  # two reductions
+    noisy = lrs(noise_range_t=3, noise_pct=0.5)
+    assert noisy[:3] == got[:3]  # noise from t = 3 on
+    assert all(abs(n / g - 1) < 0.5 for n, g in zip(noisy[3:], got[3:], strict=True))
+    assert all(n != g for n, g in zip(noisy[3:], got[3:], strict=True))

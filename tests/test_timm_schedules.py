@@ -153,3 +153,30 @@ def test_each_timm_stand_in_conforms_on_every_drawn_case(record, good, broken, f
     examples = profiles.EXAMPLES[profiles.default_profile()]
     assert _verdict(record, good, {}, examples) == "pass"
     assert _verdict(record, broken, {}, examples) == "violation"
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict"),
+    [("PlateauLRScheduler", "pass"), ("PlateauWarmupStartsAtBase", "violation")],
+)
+def test_timm_plateau_passes_its_stand_in_and_catches_a_warm_up_that_starts_late(name, verdict):
+    # warm-up pinned on, where the broken copy differs; every drawn case with --thorough
+    settings = Settings(max_examples=5, fixed_hp={"warmup_t": 3})
+    ctx = Context(zoo(name), SCHEDULES["TimmPlateau"], settings=settings)
+    assert execute(CHECKS["crossval.plateau"], ctx).verdict == verdict
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(
+    ("name", "verdict"),
+    [
+        ("PlateauLRScheduler", "pass"),
+        ("PlateauWarmupStartsAtBase", "violation"),
+        ("PlateauFeedsWarmupMetrics", "violation"),
+    ],
+)
+def test_timm_plateau_stand_in_conforms_on_every_drawn_case(name, verdict):
+    examples = profiles.EXAMPLES[profiles.default_profile()]
+    settings = Settings(max_examples=examples)
+    ctx = Context(zoo(name), SCHEDULES["TimmPlateau"], settings=settings)
+    assert execute(CHECKS["crossval.plateau"], ctx).verdict == verdict

@@ -238,3 +238,65 @@ class MultiStepAtTorchsMilestones(MultiStepLRScheduler):
 
     def decays(self, u: float) -> int:
         return sum(m <= u for m in self.decay_t)
+
+
+class PlateauLRScheduler:
+    """timm's documented plateau schedule, noise left out: torch's ReduceLROnPlateau under
+    timm's keywords (mode 'max' by default), behind step(epoch, metric); for epoch <=
+    warmup_t a linear warm-up from warmup_lr_init that ignores the metric."""
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        decay_rate: float = 0.1,
+        patience_t: int = 10,
+        threshold: float = 1e-4,
+        cooldown_t: int = 0,
+        warmup_t: int = 0,
+        warmup_lr_init: float = 0.0,
+        lr_min: Any = 0.0,
+        mode: str = "max",
+    ):
+        self.optimizer, self.warmup_t, self.warmup_lr_init = optimizer, warmup_t, warmup_lr_init
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=mode,
+            factor=decay_rate,
+            patience=patience_t,
+            threshold=threshold,
+            cooldown=cooldown_t,
+            min_lr=lr_min,
+        )
+        self.slopes = [(b - warmup_lr_init) / warmup_t for b in self.base_lrs] if warmup_t else []
+        if warmup_t:
+            self._start()
+
+    def _start(self) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.warmup_lr_init
+
+    def step(self, epoch: int, metric: Any = None) -> None:
+        if epoch <= self.warmup_t:
+            for group, slope in zip(self.optimizer.param_groups, self.slopes, strict=True):
+                group["lr"] = self.warmup_lr_init + epoch * slope
+        elif metric is not None:
+            self.plateau.step(metric)
+
+
+class PlateauWarmupStartsAtBase(PlateauLRScheduler):
+    """Broken: the optimizer keeps its base lr until the first step(t), though the warm-up
+    starts at warmup_lr_init."""
+
+    def _start(self) -> None:
+        pass
+
+
+class PlateauFeedsWarmupMetrics(PlateauLRScheduler):
+    """Broken: the metrics of the warm-up reach ReduceLROnPlateau too (its best and bad-epoch
+    count start early; the warm-up's lr is set over any reduction)."""
+
+    def step(self, epoch: int, metric: Any = None) -> None:
+        if epoch <= self.warmup_t and metric is not None:
+            self.plateau.step(metric)
+        super().step(epoch, metric)
