@@ -112,7 +112,7 @@ def test_a_scheduler_told_the_count_is_a_usage_error_without_a_record_that_tells
 
 
 # Each timm record's stand-in (tests/zoo/timm_schedules.py) and a broken copy, on a few cases
-# pinned where the copy's bug shows (5 cases each: about 0.2 s a pair; every drawn case with
+# pinned where the copy's bug shows (3 cases each: 0.1-0.3 s a pair; every drawn case with
 # --thorough below).
 ONE_CYCLE = {"t_initial": 8, "cycle_limit": 1, "warmup_t": 0}
 PAIRS = [
@@ -143,8 +143,8 @@ def _verdict(record: str, name: str, fixed: dict, examples: int) -> str:
 def test_each_timm_record_passes_its_stand_in_and_catches_a_broken_copy(
     record, good, broken, fixed
 ):
-    assert _verdict(record, good, fixed, 5) == "pass"
-    assert _verdict(record, broken, fixed, 5) == "violation"
+    assert _verdict(record, good, fixed, 3) == "pass"
+    assert _verdict(record, broken, fixed, 3) == "violation"
 
 
 @pytest.mark.thorough
@@ -161,7 +161,7 @@ def test_each_timm_stand_in_conforms_on_every_drawn_case(record, good, broken, f
 )
 def test_timm_plateau_passes_its_stand_in_and_catches_a_warm_up_that_starts_late(name, verdict):
     # warm-up pinned on, where the broken copy differs; every drawn case with --thorough
-    settings = Settings(max_examples=5, fixed_hp={"warmup_t": 3})
+    settings = Settings(max_examples=3, fixed_hp={"warmup_t": 3})
     ctx = Context(zoo(name), SCHEDULES["TimmPlateau"], settings=settings)
     assert execute(CHECKS["crossval.plateau"], ctx).verdict == verdict
 
