@@ -60,8 +60,8 @@ NAMED = {
 
 
 # φ's clamp shows only where ‖θ‖ > 10, which first_step's drawn params reach less often.
-# (φ(z) = z, timm's Lamb without trust_clip, is not a named variant: on params of norm < 10
-# it coincides with Alg. 2, so tests/test_reference_optimizers.py could not tell it apart.)
+# (φ(z) = z alone, timm's Lamb with always_adapt=True, is not a named variant: on params of
+# norm < 10 it coincides with Alg. 2; LAMB:nvlamb parts from it by skipping the ratio at λ = 0.)
 HARD = {Z.LambUnclamped: 60}
 
 
