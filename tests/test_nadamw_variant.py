@@ -12,6 +12,7 @@ from recordcheck import prepared, run
 PINNED = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1}
 
 
+@pytest.mark.thorough  # 0.6 s of CPU: past this change's 2 s share of the default run
 @pytest.mark.parametrize(
     ("port", "hp", "verdict"),
     [("NesterovAdamW", None, "pass"), ("NesterovAdamWWithoutMix", PINNED, "violation")],
