@@ -57,8 +57,10 @@ def _run(ctx: Context, prop: Any) -> CheckResult:
     invariant=True,  # listed by the metric-driven records only, as their invariants are
 )
 def plateau_crossval(ctx: Context) -> CheckResult:
+    spec = plateau_spec(ctx)
+
     def prop(case: PlateauCase) -> None:
-        run = expected(case)
+        run = expected(case, spec)
         got = drive(ctx.target, case)
         tol = tolerance(run)
         bad = np.argwhere(~(np.abs(got - run.lrs) <= tol))

@@ -231,6 +231,9 @@ class ScheduleSpec:
     # the scheduler takes the count itself, step(t) / step_update(t) (timm's): the checks
     # drive it through the kit's IndexStepped adapter.
     steps_by_index: bool = False
+    # a metric-driven record's reference run, (metrics, base_lrs, **params) -> PlateauRun
+    # (reference.plateau); None: torch's ReduceLROnPlateau rule.
+    metric_run: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         _registered(self.name, (*self.invariants, *self.scope))

@@ -10,6 +10,14 @@ so every step of a tensor has norm η·φ(‖θ‖) whatever the gradients. φ i
 (§3: φ(z) = min(max(z, γ_l), γ_u)); torch-optimizer and pytorch-optimizer take
 φ(z) = min(z, 10), which the reference follows. Where ‖θ‖ = 0 or r + λθ = 0 the ratio is 1,
 as in every package (the paper leaves 0/0 open). g is -g with maximize.
+
+NVLAMB (NVIDIA's LAMB, NVIDIA developer blog 2019; timm's Lamb) differs in four ways: it
+divides every gradient by max(1, ‖G‖/max_grad_norm), ‖G‖ the norm over all tensors of all
+param groups (pre-normalisation); φ(z) = z (no clamp); timm applies the ratio only where
+λ ≠ 0 unless always_adapt; trust_clip caps the ratio at 1 (LAMBC). The ``nvlamb`` variants
+are the per-tensor step with the gradient as given (max_grad_norm=None): a global norm joins
+every tensor, so two param groups are not two optimizers (contract.param_groups says so).
+always_adapt=True is no variant of its own: it is Alg. 2 wherever ‖θ‖ ≤ 10.
 """
 
 from __future__ import annotations
@@ -46,10 +54,11 @@ def _norm(x: Array) -> Array:
     return np.sqrt(np.sum(x * x))
 
 
-def trust_ratio(param: Array, direction: Array, eps: float) -> Array:
-    """φ(‖θ‖)/(‖direction‖ + eps), φ(z) = min(z, 10); 1 where either norm is 0 (a 0-d array)."""
+def trust_ratio(param: Array, direction: Array, eps: float, clamp: float | None = CLAMP) -> Array:
+    """φ(‖θ‖)/(‖direction‖ + eps), φ(z) = min(z, clamp) (φ(z) = z without a clamp); 1 where
+    either norm is 0 (a 0-d array)."""
     w = _norm(param)
-    phi = np.minimum(w, CLAMP)
+    phi = w if clamp is None else np.minimum(w, clamp)
     d = _norm(direction)
     safe = np.where(d > 0, d, 1.0) + eps
     return np.where(w > 0, np.where(d > 0, phi / safe, 1.0), 1.0)
@@ -66,6 +75,9 @@ def _lamb(
     decoupled: bool = False,
     trust_eps: bool = False,
     debiased_step: bool = False,
+    nvlamb: bool = False,
+    always_adapt: bool = True,
+    trust_clip: bool = False,
 ) -> tuple[Array, dict]:
     lr, eps = hp["lr"], hp.get("eps", 1e-6)
     wd = hp.get("weight_decay", 0.0)
@@ -83,6 +95,11 @@ def _lamb(
             param = param * (1.0 - lr * wd)
         else:
             r = r + wd * param
+    if nvlamb:
+        if wd == 0 and not always_adapt:  # NVLAMB adapts only where decay is on
+            return update(param, lr * r), new_state
+        ratio = trust_ratio(param, r, 0.0, clamp=None)
+        return update(param, (lr * np.minimum(ratio, 1.0 if trust_clip else np.inf)) * r), new_state
     ratio = trust_ratio(param, r, eps if trust_eps else 0.0)
     scale = lr / (1.0 - b1**t) if debiased_step else lr
     return update(param, (scale * ratio) * r), new_state
@@ -139,6 +156,20 @@ def eps_in_ratio_step(
     return _pytorch_optimizer(param, grad, state, hp, t, decoupled=True, debiased_step=False)
 
 
+def nvlamb_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
+    """NVLAMB as timm's Lamb documents it (its defaults, max_grad_norm=None): Alg. 2's
+    bias-corrected r with λθ inside, the ratio ‖θ‖/‖r + λθ‖ unclamped (φ(z) = z), and no
+    ratio at all where λ = 0 (always_adapt=False: a plain Adam step η r there)."""
+    return _lamb(param, grad, state, hp, t, nvlamb=True, always_adapt=False)
+
+
+def nvlamb_trust_clip_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """``nvlamb`` with the ratio capped at 1 (LAMBC; timm's trust_clip=True)."""
+    return _lamb(param, grad, state, hp, t, nvlamb=True, always_adapt=False, trust_clip=True)
+
+
 VARIANTS = (
     Variant(
         "no-bias-correction",
@@ -169,6 +200,20 @@ VARIANTS = (
         eps_in_ratio_step,
         "raw moments, decoupled decay, ratio φ(‖θ‖)/(‖r‖+ε), step η",
         "pytorch-optimizer 4.1 Lamb(adam_debias=True)",
+    ),
+    Variant(
+        "nvlamb",
+        nvlamb_step,
+        "ratio ‖θ‖/‖r+λθ‖ unclamped, applied only where λ ≠ 0; the gradient as given",
+        "NVIDIA's NVLAMB (NVIDIA developer blog, 'Pretraining BERT with Layer-wise Adaptive "
+        "Learning Rates', 2019) as timm 1.0.31's Lamb documents it, max_grad_norm=None (its "
+        "global-norm pre-normalisation couples every tensor: outside this per-tensor step)",
+    ),
+    Variant(
+        "nvlamb-trust-clip",
+        nvlamb_trust_clip_step,
+        "nvlamb with the ratio capped at 1 (LAMBC)",
+        "timm 1.0.31 Lamb(trust_clip=True, max_grad_norm=None); LAMBC (Fong et al. 2020)",
     ),
 )
 

@@ -133,6 +133,32 @@ def float32_mu_product_step(
     return _nadam(param, grad, state, hp, t, float32_mu_product=True)
 
 
+def nesterov_adamw_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """AdamW whose step takes the Nesterov mix m̄ = β1 m_t + (1-β1) g, both terms corrected
+    by the one 1/(1-β1^t) (μ_t = β1 constant, as ``constant-mu``, which corrects the two
+    terms by 1/(1-β1^(t+1)) and 1/(1-β1^t)), with decoupled decay θ(1-ηλ) whatever
+    decoupled_weight_decay says; momentum_decay is ignored.
+
+    Source: Choi et al. 2019, "On Empirical Comparisons of Optimizers for Deep Learning"
+    (arXiv:1910.05446), Table 1's NAdam (Dozat 2016's Nesterov mix, Adam's corrections) with
+    Loshchilov & Hutter 2019's decoupled decay; timm 1.0.31's NAdamW documents this
+    arrangement (the MLCommons AlgoPerf NAdamW baseline).
+    """
+    lr, eps = hp["lr"], hp.get("eps", 1e-8)
+    b1, b2 = hp.get("betas", (0.9, 0.999))
+    wd = hp.get("weight_decay", 0.0)
+    g = -grad if hp.get("maximize", False) else grad
+    if wd != 0:
+        param = param * (1.0 - lr * wd)
+    m = ema(state.get("exp_avg", np.zeros_like(g)), g, b1)
+    v = ema(state.get("exp_avg_sq", np.zeros_like(g)), g * g, b2)
+    mixed = ema(m, g, b1)
+    denom = np.sqrt(v / (1.0 - b2**t)) + eps
+    return update(param, (lr / (1.0 - b1**t)) * (mixed / denom)), {"exp_avg": m, "exp_avg_sq": v}
+
+
 def constraint(hp: Hyper) -> str | None:
     """Why torch.optim.NAdam's constructor would raise ValueError, or None."""
     b1, b2 = hp.get("betas", (0.9, 0.999))
@@ -191,6 +217,12 @@ VARIANTS = (
         paper_nu_hat_step,
         "n̂ = β2·n_t/(1-β2^t) as printed in Alg. 2 (the extra β2 others drop)",
         "Dozat 2016, Algorithm 2 line 8",
+    ),
+    Variant(
+        "nesterov-adamw",
+        nesterov_adamw_step,
+        "AdamW stepping along β1 m_t + (1-β1) g over 1-β1^t (μ_t = β1), decay θ(1-ηλ) always",
+        "Choi et al. 2019 Table 1 NAdam + Loshchilov & Hutter 2019 decay; timm 1.0.31 NAdamW",
     ),
 )
 # Memory traffic of one torch step per parameter element (minimal, as a fused kernel would

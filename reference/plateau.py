@@ -107,7 +107,12 @@ def plateau_lr(
 ) -> float | np.ndarray:
     """The single-group lr at epoch(s) t (the catalog's closed-form signature): t may not
     exceed the number of metrics given."""
-    lrs = reduce_on_plateau(metrics, [base_lr], **params).lrs[:, 0]
+    return _at(reduce_on_plateau(metrics, [base_lr], **params), t)
+
+
+def _at(run: PlateauRun, t: Any) -> float | np.ndarray:
+    """The single group's lr at epoch(s) t."""
+    lrs = run.lrs[:, 0]
     t_arr = np.asarray(t, dtype=np.int64)
     return float(lrs[int(t_arr)]) if t_arr.ndim == 0 else lrs[t_arr]
 
@@ -128,3 +133,61 @@ def constraint_plateau(p: Mapping[str, Any]) -> str | None:
     if any(f < 0 for f in floors) or q["eps"] < 0 or q["threshold"] < 0:
         return "min_lr, eps and threshold must be >= 0"
     return None
+
+
+# timm's PlateauLRScheduler (timm.scheduler.plateau_lr): torch's rule under timm's names,
+# mode 'max' by default, threshold_mode 'rel' and eps 1e-8 fixed (not keywords).
+TIMM_DEFAULTS: dict[str, Any] = {
+    "decay_rate": 0.1,
+    "patience_t": 10,
+    "threshold": 1e-4,
+    "cooldown_t": 0,
+    "lr_min": 0.0,
+    "mode": "max",
+    "warmup_t": 0,
+    "warmup_lr_init": 0.0,
+}
+TIMM_TO_TORCH = {
+    "decay_rate": "factor",
+    "patience_t": "patience",
+    "cooldown_t": "cooldown",
+    "lr_min": "min_lr",
+    "mode": "mode",
+    "threshold": "threshold",
+}
+
+
+def timm_plateau(metrics: Sequence[float], base_lrs: Sequence[float], **params: Any) -> PlateauRun:
+    """timm's documented plateau schedule with noise off, t the count its train loop passes
+    to step(t, metric) (1, 2, ...): the base lr at construction, or warmup_lr_init with a
+    warm-up; for t <= warmup_t, warmup_lr_init + t (base - warmup_lr_init)/warmup_t, the
+    metric ignored; after it, torch's rule (``reduce_on_plateau``) on the later metrics from
+    the lr the warm-up reached."""
+    p = {**TIMM_DEFAULTS, **params}
+    w, init = int(p["warmup_t"]), float(p["warmup_lr_init"])
+    rows: list[list[float]] = [[float(b) for b in base_lrs]]
+    start = rows[0]
+    if w > 0:
+        slopes = [(float(b) - init) / w for b in base_lrs]
+        rows = [[init] * len(base_lrs)]
+        rows += [[init + t * s for s in slopes] for t in range(1, min(w, len(metrics)) + 1)]
+        start = [init + w * s for s in slopes]
+    rest = reduce_on_plateau(
+        metrics[w:], start, **{TIMM_TO_TORCH[k]: v for k, v in p.items() if k in TIMM_TO_TORCH}
+    )
+    lrs = np.array(rows + rest.lrs[1:].tolist(), dtype=np.float64)
+    return PlateauRun(lrs, tuple(t + w for t in rest.reductions), rest.closest)
+
+
+def timm_plateau_lr(
+    t: Any, base_lr: float, /, metrics: Sequence[float] = (), **params: Any
+) -> float | np.ndarray:
+    """``plateau_lr`` for timm's scheduler (the catalog's closed-form signature)."""
+    return _at(timm_plateau(metrics, [base_lr], **params), t)
+
+
+def constraint_timm_plateau(p: Mapping[str, Any]) -> str | None:
+    q = {**TIMM_DEFAULTS, **p}
+    if q["warmup_t"] < 0 or q["warmup_lr_init"] < 0:
+        return "warmup_t and warmup_lr_init must be >= 0"
+    return constraint_plateau({TIMM_TO_TORCH[k]: v for k, v in q.items() if k in TIMM_TO_TORCH})

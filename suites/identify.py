@@ -312,7 +312,7 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
             continue
         formulas = [(name, record.step, f"the {name} reference")]
         formulas += [(f"{name}:{v.name}", v.fn, v.description) for v in record.variants]
-        judged, why_not = _record_runs(record, defaults, runs, T)
+        judged, why_not = _record_runs(record, defaults, runs, T, user)
         for label, fn, description in formulas:
             candidates.append(_score(label, fn, description, judged, why_not))
     # Matches first (a record before its variants: a tie is reported as a tie), then the
@@ -355,18 +355,20 @@ def _describe(probe: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in probe.items()) or "the defaults"
 
 
-def _record_runs(record, defaults, runs, T) -> tuple[list[tuple[Any, Any, Any]], str]:
+def _record_runs(record, defaults, runs, T, user) -> tuple[list[tuple[Any, Any, Any]], str]:
     """The runs a record can be judged on, each (case with the record's keywords, the
     target's trajectory, the record's tolerance), computed once for all its formulas; or why
-    none can be (the target's keywords lie outside its space)."""
+    none can be (the target's keywords lie outside its space). A keyword the user gave
+    (``--hp``) that the record does not know goes to the target only, as with validate:
+    timm's Lamb is compared with LAMB under ``--hp max_grad_norm=None``."""
     own = record.defaults
-    known = set(own)
+    known = set(own) | set(user)
     mapped = mapped_defaults(own, defaults)
     judged = []
     for probe, case, got in runs:
         if set(probe) - known:
             continue  # the target does something the record cannot express: not its test
-        hp = {**own, **mapped, **probe}
+        hp = {**own, **mapped, **{k: v for k, v in probe.items() if k in own}}
         if (why := record.check_hp(hp)) is not None:
             return [], f"the target's keywords are outside {record.name}'s space: {why}"
         run = case.replace(hp=hp, defaults={})

@@ -186,3 +186,11 @@ def test_create_graph_with_a_sparse_gradient_record_is_a_usage_error():
 
     with pytest.raises(ConfigError, match="sparse gradients, which carry no graph"):
         prepare("torch.optim:SparseAdam", "SparseAdam", create_graph=True)
+
+
+def test_a_switch_plan_the_check_override_makes_invalid_is_left_out():
+    """timm's Lamb: contract.zero_lr crashed (hypothesis Unsatisfiable) on the switch plan
+    corrected_weight_decay=True, which constructs at the plans' lr but not at the lr = 0 the
+    check forces. Plans are now built with the check's overrides."""
+    result = _run("zoo.standins:FlagNeedsPositiveLr", "contract.zero_lr", max_examples=2)
+    assert result.verdict == "pass", result.detail

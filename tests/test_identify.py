@@ -146,3 +146,12 @@ def test_validate_without_like_prints_what_the_target_looks_like(tmp_path, capsy
     text = capsys.readouterr().out
     assert code == 0 and "looks like: Lion (worst " in text, text
     assert json.loads(out.read_text())["identification"]["matches"] == ["Lion"]
+
+
+@pytest.mark.thorough  # (about 2 s on an idle machine: every record's formulas)
+def test_a_keyword_no_record_knows_goes_to_the_target_only():
+    """``--hp max_grad_norm=None`` on timm's Lamb: a user's keyword that no record has left
+    every record uncompared ("nothing identified"); as in validate it now reaches the target
+    alone (here torch's AdamW told differentiable=False, its default)."""
+    result = identify_here("torch.optim:AdamW", {"differentiable": False}, cases=1)
+    assert [c.name for c in result.matches] == ["AdamW"], result.summary

@@ -60,8 +60,8 @@ NAMED = {
 
 
 # φ's clamp shows only where ‖θ‖ > 10, which first_step's drawn params reach less often.
-# (φ(z) = z, timm's Lamb without trust_clip, is not a named variant: on params of norm < 10
-# it coincides with Alg. 2, so tests/test_reference_optimizers.py could not tell it apart.)
+# (φ(z) = z alone, timm's Lamb with always_adapt=True, is not a named variant: on params of
+# norm < 10 it coincides with Alg. 2; LAMB:nvlamb parts from it by skipping the ratio at λ = 0.)
 HARD = {Z.LambUnclamped: 60}
 
 
@@ -99,6 +99,18 @@ def test_mutant_is_caught(check_id, mutant):
 @pytest.mark.parametrize("mutant", list(NAMED), ids=lambda m: m.__name__)
 def test_a_variant_port_is_named(mutant):
     assert named(context(LAMB, target(mutant), examples=HARD.get(mutant, 0))) == NAMED[mutant]
+
+
+# --- NVLAMB (timm's Lamb): the nvlamb variant ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("port", "verdict"), [(Z.LambNvlamb, "pass"), (Z.NvlambAdaptsWithoutDecay, "violation")]
+)
+def test_nvlamb_variant_passes_its_port_and_catches_a_lost_always_adapt_gate(port, verdict):
+    ctx = prepared(f"zoo.lamb:{port.__name__}", "LAMB:nvlamb")
+    ctx.settings.max_examples = 3  # 0.3 s of CPU the pair
+    assert run(ctx, "crossval.trajectory").verdict == verdict
 
 
 # --- the real package ------------------------------------------------------------------------

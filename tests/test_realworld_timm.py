@@ -227,3 +227,135 @@ def test_timm_lamb_is_nvlamb_not_lamb_algorithm_2():
             assert moved > 0  # Alg. 2: φ(0) = 0, no move
         else:
             assert moved == pytest.approx(length, rel=1e-12)  # Alg. 2: 0.1 · 10
+
+
+def _reference_run(step, steps: int = 4, theta: torch.Tensor = THETA, **hp: object) -> list:
+    """θ after each step of a float64 reference step function on the same gradients G."""
+    theta_np, state, out = theta.numpy().copy(), {}, []
+    for t, g in enumerate(G[:steps].to(torch.float64).numpy(), start=1):
+        theta_np, state = step(theta_np, g, state, hp, t)
+        out.append(torch.from_numpy(theta_np.copy()))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("flags", "variant"),
+    [
+        ({}, "nvlamb"),
+        ({"weight_decay": 0.0}, "nvlamb"),
+        ({"trust_clip": True}, "nvlamb-trust-clip"),
+    ],
+    ids=["decay", "no-decay", "trust-clip"],
+)
+def test_timm_lamb_without_its_global_clip_is_the_nvlamb_variant(flags, variant):
+    """timm's Lamb with max_grad_norm=None follows LAMB:nvlamb (and :nvlamb-trust-clip):
+    ratio ‖θ‖/‖r + λθ‖ unclamped, a plain Adam step where λ = 0. θ of norm 20 puts φ's
+    clamp of Alg. 2 out of play, so the variants part from it."""
+    from optcheck.checks.catalog import OPTIMIZERS
+
+    record = OPTIMIZERS["LAMB"]
+    hp = {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": 0.1, **flags}
+    ref_hp = {k: v for k, v in hp.items() if k != "trust_clip"}  # the variant says it
+    theta = THETA * 20
+    got = _run(_timm("Lamb"), theta=theta, max_grad_norm=None, **hp)
+    want = _reference_run(record.variant(variant).fn, theta=theta, **ref_hp)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+    alg2 = _reference_run(record.step, theta=theta, **ref_hp)
+    assert (got[-1] - alg2[-1]).abs().max() > 1e-3
+
+
+def test_timm_lamb_param_groups_share_one_global_gradient_norm():
+    """contract.param_groups on timm's Lamb, reproduced: by design (NVLAMB, its docstring's
+    "clip global grad norm") every gradient is divided by max(1, ‖G‖/max_grad_norm), ‖G‖ over
+    all tensors of all param groups, so two groups are not two optimizers once ‖G‖ exceeds
+    max_grad_norm; max_grad_norm is read from the constructor only (a group's own value is
+    ignored). With max_grad_norm=None, or ‖G‖ below it, groups and optimizers agree."""
+    cls = _timm("Lamb")
+    grads = [torch.tensor([g], dtype=torch.float64) for g in (-9.18, -9.67)]
+
+    def grouped(scale: float, groups: tuple[dict, dict] = ({}, {}), **hp: object) -> list:
+        ps = [torch.nn.Parameter(torch.tensor([2.7], dtype=torch.float64)) for _ in grads]
+        opt = cls([{"params": [p], **o} for p, o in zip(ps, groups, strict=True)], **hp)
+        for _ in range(2):
+            for p, g in zip(ps, grads, strict=True):
+                p.grad = g * scale
+            opt.step()
+        return [p.item() for p in ps]
+
+    def alone(scale: float, **hp: object) -> list:
+        out = []
+        for g in grads:
+            p = torch.nn.Parameter(torch.tensor([2.7], dtype=torch.float64))
+            opt = cls([p], **hp)
+            for _ in range(2):
+                p.grad = g * scale
+                opt.step()
+            out.append(p.item())
+        return out
+
+    hp = {"lr": 0.1, "weight_decay": 0.0}  # no trust ratio: the clip alone shapes the step
+    assert grouped(1.0, **hp) != alone(1.0, **hp)  # ‖G‖ = 13.3 > 1: clipped together
+    assert grouped(1.0, max_grad_norm=None, **hp) == alone(1.0, max_grad_norm=None, **hp)
+    assert grouped(0.05, **hp) == alone(0.05, **hp)  # ‖G‖ = 0.67 < 1: no clip
+    # a group's own max_grad_norm is not read: 100 in both groups still clips at 1
+    big = ({"max_grad_norm": 100.0}, {"max_grad_norm": 100.0})
+    assert grouped(1.0, big, **hp) == grouped(1.0, **hp) != grouped(1.0, max_grad_norm=100.0, **hp)
+
+
+def test_timm_nadamw_is_adamw_with_the_nesterov_mix():
+    # Choi et al. 2019 Table 1's NAdam with decoupled decay: θ(1 - ηλ), Adam's moments, a
+    # step along β1 m_t + (1 - β1) g over 1 - β1^t (NAdam:nesterov-adamw). Not torch's NAdam
+    # (Dozat's μ schedule) nor NAdam:constant-mu (m_t over 1 - β1^(t+1)).
+    lr, b1, b2, eps, wd = 0.05, 0.8, 0.95, 1e-8, 0.1
+    theta, want = THETA.clone(), []
+    m, v = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    for k, g in enumerate(G.to(torch.float64), start=1):
+        theta = theta * (1 - lr * wd)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        mixed = b1 * m + (1 - b1) * g
+        theta = theta - lr / (1 - b1**k) * mixed / ((v / (1 - b2**k)).sqrt() + eps)
+        want.append(theta)
+    for foreach in (False, True):
+        got = _run(
+            _timm("NAdamW"), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, foreach=foreach
+        )
+        for a, b in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
+
+
+def test_timm_plateau_is_torchs_rule_after_a_warm_up_that_ignores_metrics():
+    """TimmPlateau's reference by hand: timm's PlateauLRScheduler told t = 1, 2, ... with a
+    metric gives warmup_lr_init + t (base - warmup_lr_init)/warmup_t for t <= warmup_t (the
+    metrics then ignored), afterwards torch's ReduceLROnPlateau fed the later metrics from the
+    lr the warm-up reached. With noise on, each lr is that lr times 1 + n_t, |n_t| <
+    noise_pct, and the next decision starts from the noiseless lr (timm restores it)."""
+    cls = _timm("PlateauLRScheduler")
+    metrics = [5.0, 1.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0]
+    kw = {"decay_rate": 0.5, "patience_t": 1, "mode": "min", "warmup_t": 2, "lr_min": 0.01}
+
+    def lrs(**extra: object) -> list[float]:
+        opt = torch.optim.SGD([torch.zeros(1)], lr=0.1)
+        with pytest.warns(FutureWarning):  # timm deprecates the class, says why
+            sched, out = cls(opt, **kw, warmup_lr_init=0.02, **extra), [opt.param_groups[0]["lr"]]
+        for t, m in enumerate(metrics, start=1):
+            sched.step(t, m)
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    got = lrs()
+    slope = (0.1 - 0.02) / 2
+    want = [0.02, 0.02 + slope, 0.02 + 2 * slope]
+    opt = torch.optim.SGD([torch.zeros(1)], lr=want[-1])
+    torch_rule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=0.5, patience=1, min_lr=0.01
+    )
+    for m in metrics[2:]:
+        torch_rule.step(m)
+        want.append(opt.param_groups[0]["lr"])
+    assert got == want
+    assert got[5] == pytest.approx(0.05) and got[-1] == pytest.approx(0.025)  # two reductions
+    noisy = lrs(noise_range_t=3, noise_pct=0.5)
+    assert noisy[:3] == got[:3]  # noise from t = 3 on
+    assert all(abs(n / g - 1) < 0.5 for n, g in zip(noisy[3:], got[3:], strict=True))
+    assert all(n != g for n, g in zip(noisy[3:], got[3:], strict=True))

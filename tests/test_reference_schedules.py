@@ -820,6 +820,7 @@ def test_specs_are_well_formed() -> None:
         "TimmTanh",
         "TimmStep",
         "TimmMultiStep",
+        "TimmPlateau",
     }
     assert set(SCHEDULES) == names
     for key, spec in SCHEDULES.items():

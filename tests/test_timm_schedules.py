@@ -109,3 +109,74 @@ def test_a_scheduler_told_the_count_is_a_usage_error_without_a_record_that_tells
         prepare(path)
     with pytest.raises(TargetError, match="neither"):  # a class that steps no schedule at all
         prepare("fractions:Fraction", like="StepLR")
+
+
+# Each timm record's stand-in (tests/zoo/timm_schedules.py) and a broken copy, on a few cases
+# pinned where the copy's bug shows (3 cases each: 0.1-0.3 s a pair; every drawn case with
+# --thorough below).
+ONE_CYCLE = {"t_initial": 8, "cycle_limit": 1, "warmup_t": 0}
+PAIRS = [
+    (
+        "TimmPoly",
+        "PolyLRScheduler",
+        "PolyPowerOnPosition",
+        {"power": 2.0, "k_decay": 1.0, **ONE_CYCLE},
+    ),
+    ("TimmTanh", "TanhLRScheduler", "TanhArgumentFromLb", ONE_CYCLE),
+    ("TimmStep", "StepLRScheduler", "StepDecaysOneEarly", {"decay_t": 3.0, "decay_rate": 0.5}),
+    (
+        "TimmMultiStep",
+        "MultiStepLRScheduler",
+        "MultiStepAtTorchsMilestones",
+        {"decay_t": (2,), "decay_rate": 0.1},
+    ),
+]
+
+
+def _verdict(record: str, name: str, fixed: dict, examples: int) -> str:
+    settings = Settings(max_examples=examples, fixed_hp=fixed)
+    ctx = Context(zoo(name), SCHEDULES[record], settings=settings)
+    return execute(CHECKS["crossval.schedule"], ctx).verdict
+
+
+@pytest.mark.parametrize(("record", "good", "broken", "fixed"), PAIRS, ids=[p[0] for p in PAIRS])
+def test_each_timm_record_passes_its_stand_in_and_catches_a_broken_copy(
+    record, good, broken, fixed
+):
+    assert _verdict(record, good, fixed, 3) == "pass"
+    assert _verdict(record, broken, fixed, 3) == "violation"
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(("record", "good", "broken", "fixed"), PAIRS, ids=[p[0] for p in PAIRS])
+def test_each_timm_stand_in_conforms_on_every_drawn_case(record, good, broken, fixed):
+    examples = profiles.EXAMPLES[profiles.default_profile()]
+    assert _verdict(record, good, {}, examples) == "pass"
+    assert _verdict(record, broken, {}, examples) == "violation"
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict"),
+    [("PlateauLRScheduler", "pass"), ("PlateauWarmupStartsAtBase", "violation")],
+)
+def test_timm_plateau_passes_its_stand_in_and_catches_a_warm_up_that_starts_late(name, verdict):
+    # warm-up pinned on, where the broken copy differs; every drawn case with --thorough
+    settings = Settings(max_examples=3, fixed_hp={"warmup_t": 3})
+    ctx = Context(zoo(name), SCHEDULES["TimmPlateau"], settings=settings)
+    assert execute(CHECKS["crossval.plateau"], ctx).verdict == verdict
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(
+    ("name", "verdict"),
+    [
+        ("PlateauLRScheduler", "pass"),
+        ("PlateauWarmupStartsAtBase", "violation"),
+        ("PlateauFeedsWarmupMetrics", "violation"),
+    ],
+)
+def test_timm_plateau_stand_in_conforms_on_every_drawn_case(name, verdict):
+    examples = profiles.EXAMPLES[profiles.default_profile()]
+    settings = Settings(max_examples=examples)
+    ctx = Context(zoo(name), SCHEDULES["TimmPlateau"], settings=settings)
+    assert execute(CHECKS["crossval.plateau"], ctx).verdict == verdict

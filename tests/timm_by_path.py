@@ -33,6 +33,7 @@ PolyLRScheduler = importlib.import_module("timm.scheduler.poly_lr").PolyLRSchedu
 TanhLRScheduler = importlib.import_module("timm.scheduler.tanh_lr").TanhLRScheduler
 StepLRScheduler = importlib.import_module("timm.scheduler.step_lr").StepLRScheduler
 MultiStepLRScheduler = importlib.import_module("timm.scheduler.multistep_lr").MultiStepLRScheduler
+PlateauLRScheduler = importlib.import_module("timm.scheduler.plateau_lr").PlateauLRScheduler
 
 Lion = importlib.import_module("timm.optim.lion").Lion
 Lamb = importlib.import_module("timm.optim.lamb").Lamb

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from optcheck.checks.plateau_checks import plateau_crossval
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.schedule_checks import (
     bounded,
@@ -18,6 +19,7 @@ from optcheck.checks.schedule_checks import (
     nondecreasing_warmup,
     nonnegative,
 )
+from optcheck.reference import plateau as P
 from optcheck.reference import timm_schedules as T
 from optcheck.reference.space import Choice, Flag, Int, Real
 
@@ -164,3 +166,38 @@ RECORDS = (
         "compared against t + 1; torch's MultiStepLR applies it from t = m)",
     ),
 )
+
+# Metric-driven: timm's PlateauLRScheduler wraps torch's ReduceLROnPlateau (threshold_mode
+# 'rel', eps 1e-8) behind step(t, metric), with a linear warm-up that ignores the metrics.
+# Noise (noise_range_t) is off: drawn cases never pass it, so timm's default None holds.
+TIMM_PLATEAU = ScheduleSpec(
+    name="TimmPlateau",
+    closed_form=P.timm_plateau_lr,
+    torch_class=None,
+    space=(
+        Choice("mode", ("min", "max"), "max"),
+        Real("decay_rate", 0.0, 0.99, 0.1, special=(0.0, 0.5)),
+        Int("patience_t", 0, 20, 10),
+        Real("threshold", 0.0, 0.5, 1e-4, special=(0.0, 1e-4)),
+        Int("cooldown_t", 0, 10, 0),
+        Real("lr_min", 0.0, 1e-2, 0.0, special=(0.0,)),
+        Int("warmup_t", 0, 10, 0),
+        Real("warmup_lr_init", 0.0, 1e-5, 0.0, special=(0.0,)),
+    ),
+    invariants=(plateau_crossval,),
+    source=_DOCS + "PlateauLRScheduler; torch docs, ReduceLROnPlateau (the rule it wraps)",
+    constraint=P.constraint_timm_plateau,
+    notes="Metric-driven, driven through the index adapter: the t-th call is step(t, metric). "
+    "Checked with noise off (noise_range_t=None, timm's default): crossval.plateau bit for "
+    "bit. With noise on, timm multiplies the lr by 1 + n_t (|n_t| < noise_pct, drawn from a "
+    "torch.Generator seeded noise_seed + t) and restores it before the next decision: not "
+    "checked. Not checked either: resume (timm documents that its state_dict keeps only best "
+    "and last_epoch, and that a resumed run restarts the plateau logic) and the torch "
+    "invariants (plateau.*), which read torch's keyword names. Validate the class itself: "
+    "timm.scheduler:PlateauLRScheduler.",
+    per_group=("lr_min",),
+    metric_driven=True,
+    steps_by_index=True,
+    metric_run=P.timm_plateau,
+)
+RECORDS = (*RECORDS, TIMM_PLATEAU)

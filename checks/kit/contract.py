@@ -307,13 +307,15 @@ def _flipped(name: str, default: Any) -> Any:
     return None
 
 
-def switch_plans(ctx: Context) -> list[dict[str, Any]]:
+def switch_plans(ctx: Context, overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Constructor keywords run in every check whatever is drawn, so each switch (a flag, a
     zero decay or momentum) is met both ways and each alone: every switch at its default;
     each one flipped alone, the others at their defaults; then all flipped at once (a flip
     the constructor rejects in that combination, as nesterov without momentum, goes into a
     further plan). Random draws met weight_decay > 0 with the default coupled decay only by
-    chance: QHAdam's in-place decay of p.grad was missed in 25 derandomized draws."""
+    chance: QHAdam's in-place decay of p.grad was missed in 25 derandomized draws. A plan is
+    judged with the check's ``overrides`` (contract.zero_lr's lr = 0: timm's
+    corrected_weight_decay=True refuses it), else its one case could never be drawn."""
     if record_of(ctx) is not None:
         return []
     defaults = _constructor_defaults(ctx)
@@ -326,7 +328,7 @@ def switch_plans(ctx: Context) -> list[dict[str, Any]]:
     lr = {"lr": LR_WITHOUT_SPEC.default} if ctx.target.accepts("lr") else {}
 
     def constructs(plan: dict[str, Any]) -> bool:
-        return _constructs(ctx, {**lr, **plan, **ctx.settings.fixed_hp})
+        return _constructs(ctx, {**lr, **plan, **(overrides or {}), **ctx.settings.fixed_hp})
 
     at_default = {name: defaults[name] for name in flips}
     plans = [at_default]
@@ -398,7 +400,7 @@ def cases(
     skip = tuple(k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k))
     strategy = _case_strategy(ctx, problem, overrides, extra, skip)
     # One case per switch plan runs first in every check (run_property's explicit phase).
-    plans = switch_plans(ctx)
+    plans = switch_plans(ctx, overrides)
     strategy.explicit = lambda: [  # type: ignore[attr-defined]
         first_draw(_case_strategy(ctx, problem, {**plan, **(overrides or {})}, extra, skip))
         for plan in plans

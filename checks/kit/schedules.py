@@ -169,12 +169,14 @@ class IndexStepped:
     def __init__(self, inner: Any, by_update: bool):
         self.inner, self.by_update, self.count = inner, by_update, 0
 
-    def step(self) -> None:
+    def step(self, metric: Any = None) -> None:
+        # a metric, where given (timm's PlateauLRScheduler), goes along as step(t, metric)
         self.count += 1
+        told = (self.count,) if metric is None else (self.count, metric)
         if self.by_update:
-            self.inner.step_update(self.count)
+            self.inner.step_update(*told)
         else:
-            self.inner.step(self.count)
+            self.inner.step(*told)
 
     def state_dict(self) -> dict[str, Any]:
         return {"count": self.count, "inner": self.inner.state_dict()}

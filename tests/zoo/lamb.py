@@ -41,7 +41,11 @@ class ZooLamb(Port):
         r = self._ratio(m, v, b1, b2, t, group["eps"])
         if group["weight_decay"]:
             r = self._with_decay(p, r, group["lr"], group["weight_decay"])
-        p.sub_(self._step_size(group["lr"], b1, t) * self._trust(p, r, g) * r)
+        trust = self._trust(p, r, g) if self._adapts(group) else 1.0
+        p.sub_(self._step_size(group["lr"], b1, t) * trust * r)
+
+    def _adapts(self, group) -> bool:
+        return True
 
 
 class LambNoTrustRatio(ZooLamb):
@@ -103,3 +107,21 @@ class LambDebiasedStep(LambNoBiasCorrection, LambDecoupledDecay):
 
 class LambMaximizeIgnored(MaximizeIgnored, ZooLamb):
     pass
+
+
+class LambNvlamb(ZooLamb):
+    """Correct for ``LAMB:nvlamb`` (timm's Lamb with max_grad_norm=None): φ(z) = z, and the
+    ratio only where λ ≠ 0."""
+
+    clamp = None
+
+    def _adapts(self, group) -> bool:
+        return group["weight_decay"] != 0
+
+
+class NvlambAdaptsWithoutDecay(LambNvlamb):
+    """The always_adapt gate lost: the ratio applied where λ = 0 too (a plain Adam step is
+    NVLAMB's there)."""
+
+    def _adapts(self, group) -> bool:
+        return True

@@ -189,3 +189,14 @@ class FinalLrRelativeToInitial(torch.optim.SGD):
                 if p.grad is not None:
                     p.sub_((group["lr"] * p.grad).clamp(-bound, bound))
         return None
+
+
+class FlagNeedsPositiveLr(torch.optim.SGD):
+    """timm 1.0.31's ``corrected_weight_decay=True`` (Lamb, NAdamW, ...) raises ValueError
+    at lr = 0 (its lr**2 / max_lr needs a positive constructor lr); at lr > 0 the flag
+    constructs. Without the flag, lr = 0 constructs and moves nothing."""
+
+    def __init__(self, params, lr: float = 1e-3, corrected: bool = False):
+        if corrected and lr <= 0:
+            raise ValueError("corrected requires a positive lr")
+        super().__init__(params, lr=lr)
