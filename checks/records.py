@@ -114,6 +114,10 @@ class OptimizerRecord:
     # Methods called on the optimizer right after construction, in order, in every check
     # (schedulefree's train(): its parameters hold the training point only after it).
     setup: tuple[str, ...] = ()
+    # step() takes a closure it must be given (schedulefree's Closure forms evaluate it at
+    # another point than the parameter holds): the checks pass one that leaves the gradients
+    # they set, so the fixed sequence still drives it (checks.target.OptimizerTarget).
+    closure_step: bool = False
 
     def __post_init__(self) -> None:
         if self.error_model is not None and self.error_model.step is not self.step:

@@ -203,6 +203,16 @@ def _child(conn: Any, path: str, hp: dict[str, Any], cases: int) -> None:
     conn.close()
 
 
+def _requires_closure_arg(factory: Any) -> bool:
+    """Whether the class's step() has a closure parameter without a default."""
+    step = getattr(factory, "step", None)
+    try:
+        closure = inspect.signature(step).parameters.get("closure") if step else None
+    except (TypeError, ValueError):
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -251,6 +261,9 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
         target = dataclasses.replace(target, setup=setup)
         calls = ", ".join(f"{m}()" for m in setup)
         notes.append(f"{calls} called once built, as the catalog's records that declare it do")
+    if _requires_closure_arg(target.factory):  # the Closure forms: open loop all the same
+        target = dataclasses.replace(target, closure_step=True)
+        notes.append("step() given a closure that leaves the gradients set (it requires one)")
     runs = []  # (probe, case, target trajectory)
     for j, probe in enumerate(probes):
         # the defaults get every recipe, each other probe half of them

@@ -897,8 +897,15 @@ PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
 GRADS = {grads_lists!r}
 {param_source(layouts, dtypes)}
 
+SETUP = {list(getattr(target, "setup", ()))!r}  # methods called on the optimizer once built
+CLOSURE_STEP = {bool(getattr(target, "closure_step", False))!r}  # step() requires a closure
+
+
 def make(params, **hp):
-    return factory(params, **{{**HP, **hp, **FIXED}})
+    opt = factory(params, **{{**HP, **hp, **FIXED}})
+    for name in SETUP:
+        getattr(opt, name)()
+    return opt
 
 
 def run(opt, params, steps, grads=GRADS, lrs=None):
@@ -909,7 +916,7 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
                 group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
             p.grad = None if g is None else as_grad(p, g)
-        opt.step()
+        opt.step(lambda: None) if CLOSURE_STEP else opt.step()
         out.append([p.detach().clone() for p in params])
     return out
 

@@ -220,6 +220,7 @@ GROUP_HP = {group_hp}  # per-group overrides of HP
 STEP = {step}
 STATE_KEY = {state_key}
 SETUP = {setup}  # methods called on the optimizer once built (--setup)
+CLOSURE_STEP = {closure_step}  # step() requires a closure: one that leaves the gradients set
 PARAMS0 = []  # the run's initial values (run() sets them)
 RUNS = [
 {runs}
@@ -256,7 +257,7 @@ def run(params0, grads, lrs):
                     group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
             p.grad = None if g is None else as_sparse_grad(p, g)
-        opt.step()
+        opt.step(lambda: None) if CLOSURE_STEP else opt.step()
         traj.append([numpy(p) for p in params])
         if STATE_KEY:
             states.append([numpy(opt.state[p][STATE_KEY]) for p in params])
@@ -354,6 +355,7 @@ def make_snippet(
         step=step,
         state_key=literal(state_key),
         setup=literal(list(getattr(target, "setup", ()))),
+        closure_step=literal(bool(getattr(target, "closure_step", False))),
         runs="\n".join(run_lines),
         param_source=param_source(first.layouts, first.dtypes),
         tail=tail,  # inserted verbatim: its braces stay literal
