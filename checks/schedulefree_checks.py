@@ -215,7 +215,7 @@ def closure_point(ctx: Context) -> CheckResult:
                     ctx, "the closure was not called at y = lerp(x, z, 1 − β)", obs, [case], k, i
                 )
 
-    strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 5))
+    strategy = S.target_cases(spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 3))
     return run_property(ctx, strategy, prop)
 
 
@@ -278,6 +278,6 @@ def silent_phase(ctx: Context) -> CheckResult:
                 D.require_at(ctx, "the first rectified step is not γr_t's", obs, [case], k, i)
 
     strategy = S.target_cases(
-        spec, ctx.target, ctx.settings.fixed_hp, fixed={"silent_sgd_phase": True}, steps=(4, 7)
+        spec, ctx.target, ctx.settings.fixed_hp, fixed={"silent_sgd_phase": True}, steps=(5, 7)
     )
     return run_property(ctx, strategy, prop)
