@@ -50,9 +50,7 @@ def as_prepared(cls: type):
 
 def test_every_invariant_has_a_mutant():
     ids = set().union(*(OPTIMIZERS[n].invariant_ids for n in CLOSURE_RECORDS.values()))
-    assert ids - {"schedulefree.first_step", "schedulefree.eval_point"} | {CROSSVAL} == set(
-        CAUGHT
-    )
+    assert ids - {"schedulefree.first_step", "schedulefree.eval_point"} | {CROSSVAL} == set(CAUGHT)
 
 
 def _ports() -> list:
