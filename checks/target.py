@@ -146,8 +146,10 @@ class OptimizerTarget(_Keywords):
             opt = self.factory(params, **{**hp, **self.fixed})
             for name in self.setup:
                 getattr(opt, name)()
-        if self.closure_step:
-            opt.step = _given_a_closure(opt.step)  # type: ignore[method-assign]
+        if self.closure_step and isinstance(opt, torch.optim.Optimizer):
+            # a subclass, not an instance attribute: deep copies and LR schedulers (which wrap
+            # ``opt.step.__func__``) keep it
+            opt.__class__ = given_a_closure(type(opt))
         if isinstance(opt, torch.optim.Optimizer):
             opt.register_step_post_hook(lambda *_: np.seterr(**kept))
         return opt
@@ -162,11 +164,16 @@ def leave_gradients() -> None:
     return None
 
 
-def _given_a_closure(step: Callable[..., Any]) -> Callable[..., Any]:
-    def closure_step(closure: Callable[[], Any] | None = None) -> Any:
-        return step(leave_gradients if closure is None else closure)
+@functools.cache
+def given_a_closure(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``cls`` whose step() without a closure is given ``leave_gradients`` (same name)."""
 
-    return closure_step
+    def step(self: Any, closure: Callable[[], Any] | None = None) -> Any:
+        return super(sub, self).step(leave_gradients if closure is None else closure)
+
+    sub = type(cls.__name__, (cls,), {"step": step, "__qualname__": cls.__qualname__})
+    sub.__module__ = cls.__module__
+    return sub
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from real_findings import deepcopy_step_error, grad_after_step
 from recordcheck import context, prepared, run, target
 from sampling import first_mutant_each
 from zoo import schedulefree_more as Z
@@ -142,6 +143,16 @@ def test_real_package_finding_radam_sgd_phase_at_lr_one():
     assert p.item() == -1.0
 
 
+def test_real_package_finding_radam_deepcopy_and_gradient():
+    """By hand, as for pytorch-optimizer's other Schedule-Free classes: a deep copy loses
+    ``foreach`` (set on self), and maximize=True negates p.grad in place."""
+    error = deepcopy_step_error(pytorch_optimizer.ScheduleFreeRAdam, lr=1e-3)
+    assert isinstance(error, AttributeError) and "foreach" in str(error), error
+    g = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    got = grad_after_step(pytorch_optimizer.ScheduleFreeRAdam, g, lr=0.1, maximize=True)
+    assert torch.equal(got, -g), got
+
+
 @pytest.mark.thorough
 def test_real_package_radam_sgd_phase_is_found():
     ctx = prepared("pytorch_optimizer:ScheduleFreeRAdam", "RAdamScheduleFree")
@@ -207,3 +218,143 @@ def test_schedulefree_radam_matches_the_record_by_hand():
             seen.append(p.item())
         assert seen[:4] == [1.0] * 4, (name, seen)
         assert seen[4] == pytest.approx(1 - 0.5 * r5, rel=1e-14), (name, seen)
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    "cls",
+    [
+        "AdamWScheduleFree",
+        "AdamWScheduleFreeClosure",
+        "RAdamScheduleFree",
+        "RAdamScheduleFreeClosure",
+    ],
+)
+def test_schedulefree_finding_complex_parameters_square_the_gradient(cls):
+    """By hand: torch's optimizers step a complex parameter as its real view (torch.optim docs,
+    "complex numbers"); schedulefree's Adam forms accumulate v from g·g, the complex square,
+    so the imaginary part takes a vanishing step. θ = 1 + 2i, g = 0.5 − 1i, lr 0.1 (β2 = 0.9
+    for RAdam, rectified from t = 5), five steps: the real view's imaginary part moves by
+    0.3 or more, the complex parameter's by under 1e-8."""
+    sf_ = _schedulefree()
+    hp = {"betas": (0.9, 0.9)} if "RAdam" in cls else {}
+    moved = []
+    for complex_ in (True, False):
+        t = torch.tensor([1.0 + 2.0j]) if complex_ else torch.tensor([[1.0, 2.0]])
+        p = torch.nn.Parameter(t.to(torch.complex128 if complex_ else torch.float64))
+        opt = getattr(sf_, cls)([p], lr=0.1, **hp)
+        if hasattr(opt, "train"):
+            opt.train()
+        for _ in range(5):
+            g = torch.tensor([0.5 - 1.0j]) if complex_ else torch.tensor([[0.5, -1.0]])
+            p.grad = g.to(p.dtype)
+            opt.step(lambda: None)
+        real = torch.view_as_real(p.detach()) if complex_ else p.detach()
+        moved.append(abs(real[0, 1].item() - 2.0))
+    assert moved[0] < 1e-8 and moved[1] > 0.01, moved
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize(
+    "cls", ["SGDScheduleFreeClosure", "AdamWScheduleFreeClosure", "RAdamScheduleFreeClosure"]
+)
+def test_schedulefree_finding_closure_forms_write_into_the_gradient(cls):
+    """By hand: from θ = 1 with g = (1, −2, 3) and weight_decay 0.5, one step(closure) leaves
+    p.grad = g + 0.5·y (and divided by the Adam denominator in AdamW's; RAdam's first step is
+    its SGD phase), as the forms that hold y do (tests/test_schedulefree_record.py)."""
+    sf_ = _schedulefree()
+    g = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt = getattr(sf_, cls)([p], lr=0.1, weight_decay=0.5)
+    p.grad = g.clone()
+    opt.step(lambda: None)
+    want = (g / (g.abs() + 1e-8) if cls.startswith("AdamW") else g) + 0.5
+    assert torch.allclose(p.grad, want, rtol=1e-12), p.grad
+
+
+# --- the wrappers (tests/sf_wrappers.py: factories over a torch base) ---------------------------
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("wrapper", ["ScheduleFreeWrapper", "ScheduleFreeWrapperReference"])
+@pytest.mark.parametrize("base", ["Adam", "AdamW", "RMSprop"])
+def test_schedulefree_finding_wrappers_cannot_wrap_adam_or_rmsprop(wrapper, base):
+    """By hand: the wrapper stores z in the base optimizer's own state before base.step();
+    torch's Adam, AdamW and RMSprop initialise their state only when it is empty, so the first
+    step raises KeyError ('exp_avg', 'square_avg') — RMSprop is the wrappers' docstring example.
+    The same error was reported downstream (kohya-ss/sd-scripts#1605)."""
+    sf_ = _schedulefree()
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = getattr(sf_, wrapper)(getattr(torch.optim, base)([p], lr=0.0025), momentum=0.9)
+    opt.train()
+    p.grad = torch.ones(2)
+    with pytest.raises(KeyError):
+        opt.step()
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("wrapper", ["ScheduleFreeWrapper", "ScheduleFreeWrapperReference"])
+def test_schedulefree_finding_wrappers_divide_by_zero_at_lr_zero(wrapper):
+    """By hand: ckp1 = weight/weight_sum has no guard (the optimizers' classes have one): with
+    lr = 0 every weight is 0^2 = 0 and the first step raises ZeroDivisionError."""
+    sf_ = _schedulefree()
+    p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = getattr(sf_, wrapper)(torch.optim.SGD([p], lr=0.0), momentum=0.9)
+    opt.train()
+    p.grad = torch.ones(2, dtype=torch.float64)
+    with pytest.raises(ZeroDivisionError):
+        opt.step()
+
+
+@pytest.mark.realworld
+@pytest.mark.parametrize("factory", ["schedulefree_sgd", "schedulefree_reference_sgd"])
+def test_schedulefree_wrappers_over_sgd_are_sgd_schedule_free_by_hand(factory):
+    """By hand: ScheduleFreeWrapper(SGD(momentum=0), momentum=β, weight_decay_at_y=λ) follows
+    schedulefree's own SGDScheduleFree(momentum=β, weight_decay=λ) to 1e-15 over six steps."""
+    import sf_wrappers
+
+    sf_ = _schedulefree()
+    assert _sgd_pair(getattr(sf_wrappers, factory), sf_.SGDScheduleFree) < 1e-15
+
+
+def _sgd_pair(factory, reference_cls) -> float:
+    """Largest difference of six steps of ``factory`` and ``reference_cls`` (β = 0.7, λ = 0.2,
+    lr 0.1, from θ = (0.3, −1.2))."""
+    hp = {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.2}
+    out = []
+    for make in (factory, reference_cls):
+        p = torch.nn.Parameter(torch.tensor([0.3, -1.2], dtype=torch.float64))
+        opt = make([p], **hp)
+        opt.train()
+        for k in range(6):
+            p.grad = torch.tensor([np.sin(k + 1.0), np.cos(k + 1.0)], dtype=torch.float64)
+            opt.step()
+        out.append(p.detach().clone())
+    return float((out[0] - out[1]).abs().max())
+
+
+def test_real_package_finding_wrapper_decays_z_by_z():
+    """By hand: pytorch-optimizer 4.1.0's ScheduleFreeWrapper(SGD(momentum=0), momentum=β,
+    weight_decay=λ) decays z by γλz and y by γλ(1−β)y (apply_weight_decay on each), where
+    schedulefree's wrapper and Alg. 1 take z ← z − γλy: x = (y − (1−β)z)/β then moves by
+    −γλ(1−β)(x − z) besides the average. Against schedulefree-free ground truth, the record's
+    reference: over six steps it is 4e-3 off (identical at λ = 0)."""
+    import sf_wrappers
+
+    hp = {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.2}
+    gs = [np.array([np.sin(k + 1.0), np.cos(k + 1.0)]) for k in range(6)]
+    ref = run_reference(sf.sgd_step, [np.array([0.3, -1.2])], [[g] for g in gs], hp)[-1][0]
+    for decay, off in ((0.2, 1e-3), (0.0, None)):
+        p = torch.nn.Parameter(torch.tensor([0.3, -1.2], dtype=torch.float64))
+        opt = sf_wrappers.pytorch_optimizer_sgd([p], **{**hp, "weight_decay": decay})
+        opt.train()
+        for g in gs:
+            p.grad = torch.tensor(g)
+            opt.step()
+        if off is None:
+            want = run_reference(
+                sf.sgd_step, [np.array([0.3, -1.2])], [[g] for g in gs], {**hp, "weight_decay": 0}
+            )[-1][0]
+            assert np.abs(p.detach().numpy() - want).max() < 1e-15
+        else:
+            assert np.abs(p.detach().numpy() - ref).max() > off
