@@ -256,16 +256,24 @@ def test_schedulefree_finding_complex_parameters_square_the_gradient(cls):
 
 @pytest.mark.realworld
 @pytest.mark.parametrize(
-    "cls", ["SGDScheduleFreeClosure", "AdamWScheduleFreeClosure", "RAdamScheduleFreeClosure"]
+    "cls",
+    [
+        "SGDScheduleFreeClosure",
+        "AdamWScheduleFreeClosure",
+        "RAdamScheduleFreeClosure",
+        "RAdamScheduleFree",
+    ],
 )
-def test_schedulefree_finding_closure_forms_write_into_the_gradient(cls):
-    """By hand: from θ = 1 with g = (1, −2, 3) and weight_decay 0.5, one step(closure) leaves
-    p.grad = g + 0.5·y (and divided by the Adam denominator in AdamW's; RAdam's first step is
-    its SGD phase), as the forms that hold y do (tests/test_schedulefree_record.py)."""
+def test_schedulefree_finding_more_forms_write_into_the_gradient(cls):
+    """By hand: from θ = 1 with g = (1, −2, 3) and weight_decay 0.5, one step leaves p.grad =
+    g + 0.5·y (divided first by the Adam denominator in AdamW's; RAdam's first step is its SGD
+    phase), as the forms in tests/test_schedulefree_record.py do."""
     sf_ = _schedulefree()
     g = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
     p = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
     opt = getattr(sf_, cls)([p], lr=0.1, weight_decay=0.5)
+    if hasattr(opt, "train"):
+        opt.train()
     p.grad = g.clone()
     opt.step(lambda: None)
     want = (g / (g.abs() + 1e-8) if cls.startswith("AdamW") else g) + 0.5
@@ -358,3 +366,18 @@ def test_real_package_finding_wrapper_decays_z_by_z():
             assert np.abs(p.detach().numpy() - want).max() < 1e-15
         else:
             assert np.abs(p.detach().numpy() - ref).max() > off
+
+
+def test_real_package_finding_wrapper_cannot_be_deep_copied():
+    """By hand: pytorch-optimizer 4.1.0's ScheduleFreeWrapper.__getstate__ keeps state and the
+    base optimizer only; torch's Optimizer.__setstate__ then reads self.defaults, so
+    copy.deepcopy of a wrapper that has stepped raises AttributeError."""
+    import copy
+
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = pytorch_optimizer.ScheduleFreeWrapper(torch.optim.SGD([p], lr=0.1), momentum=0.9)
+    opt.train()
+    p.grad = torch.ones(2)
+    opt.step()
+    with pytest.raises(AttributeError, match="defaults"):
+        copy.deepcopy(opt)
