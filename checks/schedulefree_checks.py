@@ -121,10 +121,10 @@ def eval_point(ctx: Context) -> CheckResult:
     gives x = (y − (1−β)z)/β and train() restores y. An eval() that leaves y in place, uses
     train()'s weight 1−β, or a train() that does not return fail it."""
     spec, _ = D.record(ctx, "a Schedule-Free record")
+    built = preflight(ctx)  # the optimizer, not the factory: a function may build a wrapper
     for name in ("eval", "train"):
-        if not callable(getattr(ctx.target.factory, name, None)):
+        if not callable(getattr(built, name, None)):
             raise NotApplicable(f"{ctx.target.label} has no {name}() method")
-    preflight(ctx)
 
     def prop(case: S.Case) -> None:
         seen: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
