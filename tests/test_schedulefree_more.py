@@ -381,3 +381,13 @@ def test_real_package_finding_wrapper_cannot_be_deep_copied():
     opt.step()
     with pytest.raises(AttributeError, match="defaults"):
         copy.deepcopy(opt)
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("cls", list(CLOSURE_RECORDS), ids=lambda c: c.__name__)
+def test_correct_port_cross_validates_in_low_precision(cls, dtype):
+    """The error model (the reference run on tracked values, in the packages' arithmetic:
+    x recomputed from y by lerp(y, z, 1−1/β)) bounds the ports in every dtype."""
+    result = run(context(record_of(cls), as_prepared(cls), dtype=dtype), CROSSVAL)
+    assert result.verdict == "pass", result.detail

@@ -3,8 +3,9 @@ Closure forms (θ holds x; step(closure) evaluates the closure at y) and Schedul
 (Alg. 1 with RAdam's rectification, Liu et al. 2020 Alg. 2, in place of warm-up).
 
 The ``Zoo*`` classes are *correct*: every check must pass on them. Unlike schedulefree's
-Closure classes they leave a parameter whose gradient is None where it was, with no state
-(tests/test_schedulefree_more.py reproduces that finding by hand). Each mutant overrides one
+classes they leave a parameter whose gradient is None where it was, with no state, and step a
+complex parameter as its real view (tests/test_schedulefree_more.py reproduces both findings
+by hand). Each mutant overrides one
 method the way the slip is usually written.
 """
 
@@ -109,23 +110,25 @@ class _Form(Optimizer):
                     state["z"] = p.detach().clone()
                     if self.adam:
                         state["exp_avg_sq"] = torch.zeros_like(p)
-                z = state["z"]
-                u = -p.grad if group.get("maximize", False) else p.grad.clone()
+                # a complex parameter steps as its real view, as torch's optimizers do
+                real = torch.view_as_real if p.is_complex() else (lambda t: t)
+                y, z = real(p), real(state["z"])
+                u = -real(p.grad) if group.get("maximize", False) else real(p.grad).clone()
                 if self.adam:
                     b2 = group["betas"][1]
-                    v = state["exp_avg_sq"]
+                    v = real(state["exp_avg_sq"])
                     v.mul_(b2).addcmul_(u, u, value=1 - b2)
                     if adam_phase:
                         u = u / v.div(1 - b2 ** (k + 1)).sqrt_().add_(group["eps"])
                 if group["weight_decay"] != 0:
-                    u = u + group["weight_decay"] * p
+                    u = u + group["weight_decay"] * y
                 if self.holds_x:
-                    p.lerp_(z, 1 - 1 / beta)
+                    y.lerp_(z, 1 - 1 / beta)
                     z.sub_(u, alpha=lr)
-                    p.lerp_(z, c)
+                    y.lerp_(z, c)
                 else:
-                    p.lerp_(z, c)
-                    p.add_(u, alpha=lr * (beta * (1 - c) - 1))
+                    y.lerp_(z, c)
+                    y.add_(u, alpha=lr * (beta * (1 - c) - 1))
                     z.sub_(u, alpha=lr)
             group["k"] = k + 1
         return loss
