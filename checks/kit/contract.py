@@ -905,6 +905,10 @@ def make(params, **hp):
     opt = factory(params, **{{**HP, **hp, **FIXED}})
     for name in SETUP:
         getattr(opt, name)()
+    if CLOSURE_STEP:  # a closure that leaves the gradients set; a subclass survives deepcopy
+        cls = type(opt)
+        step = lambda self, closure=None: cls.step(self, closure or (lambda: None))
+        opt.__class__ = type(cls.__name__, (cls,), {{"step": step}})
     return opt
 
 
@@ -916,7 +920,7 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
                 group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
             p.grad = None if g is None else as_grad(p, g)
-        opt.step(lambda: None) if CLOSURE_STEP else opt.step()
+        opt.step()
         out.append([p.detach().clone() for p in params])
     return out
 

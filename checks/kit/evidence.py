@@ -245,6 +245,10 @@ def run(params0, grads, lrs):
     opt = Target(groups, **HP, **FIXED)
     for name in SETUP:
         getattr(opt, name)()
+    if CLOSURE_STEP:  # a closure that leaves the gradients set; a subclass survives deepcopy
+        cls = type(opt)
+        step = lambda self, closure=None: cls.step(self, closure or (lambda: None))
+        opt.__class__ = type(cls.__name__, (cls,), {{"step": step}})
     real = lambda t: torch.view_as_real(t) if t.is_complex() else t
     numpy = lambda t: real(t).detach().to("cpu", torch.float64).numpy().copy()
     traj, states = [[numpy(p) for p in params]], [[None] * len(params)]
@@ -257,7 +261,7 @@ def run(params0, grads, lrs):
                     group["lr"] = lrs[k]
         for p, g in zip(params, grads[k]):
             p.grad = None if g is None else as_sparse_grad(p, g)
-        opt.step(lambda: None) if CLOSURE_STEP else opt.step()
+        opt.step()
         traj.append([numpy(p) for p in params])
         if STATE_KEY:
             states.append([numpy(opt.state[p][STATE_KEY]) for p in params])
