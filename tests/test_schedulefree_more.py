@@ -20,6 +20,7 @@ from recordcheck import context, prepared, run, target
 from sampling import first_mutant_each
 from zoo import schedulefree_more as Z
 
+import optcheck
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.reference import schedulefree as sf
 from optcheck.reference.trajectory import run as run_reference
@@ -101,6 +102,34 @@ def test_mutant_is_caught(check_id, mutant):
         ctx.settings.fixed_hp = {"silent_sgd_phase": True}  # as --hp silent_sgd_phase=True
     result = run(ctx, check_id)
     assert result.verdict == "violation", result.detail
+
+
+def test_a_closure_step_target_gets_a_closure_that_keeps_the_gradients():
+    """closure_step: a plain step() hands the class's step a closure that leaves .grad; the
+    built object stays the target's class by name, a deep copy keeps the closure, and a
+    closure given is the one called (once)."""
+    import copy
+
+    tgt = as_prepared(Z.ZooSGDScheduleFreeClosure)
+    p = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    opt = tgt.make([p], {"lr": 0.5})
+    assert type(opt).__name__ == "ZooSGDScheduleFreeClosure"
+    p.grad = torch.ones(1, dtype=torch.float64)
+    opt.step()
+    assert p.item() == 0.5  # c = 1: x = z = 1 − 0.5·1
+    twin = copy.deepcopy(opt)
+    twin.param_groups[0]["params"][0].grad = torch.ones(1, dtype=torch.float64)
+    twin.step()
+    calls = []
+    assert opt.step(lambda: calls.append(1) or 7.0) == 7.0 and calls == [1]
+
+
+def test_prepare_gives_a_closure_record_its_closure_and_says_so():
+    prep = optcheck.suites.prepare.prepare(
+        "zoo.schedulefree_more:ZooSGDScheduleFreeClosure", "SGDScheduleFreeClosure"
+    )
+    assert prep.target.closure_step and prep.target.setup == ()
+    assert any("closure that leaves the gradients set" in n for n in prep.notes), prep.notes
 
 
 def test_closure_reference_by_hand():
