@@ -137,6 +137,7 @@ def _schedule_free(
     sqrt_floor: float = 0.0,
     rectified: bool = False,
     holds_x: bool = False,
+    unit_sgd_lr: bool = False,
 ) -> tuple[Array, dict]:
     beta, wd = beta_of(hp), hp.get("weight_decay", 0.0)
     z = state.get("z", param)
@@ -151,7 +152,10 @@ def _schedule_free(
         b2 = hp["betas"][1]
         new["exp_avg_sq"] = ema(state.get("exp_avg_sq", np.zeros_like(param)), g * g, b2)
         if rect is None:  # RAdam's SGD phase (Alg. 2 line 12), silent: γ_t = 0
-            lr = 0.0 * lr if hp.get("silent_sgd_phase", True) else lr
+            if hp.get("silent_sgd_phase", True):
+                lr = 0.0 * lr
+            elif unit_sgd_lr and lr > 0:  # lr/lr: 1, the package's float(not silent)
+                lr = lr / lr
         else:
             lr = lr * rect
             u = g / (np.sqrt(new["exp_avg_sq"] / (1 - b2**t)) + hp.get("eps", 1e-8))
@@ -254,6 +258,24 @@ def radam_closure_step(
 ) -> tuple[Array, dict]:
     """RAdamScheduleFreeClosure: θ holds x."""
     return _schedule_free(param, grad, state, hp, t, adam=True, rectified=True, holds_x=True)
+
+
+def radam_unit_sgd_lr_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """The unsilenced SGD phase at lr 1 whatever γ (pytorch-optimizer's ScheduleFreeRAdam)."""
+    return _schedule_free(param, grad, state, hp, t, adam=True, rectified=True, unit_sgd_lr=True)
+
+
+VARIANTS_RADAM = (
+    Variant(
+        "unit-sgd-lr",
+        radam_unit_sgd_lr_step,
+        "with silent_sgd_phase=False the SGD phase (ρ_t ≤ 4) steps at lr 1.0 whatever γ "
+        "(γ_t = float(not silent_sgd_phase)), and the weights follow that lr",
+        "pytorch-optimizer 4.1.0 ScheduleFreeRAdam.step",
+    ),
+)
 
 
 # pytorch-optimizer's apply_ams_bound adds exp_avg_sq_eps = 1e-15 to v̂ before the root.

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from real_findings import deepcopy_step_error, grad_after_step
-from recordcheck import context, prepared, run, target
+from recordcheck import context, named, prepared, run, target
 from sampling import first_mutant_each
 from zoo import schedulefree_more as Z
 
@@ -420,3 +420,13 @@ def test_correct_port_cross_validates_in_low_precision(cls, dtype):
     x recomputed from y by lerp(y, z, 1−1/β)) bounds the ports in every dtype."""
     result = run(context(record_of(cls), as_prepared(cls), dtype=dtype), CROSSVAL)
     assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.thorough
+def test_real_package_radam_unit_sgd_lr_is_named():
+    """validate names the variant pytorch-optimizer's ScheduleFreeRAdam runs, and passes the
+    cross-validation against it (its other findings are not about the formula)."""
+    ctx = prepared("pytorch_optimizer:ScheduleFreeRAdam", "RAdamScheduleFree")
+    assert named(ctx) == ["unit-sgd-lr"]
+    like = prepared("pytorch_optimizer:ScheduleFreeRAdam", "RAdamScheduleFree:unit-sgd-lr")
+    assert run(like, CROSSVAL).verdict == "pass"

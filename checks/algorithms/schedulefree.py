@@ -81,6 +81,7 @@ RADAM = OptimizerRecord(
     state_keys=sf.STATE_KEYS_ADAMW,
     implementations=sf.IMPLEMENTATIONS,
     constraint=sf.constraint,
+    variants=sf.VARIANTS_RADAM,
     error_model=sf.RADAM_ERROR_MODEL,
     invariants=(C.silent_phase, C.eval_point),
     decay="none",
