@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from optcheck.checks.kit.harness import (
     DTYPES,
     MakeOptimizer,
+    graph_on,
     make_params,
     set_grads,
     set_lr,
@@ -36,6 +37,7 @@ from optcheck.checks.kit.registry import (
     Violation,
     first_draw,
     limits_of,
+    with_graph,
 )
 from optcheck.checks.kit.strategies import (
     KIND_LAYOUT,
@@ -529,11 +531,11 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
             f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
             "as LBFGS evaluates it many times); the contract drives step() with .grad set"
         )
-    if (needs := _second_order_refusal(ctx, hp)) is not None:
+    if not with_graph(ctx) and (needs := _second_order_refusal(ctx, hp)) is not None:
         raise NotApplicable(
             f"step() needs gradients with a graph (loss.backward(create_graph=True), as "
             f"Hessian-trace optimizers such as Adahessian do): {needs}; the checks feed fixed "
-            "gradients, which have none"
+            "gradients, which have none unless --create-graph is given"
         )
     return opt
 
@@ -932,9 +934,10 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
 def param_source(layouts: Sequence[str], dtypes: Sequence[str | None]) -> str:
     """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE) and as_grad(p, g):
     tensor i in layout LAYOUTS[i] and dtype DTYPES[i] as harness.make_params holds it, a
-    gradient laid out as its parameter (autograd's layout)."""
+    gradient laid out as its parameter (autograd's layout), or inside graph_gradients with
+    harness.graph_loss's graph (GRAPH; loss_of(p, g) is that loss)."""
     names = ", ".join(f"torch.{d}" if d else "None" for d in dtypes)
-    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]")
+    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]", graph=graph_on())
 
 
 PARAM_SOURCE = """LAYOUTS = {layouts}
@@ -957,7 +960,29 @@ def make_params():
     return out
 
 
+GRAPH = {graph}  # --create-graph: gradients carry a graph (the loss below), as Adahessian needs
+
+
+def hessian(shape):  # as reference/hessian.py: 0.5, -1, 1.5, -2, repeating
+    j = torch.arange(torch.Size(shape).numel(), dtype=torch.float64)
+    return ((1 + j % 4) / 2 * (1 - 2 * (j % 2))).reshape(shape)
+
+
+def loss_of(p, g):
+    # sum(g * theta), with GRAPH plus sum(h * (theta - theta0) ** 2) / 2 at theta0 = theta:
+    # gradient g exactly, Hessian diag(h)
+    x = torch.view_as_real(p) if p.is_complex() else p
+    loss = (torch.tensor(g, dtype=x.dtype, device=p.device) * x).sum()
+    if GRAPH:
+        d = x - x.detach()
+        loss = loss + 0.5 * (hessian(x.shape).to(x) * d * d).sum()
+    return loss
+
+
 def as_grad(p, g):
+    if GRAPH:
+        with torch.enable_grad():
+            return torch.autograd.grad(loss_of(p, g), p, create_graph=True)[0]
     grad = torch.empty_like(p)
     real = torch.view_as_real(grad) if grad.is_complex() else grad
     real.copy_(torch.tensor(g, dtype=real.dtype, device=p.device))
