@@ -118,6 +118,10 @@ class OptimizerRecord:
     # Methods called on the optimizer right after construction, in order, in every check
     # (schedulefree's train(): its parameters hold the training point only after it).
     setup: tuple[str, ...] = ()
+    # step() takes a closure it must be given (schedulefree's Closure forms evaluate it at
+    # another point than the parameter holds): the checks pass one that leaves the gradients
+    # they set, so the fixed sequence still drives it (checks.target.OptimizerTarget).
+    closure_step: bool = False
     # step() takes Hessian-vector products of p.grad (Adahessian): gradients carry the graph
     # of a loss with a known Hessian (checks.kit.harness.graph_grad), as --create-graph.
     create_graph: bool = False

@@ -122,6 +122,9 @@ class OptimizerTarget(_Keywords):
     keywords the target keeps in each param group (read off ``param_groups[0]`` after a
     construction); None: unknown, every keyword may be drawn per group. ``setup``: methods
     called on each optimizer right after it is built (``--setup train``), checked by prepare.
+    ``closure_step``: step() requires a closure (schedulefree's Closure forms, whose record
+    says so): a plain ``step()`` passes ``leave_gradients``, so the gradients the checks set
+    drive it open-loop, and a closure given is passed on.
     """
 
     label: str
@@ -131,6 +134,7 @@ class OptimizerTarget(_Keywords):
     keywords: frozenset[str] | None = None
     per_group: frozenset[str] | None = None
     setup: tuple[str, ...] = ()
+    closure_step: bool = False
 
     def keeps_per_group(self, keyword: str) -> bool:
         return self.per_group is None or keyword in self.per_group
@@ -142,12 +146,34 @@ class OptimizerTarget(_Keywords):
             opt = self.factory(params, **{**hp, **self.fixed})
             for name in self.setup:
                 getattr(opt, name)()
+        if self.closure_step and isinstance(opt, torch.optim.Optimizer):
+            # a subclass, not an instance attribute: deep copies and LR schedulers (which wrap
+            # ``opt.step.__func__``) keep it
+            opt.__class__ = given_a_closure(type(opt))
         if isinstance(opt, torch.optim.Optimizer):
             opt.register_step_post_hook(lambda *_: np.seterr(**kept))
         return opt
 
     def maker(self, hp: Mapping[str, Any]) -> MakeOptimizer:
         return lambda params: self.make(params, hp)
+
+
+def leave_gradients() -> None:
+    """The closure a closure-only step() gets: the gradients were set before the call (the
+    open-loop sequence, taken wherever the closure is evaluated); no loss."""
+    return None
+
+
+@functools.cache
+def given_a_closure(cls: type[torch.optim.Optimizer]) -> type[torch.optim.Optimizer]:
+    """``cls`` whose step() without a closure is given ``leave_gradients`` (same name)."""
+
+    def step(self: Any, closure: Callable[[], Any] | None = None) -> Any:
+        return super(sub, self).step(leave_gradients if closure is None else closure)
+
+    sub = type(cls.__name__, (cls,), {"step": step, "__qualname__": cls.__qualname__})
+    sub.__module__ = cls.__module__
+    return sub
 
 
 @dataclass(frozen=True)

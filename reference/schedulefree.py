@@ -26,21 +26,43 @@ weights then follow that γ_t); "decay-at-z": λ·z instead of λ·y (AdamWSched
 decay_at_z=True); "sqrt-floor": √(v̂ + 1e-15) + ε (pytorch-optimizer 4.1.0's
 ScheduleFreeAdamW, its apply_ams_bound). g is -g with maximize (pytorch-optimizer's keyword).
 
-Not covered: the Closure forms (AdamWScheduleFreeClosure, SGDScheduleFreeClosure) keep x in the
-parameter between steps and step only with a closure: open-loop checks cannot drive them.
+The Closure forms (AdamWScheduleFreeClosure, SGDScheduleFreeClosure, RAdamScheduleFreeClosure)
+have no train()/eval(): the parameter holds x between steps, and step(closure) moves it to
+y = lerp(x, z, 1-β), evaluates the closure there, moves back x = lerp(y, z, 1-1/β) and takes
+x ← lerp(x, z, c) after z's step. Their steps here take and return x (``*_closure_step``),
+in that arithmetic; the gradient is still the one taken at y (open loop: the sequence given).
+
+Schedule-Free RAdam (schedulefree's RAdamScheduleFree; pytorch-optimizer's ScheduleFreeRAdam)
+is Alg. 1 with RAdam's rectification (Liu et al. 2020, Alg. 2) in place of the warm-up:
+γ_t = γ·r_t while ρ_t > 4 (Alg. 2 line 8; ρ_t, r_t its lines 7 and 10), with u the Adam ratio
+g/(√v̂_t + ε); while ρ_t ≤ 4 the step is SGD's (u = g, Alg. 2 line 12) at γ_t = γ, or, with
+``silent_sgd_phase`` (the default), at γ_t = 0: nothing moves but v. The weights follow γ_t,
+so a silent phase has weight 0 and the first rectified step has c = 1.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from optcheck.reference.ops import ema, update
+from optcheck.reference.radam import rho
 from optcheck.reference.space import Flag, Int, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
 SOURCE_ADAMW = (
     "Defazio et al. 2024, The Road Less Scheduled, Alg. 1 (Schedule-Free AdamW), as the "
     "authors' schedulefree.AdamWScheduleFree runs it"
+)
+SOURCE_RADAM = (
+    "Defazio et al. 2024, The Road Less Scheduled, Alg. 1, with RAdam's rectification in place "
+    "of warm-up (Liu et al. 2020, Alg. 2 lines 7-12), as the authors' "
+    "schedulefree.RAdamScheduleFree runs it"
+)
+CLOSURE_FORM = (
+    "; the Closure form: no train()/eval(), θ holds x between steps, step(closure) evaluates "
+    "the closure at y = (1-β)z + βx"
 )
 SOURCE_SGD = (
     "Defazio et al. 2024, The Road Less Scheduled, Alg. 1 with SGD's step (Schedule-Free SGD), "
@@ -67,6 +89,21 @@ SPACE_ADAMW = (
     ),
     Real("eps", 1e-10, 1e-2, 1e-8, log=True),
     *_SCHEDULE,
+)
+SPACE_RADAM = (
+    Real("lr", 1e-6, 1.0, 0.0025, log=True),
+    Pair(
+        "betas",
+        Real("beta1", 0.05, 0.99, 0.9, special=(0.9,)),
+        # β2 ≤ 0.6 never rectifies (ρ_∞ ≤ 4): drawn too, RAdam is then SGD throughout
+        Real("beta2", 0.0, 0.9999, 0.999, special=(0.999, 0.8)),
+    ),
+    Real("eps", 1e-10, 1e-2, 1e-8, log=True),
+    Real("weight_decay", 0.0, 0.5, 0.0, special=(0.0,)),
+    Real("r", 0.0, 2.0, 0.0, special=(0.0,)),
+    Real("weight_lr_power", 0.0, 3.0, 2.0, special=(2.0, 0.0)),
+    Flag("silent_sgd_phase", True),
+    Flag("maximize"),  # pytorch-optimizer's keyword; schedulefree has none
 )
 SPACE_SGD = (
     Real("lr", 1e-6, 1.0, 1.0, log=True),
@@ -98,15 +135,31 @@ def _schedule_free(
     lr_bias_correction: bool = False,
     decay_at_z: bool = False,
     sqrt_floor: float = 0.0,
+    rectified: bool = False,
+    holds_x: bool = False,
+    unit_sgd_lr: bool = False,
 ) -> tuple[Array, dict]:
     beta, wd = beta_of(hp), hp.get("weight_decay", 0.0)
-    y = param
     z = state.get("z", param)
+    # the Closure forms: θ holds x and step() moves it to y = lerp(x, z, 1-β) first
+    y = ema(param, z, beta) if holds_x else param
     lr = warmup_lr(hp, t)
     g = -grad if hp.get("maximize", False) else grad
     u = g
     new: dict = {}
-    if adam:
+    rect = radam_rectifier(hp, t) if rectified else None
+    if rectified:
+        b2 = hp["betas"][1]
+        new["exp_avg_sq"] = ema(state.get("exp_avg_sq", np.zeros_like(param)), g * g, b2)
+        if rect is None:  # RAdam's SGD phase (Alg. 2 line 12), silent: γ_t = 0
+            if hp.get("silent_sgd_phase", True):
+                lr = 0.0 * lr
+            elif unit_sgd_lr and lr > 0:  # lr/lr: 1, the package's float(not silent)
+                lr = lr / lr
+        else:
+            lr = lr * rect
+            u = g / (np.sqrt(new["exp_avg_sq"] / (1 - b2**t)) + hp.get("eps", 1e-8))
+    elif adam:
         b2, eps = hp["betas"][1], hp.get("eps", 1e-8)
         v = ema(state.get("exp_avg_sq", np.zeros_like(param)), g * g, b2)
         correction = 1 - b2**t
@@ -123,10 +176,31 @@ def _schedule_free(
     c = weight / weight_sum if weight_sum != 0 else 0.0 * weight
     if wd != 0:
         u = u + wd * (z if decay_at_z else y)
+    if holds_x:  # back to x = lerp(y, z, 1-1/β), z's step, x ← lerp(x, z, c), as the code does
+        z = z - lr * u
+        x = ema(ema(y, state.get("z", param), 1 / beta), z, 1 - c)
+        return x, {**new, "z": z, "x": x, "lr_max": lr_max, "weight_sum": weight_sum}
     y = update(ema(y, z, 1 - c), lr * (1 - beta * (1 - c)) * u)
     z = z - lr * u
     x = ema(state.get("x", param), z, 1 - c)
     return y, {**new, "z": z, "x": x, "lr_max": lr_max, "weight_sum": weight_sum}
+
+
+def radam_rectifier(hp: Hyper, t: int) -> Any:
+    """r_t = √((ρ_t-4)(ρ_t-2)ρ_∞ / ((ρ_∞-4)(ρ_∞-2)ρ_t)) while ρ_t > 4 (Liu et al. 2020, Alg. 2
+    lines 8-10, the paper's threshold, which schedulefree keeps); None in the SGD phase."""
+    rho_inf, rho_t = rho(hp["betas"][1], t)
+    if not rho_t > 4.0:
+        return None
+    return np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+
+def first_rectified_step(beta2: float) -> int | None:
+    """The first t with ρ_t > 4 (5 for β2 ≥ 0.8); None when β2 ≤ 0.6 never rectifies
+    (ρ_∞ ≤ 4), or not within 10,000 steps."""
+    if 2 / (1 - beta2) - 1 <= 4:
+        return None
+    return next((t for t in range(1, 10_001) if rho(beta2, t)[1] > 4.0), None)
 
 
 def adamw_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
@@ -158,6 +232,50 @@ def adamw_sqrt_floor_step(
 def sgd_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
     """Schedule-Free SGD (Alg. 1 with u = g + λy) as SGDScheduleFree runs it."""
     return _schedule_free(param, grad, state, hp, t, adam=False)
+
+
+def adamw_closure_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """AdamWScheduleFreeClosure: θ holds x; the gradient is the one taken at y."""
+    return _schedule_free(param, grad, state, hp, t, adam=True, holds_x=True)
+
+
+def sgd_closure_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """SGDScheduleFreeClosure: θ holds x; the gradient is the one taken at y."""
+    return _schedule_free(param, grad, state, hp, t, adam=False, holds_x=True)
+
+
+def radam_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
+    """Schedule-Free RAdam as RAdamScheduleFree runs it: θ holds y (after train())."""
+    return _schedule_free(param, grad, state, hp, t, adam=True, rectified=True)
+
+
+def radam_closure_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """RAdamScheduleFreeClosure: θ holds x."""
+    return _schedule_free(param, grad, state, hp, t, adam=True, rectified=True, holds_x=True)
+
+
+def radam_unit_sgd_lr_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """The unsilenced SGD phase at lr 1 whatever γ (pytorch-optimizer's ScheduleFreeRAdam)."""
+    return _schedule_free(param, grad, state, hp, t, adam=True, rectified=True, unit_sgd_lr=True)
+
+
+VARIANTS_RADAM = (
+    Variant(
+        "unit-sgd-lr",
+        radam_unit_sgd_lr_step,
+        "with silent_sgd_phase=False the SGD phase (ρ_t ≤ 4) steps at lr 1.0 whatever γ "
+        "(γ_t = float(not silent_sgd_phase)), and the weights follow that lr",
+        "pytorch-optimizer 4.1.0 ScheduleFreeRAdam.step",
+    ),
+)
 
 
 # pytorch-optimizer's apply_ams_bound adds exp_avg_sq_eps = 1e-15 to v̂ before the root.
@@ -222,3 +340,18 @@ def update_scale_sgd(hp: Hyper, exponent: int) -> float:
 
 ADAMW_ERROR_MODEL = ErrorModel("AdamWScheduleFree", adamw_step, update_scale_adamw)
 SGD_ERROR_MODEL = ErrorModel("SGDScheduleFree", sgd_step, update_scale_sgd)
+ADAMW_CLOSURE_ERROR_MODEL = ErrorModel(
+    "AdamWScheduleFreeClosure", adamw_closure_step, update_scale_adamw
+)
+SGD_CLOSURE_ERROR_MODEL = ErrorModel("SGDScheduleFreeClosure", sgd_closure_step, update_scale_sgd)
+
+
+def update_scale_radam(hp: Hyper, exponent: int) -> float:
+    """The SGD phase (unsilenced) steps by γ·|g|, the rectified one by about γ."""
+    return float(hp.get("lr", 0.0025)) * max(1.0, 10.0**exponent)
+
+
+RADAM_ERROR_MODEL = ErrorModel("RAdamScheduleFree", radam_step, update_scale_radam)
+RADAM_CLOSURE_ERROR_MODEL = ErrorModel(
+    "RAdamScheduleFreeClosure", radam_closure_step, update_scale_radam
+)

@@ -213,6 +213,28 @@ def _child(conn: Any, path: str, hp: dict[str, Any], cases: int, create_graph: b
     conn.close()
 
 
+def _built_once(factory: Any) -> Any:
+    """What a factory function builds at its defaults (None for a class, or if it raises)."""
+    if inspect.isclass(factory):
+        return None
+    import torch
+
+    try:
+        return factory([torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))])
+    except Exception:  # noqa: BLE001 - no set-up calls found then; the runs report the error
+        return None
+
+
+def _requires_closure_arg(factory: Any) -> bool:
+    """Whether the class's step() has a closure parameter without a default."""
+    step = getattr(factory, "step", None)
+    try:
+        closure = inspect.signature(step).parameters.get("closure") if step else None
+    except (TypeError, ValueError):
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -261,11 +283,19 @@ def _identify(path: str, hp: Mapping[str, Any] | None, cases: int) -> Identifica
     notes: list[str] = []
     # Set-up calls the catalog's records declare (schedulefree's train()) that the target has:
     # without them it may refuse to step, or step from the wrong point.
-    setup = tuple(m for m in catalog.declared_setup() if callable(getattr(target.factory, m, None)))
+    built = _built_once(target.factory)  # a factory function's optimizer has the methods
+    setup = tuple(
+        m
+        for m in catalog.declared_setup()
+        if callable(getattr(target.factory, m, None)) or callable(getattr(built, m, None))
+    )
     if setup:
         target = dataclasses.replace(target, setup=setup)
         calls = ", ".join(f"{m}()" for m in setup)
         notes.append(f"{calls} called once built, as the catalog's records that declare it do")
+    if _requires_closure_arg(target.factory):  # the Closure forms: open loop all the same
+        target = dataclasses.replace(target, closure_step=True)
+        notes.append("step() given a closure that leaves the gradients set (it requires one)")
     runs = []  # (probe, case, target trajectory)
     for j, probe in enumerate(probes):
         # the defaults get every recipe, each other probe half of them

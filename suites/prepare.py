@@ -244,6 +244,12 @@ def prepare(
         )
     tgt = _hand_keywords(tgt, kind, spec, user, notes)
     _require(tgt, spec, user, kind)
+    if isinstance(tgt, OptimizerTarget) and getattr(spec, "closure_step", False):
+        tgt = dataclasses.replace(tgt, closure_step=True)
+        notes.append(
+            f"step() is given a closure that leaves the gradients set (the {spec.name} record: "
+            "step requires one)"
+        )
     ctx = Context(target=tgt, spec=spec, variant=variant, settings=settings)
     if spec is None and isinstance(tgt, OptimizerTarget):
         settings.limits = Limits(param_ndims=(2,)) if matrices else _infer_limits(ctx, notes)

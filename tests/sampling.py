@@ -9,8 +9,16 @@ import pytest
 
 # Records whose catalog-wide cases cost seconds each (Prodigy: 768 corners of its space, a
 # Python loop over tensors per step; 31 s for its variant sweep, 4 s for its interplay run on 2
-# cores): --thorough only, wherever every_nth puts them.
-HEAVY_RECORDS = ("Prodigy",)
+# cores): --thorough only, wherever every_nth puts them. So are the Schedule-Free forms added
+# once the default run's budget was spent (3.9 s for one interplay run): their own record
+# tests (tests/test_schedulefree_more.py) run each of their checks by default.
+HEAVY_RECORDS = (
+    "Prodigy",
+    "AdamWScheduleFreeClosure",
+    "SGDScheduleFreeClosure",
+    "RAdamScheduleFree",
+    "RAdamScheduleFreeClosure",
+)
 
 
 def every_nth(values: Sequence[Any], n: int, ids: Callable[[Any], str] | None = None) -> list[Any]:

@@ -901,8 +901,19 @@ PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
 GRADS = {grads_lists!r}
 {param_source(layouts, dtypes)}
 
+SETUP = {list(getattr(target, "setup", ()))!r}  # methods called on the optimizer once built
+CLOSURE_STEP = {bool(getattr(target, "closure_step", False))!r}  # step() requires a closure
+
+
 def make(params, **hp):
-    return factory(params, **{{**HP, **hp, **FIXED}})
+    opt = factory(params, **{{**HP, **hp, **FIXED}})
+    for name in SETUP:
+        getattr(opt, name)()
+    if CLOSURE_STEP:  # a closure that leaves the gradients set; a subclass survives deepcopy
+        cls = type(opt)
+        step = lambda self, closure=None: cls.step(self, closure or (lambda: None))
+        opt.__class__ = type(cls.__name__, (cls,), {{"step": step}})
+    return opt
 
 
 def run(opt, params, steps, grads=GRADS, lrs=None):

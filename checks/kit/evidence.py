@@ -220,6 +220,7 @@ GROUP_HP = {group_hp}  # per-group overrides of HP
 STEP = {step}
 STATE_KEY = {state_key}
 SETUP = {setup}  # methods called on the optimizer once built (--setup)
+CLOSURE_STEP = {closure_step}  # step() requires a closure: one that leaves the gradients set
 PARAMS0 = []  # the run's initial values (run() sets them)
 RUNS = [
 {runs}
@@ -244,6 +245,10 @@ def run(params0, grads, lrs):
     opt = Target(groups, **HP, **FIXED)
     for name in SETUP:
         getattr(opt, name)()
+    if CLOSURE_STEP:  # a closure that leaves the gradients set; a subclass survives deepcopy
+        cls = type(opt)
+        step = lambda self, closure=None: cls.step(self, closure or (lambda: None))
+        opt.__class__ = type(cls.__name__, (cls,), {{"step": step}})
     real = lambda t: torch.view_as_real(t) if t.is_complex() else t
     numpy = lambda t: real(t).detach().to("cpu", torch.float64).numpy().copy()
     traj, states = [[numpy(p) for p in params]], [[None] * len(params)]
@@ -354,6 +359,7 @@ def make_snippet(
         step=step,
         state_key=literal(state_key),
         setup=literal(list(getattr(target, "setup", ()))),
+        closure_step=literal(bool(getattr(target, "closure_step", False))),
         runs="\n".join(run_lines),
         param_source=param_source(first.layouts, first.dtypes),
         tail=tail,  # inserted verbatim: its braces stay literal
