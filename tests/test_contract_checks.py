@@ -62,8 +62,9 @@ def run_check(
     spec_name: str | None = None,
     fixed_hp: dict[str, Any] | None = None,
     examples: int = EXAMPLES,
-    skip_kinds: tuple[str, ...] = (),
+    skip_kinds: tuple[str, ...] | None = None,
 ) -> CheckResult:
+    """``skip_kinds``: None probes the kinds the target declines, as a run does."""
     spec = OPTIMIZERS[spec_name] if spec_name else None
     settings = Settings(max_examples=examples, fixed_hp=dict(fixed_hp or {}), skip_kinds=skip_kinds)
     return execute(CHECKS[check_id], Context(target=target, spec=spec, settings=settings))
@@ -120,7 +121,7 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
     name, _, impl = target.label.partition("-")  # torch_target's label
     finding = lookup(name, impl, check_id) if impl in IMPLEMENTATIONS else None
     avoid = finding.avoid if finding else None
-    skip = ("zero-size",) if finding and finding.empty_tensor else ()
+    skip = ("zero-size",) if finding and finding.empty_tensor else None
     result = run_check(check_id, target, spec_name, avoid, skip_kinds=skip)
     # contract.param_kinds meets an empty-tensor crash whatever the run skips.
     skipped = finding and finding.empty_tensor and check_id != "contract.param_kinds"

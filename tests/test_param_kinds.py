@@ -211,3 +211,67 @@ def test_a_complex_rule_other_than_torch_s_is_declined_not_failed():
     target = OptimizerTarget("Lion", lion_pytorch.Lion, "lion_pytorch:Lion")
     result = execute(CHECKS["contract.param_kinds"], Context(target, None, settings=Settings()))
     assert result.verdict == "pass" and "declines complex" in result.detail, result.detail
+
+
+# --- every contract check draws the kinds -----------------------------------------------------
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+CONTRACT_KIND_CASES = [
+    pytest.param(
+        kind, mutant, check_id,
+        marks=(pytest.mark.cuda, CUDA) if kind == "devices" else (),
+        id=f"{kind}-{mutant.__name__}-{check_id}",
+    )
+    for kind, (mutant, check_id) in Z.CONTRACT_KIND_MUTANTS.items()
+]  # fmt: skip
+# The contract's old cases: plain tensors, 0-d and zero-size ones among them.
+OLD_KINDS = ("0-d", "zero-size")
+
+
+def _exec(source: str) -> None:
+    exec(compile(source, "<snippet>", "exec"), {"__name__": "snippet"})
+
+
+def _contract(mutant: type, check_id: str, kinds: tuple[str, ...]) -> object:
+    settings = Settings(max_examples=10, kinds=kinds)
+    return execute(CHECKS[check_id], Context(zoo(mutant), None, settings=settings))
+
+
+@pytest.mark.parametrize(("kind", "mutant", "check_id"), CONTRACT_KIND_CASES)
+def test_a_contract_check_beyond_param_kinds_catches_the_kind_s_mutant(kind, mutant, check_id):
+    """The mutant passes contract.param_kinds (it neither raises nor leaves a tensor unmoved);
+    with the kind drawn, ``check_id`` catches it, and its snippet rebuilds the kind: it fails
+    on the mutant and passes on KindAdam, the same code without the bug."""
+    probe = _contract(mutant, "contract.param_kinds", (kind,))
+    assert probe.verdict == "pass", probe.detail
+    caught = _contract(mutant, check_id, (kind,))
+    assert caught.verdict == "violation", caught.detail
+    source = caught.evidence.snippet
+    assert source is not None and f"factory = {mutant.__name__}" in source
+    with pytest.raises(AssertionError):
+        _exec(source)
+    control = source.replace(f"import {mutant.__name__}\n", "import KindAdam\n")
+    _exec(control.replace(f"factory = {mutant.__name__}", "factory = KindAdam"))
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(("kind", "mutant", "check_id"), CONTRACT_KIND_CASES)
+def test_the_contract_s_old_cases_let_the_kind_s_mutant_through(kind, mutant, check_id):
+    result = _contract(mutant, check_id, OLD_KINDS)
+    assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.cuda
+@CUDA
+@pytest.mark.parametrize("impl", ["forloop", "foreach"])
+def test_torch_adam_steps_cpu_and_cuda_parameters_in_one_group(impl):
+    """torch's foreach groups tensors by device and dtype: a group holding cpu and cuda
+    parameters conforms on every contract check."""
+    keywords = {"foreach": impl == "foreach"}
+    target = OptimizerTarget("Adam", torch.optim.Adam, "torch.optim:Adam", keywords)
+    settings = Settings(max_examples=10, kinds=("devices", "mixed-dtypes"))
+    for check_id in sorted(i for i in CHECKS if i.startswith("contract.")):
+        if CHECKS[check_id].kind != "optimizer":
+            continue
+        result = execute(CHECKS[check_id], Context(target, None, settings=settings))
+        assert result.verdict in ("pass", "skip"), (check_id, result.detail)
