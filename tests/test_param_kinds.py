@@ -216,10 +216,16 @@ def test_a_complex_rule_other_than_torch_s_is_declined_not_failed():
 # --- every contract check draws the kinds -----------------------------------------------------
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+# By default the non-contiguous one (the mixed-dtypes violation shrinks for ~5 s); the rest
+# with --thorough, the devices one on a CUDA machine (nox -s gpu).
+CONTRACT_KIND_MARKS = {
+    "non-contiguous": (),
+    "mixed-dtypes": (pytest.mark.thorough,),
+    "devices": (pytest.mark.cuda, CUDA),
+}
 CONTRACT_KIND_CASES = [
     pytest.param(
-        kind, mutant, check_id,
-        marks=(pytest.mark.cuda, CUDA) if kind == "devices" else (),
+        kind, mutant, check_id, marks=CONTRACT_KIND_MARKS[kind],
         id=f"{kind}-{mutant.__name__}-{check_id}",
     )
     for kind, (mutant, check_id) in Z.CONTRACT_KIND_MUTANTS.items()
