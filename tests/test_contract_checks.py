@@ -159,7 +159,9 @@ def test_torch_finding_is_reported(name, impl, check_id):
     finding = TORCH_FINDINGS[name, check_id]
     if name not in OPTIMIZERS:
         pytest.skip(f"{name}'s record is not in this catalog (the torch-only test reproduces it)")
-    result = run_check(check_id, torch_target(name, impl), name, finding.trigger, examples=25)
+    # Every kind drawn (no probe): a kind-crash finding shows in each check that meets it.
+    target = torch_target(name, impl)
+    result = run_check(check_id, target, name, finding.trigger, examples=25, skip_kinds=())
     assert result.verdict == "violation", (finding.why, result.detail)
     assert finding.message in result.detail
     assert result.evidence.case is not None
@@ -573,6 +575,35 @@ def test_line_search_optimizer_is_skipped_with_the_reason():
     result = run_check("contract.resume", OptimizerTarget("LBFGS", torch.optim.LBFGS))
     assert result.verdict == "skip"
     assert "requires a closure" in result.detail
+
+
+def test_the_reference_resumes_a_float32_parameter_bit_exactly():
+    """The reference keeps float64 state for every parameter; torch's load_state_dict casts
+    floating state to the parameter's dtype, so a float32 parameter (a mixed-dtypes case)
+    resumed off its uninterrupted run (seed 19: step 3) until the adapter restored it."""
+    import io
+
+    step = reference_factory(OPTIMIZERS["Adadelta"])
+    g = torch.Generator().manual_seed(19)
+    p0 = torch.randn(4, generator=g, dtype=torch.float32)
+    grads = [torch.randn(4, generator=g) * 10 for _ in range(3)]
+
+    def run(split: int | None = None) -> torch.Tensor:
+        p = torch.nn.Parameter(p0.clone())
+        opt = step([p], lr=1.0)
+        for k, grad in enumerate(grads):
+            if k == split:
+                buffer = io.BytesIO()
+                torch.save(opt.state_dict(), buffer)
+                buffer.seek(0)
+                p = torch.nn.Parameter(p.detach().clone())
+                opt = step([p], lr=1.0)
+                opt.load_state_dict(torch.load(buffer, weights_only=True))
+            p.grad = grad.clone()
+            opt.step()
+        return p.detach()
+
+    assert torch.equal(run(), run(split=1))
 
 
 def test_state_made_in_the_constructor_is_allowed():
