@@ -230,8 +230,6 @@ CONTRACT_KIND_CASES = [
     )
     for kind, (mutant, check_id) in Z.CONTRACT_KIND_MUTANTS.items()
 ]  # fmt: skip
-# The contract's old cases: plain tensors, 0-d and zero-size ones among them.
-OLD_KINDS = ("0-d", "zero-size")
 
 
 def _exec(source: str) -> None:
@@ -263,7 +261,7 @@ def test_a_contract_check_beyond_param_kinds_catches_the_kind_s_mutant(kind, mut
 @pytest.mark.thorough
 @pytest.mark.parametrize(("kind", "mutant", "check_id"), CONTRACT_KIND_CASES)
 def test_the_contract_s_old_cases_let_the_kind_s_mutant_through(kind, mutant, check_id):
-    result = _contract(mutant, check_id, OLD_KINDS)
+    result = _contract(mutant, check_id, Z.OLD_CONTRACT_KINDS)
     assert result.verdict == "pass", result.detail
 
 

@@ -204,6 +204,9 @@ KIND_MUTANTS: dict[str, tuple[type[KindAdam], ...]] = {
     "many-tensors": (AdamDropsPastChunk,),
 }
 LONG_RUN_MUTANTS = (AdamStepCapped, AdamFloat16Step)
+# The contract's cases before every check drew every parameter kind: 0-d and zero-size tensors
+# among ordinary ones.
+OLD_CONTRACT_KINDS = ("0-d", "zero-size")
 # Caught by a contract check other than contract.param_kinds (whose probe they pass: they
 # neither raise nor leave a tensor unmoved) once the contract draws the kind, and let through
 # by the contract's plain cases: kind -> (mutant, the check that catches it).
