@@ -559,15 +559,18 @@ def hold(
     """The case's parameters (``part``: those tensors only), each held in the layout, dtype
     and device drawn for it (``Problem.held``); ``dtype``: the run's, unless given."""
     dtype = dtype or torch_dtype(ctx)
+    kinds = _per_tensor(problem, dtype, part)
+    return make_params(list(params0)[part], dtype, ctx.settings.device, **kinds)
+
+
+def _per_tensor(problem: Problem, dtype: torch.dtype, part: slice) -> dict[str, Any]:
+    """harness.make_params' per-tensor keywords for ``part`` of the problem."""
     held = problem.held(dtype)
-    return make_params(
-        list(params0)[part],
-        dtype,
-        ctx.settings.device,
-        held["layouts"][part],
-        [DTYPES[d] if d else None for d in held["dtypes"][part]],
-        held["devices"][part],
-    )
+    return {
+        "layouts": held["layouts"][part],
+        "dtypes": [DTYPES[d] if d else None for d in held["dtypes"][part]],
+        "devices": held["devices"][part],
+    }
 
 
 def run_held(
@@ -581,17 +584,15 @@ def run_held(
 ) -> Trajectory:
     """harness.run_torch on the case's parameters as ``hold`` holds them (``part``: those
     tensors and their gradients only)."""
-    held = problem.held(torch_dtype(ctx))
+    dtype = torch_dtype(ctx)
     return run_torch(
         make_opt,
         list(params0)[part],
         [list(gs)[part] for gs in grads],
-        dtype=torch_dtype(ctx),
+        dtype=dtype,
         device=ctx.settings.device,
         lrs=lrs,
-        layouts=held["layouts"][part],
-        dtypes=[DTYPES[d] if d else None for d in held["dtypes"][part]],
-        devices=held["devices"][part],
+        **_per_tensor(problem, dtype, part),
     )
 
 
