@@ -320,3 +320,20 @@ def test_torch_adam_resumes_every_kind_in_one_group_by_hand(foreach):
         return [p.detach() for p in params]
 
     assert all(torch.equal(a, b) for a, b in zip(run(), run(split=2), strict=True))
+
+
+def test_a_crash_on_a_layout_is_one_finding_and_the_other_checks_go_on():
+    """AdamViewFlat raises on transposed and channels_last parameters: contract.param_kinds
+    says so once; the other checks of the run (one Settings) draw neither, say so, and pass."""
+    settings = Settings(max_examples=3)
+    ids = ("contract.param_kinds", "contract.resume", "contract.zero_lr", "contract.dtype")
+    results = []
+    for check_id in ids:
+        ctx = Context(zoo(Z.AdamViewFlat), None, settings=settings)
+        results.append(execute(CHECKS[check_id], ctx))
+    probe, *others = results
+    assert probe.verdict == "violation", probe.detail
+    assert "non-contiguous" in probe.detail and "channels-last" in probe.detail, probe.detail
+    for result in others:
+        assert result.verdict == "pass", (result.check_id, result.detail)
+        assert "no non-contiguous or channels-last" in result.detail, result.detail

@@ -112,6 +112,15 @@ class AdamStorageOrder(KindAdam):
         flat.addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
 
 
+class AdamViewFlat(KindAdam):
+    """Writes the update through ``p.view(-1)``, which raises on a transposed or channels_last
+    tensor: a crash on those kinds, one finding (contract.param_kinds) however many checks
+    would draw them."""
+
+    def _write(self, p, m, denom, alpha):
+        p.view(-1).addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
+
+
 class AdamCopiesBackFlat(KindAdam):
     """Computes the new value out of place and copies it back through a flat view of the
     storage (as a kernel taking ``data_ptr()`` and ``numel()`` does): a transposed or
