@@ -42,6 +42,7 @@ from optcheck.checks.kit.contract import (
     cases,
     compare_lines,
     complex_rule,
+    declines,
     default_hp,
     drive,
     expect_same,
@@ -478,6 +479,8 @@ def param_groups(ctx: Context) -> CheckResult:
         alone_b = {**hp_a, **over_b}
         if spec is not None and spec.check_hp(alone_b) is not None:
             raise NotApplicable("mixed keywords are not a valid combination")
+        if declines(ctx, alone_b, case.problem):
+            raise NotApplicable("the second group's keywords decline the case's parameter kinds")
 
         def grouped(ps: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
             return build(ctx, [{"params": ps[:m]}, {"params": ps[m:], **over_b}], hp_a)

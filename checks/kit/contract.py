@@ -474,6 +474,13 @@ def _accepted(ctx: Context, hp: Mapping[str, Any], held: Problem, plain: Problem
     return fallback
 
 
+def declines(ctx: Context, hp: Mapping[str, Any], problem: Problem) -> bool:
+    """Whether ``hp`` declines a kind of the drawn ``problem`` (as ``_accepted`` tells it, and
+    says so in the notes): for keywords beyond the case's own (a second group's fused=True)."""
+    ordinary = replace(problem, layouts=(), dtypes=(), devices=())
+    return problem != ordinary and _accepted(ctx, hp, problem, ordinary) != problem
+
+
 def _refusal(ctx: Context, hp: Mapping[str, Any], p: Problem, stepped: bool) -> str | None:
     """What the target raises when built with ``hp`` on ``p``'s parameters (and, if
     ``stepped``, stepped once at zero), as a first line; None if nothing."""
