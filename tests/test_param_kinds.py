@@ -337,3 +337,21 @@ def test_a_crash_on_a_layout_is_one_finding_and_the_other_checks_go_on():
     for result in others:
         assert result.verdict == "pass", (result.check_id, result.detail)
         assert "no non-contiguous or channels-last" in result.detail, result.detail
+
+
+def test_keywords_that_decline_complex_parameters_drop_the_kind_not_fail():
+    """torch's fused=True takes no complex parameter (Adam at construction, SGD's kernel at
+    step()): with those keywords a case holds ordinary parameters, or param_groups drops the
+    case; with foreach=True the complex parameter is drawn. An unrelated crash stays."""
+    from optcheck.checks.kit.contract import Problem, declines
+
+    problem = Problem(shapes=((2, 2), (2,)), steps=1, seed=0, layouts=("complex", "plain"))
+    for name in ("Adam", "SGD"):
+        target = OptimizerTarget(name, getattr(torch.optim, name), f"torch.optim:{name}")
+        ctx = Context(target, None, settings=Settings())
+        assert declines(ctx, {"lr": 0.1, "fused": True}, problem)
+        assert "complex parameters" in ctx.notes[-1], ctx.notes
+        assert not declines(ctx, {"lr": 0.1, "foreach": True}, problem)
+    raising = Context(zoo(Z.AdamViewFlat), None, settings=Settings())
+    transposed = Problem(shapes=((3, 4), (2,)), steps=1, seed=0, layouts=("transposed", "plain"))
+    assert not declines(raising, {"lr": 0.1}, transposed)  # a crash: the checks judge it
