@@ -129,12 +129,11 @@ def realworld(session: nox.Session) -> None:
 
     corpus = tomllib.loads(Path("tests/realworld.toml").read_text())["target"]
     packages = sorted({e["package"] for e in corpus} - {TORCH})
-    # Reproduced by hand, not in the corpus yet (README: a heavyball run costs 15 minutes).
-    packages.append("heavyball==3.2.1")
     session.install(TORCH, "-c", CONSTRAINTS, "-e", ".[test]", *packages)
     # with the hand reproductions of packages kept out of the test extra (schedulefree)
     sf = "tests/test_schedulefree_record.py::test_schedulefree_finding_"
     reproductions = [sf + "writes_into_the_gradient", sf + "reference_classes_move_at_lr_zero"]
+    reproductions.append("tests/test_adahessian_record.py")  # torch-optimizer against Alg. 1
     _pytest(
         session,
         "--realworld",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import inspect
 import io
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -68,7 +69,14 @@ from optcheck.checks.kit.contract import (
     state_of,
     torch_dtype,
 )
-from optcheck.checks.kit.harness import DTYPES, make_params, real_view, set_grads, to_numpy
+from optcheck.checks.kit.harness import (
+    DTYPES,
+    graph_loss,
+    make_params,
+    real_view,
+    set_grads,
+    to_numpy,
+)
 from optcheck.checks.kit.registry import (
     Context,
     NotApplicable,
@@ -78,6 +86,7 @@ from optcheck.checks.kit.registry import (
     passed,
     run_property,
     violated,
+    with_graph,
 )
 from optcheck.checks.kit.strategies import fit_shape
 from optcheck.checks.result import CheckResult
@@ -913,8 +922,8 @@ calls = []
 
 def closure():
     opt.zero_grad()
-    loss = sum((torch.tensor(g, dtype=real(p).dtype, device=p.device) * real(p)).sum() for g, p in zip(GRADS[{k}], params))
-    loss.backward()
+    loss = sum(loss_of(p, g) for g, p in zip(GRADS[{k}], params))
+    loss.backward(create_graph=GRAPH)
     calls.append(loss)
     return loss
 
@@ -933,6 +942,7 @@ def closure(ctx: Context) -> CheckResult:
     probe = preflight(ctx)
     if not _takes_closure(probe):
         raise NotApplicable(f"{type(probe).__qualname__}.step() takes no closure argument")
+    graph = with_graph(ctx)
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
@@ -949,9 +959,14 @@ def closure(ctx: Context) -> CheckResult:
 
             def loss_closure(gs: list = gs, losses: list = losses) -> torch.Tensor:
                 opt.zero_grad()
-                terms = ((g * real_view(p)).sum() for g, p in zip(gs, params, strict=True))
+                if graph:  # the same gradient g, with a graph (--create-graph)
+                    terms = (graph_loss(p, g) for g, p in zip(gs, params, strict=True))
+                else:
+                    terms = ((g * real_view(p)).sum() for g, p in zip(gs, params, strict=True))
                 loss = sum(terms, start=0.0)
-                loss.backward()
+                with warnings.catch_warnings():  # the documented p <-> p.grad reference cycle
+                    warnings.filterwarnings("ignore", "Using backward.. with create_graph=True")
+                    loss.backward(create_graph=graph)
                 losses.append(loss)
                 return loss
 
@@ -985,11 +1000,8 @@ for k in range(len(GRADS)):
 
     def closure(k=k):
         opt.zero_grad()
-        loss = sum(
-            (torch.tensor(g, dtype=real(p).dtype, device=p.device) * real(p)).sum()
-            for g, p in zip(GRADS[k], params)
-        )
-        loss.backward()
+        loss = sum(loss_of(p, g) for g, p in zip(GRADS[k], params))
+        loss.backward(create_graph=GRAPH)
         return loss
 
     opt.step(closure)

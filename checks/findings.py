@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.space import Dimension, Int, Real
+from optcheck.reference.space import Dimension, Int, IntList, Real
 
 
 @dataclass(frozen=True)
@@ -88,27 +88,62 @@ _TOTAL_ITERS_POSITIVE = {"total_iters": Int("total_iters", 1, 1000, 5)}
 _ZERO_ITERS = {
     "ConstantLR": Finding(
         "total_iters=0 keeps base*factor for ever; torch's own closed form gives base "
-        "(spec variant ConstantLR:torch)",
+        "(spec variant ConstantLR:torch); so does a fractional total_iters (no epoch equals it)",
         _SCHEDULE_TEST,
         _ISSUE + "192655",
         trigger={"factor": 0.5, "total_iters": 0},
         outside={**_TOTAL_ITERS_POSITIVE, **_NORMAL_FACTOR},
     ),
     "LinearLR": Finding(
-        "total_iters=0 holds base*start_factor for ever instead of end_factor (spec variant "
-        "LinearLR:torch)",
+        "total_iters=0 holds base*start_factor for ever instead of end_factor, a fractional "
+        "total_iters stops at its floor short of end_factor (spec variant LinearLR:torch)",
         _SCHEDULE_TEST,
         trigger={"start_factor": 0.5, "end_factor": 1.0, "total_iters": 0},
         outside=_TOTAL_ITERS_POSITIVE,
     ),
     "PolynomialLR": Finding(
-        "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the limit is 0 "
-        "(spec variant PolynomialLR:torch)",
+        "total_iters=0 keeps base_lr for ever; the decay is complete at t=0, so the limit is 0; "
+        "a fractional total_iters stops at its floor, short of 0 (spec variant PolynomialLR:torch)",
         _SCHEDULE_TEST,
         trigger={"total_iters": 0, "power": 1.0},
         outside=_TOTAL_ITERS_POSITIVE,
     ),
 }
+# step(epoch) evaluates torch's _get_closed_form_lr, which divides by total_iters.
+_ZERO_ITERS_EPOCH = Finding(
+    "step(epoch) with total_iters=0 raises ZeroDivisionError: _get_closed_form_lr divides "
+    "by total_iters (step() without an epoch holds the start value, the total_iters=0 finding)",
+    _SCHEDULE_TEST,
+    trigger={"total_iters": 0},
+    outside=_TOTAL_ITERS_POSITIVE,
+)
+# Accepted inputs outside the documented types (records' ``accepted``), where torch's step()
+# (its recursive get_lr) departs from the formula its own _get_closed_form_lr computes.
+_FLOAT_STEP_SIZE = Finding(
+    "a fractional step_size (documented int, accepted): get_lr drops only where "
+    "t % step_size == 0 (never, or at multiples), the documented gamma^floor(t / step_size) "
+    "drops at every crossing; step(epoch) uses the closed form and agrees with it",
+    _SCHEDULE_TEST,
+    trigger={"step_size": 1.5, "gamma": 0.5},
+    outside={"step_size": Int("step_size", 1, 1000, 30)},
+)
+_NEGATIVE_MILESTONE = Finding(
+    "a negative milestone (accepted): get_lr looks last_epoch up in the milestones and never "
+    "meets it, while torch's own _get_closed_form_lr (bisect_right) counts it from t = 0",
+    _SCHEDULE_TEST,
+    trigger={"milestones": (-1, 3), "gamma": 0.5},
+    outside={"milestones": IntList("milestones", 0, 1000, (30, 80))},
+)
+_FLOAT_T_MAX = Finding(
+    "a fractional T_max (documented int, accepted) whose odd multiple is an integer "
+    "(T_max = 4/3: 4 = 3 T_max): the step after the trough divides by 1 + cos(3 pi) = 0, "
+    "ZeroDivisionError; the special case torch added for that (#19180) tests the trough "
+    "with an exact float modulo, which a rounded T_max misses",
+    _SCHEDULE_TEST,
+    _ISSUE + "17913",
+    trigger={"T_max": 4 / 3},
+    outside={"T_max": Int("T_max", 1, 10000, 100)},
+)
 _TINY_FACTOR = Finding(
     "factor below ~5.6e-309 (subnormal): at total_iters torch multiplies by 1/factor, which "
     "overflows, and the lr becomes inf (or NaN where base*factor underflowed to 0)",
@@ -246,6 +281,17 @@ TORCH_FINDINGS: dict[tuple[str, str], Finding] = {
     ),
     # --- schedulers ---
     ("CosineAnnealingWarmRestarts", "crossval.schedule_epochs"): _SGDR_LOG_CYCLE,
+    ("LinearLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
+    **{
+        (name, check_id): finding
+        for name, finding in (
+            ("StepLR", _FLOAT_STEP_SIZE),
+            ("MultiStepLR", _NEGATIVE_MILESTONE),
+            ("CosineAnnealingLR", _FLOAT_T_MAX),
+        )
+        for check_id in ("crossval.schedule", "crossval.schedule_groups")
+    },
+    ("PolynomialLR", "crossval.schedule_epochs"): _ZERO_ITERS_EPOCH,
     **{
         (name, check_id): finding
         for name, finding in _ZERO_ITERS.items()

@@ -14,10 +14,13 @@ step, up and down):
   * ``interplay.optimizer_lr`` (no reference needed): at every step t the update must
     respond to the ``group['lr']`` in force at t. Probed by replaying the run with the lr of
     step t alone replaced by q1 = lr/2 and q2 = 2 lr (same gradients, same earlier lrs): the
-    change between the two probes is the part of the step that lr scales. An optimizer that
-    caches lr at construction or at its first step, or applies the lr one step late, shows no
-    change. And the scheduled step must equal, bit for bit, the replay with that step's lr
-    written directly: the scheduler changes group['lr'] and nothing else the step may read.
+    change between the two probes is the part of the step that lr scales. Where lr is a cap
+    (Adafactor's relative step min(lr, 1/sqrt(t))) both probes can sit above it, so the pair
+    is repeated at lr/16, lr/256, lr/4096 until one responds or the step sinks below
+    round-off. An optimizer that caches lr at construction or at its first step, or applies
+    the lr one step late, responds at no rung. And the scheduled step must equal, bit for
+    bit, the replay with that step's lr written directly: the scheduler changes group['lr']
+    and nothing else the step may read.
   * ``interplay.optimizer_lr_reference`` (with --like): the scheduled trajectory equals the
     reference (or the --like variant) run with the same per-step lrs, so the lr is applied
     exactly (an lr scaled by 1.001 fails), SGD without momentum included.
@@ -86,6 +89,8 @@ APPLIED_REL = 4 * EPS
 INTERPLAY_STEPS = 200
 # A probe must move the step by this many round-off units, else lr's effect is unmeasurable.
 VISIBLE = 1e3
+# Scales of the probe pairs (lr/2, 2 lr) tried in turn: smaller ones see under an lr cap.
+LR_RUNGS = (1.0, 2.0**-4, 2.0**-8, 2.0**-12)
 LAMBDA_FACTORS = st.floats(0.2, 5.0)
 
 
@@ -279,28 +284,38 @@ def optimizer_lr(ctx: Context) -> CheckResult:
         for k in range(len(grads)):
             if lrs[k] == 0.0:
                 continue
-            q1, q2 = lrs[k] / 2, 2 * lrs[k]
-            d1, d2, direct = (
-                _step_of(
-                    params0,
-                    run_torch(maker(ctx, case.hp), params0, grads[: k + 1], lrs=[*lrs[:k], q]),
-                    k,
+
+            def step_with(q: float, k: int = k) -> np.ndarray:
+                lrs_k = [*lrs[:k], q]
+                return _step_of(
+                    params0, run_torch(maker(ctx, case.hp), params0, grads[: k + 1], lrs=lrs_k), k
                 )
-                for q in (q1, q2, lrs[k])
-            )
-            actual = _step_of(params0, traj, k)
-            step_size = float(np.max(np.abs(np.concatenate([d1, d2, actual])), initial=0.0))
-            noise = TRAJ_OPS * EPS * (magnitude + step_size)
-            if step_size <= VISIBLE * noise:
-                continue  # the step itself is below round-off here: nothing to observe
-            response = float(np.max(np.abs(d2 - d1), initial=0.0))
-            if response <= noise:
+
+            actual, direct = _step_of(params0, traj, k), step_with(lrs[k])
+            unresponsive = []  # (q1, q2, response, noise, |step|) of each visible rung
+            for scale in LR_RUNGS:
+                q1, q2 = lrs[k] * scale / 2, 2 * lrs[k] * scale
+                d1, d2 = step_with(q1), step_with(q2)
+                step_size = float(np.max(np.abs(np.concatenate([d1, d2])), initial=0.0))
+                largest = max(step_size, float(np.max(np.abs(actual), initial=0.0)))
+                noise = TRAJ_OPS * EPS * (magnitude + largest)
+                if step_size <= VISIBLE * noise:
+                    break  # the step is below round-off here: nothing more to observe
+                response = float(np.max(np.abs(d2 - d1), initial=0.0))
+                if response > noise:
+                    unresponsive = []
+                    break
+                unresponsive.append((q1, q2, response, noise, step_size))
+            if unresponsive:
+                q1, q2, response, noise, step_size = unresponsive[0]
+                rungs = ", ".join(f"{a:.3g}/{b:.3g}" for a, b, *_ in unresponsive)
                 raise Violation(
                     Evidence(
                         f"step {k + 1} ignores group['lr']: replaying it with lr {q1:.6g} and "
                         f"{q2:.6g} (the scheduler set {lrs[k]:.6g}) gives the same update "
-                        f"(difference {response:.3g} <= round-off {noise:.3g}), so the lr a "
-                        "scheduler writes does not take effect at that step",
+                        f"(difference {response:.3g} <= round-off {noise:.3g}), and so does "
+                        f"every smaller pair tried ({rungs}), so the lr a scheduler writes "
+                        "does not take effect at that step",
                         step=k + 1,
                         expected=f"an update that changes with lr (|step| {step_size:.3g})",
                         got=response,

@@ -114,6 +114,9 @@ class OptimizerRecord:
     # Methods called on the optimizer right after construction, in order, in every check
     # (schedulefree's train(): its parameters hold the training point only after it).
     setup: tuple[str, ...] = ()
+    # step() takes Hessian-vector products of p.grad (Adahessian): gradients carry the graph
+    # of a loss with a known Hessian (checks.kit.harness.graph_grad), as --create-graph.
+    create_graph: bool = False
 
     def __post_init__(self) -> None:
         if self.error_model is not None and self.error_model.step is not self.step:
@@ -211,6 +214,10 @@ class ScheduleSpec:
     float_epochs: bool = False
     # keywords also drawn equal to the base lr (eta_min = base: base - eta_min vanishes).
     ties_to_base_lr: tuple[str, ...] = ()
+    # Where torch accepts more than the invariants hold for (gamma > 1, OneCycleLR's
+    # div_factor < 1, a composite's children drawn): dimension replacements the closed-form
+    # comparisons (crossval.*) draw; they also draw each ties_to_base_lr keyword above base.
+    accepted: Mapping[str, Dimension] = field(default_factory=dict)
     # the scheduler takes the count itself, step(t) / step_update(t) (timm's): the checks
     # drive it through the kit's IndexStepped adapter.
     steps_by_index: bool = False

@@ -48,6 +48,7 @@ from optcheck.checks.kit.schedules import (
     full_params,
     group_params,
     ints_in,
+    last_step,
     make_optimizer,
     matching_variant,
     period_of,
@@ -64,6 +65,7 @@ from optcheck.checks.kit.schedules import (
     spec_or_none,
     start,
     steepest,
+    step_raised,
     steps_for,
     torch_schedule_target,
     violation,
@@ -99,6 +101,37 @@ def _series(
     return series
 
 
+def _raised(
+    ctx: Context,
+    case: Case,
+    spec: ScheduleSpec,
+    p: dict[str, Any],
+    exc: Exception,
+    n: int,
+    base_lrs: list[float] | None = None,
+    betas: bool = False,
+) -> Exception:
+    """A target that raises mid-run (an accepted input): a violation at the step it raised
+    at, the closed form's value there as expected; the exception itself where unmarked."""
+    t = step_raised(exc)
+    if t is None:
+        return exc
+    base = case.base_lr if base_lrs is None else base_lrs[0]
+    expected = float(ctx.reference(t, base, **group_params(spec, p, 0)))
+    lrs = case.base_lr if base_lrs is None else base_lrs
+    return violation(
+        ctx,
+        case,
+        f"scheduler.step() number {t} raised {type(exc).__name__}: {exc}",
+        t=t,
+        expected=expected,
+        got=float("nan"),
+        tol=None,
+        steps=n,
+        code=snippet(ctx.target, case.params, lrs, t, f"lrs[{t - 1}]", betas=betas),
+    )
+
+
 @check(
     id="crossval.schedule",
     title="lr (and cycled momentum) after every step equals the closed form",
@@ -115,7 +148,10 @@ def schedule_crossval(ctx: Context) -> CheckResult:
         p = full_params(spec, case.params)
         n = steps_for(spec, p, size(p) + MIN_STEPS, most=CROSSVAL_STEPS)
         mom = cycles_momentum(spec, p)
-        tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
+        try:
+            tr = drive(ctx.target, case.params, case.base_lr, n, momentum=mom)
+        except Exception as exc:
+            raise _raised(ctx, case, spec, p, exc, n) from None
         t = np.arange(n + 1)
         exact = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
         moms = tr.momentum if mom else None
@@ -140,7 +176,7 @@ def schedule_crossval(ctx: Context) -> CheckResult:
                 show=f"{'lrs' if what == 'lr' else 'momenta'}[{bad}]",
             )
 
-    return run_property(ctx, schedule_cases(ctx, cap=CROSSVAL_CAP), prop)
+    return run_property(ctx, schedule_cases(ctx, cap=CROSSVAL_CAP, wide=True), prop)
 
 
 # Several param groups: short runs (each group is a closed form of its own).
@@ -160,7 +196,7 @@ def _group_cases(ctx: Context, spec: ScheduleSpec) -> st.SearchStrategy[Case]:
 
     @st.composite
     def draw(data: st.DrawFn) -> Case:
-        case = data(schedule_cases(ctx, cap=GROUPS_CAP))
+        case = data(schedule_cases(ctx, cap=GROUPS_CAP, wide=True))
         k = data(st.integers(2, 3))
         base_lrs = data(st.lists(real(BASE_LR), min_size=k, max_size=k))
         params = dict(case.params)
@@ -169,7 +205,9 @@ def _group_cases(ctx: Context, spec: ScheduleSpec) -> st.SearchStrategy[Case]:
                 params[dim.name] = data(st.lists(dimension(dim), min_size=k, max_size=k))
         full = full_params(spec, params)
         assume(all(spec.check_params(group_params(spec, full, i)) is None for i in range(k)))
-        return Case(params, base_lrs[0], extra={"base_lrs": base_lrs})
+        # A cycled momentum lands in SGD's momentum or, under Adam, in betas[0].
+        betas = spec.momentum is not None and data(st.booleans())
+        return Case(params, base_lrs[0], extra={"base_lrs": base_lrs, "betas": betas})
 
     return draw()
 
@@ -193,7 +231,13 @@ def schedule_groups(ctx: Context) -> CheckResult:
         p = full_params(spec, case.params)
         n = steps_for(spec, p, size(p) + MIN_STEPS, most=GROUPS_STEPS)
         mom = any(cycles_momentum(spec, group_params(spec, p, i)) for i in range(len(base_lrs)))
-        lrs, moms = drive_groups(ctx.target, case.params, base_lrs, n, momentum=mom)
+        betas = bool(case.extra.get("betas"))
+        try:
+            lrs, moms = drive_groups(
+                ctx.target, case.params, base_lrs, n, momentum=mom, betas=betas
+            )
+        except Exception as exc:
+            raise _raised(ctx, case, spec, p, exc, n, base_lrs, betas) from None
         t = np.arange(n + 1)
         for i, base in enumerate(base_lrs):
             pi = group_params(spec, p, i)
@@ -218,7 +262,14 @@ def schedule_groups(ctx: Context) -> CheckResult:
                     got=float(got[bad]),
                     tol=float(tol[bad]),
                     steps=n,
-                    code=snippet(ctx.target, case.params, base_lrs, n, f"lrs[{bad}][{i}]"),
+                    code=snippet(
+                        ctx.target,
+                        case.params,
+                        base_lrs,
+                        n,
+                        f"{'lrs' if what == 'lr' else 'moms'}[{bad}][{i}]",
+                        betas=betas,
+                    ),
                 )
 
     return run_property(ctx, _group_cases(ctx, spec), prop)
@@ -226,6 +277,40 @@ def schedule_groups(ctx: Context) -> CheckResult:
 
 # Float epochs: dyadic fractions (exact in binary, as i / iters is with a power-of-2 iters).
 EPOCH_DENOMINATOR, EPOCHS_MOST, EPOCH_LAST = 64, 40, 4 * GROUPS_CAP
+
+
+def _epoch_slope(spec: ScheduleSpec, base_lr: float, p: dict[str, Any], t: np.ndarray) -> Any:
+    """The closed form's change per epoch at each epoch t, from its neighbours 1/64 either
+    side (the drawn epochs' grid): the error model's slope term, where torch locates an
+    epoch in floating point (t / total_size, t - cycle start) and is off by eps-sized amounts."""
+    h = 1.0 / EPOCH_DENOMINATOR
+    at = np.concatenate([t - h, t, t + h])
+    at = np.clip(at, 0.0, None)
+    end = last_step(spec, p)
+    if end is not None:
+        at = np.minimum(at, float(end))
+    f = np.asarray(spec.closed_form(at, base_lr, **p), dtype=np.float64).reshape(3, -1)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(np.maximum(np.abs(f[1] - f[0]), np.abs(f[2] - f[1])) / h)
+
+
+def _epoch_snippet(ctx: Context, case: Case, at: list[float]) -> str | None:
+    head = snippet_head(ctx.target, case.params)
+    if head is None:
+        return None
+    return "\n".join(
+        [
+            head[0],
+            "p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
+            f"opt = torch.optim.SGD([p], lr={case.base_lr!r})",
+            f"sched = make_schedule(opt, {head[1]})",
+            f"for e in {at!r}:",
+            "    opt.step()",
+            "    sched.step(e)",
+            "print(opt.param_groups[0]['lr'])",
+            "",
+        ]
+    )
 
 
 @check(
@@ -249,41 +334,41 @@ def schedule_epochs(ctx: Context) -> CheckResult:
         # Then the landmarks (restarts), where the formula changes and round-off bites.
         marks = spec.landmarks(case.base_lr, p) if spec.landmarks else ()
         at = [*case.extra["epochs"], *(float(m) for m, _ in marks if 0 <= m <= EPOCH_LAST)]
+        end = last_step(spec, p)  # OneCycleLR raises past total_steps
+        at = [e for e in at if end is None or e <= end]
+        if not at:
+            raise NotApplicable("no drawn epoch lies within the schedule")
         p_opt, opt = make_optimizer(case.base_lr)
+        got: list[float] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # step(epoch) is deprecated, and still the API
             sched = ctx.target.make(opt, case.params)
-            got = []
             for e in at:
                 p_opt.grad = torch.ones_like(p_opt)
                 opt.step()
-                sched.step(e)
+                try:
+                    sched.step(e)
+                except Exception as exc:  # noqa: BLE001 - a raise at an accepted epoch
+                    raise violation(
+                        ctx,
+                        case,
+                        f"step({e!r}) (call {len(got) + 1}) raised {type(exc).__name__}: {exc}",
+                        t=len(got),
+                        expected=float(reference(e, case.base_lr, **p)),
+                        got=float("nan"),
+                        tol=None,
+                        steps=len(got) + 1,
+                        code=_epoch_snippet(ctx, case, at[: len(got) + 1]),
+                    ) from None
                 got.append(float(opt.param_groups[0]["lr"]))
         t = np.asarray(at)
         want = np.asarray(reference(t, case.base_lr, **p), dtype=np.float64)
-        # The epoch enters as a float (torch subtracts the cycle start from it): an lr moves
-        # by at most pi/2 of its scale per epoch (a half cosine over one epoch).
         scale = scale_of(spec, case.base_lr, p)
-        tol = RoundOff(scale, np.pi / 2 * scale, period_of(spec, p))(t, want)
+        slope = _epoch_slope(spec, case.base_lr, p, t)
+        tol = RoundOff(scale, slope, period_of(spec, p))(t, want)
         bad = first_mismatch(np.asarray(got), want, tol)
         if bad is None:
             return
-        head = snippet_head(ctx.target, case.params)
-        code = None
-        if head is not None:
-            code = "\n".join(
-                [
-                    head[0],
-                    "p = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
-                    f"opt = torch.optim.SGD([p], lr={case.base_lr!r})",
-                    f"sched = make_schedule(opt, {head[1]})",
-                    f"for e in {at[: bad + 1]!r}:",
-                    "    opt.step()",
-                    "    sched.step(e)",
-                    "print(opt.param_groups[0]['lr'])",
-                    "",
-                ]
-            )
         raise violation(
             ctx,
             case,
@@ -295,10 +380,10 @@ def schedule_epochs(ctx: Context) -> CheckResult:
             got=float(got[bad]),
             tol=float(tol[bad]),
             steps=len(at),
-            code=code,
+            code=_epoch_snippet(ctx, case, at[: bad + 1]),
         )
 
-    cases = schedule_cases(ctx, cap=GROUPS_CAP, extra={"epochs": epochs})
+    cases = schedule_cases(ctx, cap=GROUPS_CAP, extra={"epochs": epochs}, wide=True)
     return run_property(ctx, cases, prop)
 
 

@@ -24,9 +24,10 @@ every parameter (one tensor is the whole optimizer); ``run_joint`` runs several 
 slice_p = p keeps every p-th coordinate of each tensor in s and x0 (the package's memory saver).
 
 A step whose ‖s‖₁ is 0 (every gradient so far 0) returns early in both packages: nothing moves,
-the decoupled decay included. prodigyopt then leaves its bias-correction count k where it was;
-the reference counts t: the two differ only under use_bias_correction after leading zero
-gradients (not drawn: a drawn tensor's gradients are all 0 or none are).
+the decoupled decay included. prodigyopt then leaves its bias-correction count k where it was,
+and so does the reference (state "k": the steps that progressed); pytorch-optimizer counts the
+skipped steps too (the variant "counts-skipped-steps"). They differ only under bias correction
+after leading zero gradients.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from optcheck.reference.ops import ema, update
+from optcheck.reference.ops import ema, emulated, update
 from optcheck.reference.space import Flag, Int, Pair, Real
 from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
 
@@ -81,6 +82,7 @@ def _group(
     eps_old_d: bool = False,
     coupled_decay_ignored: bool = False,
     momentless_old_d: bool = False,
+    counts_skipped_steps: bool = False,
 ) -> tuple[list[Array], dict]:
     """One step of every tensor of the optimizer: per-tensor state under ``state["tensors"]``,
     the optimizer's d, d_max and r beside it."""
@@ -93,7 +95,8 @@ def _group(
     growth, sp = hp.get("growth_rate", INF), int(hp.get("slice_p", 1))
     decouple = hp.get("decouple", True)
     d, d_max = state.get("d", d0), state.get("d_max", d0)
-    bc = np.sqrt(1.0 - b2**t) / (1.0 - b1**t) if hp.get("use_bias_correction", False) else 1.0
+    k = t if counts_skipped_steps else state.get("k", 0) + 1  # this step's count
+    bc = np.sqrt(1.0 - b2**k) / (1.0 - b1**k) if hp.get("use_bias_correction", False) else 1.0
     dlr = d * lr * bc
     weight = (d / d0) * dlr
     s_weight = (d / d0) * d if hp.get("safeguard_warmup", False) else weight
@@ -131,7 +134,9 @@ def _group(
         else:
             x = update(x, dlr * (new["exp_avg"] / denom))
         moved.append(np.where(progressed, x, param))
-    return moved, {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r}
+    # The count is structure (whether any gradient so far was nonzero), not rounded arithmetic.
+    counted = k if bool(emulated(np.greater, norm, 0.0)) else k - 1
+    return moved, {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r, "k": counted}
 
 
 def _one(param: Array, grad: Array, state: State, hp: Hyper, t: int, **kw: bool):
@@ -170,6 +175,13 @@ def momentless_old_d_step(
     return _one(param, grad, state, hp, t, momentless_old_d=True)
 
 
+def counts_skipped_steps_step(
+    param: Array, grad: Array, state: State, hp: Hyper, t: int
+) -> tuple[Array, dict]:
+    """Bias correction counts every step, the early-returning ones (‖s‖₁ = 0) included."""
+    return _one(param, grad, state, hp, t, counts_skipped_steps=True)
+
+
 VARIANTS = (
     Variant(
         "eps-old-d",
@@ -188,6 +200,12 @@ VARIANTS = (
         momentless_old_d_step,
         "with β1 = 0 the step is dlr·d_k·g/(√v+d_{k+1}ε) (m = d_k g), not dlr·d_{k+1}·g/(…)",
         "Mishchenko & Defazio 2024, Alg. 3 at β1 = 0; pytorch-optimizer 4.1.0 Prodigy",
+    ),
+    Variant(
+        "counts-skipped-steps",
+        counts_skipped_steps_step,
+        "bias correction counts the steps skipped while every gradient so far was 0",
+        "pytorch-optimizer 4.1.0 Prodigy(bias_correction=True)",
     ),
 )
 
@@ -219,6 +237,7 @@ def run_joint(
         "eps-old-d": {"eps_old_d": True},
         "coupled-decay-ignored": {"coupled_decay_ignored": True},
         "momentless-old-d": {"momentless_old_d": True},
+        "counts-skipped-steps": {"counts_skipped_steps": True},
     }
     params = [np.asarray(p, dtype=np.float64) for p in params0]
     state: dict = {}

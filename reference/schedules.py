@@ -20,6 +20,7 @@ checks need to know about each schedule (optcheck.checks.records.ScheduleSpec).
 from __future__ import annotations
 
 import math
+import sys
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -89,12 +90,16 @@ def constant_lr(t: TLike, base_lr: float, /, factor: float = 1.0 / 3, total_iter
     return _out(base_lr * np.where(t < total_iters, factor, 1.0), t)
 
 
+def _whole(total_iters: float) -> bool:
+    return float(total_iters).is_integer()
+
+
 def constant_lr_torch(
     t: TLike, base_lr: float, /, factor: float = 1.0 / 3, total_iters: int = 5
 ) -> LR:
     # torch's recursive get_lr tests "last_epoch == 0" before "== total_iters", so with
-    # total_iters = 0 it never undoes the factor.
-    if total_iters == 0:
+    # total_iters = 0 it never undoes the factor; nor where no epoch equals a fractional one.
+    if total_iters == 0 or not _whole(total_iters):
         return _out(base_lr * factor * np.ones_like(np.asarray(t), dtype=np.float64), t)
     return constant_lr(t, base_lr, factor=factor, total_iters=total_iters)
 
@@ -126,6 +131,8 @@ def linear_lr_torch(
     # torch, total_iters = 0: t = 0 applies start_factor and t > total_iters holds it forever.
     if total_iters == 0:
         return _out(base_lr * start_factor * np.ones_like(np.asarray(t), dtype=np.float64), t)
+    # A fractional total_iters: the recursion stops past it, at its floor (never at the end).
+    t = np.minimum(np.asarray(t), math.floor(total_iters))
     return linear_lr(
         t, base_lr, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
     )
@@ -169,6 +176,8 @@ def polynomial_lr_torch(
     # torch, total_iters = 0: the initial step keeps base and t > total_iters holds it.
     if total_iters == 0:
         return _out(base_lr * np.ones_like(np.asarray(t), dtype=np.float64), t)
+    # A fractional total_iters: the recursion stops past it, at its floor (never at zero).
+    t = np.minimum(np.asarray(t), math.floor(total_iters))
     return polynomial_lr(t, base_lr, total_iters=total_iters, power=power)
 
 
@@ -503,8 +512,18 @@ def lambda_one(epoch: int) -> float:
     return 1.0
 
 
+def lambda_warmup_to_4x(epoch: int) -> float:
+    """A factor above 1 (torch takes any): linear warm-up to 4x the base lr over 75 epochs."""
+    return min(4.0, 1.0 + epoch / 25.0)
+
+
 def factor_0999(epoch: int) -> float:
     return 0.999
+
+
+def factor_1001(epoch: int) -> float:
+    """A factor above 1: the lr grows by 0.1 % a step."""
+    return 1.001
 
 
 def factor_halve_every_100(epoch: int) -> float:
@@ -550,8 +569,8 @@ def constraint_step(p: Mapping[str, Any]) -> str | None:
 
 
 def constraint_multistep(p: Mapping[str, Any]) -> str | None:
-    ms = p.get("milestones", ())
-    return None if all(m >= 0 for m in ms) else "milestones must be >= 0"
+    # torch takes any ints, negative ones too (m <= t from the start: counted at t = 0).
+    return None
 
 
 def constraint_exponential(p: Mapping[str, Any]) -> str | None:
@@ -625,7 +644,7 @@ def constraint_lambda(p: Mapping[str, Any]) -> str | None:
 
 
 # Children whose torch step multiplies the current lr by a ratio of its own closed form.
-_MULTIPLICATIVE = {
+MULTIPLICATIVE = {
     "ConstantLR",
     "LinearLR",
     "StepLR",
@@ -636,7 +655,7 @@ _MULTIPLICATIVE = {
     "CosineAnnealingLR",
 }
 # Children that restart cleanly at a SequentialLR milestone (torch's _update_lr(0)).
-_RESTARTABLE = _MULTIPLICATIVE | {"LambdaLR", "CosineAnnealingWarmRestarts"}
+RESTARTABLE = MULTIPLICATIVE | {"LambdaLR", "CosineAnnealingWarmRestarts"}
 
 
 def _children_reason(children: Sequence[Any], allowed: set[str]) -> str | None:
@@ -648,6 +667,8 @@ def _children_reason(children: Sequence[Any], allowed: set[str]) -> str | None:
             return f"child {i} ({name}) cannot be composed this way"
         if params.get("total_iters", 1) == 0:
             return f"child {i} has total_iters=0, where torch's recursive and closed forms split"
+        if name == "ConstantLR" and 0.0 < params.get("factor", 1.0) < sys.float_info.min:
+            return f"child {i}: a subnormal factor, whose 1/factor torch overflows"
         reason = CONSTRAINTS[name](params)
         if reason:
             return f"child {i}: {reason}"
@@ -666,7 +687,7 @@ def constraint_sequential(p: Mapping[str, Any]) -> str | None:
                 f"child {i} is MultiplicativeLR: at its milestone torch multiplies the "
                 "previous child's lr by lr_lambda(0) instead of restarting"
             )
-    return _children_reason(children, _RESTARTABLE)
+    return _children_reason(children, RESTARTABLE)
 
 
 def constraint_chained(p: Mapping[str, Any]) -> str | None:
@@ -675,7 +696,7 @@ def constraint_chained(p: Mapping[str, Any]) -> str | None:
         name, params = _child(entry)
         if name == "CosineAnnealingLR" and params.get("eta_min", 0.0) != 0.0:
             return f"child {i}: CosineAnnealingLR with eta_min != 0 is affine, not a factor"
-    return _children_reason(children, _MULTIPLICATIVE)
+    return _children_reason(children, MULTIPLICATIVE)
 
 
 def constraint_warmup_cosine(p: Mapping[str, Any]) -> str | None:

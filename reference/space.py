@@ -26,10 +26,18 @@ class Real:
 
 @dataclass(frozen=True)
 class Int:
+    """An int in [low, high]; with ``fractions`` also a fraction k/q (q = 2, 3, 4) up to
+    FRACTIONS_MOST, where torch documents an int and takes a float."""
+
     name: str
     low: int
     high: int
     default: int
+    fractions: bool = False
+
+
+# Largest fractional value an Int with ``fractions`` draws: short enough to drive past.
+FRACTIONS_MOST = 48
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,21 @@ class Pair:
         return tuple(p.default for p in self.parts)
 
 
-Dimension = Real | Int | IntList | Choice | Flag | Pair
+@dataclass(frozen=True)
+class Children:
+    """A composite's child schedules, each ``(name, params)`` with its params drawn from that
+    schedule's own space: 1 to ``most`` of them from ``allowed``. With ``milestones``, also
+    the composite's sorted milestones, one fewer than children, repeats and 0 included
+    (SequentialLR). Drawn by the schedule kit, which knows the children's spaces."""
+
+    name: str
+    allowed: tuple[str, ...]
+    default: tuple[Any, ...]
+    most: int = 3
+    milestones: bool = False
+
+
+Dimension = Real | Int | IntList | Choice | Flag | Pair | Children
 
 
 def defaults(space: tuple[Dimension, ...]) -> dict[str, Any]:

@@ -135,9 +135,15 @@ def _plain(value: Any) -> bool:
 
 
 def identify(
-    path: str, hp: Mapping[str, Any] | None = None, *, timeout: float = 120.0, cases: int = CASES
+    path: str,
+    hp: Mapping[str, Any] | None = None,
+    *,
+    timeout: float = 120.0,
+    cases: int = CASES,
+    create_graph: bool = False,
 ) -> Identification:
-    """Identify the target ``module:Attr`` in a child process (module docstring)."""
+    """Identify the target ``module:Attr`` in a child process (module docstring);
+    ``create_graph``: gradients carry a graph (--create-graph)."""
     from optcheck.suites.target import cwd_importable
 
     start = time.perf_counter()
@@ -149,7 +155,8 @@ def identify(
         )
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, path, dict(hp or {}), cases), daemon=True)
+    args = (child, path, dict(hp or {}), cases, create_graph)
+    proc = ctx.Process(target=_child, args=args, daemon=True)
     proc.start()
     child.close()
     result: Identification | None = None
@@ -178,7 +185,9 @@ HINT_FLOOR = 10.0  # less time left than this: not started (a 2-case run takes a
 HINT_CASES = 2  # of the 6 recipes: enough to tell the catalog apart (tests/test_identify.py)
 
 
-def hint(path: str, hp: Mapping[str, Any], left: float | None) -> dict[str, Any]:
+def hint(
+    path: str, hp: Mapping[str, Any], left: float | None, create_graph: bool = False
+) -> dict[str, Any]:
     """The identification ``validate`` prints without --like, within ``left`` seconds of the
     run's --total-timeout (None: no limit); ``{"hint": why not}`` when it does not fit."""
     budget = HINT_LIMIT if left is None else min(HINT_LIMIT, left)
@@ -187,14 +196,15 @@ def hint(path: str, hp: Mapping[str, Any], left: float | None) -> dict[str, Any]
             "hint": f"identification skipped: {max(left or 0.0, 0.0):.0f} s left of "
             "--total-timeout (optcheck identify TARGET runs it alone)"
         }
-    return identify(path, hp, timeout=budget, cases=HINT_CASES).asdict()
+    found = identify(path, hp, timeout=budget, cases=HINT_CASES, create_graph=create_graph)
+    return found.asdict()
 
 
-def _child(conn: Any, path: str, hp: dict[str, Any], cases: int) -> None:
+def _child(conn: Any, path: str, hp: dict[str, Any], cases: int, create_graph: bool) -> None:
     from optcheck.suites.target import TargetError, TargetRaised
 
     try:
-        out = identify_here(path, hp, cases=cases)
+        out = identify_here(path, hp, cases=cases, create_graph=create_graph)
     except BaseException as exc:  # noqa: BLE001 - anything the target does is a finding
         unloadable = isinstance(exc, TargetError) and not isinstance(exc, TargetRaised)
         failure = str(exc) if unloadable else _first_line(exc)
@@ -209,14 +219,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 def identify_here(
-    path: str, hp: Mapping[str, Any] | None = None, *, cases: int = CASES
+    path: str,
+    hp: Mapping[str, Any] | None = None,
+    *,
+    cases: int = CASES,
+    create_graph: bool = False,
 ) -> Identification:
     """``identify`` in this process (the child's body; tests call it directly)."""
+    from optcheck.checks.kit.harness import graph_gradients
     from optcheck.checks.kit.registry import default_dtype, one_thread
 
     # Which formula, not which precision (validate judges that): state a class keeps in
     # torch's default dtype (ASGD's η) must not hide the formula from float64 runs.
-    with default_dtype("float64"), one_thread():
+    with default_dtype("float64"), one_thread(), graph_gradients(create_graph):
         return _identify(path, hp, cases)
 
 

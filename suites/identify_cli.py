@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", metavar="PATH", help="write the identification as JSON")
     p.add_argument(
+        "--create-graph",
+        action="store_true",
+        help="hand gradients over with an autograd graph (step() takes Hessian-vector "
+        "products of p.grad, e.g. Adahessian)",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=120.0,
@@ -78,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json and (problem := file_problem(args.json)):
         print(f"optcheck identify: error: --json {terminal(problem)}", file=sys.stderr)
         return EXIT_USAGE
-    result = identify(args.target, hp, timeout=args.timeout, cases=args.cases)
+    result = identify(
+        args.target, hp, timeout=args.timeout, cases=args.cases, create_graph=args.create_graph
+    )
     if result.unloadable:
         print(f"optcheck identify: error: {terminal(result.failure)}", file=sys.stderr)
         return EXIT_USAGE

@@ -166,6 +166,7 @@ def prepare(
     source: str = "--hp",
     setup: Iterable[str] | str | None = None,
     shapes: str | None = None,
+    create_graph: bool = False,
 ) -> Prepared:
     """Load ``target`` (``module:Attr``, a Target, or a live class or factory), check ``hp``
     against it and the reference ``like`` names, and build it once.
@@ -175,7 +176,8 @@ def prepare(
     mistake and TargetError for a target that cannot be loaded, both one line, before any
     check runs. ``setup`` names methods called on each optimizer right after it is built
     (``--setup train``); without it, those the record declares. ``shapes`` restricts the
-    parameter kinds drawn (``--shapes``, checks.kit.strategies.parse_shapes)."""
+    parameter kinds drawn (``--shapes``, checks.kit.strategies.parse_shapes). ``create_graph``:
+    gradients carry an autograd graph (``--create-graph``, checks.kit.harness.graph_grad)."""
     # Everything that needs no target first: a usage mistake costs no import of it.
     settings = settings_for(
         profile=profile,
@@ -187,9 +189,14 @@ def prepare(
     )
     kinds, matrices = parse_shapes_option(shapes)
     settings.kinds = kinds
+    settings.create_graph = create_graph
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device}: no CUDA device is available here")
     spec, variant = resolve_like(like)
+    if create_graph and isinstance(spec, OptimizerRecord) and spec.sparse_grads:
+        raise ConfigError(
+            f"--create-graph: {spec.name} takes sparse gradients, which carry no graph"
+        )
     if matrices and isinstance(spec, OptimizerRecord):
         spec = matrices_only(spec)
     if isinstance(hp, str):

@@ -84,6 +84,7 @@ def validate(
     in_process: bool = False,
     setup: Iterable[str] | str = (),
     shapes: str | None = None,
+    create_graph: bool = False,
 ) -> Report:
     """Validate ``target`` against the generic contract and, with ``like``, the reference.
 
@@ -92,7 +93,8 @@ def validate(
     mapping or ``"NAME=VALUE"`` strings, as ``--hp``; ``setup`` methods called on the optimizer
     once built, as ``--setup`` (``"train"`` for schedulefree's; a record may declare them).
     ``shapes`` restricts the parameter kinds drawn, as ``--shapes`` (``"no-complex"``,
-    ``"matrices"``).
+    ``"matrices"``). ``create_graph`` hands gradients over with an autograd graph, as
+    ``--create-graph`` (checks.kit.harness.graph_grad).
 
     Where it runs. A string, or a class or factory that a fresh process imports as this very
     object under its ``__module__`` and ``__qualname__``, runs in a supervised worker process,
@@ -135,7 +137,7 @@ def validate(
         prepared = prepare(
             target, like, hp, device=device, dtype=dtype, max_examples=max_examples, seed=seed,
             profile=profile, timeout=timeout + warmup if timeout else timeout,
-            setup=setup or None, shapes=shapes,
+            setup=setup or None, shapes=shapes, create_graph=create_graph,
         )  # fmt: skip
         report = run(prepared, select=select, progress=progress, start=start)
         report.notes.insert(
@@ -148,7 +150,7 @@ def validate(
         target=name, like=like, hp=dict(hp) if isinstance(hp, Mapping) else list(hp or []),
         device=device, dtype=dtype, max_examples=max_examples, seed=seed, profile=profile,
         timeout=timeout or None, select=select, warmup=warmup, setup=setup,
-        shapes=shapes,
+        shapes=shapes, create_graph=create_graph,
     )  # fmt: skip
     try:
         return supervise.run(config, total=total_timeout or None, progress=progress, start=start)

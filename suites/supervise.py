@@ -62,6 +62,7 @@ class Config:
     warmup: float = 0.0
     setup: list[str] = field(default_factory=list)  # methods called once built (--setup)
     shapes: str | None = None  # --shapes
+    create_graph: bool = False  # --create-graph
 
 
 def result_from_dict(data: dict[str, Any]) -> CheckResult:
@@ -231,6 +232,7 @@ def run(
             "profile": config.profile,
             "hp": dict(config.hp) if isinstance(config.hp, dict) else list(config.hp),
             "shapes": config.shapes,
+            "create_graph": config.create_graph,
         },
         notes=[],
     )

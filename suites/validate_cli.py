@@ -124,6 +124,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "which algorithm of the catalog the target looks like, within 60 s)",
     )
     p.add_argument("--shapes", metavar="WORDS", help=shapes_help())
+    p.add_argument(
+        "--create-graph",
+        action="store_true",
+        help="hand gradients over with an autograd graph, as loss.backward(create_graph=True) "
+        "does (step() takes Hessian-vector products of p.grad, e.g. Adahessian)",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     p.add_argument(
         "--report",
@@ -195,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         setup=list(args.setup),
         shapes=args.shapes,
+        create_graph=args.create_graph,
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -250,7 +257,7 @@ def _identification(
     from optcheck.suites.identify import hint
 
     left = None if not args.total_timeout else args.total_timeout - (time.perf_counter() - start)
-    return hint(args.target, hp, left)
+    return hint(args.target, hp, left, args.create_graph)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -100,6 +100,7 @@ def _run(config: dict[str, Any]) -> None:
             timeout=None,  # the parent keeps the time
             setup=config.get("setup") or None,
             shapes=config.get("shapes"),
+            create_graph=config.get("create_graph", False),
         )
     except TargetRaised as exc:  # the target's own code failed: a finding, not a usage error
         _send({"t": "raised", "message": str(exc)})

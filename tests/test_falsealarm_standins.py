@@ -117,3 +117,72 @@ def test_switch_plans_meet_every_switch_both_ways_and_alone_where_it_constructs(
         assert len(values) >= 2, (name, values)
     assert {**plans[0], "weight_decay": 1e-2} in plans  # decay on alone, coupled as by default
     assert not any(p["nesterov"] and not p.get("momentum") for p in plans)
+
+
+def test_graph_gradients_equal_the_drawn_values_and_carry_the_known_hessian():
+    """--create-graph: p.grad is g bit for bit in every dtype, and its Hessian-vector product
+    with a Rademacher z is h·z, so Hutchinson's |Hz| is |h| whatever z is drawn."""
+    import numpy as np
+    import torch
+
+    from optcheck.checks.kit.harness import graph_gradients, make_params, set_grads
+    from optcheck.reference.hessian import hessian_diagonal
+
+    g = np.array([[0.1, -3.0, 7.5], [1e-30, 0.0, -2.0]])
+    h = hessian_diagonal(g.shape)
+    assert h.ravel().tolist() == [0.5, -1.0, 1.5, -2.0, 0.5, -1.0]
+    z = torch.tensor([[1.0, -1.0, -1.0], [1.0, 1.0, -1.0]], dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32, torch.bfloat16):
+        (p,) = make_params([np.ones_like(g)], dtype)
+        with graph_gradients():
+            set_grads([p], [g])
+        assert p.grad.grad_fn is not None
+        assert torch.equal(p.grad, torch.as_tensor(g, dtype=dtype))
+        (hz,) = torch.autograd.grad(p.grad, p, grad_outputs=z.to(dtype))
+        assert torch.equal(hz, torch.as_tensor(h, dtype=dtype) * z.to(dtype))
+    (p,) = make_params([np.ones_like(g)])
+    set_grads([p], [g])
+    assert p.grad.grad_fn is None  # outside the block: plain gradients, as before
+
+
+def test_create_graph_lets_a_hessian_optimizer_be_checked_closure_included():
+    """With --create-graph the stand-in that refuses a gradient without a graph is checked;
+    the closure backpropagates a loss with the same gradient and create_graph=True (it called
+    loss.backward() and the target refused: a false violation)."""
+    for check_id in ("contract.closure", "contract.grad_unchanged"):
+        result = _run("zoo.standins:NeedsCreateGraph", check_id, max_examples=2, create_graph=True)
+        assert result.verdict == "pass", (check_id, result.detail)
+    result = _run("zoo.standins:NeedsCreateGraph", "contract.closure", max_examples=2)
+    assert result.verdict == "skip" and "--create-graph" in result.detail, result.detail
+
+
+def test_evidence_snippets_hand_over_the_same_graph_gradients():
+    """A snippet from a --create-graph run builds p.grad as the harness does: the same
+    values, a graph, and the same Hessian (its hessian() is reference.hessian's)."""
+    import numpy as np
+    import torch
+
+    from optcheck.checks.kit.contract import param_source
+    from optcheck.checks.kit.harness import graph_gradients
+    from optcheck.reference.hessian import hessian_diagonal
+
+    with graph_gradients():
+        source = param_source([], [])
+    space = {"torch": torch, "DTYPE": torch.float64, "DEVICE": "cpu", "PARAMS0": [[1.0] * 5]}
+    exec(source, space)
+    assert space["GRAPH"] is True
+    assert np.array_equal(space["hessian"]((5,)).numpy(), hessian_diagonal((5,)))
+    (p,) = space["make_params"]()
+    grad = space["as_grad"](p, [0.5, -1.0, 2.0, 0.0, 3.0])
+    (hz,) = torch.autograd.grad(grad, p, grad_outputs=torch.ones(5, dtype=torch.float64))
+    assert grad.tolist() == [0.5, -1.0, 2.0, 0.0, 3.0]
+    assert hz.tolist() == hessian_diagonal((5,)).tolist()
+
+
+def test_create_graph_with_a_sparse_gradient_record_is_a_usage_error():
+    import pytest
+
+    from optcheck.suites.prepare import ConfigError
+
+    with pytest.raises(ConfigError, match="sparse gradients, which carry no graph"):
+        prepare("torch.optim:SparseAdam", "SparseAdam", create_graph=True)

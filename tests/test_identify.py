@@ -77,6 +77,7 @@ def _args(**kw):
     import argparse
 
     base = {"like": None, "no_identify": False, "select": [], "total_timeout": 1800.0}
+    base["create_graph"] = False
     return argparse.Namespace(**{**base, **kw}, target="tests.zoo.lion:ZooLion")
 
 
@@ -100,7 +101,7 @@ def test_validate_hint_runs_only_where_it_can_say_something(monkeypatch):
     ok, now = _report("pass", "violation"), time.perf_counter()
     hint = validate_cli._identification(_args(), ok, {}, now)
     assert hint["hint"].startswith("looks like: Lion (worst 0.1 of tolerance); next: ")
-    assert asked == [{"timeout": I.HINT_LIMIT, "cases": I.HINT_CASES}]
+    assert asked == [{"timeout": I.HINT_LIMIT, "cases": I.HINT_CASES, "create_graph": False}]
     for args, report in [
         (_args(like="Lion"), ok),
         (_args(no_identify=True), ok),

@@ -226,3 +226,12 @@ def test_torch_asgd_finding_float32_eta_parts_from_the_reference_under_a_schedul
     assert ("ASGD", OPT_REF) in INTERPLAY
     result = run(torch_optimizer("ASGD"), "ASGD", OPT_REF)
     assert result.verdict == "violation" and "the reference run with the same lrs" in result.detail
+
+
+def test_an_lr_cap_is_probed_below_the_cap():
+    # torch's Adafactor steps by min(lr, 1/sqrt(t)) * RMS(theta): at lr 8 (scheduled 1.6-40)
+    # step 2's probes lr/2 and 2 lr are both above 1/sqrt(2), the update the same. The realworld
+    # run drew such a case and called the cap "ignores group['lr']".
+    s = Settings(max_examples=5, fixed_hp={"lr": 8.0}, skip_kinds=("zero-size",))
+    ctx = Context(torch_optimizer("Adafactor"), None, None, s)
+    assert execute(CHECKS[OPT], ctx).verdict == "pass"

@@ -113,6 +113,19 @@ def test_the_first_step_by_hand():
     assert opt.param_groups[0]["d"] == 0.01
 
 
+def test_leading_zero_gradients_are_skipped_steps():
+    """While every gradient so far is 0 a step returns early (‖s‖₁ = 0) and is not counted:
+    under bias correction, two leading zero steps then the run is the run alone; the variant
+    counts-skipped-steps counts them (its bias correction starts at k = 3)."""
+    p0, grads = _draw(2, steps=4)
+    zeros = [[np.zeros_like(g) for g in grads[0]]] * 2
+    hp = {**PRODIGY.defaults, "lr": 1.0, "use_bias_correction": True}
+    assert gap(P.run_joint(p0, zeros + grads, hp)[2:], P.run_joint(p0, grads, hp)) == 0
+    counted = P.run_joint(p0, zeros + grads, hp, variant="counts-skipped-steps")[2:]
+    # steps of about d0 = 1e-6: the other bias correction moves them by ~10 %
+    assert gap(counted, P.run_joint(p0, grads, hp)) > 1e-8
+
+
 def test_growth_rate_one_freezes_d_after_its_first_jump():
     """growth_rate = 1: d = min(d_max, 1·max(d0, d̂)) jumps once, at the first d̂ > d0, then
     stays: from there Prodigy is Adam at lr·d with moments scaled by d (derived in
@@ -180,6 +193,30 @@ def test_real_prodigyopt_is_the_reference_to_the_last_bit(hp):
     got, _ = drive(prodigyopt.Prodigy, p0, grads, **hp)
     ref = P.run_joint(p0, grads, {"lr": 1.0, **hp})
     assert gap(ref, got) <= 8 * np.finfo(float).eps * max(np.max(np.abs(p)) for p in p0)
+
+
+@pytest.mark.realworld
+def test_real_packages_count_skipped_steps_differently():
+    """By hand, two leading zero gradients under bias correction: prodigyopt leaves its k at 0
+    (the reference), pytorch-optimizer 4.1.0 counts them (the variant counts-skipped-steps).
+    validate's crossval.scheduled_lr drew such a case on prodigyopt when the reference still
+    counted every step."""
+    prodigyopt = pytest.importorskip("prodigyopt")
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    p0, grads = _draw(2, steps=3)
+    grads = [[np.zeros_like(g) for g in grads[0]]] * 2 + grads
+    hp = {"lr": 1.0, "use_bias_correction": True}
+    ours, _ = drive(prodigyopt.Prodigy, p0, grads, use_bias_correction=True)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # its d in the default dtype: a separate finding
+    try:
+        theirs, _ = drive(pytorch_optimizer.Prodigy, p0, grads, bias_correction=True)
+    finally:
+        torch.set_default_dtype(before)
+    bound = 8 * np.finfo(float).eps * max(np.max(np.abs(p)) for p in p0)
+    assert gap(P.run_joint(p0, grads, hp), ours) <= bound
+    assert gap(P.run_joint(p0, grads, hp, variant="counts-skipped-steps"), theirs) <= bound
+    assert gap(ours, theirs) > 1e6 * bound  # steps of about d0 = 1e-6, moved by ~10 %
 
 
 @pytest.mark.realworld

@@ -6,8 +6,10 @@ package is missing is skipped."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
+import warnings
 
 import pytest
 import torch
@@ -332,6 +334,188 @@ def test_heavyball_sets_the_gradient_to_none_and_keeps_float32_state():
     assert any(t.dtype == torch.float32 and t.numel() == 3 for t in tensors), tensors
 
 
+def test_heavyball_resume_casts_its_float32_moments_to_float64():
+    """torch's ``load_state_dict`` casts floating state to the parameter's dtype; heavyball's
+    post-load hook (``_restore_ecc_dtypes``) restores dtypes only under ECC, so the float32
+    moments of a float64 parameter come back float64 and the resumed run leaves the
+    uninterrupted one by float32 rounding (2e-9 here), through ``torch.save`` as through a
+    plain ``state_dict``."""
+    heavyball = _heavyball_eager()
+    grads = [torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64) * (k + 1) for k in range(4)]
+
+    def run(opt: torch.optim.Optimizer, p: torch.nn.Parameter, steps: range) -> list:
+        out = []
+        for k in steps:
+            p.grad = grads[k].clone()
+            opt.step()
+            out.append(p.detach().clone())
+        return out
+
+    def fresh() -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+    p = fresh()
+    expected = run(heavyball.AdamW([p], lr=0.1), p, range(4))
+    p = fresh()
+    opt = heavyball.AdamW([p], lr=0.1)
+    run(opt, p, range(2))
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = heavyball.AdamW([p2], lr=0.1)
+    opt2.load_state_dict(torch.load(buffer, weights_only=True))
+    assert {t.dtype for t in _tensors(opt.state[p]) if t.is_floating_point()} == {torch.float32}
+    assert {t.dtype for t in _tensors(opt2.state[p2]) if t.is_floating_point()} == {torch.float64}
+    got = run(opt2, p2, range(2, 4))
+    gap = max((e - g).abs().max().item() for e, g in zip(expected[2:], got, strict=True))
+    assert 1e-10 < gap < 1e-7, gap
+
+
+def test_heavyball_applies_a_float32_learning_rate_to_float64_parameters():
+    """heavyball holds the learning rate as a float32 tensor, so a float64 parameter moves by
+    float32(η): under g = 0 with decoupled decay θ₁ = θ₀(1 − λ·float32(η)), 1.5e-10 relative
+    off θ₀(1 − ηλ) where float64's rounding is 1e-16 (adamw.pure_decay, and the long run's
+    first step, crossval.long_horizon)."""
+    heavyball = _heavyball_eager()
+    theta0 = 0.345584192064786
+    p = torch.nn.Parameter(torch.tensor([theta0], dtype=torch.float64))
+    opt = heavyball.AdamW([p], lr=0.1, betas=(0.0, 0.999), eps=1e-3, weight_decay=0.1)
+    p.grad = torch.zeros(1, dtype=torch.float64)
+    opt.step()
+    lr32 = torch.tensor(0.1, dtype=torch.float32).item()
+    assert p.item() == pytest.approx(theta0 * (1 - 0.1 * lr32), rel=1e-15, abs=0)
+    assert abs(p.item() - theta0 * (1 - 0.1 * 0.1)) > 1e-11
+
+
+def test_heavyball_adamw_scale_invariance_breaks_at_the_eps_floor():
+    """Where √v̂ < ε, max(√v̂, ε) makes the step linear in g: scaling g by c = 16 changes the
+    first step by 0.883 (η = 1, ε = 1e-3, g = 5.9e-5), where Adam's √v̂ + ε changes it by
+    0.429, inside the ε effect adam.scale_invariance allows (0.6): the same ε floor."""
+    heavyball = _heavyball_eager()
+    g, theta0 = 5.885545395196437e-05, 0.345584192064786
+
+    def first_step(make: object, c: float) -> float:
+        p = torch.nn.Parameter(torch.tensor([theta0], dtype=torch.float64))
+        opt = make([p], lr=1.0, betas=(0.0, 0.999), eps=1e-3, weight_decay=0.0)
+        p.grad = torch.tensor([c * g], dtype=torch.float64)
+        opt.step()
+        return p.item() - theta0
+
+    heavy = first_step(heavyball.AdamW, 1.0) - first_step(heavyball.AdamW, 16.0)
+    adam = first_step(torch.optim.AdamW, 1.0) - first_step(torch.optim.AdamW, 16.0)
+    assert heavy == pytest.approx(15 * g / 1e-3, rel=1e-6)
+    assert adam == pytest.approx(16 * g / (16 * g + 1e-3) - g / (g + 1e-3), rel=1e-12)
+    assert adam < 0.6 < heavy
+
+
+HEAVYBALL_CLASSES = ["SGD", "NAdam", "RMSprop", "LaProp", "AdamW"]
+
+
+@pytest.mark.parametrize("name", HEAVYBALL_CLASSES)
+def test_heavyball_classes_share_the_gradient_state_and_resume_defects(name):
+    """The base class (ChainOpt) behind every heavyball optimizer: p.grad is None after
+    step(), float32 state for a float64 parameter, and a resume through load_state_dict
+    that comes back with float64 state and leaves the uninterrupted run."""
+    heavyball = _heavyball_eager()
+    cls = getattr(heavyball, name)
+    grads = [torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64) * (k + 1) for k in range(3)]
+
+    def fresh() -> torch.nn.Parameter:
+        return torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+    def run(opt: torch.optim.Optimizer, p: torch.nn.Parameter, steps: range) -> list:
+        out = []
+        for k in steps:
+            p.grad = grads[k].clone()
+            opt.step()
+            assert p.grad is None
+            out.append(p.detach().clone())
+        return out
+
+    p = fresh()
+    expected = run(cls([p], lr=0.1), p, range(3))
+    p = fresh()
+    opt = cls([p], lr=0.1)
+    run(opt, p, range(2))
+    assert {t.dtype for t in _tensors(opt.state[p]) if t.is_floating_point()} == {torch.float32}
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = cls([p2], lr=0.1)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert {t.dtype for t in _tensors(opt2.state[p2]) if t.is_floating_point()} == {torch.float64}
+    (got,) = run(opt2, p2, range(2, 3))
+    assert 0 < (got - expected[2]).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("name", HEAVYBALL_CLASSES[:4])
+def test_heavyball_takes_mars_from_the_constructor_not_from_a_param_group(name):
+    """A param group's own ``mars`` is ignored: constructed with mars=True, a group that
+    says mars=False steps with MARS's correction and vice versa (contract.param_groups)."""
+    heavyball = _heavyball_eager()
+    g, theta0 = -9.669447289429417, -4.604265724722594
+    base = {"lr": 1e-4, "weight_decay": 0, "mars_gamma": 0.0025}
+
+    def step(constructor_mars: bool, group_mars: bool | None) -> float:
+        p = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
+        group = {"params": [p]} if group_mars is None else {"params": [p], "mars": group_mars}
+        opt = getattr(heavyball, name)([group], **base, mars=constructor_mars)
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        return p.item()
+
+    with_mars, without = step(True, None), step(False, None)
+    assert with_mars != without
+    assert step(True, False) == with_mars
+    assert step(False, True) == without
+
+
+@pytest.mark.parametrize("name", ["LaProp", "AdamW"])
+def test_heavyball_freezes_the_imaginary_part_of_a_complex_parameter(name):
+    """A complex parameter's update is cast to a real dtype (the imaginary part discarded):
+    imaginary parts never move and real parts jump by 2e6 at lr 0.01, where torch's rule
+    steps the view_as_real."""
+    heavyball = _heavyball_eager()
+    z0 = torch.tensor([[1 + 2j, 3 - 1j], [0.5 + 0.5j, -1 + 1j]], dtype=torch.complex128)
+    z = torch.nn.Parameter(z0.clone())
+    opt = getattr(heavyball, name)([z], lr=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Casting complex values to real discards ..."
+        for _ in range(2):
+            z.grad = torch.tensor([[1 + 1j, -1 + 2j], [2 - 1j, 1 + 1j]], dtype=torch.complex128)
+            opt.step()
+    moved = torch.view_as_real(z.detach()) - torch.view_as_real(z0)
+    assert torch.equal(moved[..., 1], torch.zeros(2, 2, dtype=torch.float64))
+    assert moved[..., 0].abs().max().item() > 1e5
+
+
+def test_heavyball_compiled_resume_of_float64_parameters_steps_to_zero(monkeypatch):
+    """With torch.compile on (heavyball's default), a float64 AdamW resumed through
+    torch.save/load_state_dict (float64 moments, see above) sets θ to 0.0 at its next step,
+    where the eager run gives 2.29964; float32 parameters resume exactly. Whether heavyball's
+    compiled functions or inductor's recompilation for the new dtype is at fault is not
+    isolated. About a minute of compilation on 2 cores."""
+    heavyball = pytest.importorskip("heavyball")
+    monkeypatch.setattr(heavyball.utils, "compile_mode", "max-autotune-no-cudagraphs")
+    grads = [torch.tensor(3.0, dtype=torch.float64), torch.tensor(-7.0, dtype=torch.float64)]
+
+    def make(p: torch.nn.Parameter) -> torch.optim.Optimizer:
+        return heavyball.AdamW([p], lr=1.0, betas=(0.0, 0.999), eps=1e-3)
+
+    p = torch.nn.Parameter(torch.tensor(2.0, dtype=torch.float64))
+    opt = make(p)
+    p.grad = grads[0].clone()
+    opt.step()
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    p2 = torch.nn.Parameter(p.detach().clone())
+    opt2 = make(p2)
+    opt2.load_state_dict(torch.load(buffer, weights_only=True))
+    p2.grad = grads[1].clone()
+    opt2.step()
+    assert p2.item() == 0.0  # eager, the same state: 2.2996431980645786
+
+
 def _tensors(state: object) -> list[torch.Tensor]:
     if isinstance(state, torch.Tensor):
         return [state]
@@ -352,3 +536,49 @@ def test_adafactor_raises_on_a_four_dimensional_parameter():
         (w * torch.arange(36.0, dtype=torch.float64).view(2, 3, 2, 3)).sum().backward()
         with pytest.raises(RuntimeError, match="must match the size"):
             _cls("torch_optimizer:Adafactor")([w], lr=None, relative_step=True).step()
+
+
+def test_adahessian_raises_when_no_parameter_has_a_gradient():
+    """Adahessian takes Hutchinson's Hessian-vector products over the parameters that have a
+    gradient; at a step where none has one (every layer frozen, or a step taken before any
+    backward), ``torch.autograd.grad([], [])`` raises, where torch's optimizers do nothing."""
+    adahessian = _cls("torch_optimizer:Adahessian")
+    p, q = (torch.nn.Parameter(torch.ones(3, dtype=torch.float64)) for _ in range(2))
+    opt = adahessian([p, q])
+    loss = (G * p).sum() + 0.5 * ((p - p.detach()) ** 2).sum()
+    loss.backward(create_graph=True)
+    opt.step()  # one tensor with a gradient: fine
+    p.grad = None
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        opt.step()
+    torch.optim.Adam([p, q]).step()  # no gradient anywhere: a no-op
+
+
+def _hessian_gradients(params: list, curvatures: list) -> None:
+    """p.grad = 1 with a graph whose Hessian is diag(curvature), as backward(create_graph=True)
+    leaves it."""
+    loss = sum(
+        p.sum() + 0.5 * (h * (p - p.detach()) ** 2).sum()
+        for p, h in zip(params, curvatures, strict=True)
+    )
+    loss.backward(create_graph=True)
+
+
+def test_adahessian_raises_on_a_three_dimensional_parameter_or_reuses_the_previous_trace():
+    """Adahessian's Hutchinson trace handles 0/1/2-D and 4-D tensors only: a 3-D weight (a conv1d
+    kernel) alone raises UnboundLocalError; after a 2-D one it silently takes that tensor's
+    |Hz| (the loop variable of the previous iteration): curvature 4 is stepped as curvature 1,
+    −1 instead of −0.25 (η = 1, β1 = 0, k = 1)."""
+    adahessian = _cls("torch_optimizer:Adahessian")
+    w = torch.nn.Parameter(torch.zeros(4, 2, 3, dtype=torch.float64))
+    opt = adahessian([w], lr=1.0)
+    _hessian_gradients([w], [torch.ones(4, 2, 3, dtype=torch.float64)])
+    with pytest.raises(UnboundLocalError):
+        opt.step()
+    a = torch.nn.Parameter(torch.zeros(2, 3, dtype=torch.float64))
+    w = torch.nn.Parameter(torch.zeros(4, 2, 3, dtype=torch.float64))
+    opt = adahessian([a, w], lr=1.0, betas=(0.0, 0.999), hessian_power=1.0)
+    _hessian_gradients([a, w], [torch.ones(2, 3), torch.full((4, 2, 3), 4.0)])
+    opt.step()
+    assert torch.allclose(w.detach(), torch.full_like(w, -1.0), atol=1e-3)  # Alg. 1: -0.25
+    assert torch.allclose(a.detach(), torch.full_like(a, -1.0), atol=1e-3)

@@ -71,8 +71,12 @@ def test_torch_passes(name, check_id):
 
 
 def _sampled(keys):
-    # The groups check's findings are crossval.schedule's, on the same input: --thorough.
-    return [pytest.param(*k, marks=pytest.mark.thorough) if k[1] == GROUPS else k for k in keys]
+    # The groups check's findings are crossval.schedule's, on the same input, and so is
+    # step(epoch)'s total_iters=0 (torch's closed form divides by it): --thorough.
+    def heavy(k):
+        return k[1] == GROUPS or (k[1] == EPOCHS and FINDINGS[k].trigger.get("total_iters") == 0)
+
+    return [pytest.param(*k, marks=pytest.mark.thorough) if heavy(k) else k for k in keys]
 
 
 @pytest.mark.parametrize(("name", "check_id"), _sampled(FINDINGS))
@@ -91,7 +95,9 @@ def test_torch_passes_outside_the_finding(name, check_id):
     spec = SCHEDULES[name]
     outside = FINDINGS[name, check_id].outside
     space = tuple(outside.get(d.name, d) for d in spec.space)
-    context = Context(torch_schedule_target(name), replace(spec, space=space), settings=settings())
+    accepted = {k: outside.get(k, d) for k, d in spec.accepted.items()}
+    within = replace(spec, space=space, accepted=accepted)
+    context = Context(torch_schedule_target(name), within, settings=settings())
     result = execute(CHECKS[check_id], context)
     assert result.verdict == "pass", (result.detail, result.evidence)
 
@@ -129,6 +135,21 @@ def test_torch_sgdr_float_epoch_finding_by_hand():
         opt.step()
         sched.step(122.0)  # one past the restart: the cycle of length 3^5 = 243 is found
     assert opt.param_groups[0]["lr"] == pytest.approx((1 + math.cos(math.pi / 243)) / 2)
+
+
+EPOCH_NAMES = [n for n in NAMES if SCHEDULES[n].float_epochs and (n, EPOCHS) not in FINDINGS]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n == "CyclicLR" else pytest.param(n, marks=pytest.mark.thorough) for n in EPOCH_NAMES],
+)
+def test_torch_passes_float_epochs(name):
+    """step(epoch) at fractional epochs: torch's closed forms (and get_lr where it has none:
+    LambdaLR, CyclicLR, OneCycleLR) give the closed form there. The default run keeps
+    CyclicLR, the one that locates the epoch in floating point (t / total_size)."""
+    result = run(torch_schedule_target(name), name, EPOCHS)
+    assert result.verdict == "pass", (result.detail, result.evidence)
 
 
 @pytest.mark.thorough
@@ -187,6 +208,24 @@ MUTANTS = [
     ("CosineGapRatio", "CosineAnnealingLR", CROSSVAL),  # eta_min = base lr only
     # Broken only for fractional epochs given to step(epoch).
     ("RestartsFloorEpoch", "CosineAnnealingWarmRestarts", EPOCHS),
+    pytest.param("StepLRRoundsEpoch", "StepLR", EPOCHS, marks=pytest.mark.thorough),
+    # Broken only where torch accepts more than the invariants draw (records' ``accepted``).
+    pytest.param(  # eta_min above the base lr
+        "CosineAnnealsDown", "CosineAnnealingLR", CROSSVAL, marks=pytest.mark.thorough
+    ),
+    ("ExponentialLRCapsGamma", "ExponentialLR", CROSSVAL),  # gamma > 1
+    pytest.param("OneCycleCapsStart", "OneCycleLR", CROSSVAL, marks=pytest.mark.thorough),
+    pytest.param("CyclicWholeStepSizes", "CyclicLR", CROSSVAL, marks=pytest.mark.thorough),
+    pytest.param("LambdaCapsAtOne", "LambdaLR", CROSSVAL, marks=pytest.mark.thorough),  # factor > 1
+    # Composites with drawn children: a lone child, a MultiplicativeLR in a chain.
+    pytest.param(
+        "sequential_needs_a_milestone", "SequentialLR", CROSSVAL, marks=pytest.mark.thorough
+    ),
+    pytest.param(
+        "chained_skips_multiplicative", "ChainedScheduler", CROSSVAL, marks=pytest.mark.thorough
+    ),
+    # Adam: a cycled momentum is betas[0].
+    pytest.param("OneCycleMomentumOnly", "OneCycleLR", GROUPS, marks=pytest.mark.thorough),
 ]
 
 
@@ -265,3 +304,66 @@ def test_torch_swalr_last_epoch_rebuild_reanneals_by_hand():
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.7, rel=1e-12)
     assert fresh.param_groups[0]["lr"] == pytest.approx(0.8 - 0.3 / 5, rel=1e-12)
+
+
+def _torch_lrs(make, steps: int, lr: float = 1.0) -> list[float]:
+    """lr after construction and after each of ``steps`` scheduler steps, with torch alone."""
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(()))
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = make(opt)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+def test_accepted_input_findings_by_hand():
+    """The findings of the inputs torch accepts beyond its documented types, with torch alone
+    (each against the documented formula, which torch's own step(epoch) computes)."""
+    import torch.optim.lr_scheduler as L
+
+    # step_size=1.5: gamma^floor(t/1.5) drops at t = 2, 3, 5, 6; get_lr only where t % 1.5 == 0.
+    assert _torch_lrs(lambda o: L.StepLR(o, step_size=1.5, gamma=0.5), 4) == [1, 1, 1, 0.5, 0.5]
+    # milestones=[-1, 3]: the count of milestones <= t (torch's closed form) is 1 from t = 0,
+    # 0.5 then 0.25 at t = 3; get_lr never meets -1.
+    multi = _torch_lrs(lambda o: L.MultiStepLR(o, milestones=[-1, 3], gamma=0.5), 3)
+    assert multi == [1, 1, 1, 0.5]
+    # total_iters=2.5: LinearLR stops at t = 2 (0.9), ConstantLR never restores, PolynomialLR
+    # stops at 1 - 2/2.5 = 0.2 (the documented forms reach 1.0, 1.0 and 0 at t = 3).
+    linear = _torch_lrs(lambda o: L.LinearLR(o, start_factor=0.5, total_iters=2.5), 4)
+    assert linear[3:] == pytest.approx([0.9, 0.9], rel=1e-15)
+    assert _torch_lrs(lambda o: L.ConstantLR(o, factor=0.5, total_iters=2.5), 4) == [0.5] * 5
+    poly = _torch_lrs(lambda o: L.PolynomialLR(o, total_iters=2.5, power=1.0), 4)
+    assert poly[3:] == pytest.approx([0.2, 0.2], rel=1e-15)
+    # T_max=4/3: t = 4 is the trough (3 T_max); the next step divides by 1 + cos(3 pi) = 0.
+    with pytest.raises(ZeroDivisionError):
+        _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4 / 3), 5)
+    assert _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4 / 3), 4)[4] == 0.0
+
+
+def test_step_epoch_total_iters_zero_raises_by_hand():
+    import warnings
+
+    import torch
+    import torch.optim.lr_scheduler as L
+
+    for make in (lambda o: L.LinearLR(o, total_iters=0), lambda o: L.PolynomialLR(o, 0)):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(()))], lr=1.0)
+        sched = make(opt)
+        opt.step()
+        with warnings.catch_warnings(), pytest.raises(ZeroDivisionError):
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated
+            sched.step(0.5)
+
+
+def test_eta_min_above_base_rises_in_torch_as_documented():
+    """Not a finding: torch's cosine rises from the base lr to an eta_min above it (the
+    documented formula), so crossval draws it and torch conforms."""
+    import torch.optim.lr_scheduler as L
+
+    lrs = _torch_lrs(lambda o: L.CosineAnnealingLR(o, T_max=4, eta_min=2.0), 4)
+    assert lrs == pytest.approx([1.0, 1 + (1 - 2**-0.5) / 2, 1.5, 1 + (1 + 2**-0.5) / 2, 2.0])

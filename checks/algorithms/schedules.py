@@ -7,6 +7,7 @@ here as it finds the optimizer records beside them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from optcheck.checks.plateau_checks import (
@@ -32,7 +33,7 @@ from optcheck.checks.schedule_checks import (
 )
 from optcheck.reference import plateau as P
 from optcheck.reference import schedules as R
-from optcheck.reference.space import Choice, Flag, Int, IntList, Real
+from optcheck.reference.space import Children, Choice, Flag, Int, IntList, Real
 from optcheck.reference.spec import Variant
 
 _TORCH = "torch.optim.lr_scheduler."
@@ -98,9 +99,19 @@ _LAMBDAS = (
     R.lambda_linear_to_zero_1000,
     R.lambda_halve_every_100,
     R.lambda_one,
+    R.lambda_warmup_to_4x,
 )
-_FACTORS = (R.factor_0999, R.factor_halve_every_100, R.factor_slow_then_fast)
+_FACTORS = (R.factor_0999, R.factor_halve_every_100, R.factor_slow_then_fast, R.factor_1001)
 _ETA_MIN = Real("eta_min", 0.0, 1e-2, 0.0, special=(0.0,))
+# torch takes any gamma for these (no check): above 1 the lr grows, and the decay invariants
+# (monotone, bounded) no longer hold, so only the closed-form comparisons draw it.
+_GAMMA_ANY = {"gamma": Real("gamma", 0.0, 1.5, 0.1, special=(0.0, 1.0, 1.5))}
+# step(epoch) sets last_epoch to any number and these evaluate their closed form (or get_lr)
+# there: crossval.schedule_epochs draws fractional epochs.
+_FLOAT_EPOCHS = {"float_epochs": True}
+# torch documents an int total_iters and takes a float; its get_lr then stops at the floor
+# (the variant "torch" of each record that has one, a finding).
+_FRACTIONAL_ITERS = {"accepted": {"total_iters": Int("total_iters", 0, 1000, 5, fractions=True)}}
 
 _SEQ_CHILDREN = (
     (("LinearLR", {"start_factor": 0.1, "total_iters": 50}), ("CosineAnnealingLR", {"T_max": 950})),
@@ -124,6 +135,8 @@ _CHAINED_CHILDREN = (
     ),
 )
 
+_CHAINED_DRAWN = tuple(sorted(R.MULTIPLICATIVE - {"CosineAnnealingLR"}))
+
 _CHAINABLE = {"chainable": True}
 
 RECORDS = (
@@ -142,13 +155,15 @@ RECORDS = (
             Variant(
                 "torch",
                 R.constant_lr_torch,
-                "total_iters=0 keeps base*factor forever (recursive get_lr)",
+                "total_iters=0 or fractional keeps base*factor forever (recursive get_lr)",
                 "torch.optim.lr_scheduler.ConstantLR.get_lr",
             ),
         ),
         notes="torch quirk: total_iters=0 never undoes the factor (its own _get_closed_form_lr "
         "says base); factor=0 raises ZeroDivisionError at total_iters.",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: _factor_bounds(lr, p.get("factor", 1 / 3), 1.0),
         landmarks=lambda lr, p: ((p["total_iters"], lr),),
     ),
@@ -161,8 +176,12 @@ RECORDS = (
         source="torch docs, StepLR",
         constraint=R.constraint_step,
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
         bounds=lambda lr, p: (0.0, lr),
         landmarks=_step_landmarks,
+        # torch documents an int step_size and takes a float: get_lr drops where
+        # t % step_size == 0, not at floor(t / step_size) (a finding, checks.findings).
+        accepted={**_GAMMA_ANY, "step_size": Int("step_size", 1, 1000, 30, fractions=True)},
     ),
     ScheduleSpec(
         name="MultiStepLR",
@@ -178,6 +197,10 @@ RECORDS = (
         constraint=R.constraint_multistep,
         notes="A milestone repeated k times drops by gamma^k; milestone 0 applies at t=0.",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
+        # torch takes negative milestones; its get_lr never meets them, its closed form
+        # counts them (a finding, checks.findings).
+        accepted={**_GAMMA_ANY, "milestones": IntList("milestones", -3, 1000, (30, 80))},
         bounds=lambda lr, p: (0.0, lr),
         landmarks=lambda lr, p: tuple(
             (m, R.multistep_lr(m, lr, **p)) for m in sorted(set(p["milestones"]))
@@ -194,7 +217,9 @@ RECORDS = (
         notes="gamma^t underflows past ~1000 steps for gamma=0.5; compare above the "
         "subnormal range.",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
         bounds=lambda lr, p: (0.0, lr),
+        accepted={"gamma": replace(_GAMMA_ANY["gamma"], default=0.95)},
     ),
     ScheduleSpec(
         name="CosineAnnealingLR",
@@ -213,13 +238,17 @@ RECORDS = (
         notes="Past T_max torch does not stop at eta_min: it keeps following the cosine and "
         "rises back to base_lr at 2*T_max (period 2*T_max); the paper restarts instead. "
         "torch's recursion evaluates 1+cos(pi t/T) naively, so near t = T_max (2k+1) "
-        "its relative error grows like eps*T_max^2 (cancellation), not a bug.",
+        "its relative error grows like eps*T_max^2 (cancellation), not a bug. eta_min above "
+        "the base lr is accepted: the cosine then rises to it (crossval draws it).",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
         bounds=lambda lr, p: _bounds_between(lr, p.get("eta_min", 0.0)),
         landmarks=_cosine_landmarks,
         period=lambda p: 2 * p["T_max"],
         scope={monotone_nonincreasing: lambda p: (0, p["T_max"])},
         ties_to_base_lr=("eta_min",),
+        # torch documents an int T_max and takes a float (a finding, checks.findings).
+        accepted={"T_max": Int("T_max", 1, 10000, 100, fractions=True)},
     ),
     ScheduleSpec(
         name="CosineAnnealingWarmRestarts",
@@ -265,13 +294,16 @@ RECORDS = (
             Variant(
                 "torch",
                 R.linear_lr_torch,
-                "total_iters=0 holds base*start_factor forever (recursive get_lr)",
+                "total_iters=0 holds base*start_factor forever, a fractional one stops at "
+                "its floor (recursive get_lr)",
                 "torch.optim.lr_scheduler.LinearLR.get_lr",
             ),
         ),
         notes="torch quirk: total_iters=0 keeps start_factor forever (the closed form "
         "_get_closed_form_lr divides by zero there).",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: _factor_bounds(
             lr, p.get("start_factor", 1 / 3), p.get("end_factor", 1.0)
         ),
@@ -299,13 +331,15 @@ RECORDS = (
             Variant(
                 "torch",
                 R.polynomial_lr_torch,
-                "total_iters=0 keeps base_lr forever",
+                "total_iters=0 keeps base_lr forever, a fractional one stops at its floor",
                 "torch.optim.lr_scheduler.PolynomialLR.get_lr",
             ),
         ),
         notes="torch quirk: total_iters=0 keeps base_lr forever (its closed form divides by "
         "zero); the mathematical limit is 0 (decay already complete).",
         **_CHAINABLE,
+        **_FLOAT_EPOCHS,
+        **_FRACTIONAL_ITERS,
         bounds=lambda lr, p: (0.0, lr),
     ),
     ScheduleSpec(
@@ -342,8 +376,16 @@ RECORDS = (
         "t = float(pct_start*N) - 1, exact only where that is an integer. torch accepts "
         "t = total_steps and extrapolates there (linear: below zero); raises past it. "
         "Momentum cycles inversely (betas[0] for Adam-family).",
-        bounds=lambda _lr, p: (0.0, p["max_lr"]),
+        bounds=lambda _lr, p: _bounds_between(
+            0.0, *(v for k, v in R.one_cycle_levels(p).items() if not k.endswith("_m"))
+        ),
         per_group=("max_lr", "base_momentum", "max_momentum"),
+        # torch takes any divisor: below 1 the start (and end) lie above max_lr.
+        accepted={
+            "div_factor": Real("div_factor", 0.1, 1e3, 25.0, log=True, special=(1.0,)),
+            "final_div_factor": Real("final_div_factor", 0.1, 1e5, 1e4, log=True),
+        },
+        **_FLOAT_EPOCHS,
         landmarks=_one_cycle_landmarks,
         ignores_optimizer_lr=True,
         horizon=lambda p: R.one_cycle_total(
@@ -390,6 +432,14 @@ RECORDS = (
         bounds=lambda _lr, p: _bounds_between(p["base_lr"], p["max_lr"]),
         per_group=("base_lr", "max_lr", "base_momentum", "max_momentum"),
         ignores_optimizer_lr=True,
+        # torch converts both step sizes with float(): fractional ones are accepted.
+        accepted={
+            # exp_range with gamma > 1: the amplitude grows (bounded no longer holds).
+            "gamma": Real("gamma", 0.99, 1.01, 1.0, special=(1.0,)),
+            "step_size_up": Real("step_size_up", 1.0, 100.0, 20.0, log=True, special=(1.5,)),
+            "step_size_down": Choice("step_size_down", (None, 0, 0.5, 1, 2.5, 10, 37.5), None),
+        },
+        **_FLOAT_EPOCHS,
         period=lambda p: (
             p.get("step_size_up", 2000)
             + (
@@ -416,6 +466,7 @@ RECORDS = (
         constraint=R.constraint_lambda,
         notes="Composite: the user's lr_lambda(t) is the whole schedule.",
         per_group=("lr_lambda",),
+        **_FLOAT_EPOCHS,
     ),
     ScheduleSpec(
         name="MultiplicativeLR",
@@ -447,6 +498,12 @@ RECORDS = (
         "initial_lr and are excluded. Repeated milestones skip a child; milestone 0 "
         "skips the first.",
         chainable=True,
+        # Any restartable children with their own drawn parameters, milestones to match.
+        accepted={
+            "schedulers": Children(
+                "schedulers", tuple(sorted(R.RESTARTABLE)), _SEQ_CHILDREN[0], milestones=True
+            )
+        },
     ),
     ScheduleSpec(
         name="ChainedScheduler",
@@ -462,6 +519,9 @@ RECORDS = (
         "(LambdaLR, CyclicLR, OneCycleLR, CAWR) overwrite the product.",
         chainable=True,
         scope={nonnegative: lambda p: (0, None)},
+        # Children drawn with their own parameters; CosineAnnealingLR only in the fixed cases
+        # (T_max beyond the run): past T_max it is additive, not a factor (notes).
+        accepted={"schedulers": Children("schedulers", _CHAINED_DRAWN, _CHAINED_CHILDREN[0])},
     ),
     ScheduleSpec(
         name="WarmupCosine",

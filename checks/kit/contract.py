@@ -25,6 +25,7 @@ from optcheck.checks.kit.harness import (
     COMPLEX,
     DTYPES,
     MakeOptimizer,
+    graph_on,
     make_params,
     run_torch,
     set_grads,
@@ -38,6 +39,7 @@ from optcheck.checks.kit.registry import (
     Violation,
     first_draw,
     limits_of,
+    with_graph,
 )
 from optcheck.checks.kit.strategies import (
     KIND_LAYOUT,
@@ -700,11 +702,11 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
             f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
             "as LBFGS evaluates it many times); the contract drives step() with .grad set"
         )
-    if (needs := _second_order_refusal(ctx, hp)) is not None:
+    if not with_graph(ctx) and (needs := _second_order_refusal(ctx, hp)) is not None:
         raise NotApplicable(
             f"step() needs gradients with a graph (loss.backward(create_graph=True), as "
             f"Hessian-trace optimizers such as Adahessian do): {needs}; the checks feed fixed "
-            "gradients, which have none"
+            "gradients, which have none unless --create-graph is given"
         )
     return opt
 
@@ -1121,9 +1123,12 @@ def param_source(
     """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE), as_grad(p, g)
     and real(p): tensor i in layout LAYOUTS[i], dtype DTYPES[i] and on DEVICES[i] as
     harness.make_params holds it, a gradient laid out as its parameter (autograd's layout),
-    a complex tensor's view_as_real."""
+    or inside graph_gradients with harness.graph_loss's graph (GRAPH; loss_of(p, g) is that
+    loss), a complex tensor's view_as_real."""
     names = ", ".join(f"torch.{d}" if d else "None" for d in dtypes)
-    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]", devices=list(devices))
+    return PARAM_SOURCE.format(
+        layouts=list(layouts), dtypes=f"[{names}]", devices=list(devices), graph=graph_on()
+    )
 
 
 PARAM_SOURCE = """LAYOUTS = {layouts}
@@ -1152,7 +1157,29 @@ def real(t):
     return torch.view_as_real(t) if t.is_complex() else t
 
 
+GRAPH = {graph}  # --create-graph: gradients carry a graph (the loss below), as Adahessian needs
+
+
+def hessian(shape):  # as reference/hessian.py: 0.5, -1, 1.5, -2, repeating
+    j = torch.arange(torch.Size(shape).numel(), dtype=torch.float64)
+    return ((1 + j % 4) / 2 * (1 - 2 * (j % 2))).reshape(shape)
+
+
+def loss_of(p, g):
+    # sum(g * theta), with GRAPH plus sum(h * (theta - theta0) ** 2) / 2 at theta0 = theta:
+    # gradient g exactly, Hessian diag(h)
+    x = torch.view_as_real(p) if p.is_complex() else p
+    loss = (torch.tensor(g, dtype=x.dtype, device=p.device) * x).sum()
+    if GRAPH:
+        d = x - x.detach()
+        loss = loss + 0.5 * (hessian(x.shape).to(x) * d * d).sum()
+    return loss
+
+
 def as_grad(p, g):
+    if GRAPH:
+        with torch.enable_grad():
+            return torch.autograd.grad(loss_of(p, g), p, create_graph=True)[0]
     grad = torch.empty_like(p)
     real(grad).copy_(torch.tensor(g, dtype=real(grad).dtype, device=p.device))
     return grad

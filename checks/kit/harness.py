@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from optcheck.reference.hessian import hessian_diagonal
+
 MakeOptimizer = Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer]
 
 DTYPES = {
@@ -118,14 +120,18 @@ _SPARSE = contextvars.ContextVar("optcheck_sparse_gradients", default=False)
 
 
 @contextlib.contextmanager
-def sparse_gradients(on: bool = True) -> Iterator[None]:
-    """Within the block every gradient is handed over as a sparse COO tensor (a record with
-    sparse_grads: the runner enters this around its checks)."""
-    token = _SPARSE.set(on)
+def _switched(var: contextvars.ContextVar[bool], on: bool) -> Iterator[None]:
+    token = var.set(on)
     try:
         yield
     finally:
-        _SPARSE.reset(token)
+        var.reset(token)
+
+
+def sparse_gradients(on: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Within the block every gradient is handed over as a sparse COO tensor (a record with
+    sparse_grads: the runner enters this around its checks)."""
+    return _switched(_SPARSE, on)
 
 
 def sparse_from_now() -> None:
@@ -134,13 +140,48 @@ def sparse_from_now() -> None:
     _SPARSE.set(True)
 
 
+_GRAPH = contextvars.ContextVar("optcheck_graph_gradients", default=False)
+
+
+def graph_gradients(on: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Within the block every gradient carries an autograd graph (``graph_grad``): what
+    ``loss.backward(create_graph=True)`` leaves (--create-graph, a record's create_graph)."""
+    return _switched(_GRAPH, on)
+
+
+def graph_on() -> bool:
+    """Whether gradients carry a graph here (inside ``graph_gradients``)."""
+    return _GRAPH.get()
+
+
+def graph_loss(p: torch.nn.Parameter, g: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """L = Σ g·θ + ½ Σ h·(θ − θ.detach())² at θ = p: its gradient is g exactly (the second
+    term's is h·0) and its Hessian diag(h), h = reference.hessian.hessian_diagonal. A complex
+    parameter is its view_as_real. Call under torch.enable_grad()."""
+    x = torch.view_as_real(p) if p.is_complex() else p
+    gt = torch.as_tensor(np.asarray(g), dtype=x.dtype, device=p.device)
+    h = torch.as_tensor(hessian_diagonal(tuple(x.shape)), dtype=x.dtype, device=p.device)
+    d = x - x.detach()
+    return (gt * x).sum() + 0.5 * (h * d * d).sum()
+
+
+def graph_grad(p: torch.nn.Parameter, g: np.ndarray) -> torch.Tensor:
+    """g, exactly, as ``graph_loss``'s gradient, with its graph."""
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(graph_loss(p, g), p, create_graph=True)
+    return grad
+
+
 def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray | None]) -> None:
     """Gradients onto ``.grad``; a sparse one (inside ``sparse_gradients``, or holding NaN:
-    drawn only for records with sparse_grads) as a COO tensor (``sparse_coo``)."""
-    sparse = _SPARSE.get()
+    drawn only for records with sparse_grads) as a COO tensor (``sparse_coo``); inside
+    ``graph_gradients`` with a graph (``graph_grad``)."""
+    sparse, graph = _SPARSE.get(), _GRAPH.get()
     for p, g in zip(params, grads, strict=True):
         if g is None:
             p.grad = None
+        elif graph:
+            p.grad = graph_grad(p, g)
         elif sparse or np.isnan(np.asarray(g)).any():
             p.grad = sparse_coo(np.asarray(g, dtype=np.float64), p.dtype, p.device)
         elif p.is_complex() or not p.is_contiguous():

@@ -21,7 +21,7 @@ import hypothesis
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.kit.harness import sparse_gradients
+from optcheck.checks.kit.harness import graph_gradients, sparse_gradients
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
@@ -68,6 +68,9 @@ class Settings:
     limits: Limits | None = None
     limits_probed: bool = False
     sparse_because: str = ""  # what step() raised on a dense gradient
+    # --create-graph: gradients carry an autograd graph (harness.graph_gradients), as
+    # loss.backward(create_graph=True) leaves them for Hessian-vector products (Adahessian).
+    create_graph: bool = False
 
 
 @dataclass
@@ -244,7 +247,12 @@ def _execute(check_: Check, ctx: Context) -> CheckResult:
         return skipped(check_, why)
     sparse = lim is not None and lim.sparse_grads
     try:
-        with sparse_gradients(sparse), one_thread(), default_dtype(ctx.settings.default_dtype):
+        with (
+            sparse_gradients(sparse),
+            graph_gradients(with_graph(ctx)),
+            one_thread(),
+            default_dtype(ctx.settings.default_dtype),
+        ):
             result = check_.fn(ctx)
     except NotApplicable as exc:
         result = skipped(check_, str(exc))
@@ -297,6 +305,12 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def with_graph(ctx: Context) -> bool:
+    """Whether gradients carry a graph: --create-graph, or the record says so."""
+    spec = ctx.spec
+    return ctx.settings.create_graph or (isinstance(spec, OptimizerRecord) and spec.create_graph)
 
 
 def limits_of(ctx: Context) -> OptimizerRecord | Limits | None:

@@ -44,7 +44,7 @@ from optcheck.checks.kit.strategies import dimension, hyperparams, real
 from optcheck.checks.records import ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import ScheduleTarget
-from optcheck.reference.space import Int, IntList, Real
+from optcheck.reference.space import Children, Int, IntList, Real
 
 EPS = float(np.finfo(np.float64).eps)
 # Flops per evaluation of a schedule, each rounding by at most eps (see the module note).
@@ -305,19 +305,29 @@ def schedule_cases(
     *,
     cap: int = CAP,
     extra: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    wide: bool = False,
 ) -> st.SearchStrategy[Case]:
     """Parameters from the spec's space (integer sizes up to ``cap``), a base lr, and
-    ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp)."""
+    ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp).
+    ``wide``: the spec's ``accepted`` space instead, ties above the base lr too (the
+    closed-form comparisons; the invariants hold only on ``space``)."""
     fixed = dict(ctx.settings.fixed_hp)
     if isinstance(ctx.spec, ScheduleSpec):
-        overrides = {
-            d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
-            for d in ctx.spec.space
-            if isinstance(d, Int | IntList) and d.high > cap
-        }
+        spec = widened(ctx.spec) if wide else ctx.spec
+        kids = [d for d in spec.space if isinstance(d, Children) and d.name not in fixed]
+        if kids:  # a composite's children (and milestones) are drawn together, below
+            drawn = {d.name for d in kids} | {"milestones" for d in kids if d.milestones}
+            rest = tuple(d for d in spec.space if d.name not in drawn)
+            whole = spec
+            spec = replace(spec, space=rest, constraint=None)
         params = hyperparams(
-            ctx.spec, fixed=fixed, accepts=ctx.target.accepts, overrides=overrides
+            spec, fixed=fixed, accepts=ctx.target.accepts, overrides=capped(spec.space, cap)
         ).map(lambda p: {**p, **fixed})
+        if kids:
+            parts = st.tuples(params, *(children(d, cap) for d in kids))
+            params = parts.map(lambda ps: {k: v for p in ps for k, v in p.items()}).filter(
+                lambda p: whole.check_params(p) is None
+            )
     else:
         params = st.just(fixed)
     cases = st.builds(
@@ -334,12 +344,61 @@ def schedule_cases(
     if not ties:
         return cases
 
-    def tie(case: Case, which: list[bool]) -> Case:
-        tied = {n: case.base_lr for n, yes in zip(ties, which, strict=True) if yes}
+    def tie(case: Case, which: list[float | None]) -> Case:
+        tied = {n: case.base_lr * k for n, k in zip(ties, which, strict=True) if k is not None}
         return replace(case, params={**case.params, **tied})
 
-    flags = st.lists(st.booleans(), min_size=len(ties), max_size=len(ties))
+    # None: drawn freely; 1: equal to the base lr; above 1 (wide): the cosine rises to it.
+    level = st.sampled_from((None, 1.0))
+    if wide:  # each of the three as likely
+        above = st.floats(1.0, TIE_ABOVE, exclude_min=True)
+        level = st.sampled_from((None, 1.0, TIE_ABOVE)).flatmap(
+            lambda k: above if k == TIE_ABOVE else st.just(k)
+        )
+    flags = st.lists(level, min_size=len(ties), max_size=len(ties))
     return st.builds(tie, cases, flags)
+
+
+def capped(space: Sequence[Any], cap: int) -> dict[str, st.SearchStrategy[Any]]:
+    """Strategies for the integer dimensions of ``space`` that reach past ``cap``, capped."""
+    return {
+        d.name: dimension(replace(d, high=max(d.low, min(d.high, cap))))
+        for d in space
+        if isinstance(d, Int | IntList) and d.high > cap
+    }
+
+
+def children(dim: Children, cap: int) -> st.SearchStrategy[dict[str, Any]]:
+    """``{dim.name: ((name, params), ...)}`` and, for SequentialLR, its ``milestones``: each
+    child's params from its own record's space (integers up to ``cap``) within its own
+    constraint; the composite's constraint then says which combinations torch composes."""
+
+    def child(name: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+        spec = schedule_record(name)
+        parts = {d.name: dimension(d) for d in spec.space} | capped(spec.space, cap)
+        drawn = st.fixed_dictionaries(parts).filter(lambda p: spec.check_params(p) is None)
+        return drawn.map(lambda p: (name, p))
+
+    kids = st.lists(st.sampled_from(dim.allowed).flatmap(child), min_size=1, max_size=dim.most)
+    if not dim.milestones:
+        return kids.map(lambda k: {dim.name: tuple(k)})
+
+    def with_milestones(k: list[Any]) -> st.SearchStrategy[dict[str, Any]]:
+        ms = st.lists(st.integers(0, cap), min_size=len(k) - 1, max_size=len(k) - 1)
+        return ms.map(lambda m: {dim.name: tuple(k), "milestones": tuple(sorted(m))})
+
+    return kids.flatmap(with_milestones)
+
+
+# A tied keyword drawn above the base lr goes up to this multiple of it.
+TIE_ABOVE = 4.0
+
+
+def widened(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec`` with its space replaced by what torch accepts (``accepted``)."""
+    if not spec.accepted:
+        return spec
+    return replace(spec, space=tuple(spec.accepted.get(d.name, d) for d in spec.space))
 
 
 def full_params(spec: ScheduleSpec | None, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -478,6 +537,21 @@ def read_momentum(opt: torch.optim.Optimizer) -> float:
     return float(group["betas"][0] if "betas" in group else group["momentum"])
 
 
+def raised_at(exc: Exception, t: int) -> Exception:
+    """``exc`` marked with the scheduler step t it was raised at (its ``optcheck_step``), so
+    that a check can report where: torch's CosineAnnealingLR divides by zero mid-run."""
+    try:
+        exc.optcheck_step = t  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__: unmarked
+        pass
+    return exc
+
+
+def step_raised(exc: Exception) -> int | None:
+    """The scheduler step ``exc`` was raised at, where raised_at marked it."""
+    return getattr(exc, "optcheck_step", None)
+
+
 class Driver:
     """One optimizer + scheduler pair stepped in the documented order, measuring as it goes."""
 
@@ -489,6 +563,12 @@ class Driver:
         self.applied: list[float] = []
 
     def step(self, count: int = 1) -> None:
+        try:
+            self._step(count)
+        except Exception as exc:
+            raise raised_at(exc, len(self.lr)) from None
+
+    def _step(self, count: int) -> None:
         param, opt, sched = self.param, self.opt, self.sched
         param.grad = torch.ones_like(param)  # SGD never writes to .grad
         for _ in range(count):
@@ -520,12 +600,18 @@ def drive_groups(
     steps: int,
     *,
     momentum: bool = False,
+    betas: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(lr[t, i], momentum[t, i] or None): every param group's values after t scheduler steps,
-    one float64 parameter per group, each group with its own initial lr."""
+    one float64 parameter per group, each group with its own initial lr. ``betas``: under
+    Adam, whose groups hold betas (a cycled momentum goes to betas[0]), not SGD."""
     ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64)) for _ in base_lrs]
     groups = [{"params": [p], "lr": lr} for p, lr in zip(ps, base_lrs, strict=True)]
-    opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.0, foreach=False)
+    opt: torch.optim.Optimizer
+    if betas:
+        opt = torch.optim.Adam(groups, lr=base_lrs[0], foreach=False)
+    else:
+        opt = torch.optim.SGD(groups, lr=base_lrs[0], momentum=0.0, foreach=False)
 
     def read() -> tuple[list[float], list[float]]:
         gs = opt.param_groups
@@ -541,7 +627,10 @@ def drive_groups(
             p.grad = torch.ones_like(p)
         for _ in range(steps):
             opt.step()
-            sched.step()
+            try:
+                sched.step()
+            except Exception as exc:
+                raise raised_at(exc, len(lr_rows)) from None
             lrs, moms = read()
             lr_rows.append(lrs)
             mom_rows.append(moms)
@@ -616,15 +705,18 @@ def snippet(
     base_lr: float | Sequence[float],
     steps: int,
     show: str,
+    *,
+    betas: bool = False,
 ) -> str | None:
     """Standalone Python that runs the target in the checks' loop and prints ``show``; with
-    one base lr per param group (a list), every group's lrs (``lrs[t][i]``)."""
+    one base lr per param group (a list), every group's lrs (``lrs[t][i]``), under Adam
+    with ``betas``."""
     head = snippet_head(target, params)
     if head is None:
         return None
     imports, body = head
     if isinstance(base_lr, (list, tuple)):
-        return _group_snippet(imports, body, base_lr, steps, show)
+        return _group_snippet(imports, body, base_lr, steps, show, betas)
     return "\n".join(
         [
             imports,
@@ -646,8 +738,9 @@ def snippet(
 
 
 def _group_snippet(
-    imports: str, body: str, base_lrs: Sequence[float], steps: int, show: str
+    imports: str, body: str, base_lrs: Sequence[float], steps: int, show: str, betas: bool
 ) -> str:
+    make = "torch.optim.Adam(groups)" if betas else "torch.optim.SGD(groups, momentum=0.0)"
     return "\n".join(
         [
             imports,
@@ -655,15 +748,18 @@ def _group_snippet(
             "ps = [torch.nn.Parameter(torch.zeros((), dtype=torch.float64))",
             f"      for _ in {base_lrs!r}]",
             f"groups = [{{'params': [p], 'lr': lr}} for p, lr in zip(ps, {base_lrs!r})]",
-            "opt = torch.optim.SGD(groups, momentum=0.0)",
+            f"opt = {make}",
             f"sched = make_schedule(opt{', ' if body else ''}{body})",
             "lrs = [[g['lr'] for g in opt.param_groups]]",
+            "mom = lambda g: g['betas'][0] if 'betas' in g else g['momentum']  # noqa: E731",
+            "moms = [[mom(g) for g in opt.param_groups]]",
             f"for _ in range({steps}):",
             "    for p in ps:",
             "        p.grad = torch.ones_like(p)",
             "    opt.step()",
             "    sched.step()",
             "    lrs.append([g['lr'] for g in opt.param_groups])",
+            "    moms.append([mom(g) for g in opt.param_groups])",
             f"print({show})",
             "",
         ]

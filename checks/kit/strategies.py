@@ -27,7 +27,17 @@ from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
 from optcheck.checks.kit.registry import NotApplicable
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
-from optcheck.reference.space import Choice, Dimension, Flag, Int, IntList, Pair, Real
+from optcheck.reference.space import (
+    FRACTIONS_MOST,
+    Children,
+    Choice,
+    Dimension,
+    Flag,
+    Int,
+    IntList,
+    Pair,
+    Real,
+)
 from optcheck.reference.spec import StepFn
 from optcheck.reference.trajectory import run as run_reference_steps
 
@@ -57,11 +67,24 @@ def int_list(dim: IntList) -> st.SearchStrategy[tuple[int, ...]]:
     return values.flatmap(repeated)
 
 
+def fractions(dim: Int) -> st.SearchStrategy[float]:
+    """k/q in [low, min(high, FRACTIONS_MOST)], q = 2, 3 or 4, never an integer: halves and
+    quarters are exact in binary, thirds are not (an epoch never lands on them exactly)."""
+    top = min(dim.high, FRACTIONS_MOST)
+
+    def over(q: int) -> st.SearchStrategy[float]:
+        ks = st.integers(dim.low * q, top * q).filter(lambda k: k % q != 0)
+        return ks.map(lambda k: k / q)
+
+    return st.sampled_from((2, 3, 4)).flatmap(over)
+
+
 def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
     if isinstance(dim, Real):
         return real(dim)
     if isinstance(dim, Int):
-        return st.integers(dim.low, dim.high)
+        ints = st.integers(dim.low, dim.high)
+        return ints | fractions(dim) if dim.fractions else ints
     if isinstance(dim, IntList):
         return int_list(dim)
     if isinstance(dim, Choice):
@@ -70,6 +93,8 @@ def dimension(dim: Dimension) -> st.SearchStrategy[Any]:
         return st.booleans()
     if isinstance(dim, Pair):
         return st.tuples(*(dimension(p) for p in dim.parts))
+    if isinstance(dim, Children):
+        raise TypeError(f"{dim.name}: child schedules are drawn by kit.schedules.children")
     raise TypeError(f"unknown dimension {dim!r}")
 
 

@@ -15,13 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import (
+    ChainedScheduler,
     CosineAnnealingWarmRestarts,
     CyclicLR,
+    LambdaLR,
     LinearLR,
     LRScheduler,
     OneCycleLR,
     ReduceLROnPlateau,
     SequentialLR,
+    StepLR,
 )
 
 
@@ -330,6 +333,126 @@ class CyclicPeriodOff(_ClosedForm):
         pos = t % (self.up + self.down)
         tri = pos / self.up if pos <= self.up else 1 - (pos - self.up) / self.down
         return self.lo + (self.hi - self.lo) * tri
+
+
+# --- regions of torch's accepted space that the invariants leave out (accepted=, epochs) -------
+
+
+class CosineAnnealsDown(_Cosine):
+    """Assumes eta_min <= base (anneals from the larger to the smaller): right wherever it
+    is, wrong once eta_min lies above the base lr (torch's cosine rises to it):
+    crossval.schedule, only where ``accepted`` draws eta_min above base."""
+
+    def lr_at(self, t: int, base: float) -> float:
+        hi, lo = max(base, self.eta_min), min(base, self.eta_min)
+        return lo + (hi - lo) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class ExponentialLRCapsGamma(_ClosedForm):
+    """Caps gamma at 1 ("a decay never grows"): right for every gamma <= 1 the invariants
+    draw; crossval.schedule with torch's gamma > 1 only."""
+
+    def __init__(self, optimizer: Any, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t: float, base: float) -> float:
+        return base * min(self.gamma, 1.0) ** t
+
+
+class StepLRRoundsEpoch(StepLR):
+    """step(epoch) rounds a fractional epoch to the nearest whole one (right at integers):
+    crossval.schedule_epochs only, which StepLR did not draw before."""
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        super().step(None if epoch is None else round(epoch))
+
+
+class OneCycleCapsStart(OneCycleLR):
+    """Clips the start lr max_lr / div_factor to max_lr: right for div_factor >= 1, wrong for
+    torch's accepted div_factor < 1: crossval.schedule, only where ``accepted`` draws it."""
+
+    def __init__(self, optimizer: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        div = kwargs.pop("div_factor", 25.0)
+        super().__init__(optimizer, max_lr, *args, div_factor=max(div, 1.0), **kwargs)
+
+
+class CyclicWholeStepSizes(CyclicLR):
+    """Truncates fractional step sizes to whole steps (torch takes them as floats):
+    crossval.schedule, only where ``accepted`` draws a fraction."""
+
+    def __init__(self, optimizer: Any, base_lr: Any, max_lr: Any, *args: Any, **kwargs: Any):
+        for key in ("step_size_up", "step_size_down"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = max(int(kwargs[key]), 1 if key == "step_size_up" else 0)
+        super().__init__(optimizer, base_lr, max_lr, *args, **kwargs)
+
+
+class OneCycleMomentumOnly(OneCycleLR):
+    """Cycles group['momentum'] whatever the optimizer: under Adam betas[0] stays at its
+    t = 0 value: crossval.schedule_groups, only where it draws Adam (betas)."""
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        self.use_beta1 = False
+        return super().get_lr()
+
+
+class LambdaCapsAtOne(LambdaLR):
+    """Clips lr_lambda(t) to at most 1 ("a schedule never exceeds the base lr"): right for
+    every decaying lambda, wrong for a warm-up above the base (torch takes any factor):
+    crossval.schedule, only where the space draws lambda_warmup_to_4x."""
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        pairs = zip(self.lr_lambdas, self.base_lrs, strict=True)
+        return [base * min(1.0, fn(self.last_epoch)) for fn, base in pairs]
+
+
+class SequentialNeedsAMilestone(SequentialLR):
+    """Reads the first milestone on every step (a two-phase "past the warm-up?" port):
+    torch takes one child and no milestones, where this raises IndexError at the first
+    step: crossval.schedule, only where the drawn composites include a lone child."""
+
+    def step(self) -> None:  # type: ignore[override]
+        if self.last_epoch + 1 >= self._milestones[0]:
+            pass  # the port's phase switch went here
+        super().step()
+
+
+class ChainedSkipsMultiplicative(ChainedScheduler):
+    """Steps only the children with a closed form (_get_closed_form_lr), taking the others
+    for non-chainable: MultiplicativeLR never moves: crossval.schedule, only where the drawn
+    chains include one (the fixed cases have none)."""
+
+    def step(self) -> None:  # type: ignore[override]
+        for child in self._schedulers:
+            if hasattr(child, "_get_closed_form_lr"):
+                child.step()
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+def _composite(cls: type) -> Any:
+    """``factory(optimizer, schedulers, ...)`` building ``cls`` over children given as
+    (name, params) pairs, as the composite records draw them."""
+    from optcheck.checks.kit.schedules import torch_schedule_factory
+
+    def kids(optimizer: Any, schedulers: Any) -> list[Any]:
+        return [torch_schedule_factory(n)(optimizer, **dict(p)) for n, p in schedulers]
+
+    if cls is ChainedScheduler or issubclass(cls, ChainedScheduler):
+
+        def chained(optimizer: Any, schedulers: Any) -> Any:
+            return cls(kids(optimizer, schedulers), optimizer=optimizer)
+
+        return chained
+
+    def sequential(optimizer: Any, schedulers: Any, milestones: Any, last_epoch: int = -1) -> Any:
+        return cls(optimizer, kids(optimizer, schedulers), list(milestones), last_epoch)
+
+    return sequential
+
+
+sequential_needs_a_milestone = _composite(SequentialNeedsAMilestone)
+chained_skips_multiplicative = _composite(ChainedSkipsMultiplicative)
 
 
 # --- warmup + cosine composites ---------------------------------------------------------------
