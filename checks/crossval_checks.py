@@ -362,7 +362,6 @@ def probes(
     else:
         out.append(case.replace(lrs=S.lr_schedule("cosine", case.hp["lr"], case.steps, 0)))
     kinds = ["spike", "random", "sparse", "sign_flip"]
-    kinds = kinds[1:2] if spec.couples_tensors else kinds  # one tensor: the whole optimizer
     recipe = {
         **case.recipe,
         "seed": (seed + 7) % 2**32,

@@ -86,6 +86,10 @@ own accumulated error), [1] the step's own error (θ_{t-1} exact: what a residua
 state errors accumulated so far. Runs in the same precision share one pass (``propagate_pair``:
 a float64 target, which follows ``observed``, and the float64 reference, which does not).
 
+A step whose state couples the tensors (reference.spec.CoupledStep, Prodigy's one d) is run
+once per step over all of them (``_propagate_joint``): the shared state's errors reach every
+tensor, and ``update(param, step, tensor=i)`` names whose observed magnitudes apply.
+
 Sources of the torch behaviours: the casts of scalar operands and the float16 lr finding are
 tests/test_crossval.py::test_float16_scalars_are_rounded_to_float16_by_torch; lerp's two
 branches are ATen's lerp kernel (``weight < 0.5 ? self + weight*diff : end - diff*(1-weight)``);
@@ -105,7 +109,7 @@ from typing import Any
 
 import numpy as np
 
-from optcheck.reference.spec import ErrorModel
+from optcheck.reference.spec import CoupledStep, ErrorModel
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ class Arith:
         self._leaves: dict[tuple[type, Any], Scalar] = {}
         # (θ the target reached after this step, the one before or None) for ``update``.
         self.observed: tuple[np.ndarray, np.ndarray | None] | None = None
+        # The same per tensor, while a joint step (spec.CoupledStep) updates every tensor.
+        self.observed_joint: list[tuple[np.ndarray, np.ndarray | None] | None] = []
 
     def rnd(self, x: Any) -> Any:
         """Rounding an element-wise result x to the dtype."""
@@ -861,8 +867,9 @@ class _Ops:
         return Scalar(ref, abs(2 * ar.u - ref), ar)
 
     @staticmethod
-    def update(param: Any, step: Any) -> Tracked:
+    def update(param: Any, step: Any, tensor: int | None = None) -> Tracked:
         ar = _arith(param, step)
+        seen = ar.observed if tensor is None else ar.observed_joint[tensor]
         p, s = _lift(param, ar), _lift(step, ar)
         if not isinstance(p, Tracked):
             raise TypeError("update changes an array")
@@ -871,8 +878,8 @@ class _Ops:
         ep, es = _err(p, shape), _err(s, shape)
         step_v = np.abs(np.broadcast_to(_val(s), shape))
         mag_new, mag_step = np.abs(r), step_v
-        if ar.observed is not None:
-            obs, prev = ar.observed
+        if seen is not None:
+            obs, prev = seen
             prev = p.v if prev is None else prev
             seen_new = np.maximum(mag_new, np.abs(obs))
             seen_step = np.maximum(mag_step, np.abs(obs - prev))
@@ -911,9 +918,13 @@ def _hyper(hp: Mapping[str, Any], ar: Arith) -> dict[str, Any]:
 
 def _restart(x: Any) -> Any:
     """A state value at the start of a step: each run's accumulated error in both its
-    channels."""
+    channels (nested: a joint step's per-tensor states)."""
     if isinstance(x, Tracked):
         return Tracked(x.v, x.E[x.ar._restart], x.ar)
+    if isinstance(x, dict):
+        return {key: _restart(v) for key, v in x.items()}
+    if isinstance(x, list):
+        return [_restart(v) for v in x]
     return x
 
 
@@ -982,6 +993,9 @@ def _propagate(
     values: list[list[np.ndarray]] | None,
 ) -> list[ErrorBound]:
     ar = Arith(prec, runs)
+    if isinstance(model.step, CoupledStep):
+        kw = {"grad_error": grad_error, "param_error": param_error, "observed": observed}
+        return _propagate_joint(model.step, params0, grads, hps, lrs, ar, values=values, **kw)
     steps = len(grads)
     thetas: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
     locals_: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
@@ -1028,6 +1042,74 @@ def _propagate(
                 if values is not None:
                     values[k].append(theta.copy())
     ar.observed = None
+    return [
+        ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor, ar.straddles) for r in range(runs)
+    ]
+
+
+def _propagate_joint(
+    step: CoupledStep,
+    params0: Sequence[np.ndarray],
+    grads: Sequence[Sequence[np.ndarray | None]],
+    hps: Sequence[Mapping[str, Any]],
+    lrs: Sequence[float] | None,
+    ar: Arith,
+    *,
+    grad_error: Sequence[Sequence[np.ndarray | None]] | None,
+    param_error: Sequence[np.ndarray] | None,
+    observed: Sequence[Sequence[np.ndarray]] | None,
+    values: list[list[np.ndarray]] | None,
+) -> list[ErrorBound]:
+    """``_propagate`` for a step whose state couples the tensors: every tensor through one
+    ``step.joint`` call per step (t the optimizer's count), the shared state's errors reaching
+    each tensor; per tensor, the same two channels per run and the same bookkeeping."""
+    runs, steps = ar.runs, len(grads)
+    thetas: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
+    locals_: list[list[list[np.ndarray]]] = [[[] for _ in range(steps)] for _ in range(runs)]
+    if values is not None:
+        values.extend([] for _ in range(steps))
+    theta = [np.asarray(p, dtype=np.float64) for p in params0]
+    dth = [
+        np.stack([np.zeros_like(th) if param_error is None else np.asarray(param_error[i])] * runs)
+        for i, th in enumerate(theta)
+    ]
+    state: dict[str, Any] = {}
+    with np.errstate(all="ignore"):  # out-of-range values show up in largest/divisor
+        for th in theta:
+            ar.see(th)
+        for k, gk in enumerate(grads):
+            tracked_p, tracked_g = [], []
+            for i, g in enumerate(gk):
+                E0 = np.empty((2 * runs, *theta[i].shape))
+                E0[0::2], E0[1::2] = dth[i], 0.0  # the step's own error: θ_{t-1} exact
+                tracked_p.append(Tracked(theta[i], E0, ar))
+                if g is None:
+                    tracked_g.append(None)
+                    continue
+                g64 = np.asarray(g, dtype=np.float64)
+                dg = grad_error[k][i] if grad_error is not None else None
+                dg = np.zeros_like(g64) if dg is None else np.asarray(dg, dtype=np.float64)
+                ar.see(g64)
+                tracked_g.append(Tracked(g64, dg, ar))
+            ar.observed_joint = [_observed(observed, k, i) for i in range(len(theta))]
+            hp_k = [dict(hp) if lrs is None else {**hp, "lr": float(lrs[k])} for hp in hps]
+            new, new_state = step.joint(
+                tracked_p, tracked_g, _restart(state), [_hyper(hp, ar) for hp in hp_k],
+                ar.leaf(k + 1),
+            )  # fmt: skip
+            state = dict(new_state)
+            for i, x in enumerate(new):
+                x = _lift(x, ar)
+                if not isinstance(x, Tracked):
+                    raise TypeError("a joint step did not return arrays")
+                theta[i], dth[i] = x.v, x.E[0::2]
+                own = x.E[1::2]
+                for r in range(runs):
+                    thetas[r][k].append(dth[i][r].copy())
+                    locals_[r][k].append(own[r].copy())
+                if values is not None:
+                    values[k].append(theta[i].copy())
+    ar.observed_joint = []
     return [
         ErrorBound(thetas[r], locals_[r], ar.largest, ar.divisor, ar.straddles) for r in range(runs)
     ]

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optcheck.reference.space import Dimension, defaults
-from optcheck.reference.spec import Constraint, ErrorModel, Hyper, StepFn, Variant, find_variant
+from optcheck.reference.spec import (
+    Constraint,
+    CoupledStep,
+    ErrorModel,
+    Hyper,
+    StepFn,
+    Variant,
+    find_variant,
+)
 
 Implementation = Literal["forloop", "foreach", "fused"]
 Decay = Literal["coupled", "decoupled", "none"]
@@ -106,10 +114,6 @@ class OptimizerRecord:
     # sequence drives it, so the open-loop checks (contract, interplay, crossval.trajectory)
     # do not apply; its invariants drive it by closures on drawn problems (checks.kit.closures).
     closure_driven: bool = False
-    # One state couples every tensor of the optimizer (Prodigy's d: sums over all
-    # coordinates): drawn cases hold one tensor in one group, where the per-tensor step is
-    # the whole optimizer's (the reference's own multi-tensor run is tested by hand).
-    couples_tensors: bool = False
     notes: str = ""
     # Methods called on the optimizer right after construction, in order, in every check
     # (schedulefree's train(): its parameters hold the training point only after it).
@@ -151,6 +155,12 @@ class OptimizerRecord:
                 "against its own per-tensor reference run"
             )
         return None
+
+    @property
+    def couples_tensors(self) -> bool:
+        """One state couples every tensor (Prodigy's d, from sums over all coordinates): the
+        step is a reference.spec.CoupledStep, which every reference driver steps jointly."""
+        return isinstance(self.step, CoupledStep)
 
     @property
     def structured(self) -> bool:

@@ -13,7 +13,7 @@ import torch
 
 from optcheck.checks.kit.harness import grad_array
 from optcheck.checks.records import OptimizerRecord
-from optcheck.reference.spec import StepFn
+from optcheck.reference.spec import CoupledStep, StepFn
 
 
 class ReferenceOptimizer(torch.optim.Optimizer):
@@ -45,6 +45,9 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if isinstance(self._step_fn, CoupledStep):
+            self._joint_step()
+            return loss
         for group in self.param_groups:
             hp = {k: v for k, v in group.items() if k != "params"}
             for p in group["params"]:
@@ -54,9 +57,7 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 t = int(state.get("step", 0)) + 1
                 np_state = {k: v.double().cpu().numpy() for k, v in state.items() if k != "step"}
                 # torch's semantics for a complex parameter: it is optimized as its real view
-                real = torch.view_as_real(p) if p.is_complex() else p
-                grad = p.grad
-                grad = torch.view_as_real(grad) if grad.is_complex() else grad
+                real, grad = _real(p), _real(p.grad)
                 param = real.detach().double().cpu().numpy()
                 new_param, new_state = self._step_fn(param, grad_array(grad), np_state, hp, t)
                 real.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(real))
@@ -65,6 +66,40 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 for k, v in new_state.items():
                     state[k] = torch.from_numpy(np.array(v, dtype=np.float64))
         return loss
+
+    def _joint_step(self) -> None:
+        """A step whose state couples every tensor (spec.CoupledStep): one joint call over all
+        of them, each with its group's keywords; the shared state (Prodigy's d) kept in every
+        param group, as the packages keep it, with the optimizer's step count."""
+        first = self.param_groups[0]
+        shared = dict(first.get("shared", {}))
+        members = [(g, p) for g in self.param_groups for p in g["params"]]
+        hps = [{k: v for k, v in g.items() if k not in ("params", "shared")} for g, _ in members]
+        tensors = [
+            {k: v.double().cpu().numpy() for k, v in self.state[p].items()} for _, p in members
+        ]
+        params = [_real(p).detach().double().cpu().numpy() for _, p in members]
+        grads = [None if p.grad is None else grad_array(_real(p.grad)) for _, p in members]
+        t = int(first.get("joint_step", 0)) + 1
+        state = {**shared, "tensors": tensors} if shared else {}
+        new_params, new_state = self._step_fn.joint(params, grads, state, hps, t)
+        # states first: they may view a parameter's memory (p0 = x0.reshape(-1)[::p])
+        owns = [
+            {k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in own.items()}
+            for own in new_state.pop("tensors")
+        ]
+        for (_, p), x, own in zip(members, new_params, owns, strict=True):
+            _real(p).copy_(torch.from_numpy(np.asarray(x, dtype=np.float64)).to(p.real.dtype))
+            self.state[p] = own
+        for g in self.param_groups:
+            g["shared"] = {k: float(v) for k, v in new_state.items()}
+            g["joint_step"] = t
+            g.update(g["shared"])  # read where the packages keep them (Prodigy's d)
+
+
+def _real(x: torch.Tensor) -> torch.Tensor:
+    """torch's semantics for a complex tensor: it is optimized as its real view."""
+    return torch.view_as_real(x) if x.is_complex() else x
 
 
 def reference_factory(spec: OptimizerRecord, step_fn: StepFn | None = None) -> Any:

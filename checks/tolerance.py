@@ -52,7 +52,7 @@ from optcheck.checks.errorprop import (
     propagate,
     propagate_pair,
 )
-from optcheck.reference.spec import ErrorModel
+from optcheck.reference.spec import CoupledStep, ErrorModel
 
 __all__ = [
     "EXACT_DTYPE",
@@ -186,6 +186,11 @@ def case_tolerance(model: ErrorModel, case: Any, dtype: str, **kw: Any) -> Toler
     dtype: the model propagates every tensor on its own, so the bounds do not mix."""
     hps = [case.tensor_hp(i) for i in range(len(case.params0))]
     names = [case.dtype_of(i, dtype) for i in range(len(case.params0))]
+    if isinstance(model.step, CoupledStep) and names:
+        # One state from every tensor's sums (Prodigy's d): the coarsest dtype's rounding
+        # reaches every tensor through it, so all are bounded in that dtype (a finer tensor's
+        # own rounding is then over-bounded, never under-bounded).
+        names = [max(names, key=lambda n: precision(n).u)] * len(names)
     by_dtype = {
         name: tolerance(model, case.params0, case.grads, hps, case.lrs, name, **kw)
         for name in dict.fromkeys(names or [dtype])

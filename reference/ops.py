@@ -15,7 +15,8 @@ must know what they *are*, not only what they compute:
                          float64; NAdam's mu_product). The engine charges its rounding to
                          float32 where the hyper precision is finer.
 ``update(param, step)``  θ - step, the parameter update. Its rounding follows the target's own
-                         observed magnitudes, which the engine knows and the reference does not.
+                         observed magnitudes, which the engine knows and the reference does not
+                         (a joint step names the tensor: ``update(param, step, tensor=i)``).
 ``emulated(fn, x)``      fn(x) for a sub-computation whose rounding the reference reproduces
                          itself, bit for bit (torch's bfloat16 Newton-Schulz in Muon): the
                          engine takes its output as exact given x's value, so the tolerance is
@@ -55,11 +56,12 @@ def ema(avg: Any, x: Any, beta: Any) -> Any:
     return beta * avg + (1.0 - beta) * x
 
 
-def update(param: Any, step: Any) -> Any:
-    """The parameter update: ``param - step``."""
+def update(param: Any, step: Any, tensor: int | None = None) -> Any:
+    """The parameter update: ``param - step``. ``tensor``: which of the optimizer's tensors
+    it updates, where one step updates several (spec.CoupledStep)."""
     engine = _engine(param, step)
     if engine is not None:
-        return engine.update(param, step)
+        return engine.update(param, step, tensor)
     return param - step
 
 

@@ -19,27 +19,50 @@ With β1 = 0 the package keeps no m and steps dlr·d_{k+1}·g/(√v + d_{k+1}ε)
 d_k of Alg. 3's m_{k+1} = d_k g_k (the variant "momentless-old-d", as pytorch-optimizer has it).
 
 d, d_max and r are per optimizer, not per tensor: the sums run over every coordinate of every
-parameter (prodigyopt sums over all param groups). ``prodigy_step`` takes the concatenation of
-every parameter (one tensor is the whole optimizer); ``run_joint`` runs several tensors so.
+parameter of every param group. ``prodigy_step`` is a reference.spec.CoupledStep: its joint step
+(``_group``) takes all tensors, each with its group's keywords, and every driver (cross-
+validation's reference runs, the tolerance engine, identify) steps them together; called on one
+tensor it is the optimizer of that tensor. ``run_joint`` runs several tensors of one group.
 slice_p = p keeps every p-th coordinate of each tensor in s and x0 (the package's memory saver).
 
-A step whose ‖s‖₁ is 0 (every gradient so far 0) returns early in both packages: nothing moves,
-the decoupled decay included. prodigyopt then leaves its bias-correction count k where it was,
-and so does the reference (state "k": the steps that progressed); pytorch-optimizer counts the
-skipped steps too (the variant "counts-skipped-steps"). They differ only under bias correction
-after leading zero gradients.
+Error model (checks.errorprop runs ``_group`` on tracked values; its rules, applied here):
+    r_k      per tensor the dot product Σ g·(x0 − x) over its n_i coordinates, in its dtype:
+             γ_{n_i−1}Σ|g(x0 − x)| plus |g|·E_x (x's own accumulated error enters x0 − x
+             undamped; Higham §4.2); the tensors' results and β3·r added as scalars in h,
+             the hyper precision (prodigyopt adds them in Python floats, finer;
+             pytorch-optimizer in a tensor of torch's default dtype: float32 is h in a
+             float32 run, and in a float64 run it is the recorded finding); weight (d/d0)·dlr.
+    ‖s‖₁     Σ|s| likewise; s = β3·s + w·g, each product and the sum rounded.
+    d̂        r/‖s‖₁ by the division rule, ‖s‖₁'s relative uncertainty recorded: above 1/4 the
+             case leaves the domain (first order no longer holds).
+    d        max(d_max, d̂), min(·, γ·d): exact operations; where d̂ lies within the errors of
+             d_max (or of d·γ) the choice is uncertain and the larger error is carried.
+    the step d's error reaches dlr, m (d·g), v (d²g²) and dε of every tensor alike.
+Where the displacement x − x0 is below θ's resolution (u·|θ|), x0 − x is rounding noise, r
+and d̂ are uncertain to more than themselves, and √v + dε with them: such cases lie outside the
+domain (measured: 30 % of float32 draws, a property of Prodigy in low precision). A case mixing
+dtypes is bounded in its coarsest one for every tensor (checks.tolerance.case_tolerance): d
+carries the coarsest tensor's rounding to all.
+
+A step whose ‖s‖₁ is 0 (every gradient so far 0 or missing) returns early in both packages:
+nothing moves, the decoupled decay included. prodigyopt then leaves its bias-correction count k
+where it was, and so does the reference (state "k": the steps that moved; the driver's t is not
+used); pytorch-optimizer counts every step (the variant "counts-skipped-steps"; seen only under
+bias correction after such steps).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from optcheck.reference.ops import ema, emulated, update
 from optcheck.reference.space import Flag, Int, Pair, Real
-from optcheck.reference.spec import Array, ErrorModel, Hyper, State, Variant
+from optcheck.reference.spec import Array, CoupledStep, ErrorModel, Hyper, State, Variant
+from optcheck.reference.trajectory import run_optimizer
 
 SOURCE = (
     "Mishchenko & Defazio 2024, Prodigy, Alg. 3 (Adam version), in the arrangement of the "
@@ -74,9 +97,9 @@ SPACE = (
 
 def _group(
     params: Sequence[Array],
-    grads: Sequence[Array],
+    grads: Sequence[Array | None],
     state: State,
-    hp: Hyper,
+    hps: Sequence[Hyper],
     t: int,
     *,
     eps_old_d: bool = False,
@@ -85,33 +108,45 @@ def _group(
     counts_skipped_steps: bool = False,
 ) -> tuple[list[Array], dict]:
     """One step of every tensor of the optimizer: per-tensor state under ``state["tensors"]``,
-    the optimizer's d, d_max and r beside it."""
-    lr, eps = hp["lr"], hp.get("eps", 1e-8)
-    wd = hp.get("weight_decay", 0.0)
-    b1, b2 = hp.get("betas", DEFAULT_BETAS)
-    b3 = hp.get("beta3")
+    the optimizer's d, d_max and r beside it. A tensor whose gradient is None is left out of
+    the sums and not stepped. Read per group (``hps[i]``), as both packages do: eps,
+    weight_decay, safeguard_warmup, slice_p; the optimizer's own (the first group's, as
+    prodigyopt reads them): lr, betas, beta3, d0, d_coef, growth_rate, decouple,
+    use_bias_correction, maximize. (prodigyopt takes the largest group lr and refuses other
+    nonzero ones; pytorch-optimizer takes the first group's: one lr for all either way.)"""
+    first = hps[0]
+    lr = first["lr"]
+    b1, b2 = first.get("betas", DEFAULT_BETAS)
+    b3 = first.get("beta3")
     b3 = np.sqrt(b2) if b3 is None else b3
-    d0, d_coef = hp.get("d0", 1e-6), hp.get("d_coef", 1.0)
-    growth, sp = hp.get("growth_rate", INF), int(hp.get("slice_p", 1))
-    decouple = hp.get("decouple", True)
+    d0, d_coef = first.get("d0", 1e-6), first.get("d_coef", 1.0)
+    growth = first.get("growth_rate", INF)
+    decouple, maximize = first.get("decouple", True), first.get("maximize", False)
     d, d_max = state.get("d", d0), state.get("d_max", d0)
-    k = t if counts_skipped_steps else state.get("k", 0) + 1  # this step's count
-    bc = np.sqrt(1.0 - b2**k) / (1.0 - b1**k) if hp.get("use_bias_correction", False) else 1.0
+    # prodigyopt's k counts the steps that moved (a step with ‖s‖₁ = 0 returns before it), so
+    # leading all-zero or missing gradients do not count for the bias correction
+    k = t if counts_skipped_steps else int(state.get("k", 0)) + 1
+    bc = np.sqrt(1.0 - b2**k) / (1.0 - b1**k) if first.get("use_bias_correction", False) else 1.0
     dlr = d * lr * bc
     weight = (d / d0) * dlr
-    s_weight = (d / d0) * d if hp.get("safeguard_warmup", False) else weight
     r, norm = b3 * state.get("d_numerator", 0.0), 0.0
     olds = state.get("tensors") or [{} for _ in params]
     gs, news = [], []
-    for param, grad, old in zip(params, grads, olds, strict=True):
-        g = -grad if hp.get("maximize", False) else grad
+    for param, grad, old, hp in zip(params, grads, olds, hps, strict=True):
+        if grad is None:
+            gs.append(None)
+            news.append(old)
+            continue
+        wd, sp = hp.get("weight_decay", 0.0), int(hp.get("slice_p", 1))
+        g = -grad if maximize else grad
         if wd != 0 and not decouple and not coupled_decay_ignored:
             g = g + wd * param
         sliced = g.reshape(-1)[::sp]
-        p0 = old.get("p0", param.reshape(-1)[::sp])
+        p0 = old.get("p0", param.reshape(-1)[::sp].copy())  # x0 kept, not a view of x
         r = r + weight * np.sum(sliced * (p0 - param.reshape(-1)[::sp]))
         m = ema(old.get("exp_avg", np.zeros_like(param)), d * g, b1)
         v = ema(old.get("exp_avg_sq", np.zeros_like(param)), (d * d) * (g * g), b2)
+        s_weight = (d / d0) * d if hp.get("safeguard_warmup", False) else weight
         s = b3 * old.get("s", np.zeros_like(sliced)) + s_weight * sliced
         norm = norm + np.sum(np.abs(s))
         gs.append(g)
@@ -124,62 +159,43 @@ def _group(
     new_d = np.where(progressed, new_d, d)
     new_max = np.where(progressed, new_max, d_max)
     moved = []
-    for param, g, new in zip(params, gs, news, strict=True):
-        x = param
+    for i, (param, g, new, hp) in enumerate(zip(params, gs, news, hps, strict=True)):
+        if g is None:
+            moved.append(param)
+            continue
+        x, wd = param, hp.get("weight_decay", 0.0)
         if wd != 0 and decouple:
-            x = update(x, (wd * dlr) * x)
+            # θ(1 − λ·dlr): its bound covers prodigyopt's θ − (λ·dlr)θ and pytorch-optimizer's
+            # θ·fl(1 − λ·dlr), whose scalar, cast to the dtype, errs by up to u itself.
+            x = x * (1.0 - wd * dlr)
+        eps = hp.get("eps", 1e-8)
         denom = np.sqrt(new["exp_avg_sq"]) + (d if eps_old_d else new_d) * eps
         if b1 == 0 and not momentless_old_d:  # no m kept: the raw gradient, times the new d
-            x = update(x, (dlr * new_d) * (g / denom))
+            x = update(x, (dlr * new_d) * (g / denom), tensor=i)
         else:
-            x = update(x, dlr * (new["exp_avg"] / denom))
+            x = update(x, dlr * (new["exp_avg"] / denom), tensor=i)
         moved.append(np.where(progressed, x, param))
-    # The count is structure (whether any gradient so far was nonzero), not rounded arithmetic.
-    counted = k if bool(emulated(np.greater, norm, 0.0)) else k - 1
-    return moved, {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r, "k": counted}
+    # an exact read: ‖s‖₁ is exactly 0 only where every summand is (then it carries no error)
+    counted = int(bool(emulated(lambda n: n > 0.0, norm, grid=lambda n: n > 0.0)))
+    new = {"tensors": news, "d": new_d, "d_max": new_max, "d_numerator": r, "k": k - 1 + counted}
+    return moved, new
 
 
-def _one(param: Array, grad: Array, state: State, hp: Hyper, t: int, **kw: bool):
-    """The optimizer of one tensor (the step signature every record has; its state flat)."""
-    own = {k: v for k, v in state.items() if k in STATE_KEYS}
-    shared = {k: v for k, v in state.items() if k not in STATE_KEYS}
-    (x,), new = _group([param], [grad], {**shared, "tensors": [own] if own else None}, hp, t, **kw)
-    (mine,) = new.pop("tensors")
-    return x, {**mine, **new}
+prodigy_step = CoupledStep(_group, STATE_KEYS)
+"""Prodigy, Alg. 3, as prodigyopt 1.1.2 arranges it (module docstring)."""
 
+eps_old_d_step = CoupledStep(partial(_group, eps_old_d=True), STATE_KEYS)
+"""Alg. 3 as printed: ε scaled by d_k, the estimate the step was taken with."""
 
-def prodigy_step(param: Array, grad: Array, state: State, hp: Hyper, t: int) -> tuple[Array, dict]:
-    """Prodigy, Alg. 3, as prodigyopt 1.1.2 arranges it (module docstring)."""
-    return _one(param, grad, state, hp, t)
+coupled_decay_ignored_step = CoupledStep(partial(_group, coupled_decay_ignored=True), STATE_KEYS)
+"""decouple=False whose λx reaches p.grad only after the moments and sums were taken: the
+decay has no effect on the step (pytorch-optimizer 4.1.0, weight_decouple=False)."""
 
+momentless_old_d_step = CoupledStep(partial(_group, momentless_old_d=True), STATE_KEYS)
+"""β1 = 0 as Alg. 3 writes it: m = d_k·g, so the step is dlr·d_k·g/(√v + d_{k+1}ε)."""
 
-def eps_old_d_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Alg. 3 as printed: ε scaled by d_k, the estimate the step was taken with."""
-    return _one(param, grad, state, hp, t, eps_old_d=True)
-
-
-def coupled_decay_ignored_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """decouple=False whose λx reaches p.grad only after the moments and sums were taken:
-    the decay has no effect on the step (pytorch-optimizer 4.1.0, weight_decouple=False)."""
-    return _one(param, grad, state, hp, t, coupled_decay_ignored=True)
-
-
-def momentless_old_d_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """β1 = 0 as Alg. 3 writes it: m = d_k·g, so the step is dlr·d_k·g/(√v + d_{k+1}ε)."""
-    return _one(param, grad, state, hp, t, momentless_old_d=True)
-
-
-def counts_skipped_steps_step(
-    param: Array, grad: Array, state: State, hp: Hyper, t: int
-) -> tuple[Array, dict]:
-    """Bias correction counts every step, the early-returning ones (‖s‖₁ = 0) included."""
-    return _one(param, grad, state, hp, t, counts_skipped_steps=True)
+counts_skipped_steps_step = CoupledStep(partial(_group, counts_skipped_steps=True), STATE_KEYS)
+"""Bias correction counts every step, the early-returning ones (‖s‖₁ = 0) included."""
 
 
 VARIANTS = (
@@ -227,26 +243,14 @@ def constraint(hp: Hyper) -> str | None:
 
 def run_joint(
     params0: Sequence[Array],
-    grads: Sequence[Sequence[Array]],
+    grads: Sequence[Sequence[Array | None]],
     hp: Hyper,
     variant: str | None = None,
 ) -> list[list[Array]]:
-    """Several tensors of one optimizer (one d for all): params after each step, per tensor.
-    ``variant`` names one of VARIANTS."""
-    kw = {
-        "eps-old-d": {"eps_old_d": True},
-        "coupled-decay-ignored": {"coupled_decay_ignored": True},
-        "momentless-old-d": {"momentless_old_d": True},
-        "counts-skipped-steps": {"counts_skipped_steps": True},
-    }
-    params = [np.asarray(p, dtype=np.float64) for p in params0]
-    state: dict = {}
-    out = []
-    for t, gs in enumerate(grads, start=1):
-        gs64 = [np.asarray(g, dtype=np.float64) for g in gs]
-        params, state = _group(params, gs64, state, hp, t, **kw.get(variant or "", {}))
-        out.append([p.copy() for p in params])
-    return out
+    """Several tensors of one optimizer, one param group (one d for all): params after each
+    step, per tensor. ``variant`` names one of VARIANTS."""
+    step = prodigy_step if variant is None else next(v.fn for v in VARIANTS if v.name == variant)
+    return run_optimizer(step, params0, grads, [hp] * len(params0))
 
 
 def bytes_per_element(hp: Hyper, itemsize: int) -> int:

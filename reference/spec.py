@@ -6,7 +6,7 @@ reference step or closed form from here (reference/schedules.py) and its variant
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,36 @@ State = Mapping[str, Any]
 Hyper = Mapping[str, Any]
 # step(param, grad, state, hp, t) -> (new_param, new_state); t counts steps from 1.
 StepFn = Callable[[Array, Array, State, Hyper, int], tuple[Array, dict]]
+# joint(params, grads, state, hps, t) -> (new_params, new_state): one step of a whole optimizer
+# whose state couples its tensors; grads[i] None: tensor i has no gradient this step (it keeps
+# its value and state); hps[i]: the hyper-parameters of tensor i's param group.
+JointStepFn = Callable[
+    [Sequence[Array], Sequence["Array | None"], State, Sequence[Hyper], int], tuple[list, dict]
+]
+
+
+@dataclass(frozen=True)
+class CoupledStep:
+    """The step of an optimizer whose state couples every tensor (Prodigy's one d, from sums
+    over all coordinates): ``joint`` steps the whole optimizer; called as a StepFn it is the
+    optimizer of one tensor (then the whole optimizer), its state flat: ``tensor_keys`` of the
+    tensor's own state beside the shared keys. The joint state holds the tensors' own states
+    as a list under "tensors". Every driver of a reference (reference.trajectory.run_optimizer,
+    the tolerance engine) steps a CoupledStep's tensors together through ``joint``."""
+
+    joint: JointStepFn
+    tensor_keys: tuple[str, ...]
+
+    def __call__(
+        self, param: Array, grad: Array, state: State, hp: Hyper, t: int
+    ) -> tuple[Array, dict]:
+        own = {k: v for k, v in state.items() if k in self.tensor_keys}
+        shared = {k: v for k, v in state.items() if k not in self.tensor_keys}
+        (x,), new = self.joint([param], [grad], {**shared, "tensors": [own]}, [hp], t)
+        (mine,) = new.pop("tensors")
+        return x, {**mine, **new}
+
+
 # constraint(hp) -> None when valid, else why the combination is invalid (torch raises).
 Constraint = Callable[[Hyper], "str | None"]
 

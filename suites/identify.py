@@ -370,28 +370,11 @@ def _record_runs(record, defaults, runs, T) -> tuple[list[tuple[Any, Any, Any]],
         if (why := record.check_hp(hp)) is not None:
             return [], f"the target's keywords are outside {record.name}'s space: {why}"
         run = case.replace(hp=hp, defaults={})
-        if record.couples_tensors:  # one state over every coordinate: the tensors as one
-            run, got = _joined(run), [[_flat(ps)] for ps in got]
         with np.errstate(all="ignore"):
             tol = T.case_tolerance(record.error_model, run, "float64", observed=got)
         if not tol.outside:
             judged.append((run, got, tol))
     return judged, "" if judged else "every case lies outside its error model"
-
-
-def _flat(arrays: Any) -> np.ndarray:
-    return np.concatenate([np.ravel(a) for a in arrays])
-
-
-def _joined(case: Any) -> Any:
-    """``case`` with its tensors concatenated into one (one param group, as identify runs
-    them): the open-loop run of a record whose state couples every coordinate (Prodigy)."""
-    return case.replace(
-        params0=(_flat(case.params0),),
-        grads=tuple((_flat(gs),) for gs in case.grads),
-        groups=(),
-        group_hp=(),
-    )
 
 
 def _score(label, fn, description, judged, why_not) -> Candidate:

@@ -26,7 +26,19 @@ PRODIGY = OptimizerRecord(
     # is 0: neither plain decoupled θ(1−ηλ) nor L2 (prodigy.first_step checks it).
     decay="none",
     bytes_per_element=prodigy.bytes_per_element,
-    couples_tensors=True,
+    # Read from the first param group only (one d, one lr for the whole optimizer: both
+    # packages; reference.prodigy._group): drawn cases vary only eps, weight_decay,
+    # safeguard_warmup and slice_p per group.
+    constructor_only=(
+        "lr",
+        "betas",
+        "d0",
+        "d_coef",
+        "growth_rate",
+        "decouple",
+        "use_bias_correction",
+        "maximize",
+    ),
 )
 
 RECORDS = (PRODIGY,)

@@ -39,7 +39,7 @@ from optcheck.reference.space import (
     Real,
 )
 from optcheck.reference.spec import StepFn
-from optcheck.reference.trajectory import run as run_reference_steps
+from optcheck.reference.trajectory import run_optimizer
 
 
 def real(dim: Real) -> st.SearchStrategy[float]:
@@ -455,20 +455,10 @@ class Case:
             raise TargetRaised(steps[0], exc) from exc
 
     def run_reference(self, step: StepFn) -> list[list[np.ndarray]]:
-        """The float64 reference's params after each step, group by group."""
-        out: list[list[np.ndarray]] = [[None] * len(self.params0) for _ in range(self.steps)]
-        for idx, ghp in zip(self.groups, self.group_hp, strict=True):
-            traj = run_reference_steps(
-                step,
-                [self.params0[i] for i in idx],
-                [[gs[i] for i in idx] for gs in self.grads],
-                {**self.defaults, **self.hp, **ghp},
-                lrs=self.lrs,
-            )
-            for k, ps in enumerate(traj):
-                for i, p in zip(idx, ps, strict=True):
-                    out[k][i] = p
-        return out
+        """The float64 reference's params after each step (reference.trajectory.run_optimizer:
+        tensor by tensor, or together where the step couples them)."""
+        hps = [self.tensor_hp(i) for i in range(len(self.params0))]
+        return run_optimizer(step, self.params0, self.grads, hps, lrs=self.lrs)
 
     def describe(self) -> dict[str, Any]:
         """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""
@@ -541,7 +531,8 @@ def build_case(
     recipe keys: seed, shapes, kinds (per tensor), exponent (gradients ~ 10^exponent),
     exponents (the [lo, hi] range), steps, param_exponent (None: params start at zero),
     param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind),
-    untouched_rows (sparse gradients: rows left out, ``untouched_rows``), layouts and dtypes
+    untouched_rows (sparse gradients: rows left out, ``untouched_rows``), absent ([tensor,
+    step] pairs whose gradient is None, 0-based), layouts and dtypes
     (per tensor, ``Case``; a complex tensor of shape S has arrays of shape S + (2,)).
     """
     seed, steps = int(recipe["seed"]), int(recipe["steps"])
@@ -574,6 +565,12 @@ def build_case(
     if recipe.get("untouched_rows"):  # a sparse-gradient record (OptimizerRecord.sparse_grads)
         rows = np.random.default_rng(seed + 2)
         grads = tuple(tuple(untouched_rows(g, rows) for g in gs) for gs in grads)
+    absent = {(int(i), int(k)) for i, k in recipe.get("absent") or ()}
+    if absent:  # tensor i has no gradient (p.grad None) at step k+1
+        grads = tuple(
+            tuple(None if (i, k) in absent else g for i, g in enumerate(gs))
+            for k, gs in enumerate(grads)
+        )
     lrs = lr_schedule(recipe.get("schedule", "constant"), float(hp.get("lr", 1e-3)), steps, seed)
     return Case(
         hp=dict(hp),
@@ -635,8 +632,6 @@ def cases(
     (``kind_choices``).
     """
     defaults = spec.defaults
-    if spec.couples_tensors:  # the step is the whole optimizer's only for one tensor
-        max_tensors = max_groups = 1
     shapes = fit_shapes(spec, shapes)
     if spec.error_model is not None and spec.error_model.no_empty_tensors:
         shapes = tuple(s for s in shapes if 0 not in s)
@@ -675,6 +670,13 @@ def cases(
         }
         if spec.sparse_grads:
             recipe["untouched_rows"] = True
+        if spec.couples_tensors and n > 1:
+            # A tensor without a gradient leaves the shared sums (Prodigy's r and ‖s‖₁), which
+            # changes every other tensor's step; tensor 0 keeps its gradients.
+            i = draw(st.integers(1, n - 1))
+            steps_without = draw(st.lists(st.integers(0, n_steps - 1), unique=True))
+            if steps_without:
+                recipe["absent"] = [[i, k] for k in sorted(steps_without)]
         if any(x != "plain" for x in tensor_layouts):
             recipe["layouts"] = tensor_layouts
         if other is not None and not crowd:
