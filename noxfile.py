@@ -89,14 +89,18 @@ def crossval(session: nox.Session) -> None:
 
 @nox.session
 def gpu(session: nox.Session) -> None:
-    """Cross-validation on CUDA: forloop/foreach/fused in every dtype. Needs a CUDA device."""
+    """Cross-validation on CUDA: forloop/foreach/fused in every dtype, and the contract on cpu
+    and cuda parameters in one group. Needs a CUDA device."""
     _install(session)
     has_cuda = session.run(
         "python", "-c", "import torch; print(torch.cuda.is_available())", silent=True
     )
     if "True" not in (has_cuda or ""):
         session.error("no CUDA device here: the gpu session needs one (on CPU: nox -s crossval)")
-    session.run("python", "-m", "pytest", "-m", "cuda", "tests/test_crossval.py", *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "-m", "cuda", "tests/test_crossval.py",
+        "tests/test_param_kinds.py", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session

@@ -25,6 +25,7 @@ import inspect
 import io
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from optcheck.checks.kit.contract import (
     cases,
     compare_lines,
     complex_rule,
+    declines,
     default_hp,
     drive,
     expect_same,
@@ -49,6 +51,7 @@ from optcheck.checks.kit.contract import (
     first_difference,
     first_line,
     frozen,
+    hold,
     hp_strategy,
     initial_values,
     kind_crashes,
@@ -60,6 +63,7 @@ from optcheck.checks.kit.contract import (
     problems,
     record_of,
     reference_trajectory,
+    run_held,
     same,
     snippet,
     state_of,
@@ -69,7 +73,7 @@ from optcheck.checks.kit.harness import (
     DTYPES,
     graph_loss,
     make_params,
-    run_torch,
+    real_view,
     set_grads,
     to_numpy,
 )
@@ -95,6 +99,11 @@ RESUME_MODES = ("torch.save", "state_dict", "deepcopy")
 
 
 # --- the contract -------------------------------------------------------------------------
+
+
+def _held(ctx: Context, case: ContractCase) -> dict[str, tuple]:
+    """``snippet``'s keywords that rebuild the case's parameter kinds."""
+    return case.problem.held(torch_dtype(ctx))
 
 
 @check(
@@ -157,7 +166,14 @@ def param_kinds(ctx: Context) -> CheckResult:
         message,
         got=[c.kind for c in crashes],
         snippet=snippet(
-            ctx, hp, first.params0, first.grads, body, layouts=first.layouts, dtypes=first.dtypes
+            ctx,
+            hp,
+            first.params0,
+            first.grads,
+            body,
+            layouts=first.layouts,
+            dtypes=first.dtypes,
+            devices=first.devices,
         ),
     )
     shapes = [list(np.shape(p)) for p in first.params0]
@@ -166,6 +182,8 @@ def param_kinds(ctx: Context) -> CheckResult:
         violation.evidence.case["layouts"] = list(first.layouts)
     if first.dtypes:
         violation.evidence.case["dtypes"] = list(first.dtypes)
+    if first.devices:
+        violation.evidence.case["devices"] = list(first.devices)
     return violated(ctx.check, violation.evidence, len(kinds))
 
 
@@ -317,12 +335,11 @@ def resume(ctx: Context) -> CheckResult:
     the uninterrupted run. The deepcopy's original keeps stepping too, interleaved with the
     copy, so state shared between them shows."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         split, steps = case.extra["split"], case.problem.steps
-        expected = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        expected = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
 
         def repro(mode: str, which: str = "copy") -> str:
             body = f"K, SPLIT, DEEPCOPY = {steps}, {split}, {mode == 'deepcopy'}\n"
@@ -330,10 +347,10 @@ def resume(ctx: Context) -> CheckResult:
             body += f"got = got_{which}\n"
             body += "params = make_params()\nexpected = run(make(params), params, range(K))\n"
             body += compare_lines("expected[SPLIT:]", "got", split)
-            return snippet(ctx, case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case))
 
         for mode in RESUME_MODES:
-            params = make_params(params0, dtype, device)
+            params = hold(ctx, case.problem, params0)
             opt = build(ctx, params, case.hp)
             drive(opt, params, grads, range(split))
             try:
@@ -377,7 +394,6 @@ def grad_none(ctx: Context) -> CheckResult:
     value and state through the step, so step() never creates state for one. State made in the
     constructor is the optimizer's business (torch's Adagrad allocates it eagerly, by design)."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, dense = case.problem.arrays()
@@ -386,7 +402,7 @@ def grad_none(ctx: Context) -> CheckResult:
             [None if (i == never or k < first[i] or holes[k][i]) else g for i, g in enumerate(gs)]
             for k, gs in enumerate(dense)
         ]
-        params = make_params(params0, dtype, device)
+        params = hold(ctx, case.problem, params0)
         opt = build(ctx, params, case.hp)
 
         def repro(k: int, i: int, assertion: str) -> str:
@@ -401,7 +417,7 @@ run(opt, params, range({k}, {k + 1}))  # GRADS[{k}][{i}] is None
 after = opt.state.get(p, {{}})
 {assertion}
 """  # noqa: E501
-            return snippet(ctx, case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case))
 
         for k, gs in enumerate(grads):
             before = [(to_numpy(p), state_of(opt, p)) for p in params]
@@ -461,7 +477,6 @@ def param_groups(ctx: Context) -> CheckResult:
     which every optimizer must keep per group for LR schedulers to work.
     """
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
     spec = record_of(ctx)
 
     def prop(case: ContractCase) -> None:
@@ -473,17 +488,16 @@ def param_groups(ctx: Context) -> CheckResult:
         alone_b = {**hp_a, **over_b}
         if spec is not None and spec.check_hp(alone_b) is not None:
             raise NotApplicable("mixed keywords are not a valid combination")
+        if declines(ctx, alone_b, case.problem):
+            raise NotApplicable("the second group's keywords decline the case's parameter kinds")
 
         def grouped(ps: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
             return build(ctx, [{"params": ps[:m]}, {"params": ps[m:], **over_b}], hp_a)
 
-        got = run_torch(grouped, params0, grads, dtype=dtype, device=device)
-        a = run_torch(
-            maker(ctx, hp_a), params0[:m], [g[:m] for g in grads], dtype=dtype, device=device
-        )
-        b = run_torch(
-            maker(ctx, alone_b), params0[m:], [g[m:] for g in grads], dtype=dtype, device=device
-        )
+        got = run_held(ctx, grouped, case.problem, params0, grads)
+        p = case.problem
+        a = run_held(ctx, maker(ctx, hp_a), p, params0, grads, part=slice(None, m))
+        b = run_held(ctx, maker(ctx, alone_b), p, params0, grads, part=slice(m, None))
         body = f"""
 M, OVER_B, HP_B = {m}, {over_b!r}, {alone_b!r}
 params = make_params()
@@ -497,7 +511,7 @@ alone_b = run(make(params_b, **HP_B), params_b, range(len(GRADS)), [g[M:] for g 
             got,
             f"two param groups (the second overriding {sorted(over_b)}) differ from two "
             "separate optimizers",
-            lambda: snippet(ctx, hp_a, params0, grads, body),
+            lambda: snippet(ctx, hp_a, params0, grads, body, **_held(ctx, case)),
         )
 
     problem = problems(min_tensors=2, max_tensors=3, max_steps=4)
@@ -528,7 +542,6 @@ def lr_change(ctx: Context) -> CheckResult:
     probe = preflight(ctx)
     if any("lr" not in group for group in probe.param_groups):
         raise fail("param_groups have no 'lr' entry, so an LR scheduler cannot change it")
-    dtype, device = torch_dtype(ctx), ctx.settings.device
     lr_fixed = "lr" in ctx.settings.fixed_hp
 
     def prop(case: ContractCase) -> None:
@@ -538,12 +551,8 @@ def lr_change(ctx: Context) -> CheckResult:
         if lr_b == case.hp.get("lr"):
             lr_b /= 2  # the two constructions must differ for the comparison to mean anything
         hp_b = case.hp if lr_fixed else {**case.hp, "lr": lr_b}
-        run_a = run_torch(
-            maker(ctx, case.hp), params0, grads, dtype=dtype, device=device, lrs=schedule
-        )
-        run_b = run_torch(
-            maker(ctx, hp_b), params0, grads, dtype=dtype, device=device, lrs=schedule
-        )
+        run_a = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads, lrs=schedule)
+        run_b = run_held(ctx, maker(ctx, hp_b), case.problem, params0, grads, lrs=schedule)
         body = f"""
 LRS = {schedule!r}
 params_a, params_b = make_params(), make_params()
@@ -559,12 +568,12 @@ got = run(make(params_b, lr={hp_b.get("lr")!r}), params_b, range(len(GRADS)), lr
                 f"the same group['lr'] schedule with constructor lr {case.hp.get('lr')!r} vs "
                 f"{hp_b.get('lr')!r} gives different runs, and a later change of "
                 "group['lr'] changes nothing: step() does not use group['lr']",
-                lambda: snippet(ctx, case.hp, params0, grads, body),
+                lambda: snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
             )
         ref = reference_trajectory(ctx, case.hp, params0, grads, lrs=schedule)
         if ref is None:
             return
-        start = initial_values(ctx, params0)
+        start = initial_values(ctx, case.problem, params0)
         for k, lr in enumerate(schedule):
             for i in range(len(params0)):
                 if lr != 0.0 or not frozen(params0, ref, k, i) or frozen(start, run_a, k, i):
@@ -582,7 +591,7 @@ assert torch.equal(before, traj[{k}][{i}]), "moved although group['lr'] was set 
                     step=k + 1,
                     expected=run_a[k - 1][i],
                     got=run_a[k][i],
-                    snippet=snippet(ctx, case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
                 )
 
     relative: list[Any] = []
@@ -610,15 +619,14 @@ def _later_lr_takes_effect(ctx: Context, case: ContractCase, run_a: Trajectory) 
     schedule = list(case.extra["schedule"])
     last = schedule[-1]
     schedule[-1] = 2.0 * last if last else float(case.extra["constructor_lr_b"])
-    moved = run_torch(
-        maker(ctx, case.hp), params0, grads, dtype=torch_dtype(ctx),
-        device=ctx.settings.device, lrs=schedule,
-    )  # fmt: skip
+    moved = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads, lrs=schedule)
     return same(run_a[:-1], moved[:-1]) and not same(run_a[-1], moved[-1])
 
 
 def _at_least_as_precise(state: torch.dtype, param: torch.dtype) -> bool:
-    return torch.promote_types(state, param) == state
+    """A complex parameter's precision is its real part's (state may hold its view_as_real)."""
+    real = param.to_real()
+    return torch.promote_types(state, real) == state
 
 
 def _floating_leaves(value: Any, path: str) -> list[tuple[str, torch.Tensor]]:
@@ -672,7 +680,7 @@ def _promote_state(opt: torch.optim.Optimizer, params: Sequence[torch.Tensor]) -
         for key in [k for k in state if k != "step"]:
             leaves = _floating_leaves(state[key], "")
             if any(not _at_least_as_precise(v.dtype, p.dtype) for _, v in leaves):
-                state[key] = _widened(state[key], p.dtype)
+                state[key] = _widened(state[key], p.dtype.to_real())
 
 
 # Steps the effect probe runs at least (the case's gradients repeated): coarse state made at
@@ -689,7 +697,7 @@ def _coarse_state_effect(ctx: Context, case: ContractCase, dtype: torch.dtype) -
     grads = [grads[k % len(grads)] for k in range(max(EFFECT_STEPS, len(grads)))]
     runs = []
     for widen in (False, True):
-        params = make_params(params0, dtype, ctx.settings.device)
+        params = hold(ctx, case.problem, params0, dtype)
         opt = build(ctx, params, case.hp)
         traj = []
         for k in range(len(grads)):
@@ -724,15 +732,16 @@ def dtype_preserved(ctx: Context) -> CheckResult:
     dropped and the result says so.
     """
     preflight(ctx)
-    device = ctx.settings.device
     unsupported: dict[str, str] = {}
     harmless: dict[str, str] = {}
 
     def prop(case: ContractCase) -> None:
         name = case.extra["dtype"]
         dtype = DTYPES[name]
+        case = replace(case, problem=case.problem.retyped(ctx.settings.dtype, name))
         params0, grads = case.problem.arrays()
-        params = make_params(params0, dtype, device)
+        params = hold(ctx, case.problem, params0, dtype)
+        held = [(p.dtype, p.device, p.shape) for p in params]  # as built, a kind's own
         effect: list[int | None] = []  # judged once per case, at the first coarse entry
 
         def coarse_effect() -> int | None:
@@ -744,7 +753,7 @@ def dtype_preserved(ctx: Context) -> CheckResult:
             opt = ctx.target.make(params, case.hp)
             for k in range(case.problem.steps):
                 drive(opt, params, grads, range(k, k + 1))
-                _check_dtypes(ctx, case, opt, params, dtype, k, params0, grads, coarse_effect)
+                _check_dtypes(ctx, case, opt, params, held, k, params0, grads, coarse_effect)
                 for p in params:  # reached only when none of them mattered
                     for path, v in _coarse_state(opt, p):
                         harmless[f"state{path}"] = f"({v.dtype} for {p.dtype} parameters)"
@@ -777,19 +786,20 @@ def _check_dtypes(
     case: ContractCase,
     opt: torch.optim.Optimizer,
     params: list[torch.nn.Parameter],
-    dtype: torch.dtype,
+    held: Sequence[tuple[torch.dtype, torch.device, torch.Size]],
     k: int,
     params0: Sequence[np.ndarray],
     grads: Grads,
     coarse_effect: Callable[[], int | None],
 ) -> None:
-    device = torch.device(ctx.settings.device)
+    """``held[i]``: tensor i's dtype, device and shape as it was built."""
     name = case.extra["dtype"]
 
     def repro(assertion: str) -> str:
         body = f"params = make_params()\nopt = make(params)\nrun(opt, params, range({k + 1}))\n"
         body += assertion
-        return snippet(ctx, case.hp, params0, grads, body, dtype=name)
+        kinds = case.problem.held(DTYPES[name])
+        return snippet(ctx, case.hp, params0, grads, body, dtype=name, **kinds)
 
     def state_fail(i: int, path: str, what: str, pair: tuple, assertion: str) -> Violation:
         """``path``: the tensor's place in the state (``['exp_avg']``, ``['moments'][0]``);
@@ -803,20 +813,17 @@ def _check_dtypes(
         )
 
     for i, p in enumerate(params):
-        if (
-            p.dtype != dtype
-            or p.device.type != device.type
-            or tuple(p.shape) != tuple(np.shape(params0[i]))
-        ):
+        if (p.dtype, p.device, p.shape) != held[i]:
+            dtype, device, shape = held[i]
             raise fail(
-                f"step {k + 1} turned tensor {i} from {dtype} on {device} into {p.dtype} on "
-                f"{p.device} (shape {tuple(p.shape)})",
+                f"step {k + 1} turned tensor {i} from {dtype} on {device} (shape "
+                f"{tuple(shape)}) into {p.dtype} on {p.device} (shape {tuple(p.shape)})",
                 step=k + 1,
                 expected=str(dtype),
                 got=str(p.dtype),
                 snippet=repro(
-                    f"p = params[{i}]\nassert p.dtype == DTYPE and p.device.type == "
-                    f"torch.device(DEVICE).type, (p.dtype, p.device)\n"
+                    f"p, built = params[{i}], make_params()[{i}]\nassert (p.dtype, p.device, "
+                    "p.shape) == (built.dtype, built.device, built.shape), (p, built)\n"
                 ),
             )
         for path, v in _state_leaves(opt, p):
@@ -840,7 +847,7 @@ def _check_dtypes(
             f"it matters: held in {torch.promote_types(v.dtype, p.dtype)} (as load_state_dict "
             f"would) the run differs from step {effect} on",
             (p.dtype, v.dtype),
-            "assert torch.promote_types(v.dtype, p.dtype) == v.dtype, v.dtype",
+            "assert torch.promote_types(v.dtype, p.dtype.to_real()) == v.dtype, v.dtype",
         )
 
 
@@ -849,11 +856,10 @@ def grad_unchanged(ctx: Context) -> CheckResult:
     """After step(), every p.grad is the same tensor object, with the same dtype and values:
     callers read gradients after the step (logging, clipping stats, accumulation checks)."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
-        params = make_params(params0, dtype, device)
+        params = hold(ctx, case.problem, params0)
         opt = build(ctx, params, case.hp)
 
         def repro(k: int, i: int) -> str:
@@ -862,14 +868,14 @@ params = make_params()
 opt = make(params)
 run(opt, params, range({k}))
 for p, g in zip(params, GRADS[{k}]):
-    p.grad = torch.tensor(g, dtype=p.dtype, device=p.device)
+    p.grad = as_grad(p, g)
 handles = [p.grad for p in params]
 values = [p.grad.clone() for p in params]
 opt.step()
 assert params[{i}].grad is handles[{i}], "p.grad replaced"
 assert torch.equal(handles[{i}], values[{i}]), "p.grad modified"
 """
-            return snippet(ctx, case.hp, params0, grads, body)
+            return snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case))
 
         for k in range(case.problem.steps):
             set_grads(params, grads[k])
@@ -916,8 +922,8 @@ calls = []
 
 def closure():
     opt.zero_grad()
-    loss = sum((torch.tensor(g, dtype=p.dtype, device=p.device) * p).sum() for g, p in zip(GRADS[{k}], params))
-    loss.backward()
+    loss = sum(loss_of(p, g) for g, p in zip(GRADS[{k}], params))
+    loss.backward(create_graph=GRAPH)
     calls.append(loss)
     return loss
 
@@ -926,7 +932,7 @@ returned = opt.step(closure)
 assert len(calls) == 1, f"closure called {{len(calls)}} times"
 assert returned is calls[0] or float(returned) == float(calls[0]), (returned, calls)
 """  # noqa: E501
-    return snippet(ctx, case.hp, params0, grads, body)
+    return snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case))
 
 
 @check(id="contract.closure", title="step(closure) calls the closure once and returns its loss")
@@ -936,24 +942,27 @@ def closure(ctx: Context) -> CheckResult:
     probe = preflight(ctx)
     if not _takes_closure(probe):
         raise NotApplicable(f"{type(probe).__qualname__}.step() takes no closure argument")
-    dtype, device = torch_dtype(ctx), ctx.settings.device
     graph = with_graph(ctx)
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
-        params = make_params(params0, dtype, device)
+        params = hold(ctx, case.problem, params0)
         opt = build(ctx, params, case.hp)
         traj = []
         for k in range(case.problem.steps):
             losses: list[torch.Tensor] = []
-            gs = [torch.as_tensor(g, dtype=dtype, device=device) for g in grads[k]]
+            # loss = Σ g·θ over each tensor's real view: its gradient is g, laid out as θ.
+            gs = [
+                torch.as_tensor(g, dtype=real_view(p).dtype, device=p.device)
+                for g, p in zip(grads[k], params, strict=True)
+            ]
 
             def loss_closure(gs: list = gs, losses: list = losses) -> torch.Tensor:
                 opt.zero_grad()
                 if graph:  # the same gradient g, with a graph (--create-graph)
                     terms = (graph_loss(p, g) for g, p in zip(gs, params, strict=True))
                 else:
-                    terms = ((g * p).sum() for g, p in zip(gs, params, strict=True))
+                    terms = ((g * real_view(p)).sum() for g, p in zip(gs, params, strict=True))
                 loss = sum(terms, start=0.0)
                 with warnings.catch_warnings():  # the documented p <-> p.grad reference cycle
                     warnings.filterwarnings("ignore", "Using backward.. with create_graph=True")
@@ -982,7 +991,7 @@ def closure(ctx: Context) -> CheckResult:
                     got=repr(returned),
                     snippet=_closure_repro(ctx, case, params0, grads, k),
                 )
-        plain = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        plain = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
         body = """
 params = make_params()
 opt = make(params)
@@ -1004,7 +1013,7 @@ expected = run(make(params), params, range(len(GRADS)))
             plain,
             traj,
             "stepping through the closure differs from setting .grad",
-            lambda: snippet(ctx, case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
         )
 
     return run_property(ctx, cases(ctx, problems()), prop)
@@ -1021,16 +1030,13 @@ def maximize(ctx: Context) -> CheckResult:
     if "maximize" in ctx.settings.fixed_hp:
         raise NotApplicable("maximize is fixed by the settings")
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         negated = [[-g for g in gs] for gs in grads]
-        up = run_torch(
-            maker(ctx, {**case.hp, "maximize": True}), params0, grads, dtype=dtype, device=device
-        )
-        down = run_torch(
-            maker(ctx, {**case.hp, "maximize": False}), params0, negated, dtype=dtype, device=device
+        up = run_held(ctx, maker(ctx, {**case.hp, "maximize": True}), case.problem, params0, grads)
+        down = run_held(
+            ctx, maker(ctx, {**case.hp, "maximize": False}), case.problem, params0, negated
         )
         body = """
 params = make_params()
@@ -1042,7 +1048,7 @@ got = run(make(params, maximize=True), params, range(len(GRADS)))
             down,
             up,
             "maximize=True differs from maximize=False on negated gradients",
-            lambda: snippet(ctx, case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
         )
 
     return run_property(ctx, cases(ctx, problems()), prop)
@@ -1068,7 +1074,7 @@ def _expect_frozen(
     why: str,
 ) -> None:
     """Every tensor the reference keeps fixed (all of them without a spec) stays put."""
-    start = initial_values(ctx, params0)
+    start = initial_values(ctx, case.problem, params0)
     for k, step in enumerate(got):
         for i, value in enumerate(step):
             if ref is not None and not frozen(params0, ref, k, i):
@@ -1080,7 +1086,12 @@ def _expect_frozen(
                     expected=start[i] if k == 0 else got[k - 1][i],
                     got=value,
                     snippet=snippet(
-                        ctx, case.hp, params0, grads, _stays_put_body(ctx.check_id, k, i)
+                        ctx,
+                        case.hp,
+                        params0,
+                        grads,
+                        _stays_put_body(ctx.check_id, k, i),
+                        **_held(ctx, case),
                     ),
                 )
 
@@ -1096,7 +1107,7 @@ def _initial_state_drift(ctx: Context, case: ContractCase) -> list[str]:
     arithmetic keeps zero at zero and only the initial values moved it. Empty if that is not
     so (or there is no nonzero entry)."""
     params0, grads = case.problem.arrays()
-    params = make_params(params0, torch_dtype(ctx), ctx.settings.device)
+    params = hold(ctx, case.problem, params0)
     opt = maker(ctx, case.hp)(params)
     set_grads(params, grads[0])
     opt.step()
@@ -1127,13 +1138,12 @@ def zero_params(ctx: Context) -> CheckResult:
     ``_initial_state_drift``); noise or 0/0 in the step still fails. With a spec, only tensors
     the reference keeps at zero are checked, and the reference's own start decides."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
     drifts: set[str] = set()
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         ref = reference_trajectory(ctx, case.hp, params0, grads)
-        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        got = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
         why = "parameters and gradients are all zero"
         try:
             _expect_frozen(ctx, case, params0, grads, got, ref, why)
@@ -1172,12 +1182,11 @@ def zero_lr(ctx: Context) -> CheckResult:
     except Exception:  # noqa: BLE001 - build() below reports it as a violation
         pass
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         ref = reference_trajectory(ctx, case.hp, params0, grads)
-        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        got = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
         _expect_frozen(ctx, case, params0, grads, got, ref, "lr is 0")
 
     chosen = cases(ctx, problems(), overrides={"lr": 0.0})
@@ -1189,11 +1198,10 @@ def finite(ctx: Context) -> CheckResult:
     """|g| up to 1e6, |θ| up to 1e3, about half the entries exactly zero in some cases: every
     parameter stays finite. With a spec, cases where the reference overflows are dropped."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
-        got = run_torch(maker(ctx, case.hp), params0, grads, dtype=dtype, device=device)
+        got = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
         for k, step in enumerate(got):
             for i, value in enumerate(step):
                 if np.all(np.isfinite(value)):
@@ -1212,7 +1220,7 @@ def finite(ctx: Context) -> CheckResult:
                     f"a non-finite tensor {i} at step {k + 1}",
                     step=k + 1,
                     got=value,
-                    snippet=snippet(ctx, case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
                 )
 
     problem = problems(
@@ -1228,13 +1236,12 @@ def determinism(ctx: Context) -> CheckResult:
     """Same construction, same gradients, same process: same parameters at every step and the
     same state at the end. Randomness inside step() needs an explicit, seeded generator."""
     preflight(ctx)
-    dtype, device = torch_dtype(ctx), ctx.settings.device
 
     def prop(case: ContractCase) -> None:
         params0, grads = case.problem.arrays()
         runs = []
         for _ in range(2):
-            params = make_params(params0, dtype, device)
+            params = hold(ctx, case.problem, params0)
             opt = build(ctx, params, case.hp)
             traj = drive(opt, params, grads, range(case.problem.steps))
             runs.append((traj, [state_of(opt, p) for p in params]))
@@ -1248,7 +1255,7 @@ got = run(make(params_b), params_b, range(len(GRADS)))
             traj_a,
             traj_b,
             "two identical runs differ",
-            lambda: snippet(ctx, case.hp, params0, grads, body),
+            lambda: snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
         )
         for i, (sa, sb) in enumerate(zip(state_a, state_b, strict=True)):
             if not same(sa, sb):
@@ -1267,7 +1274,7 @@ for i, (a, b) in enumerate(zip(params_a, params_b)):
                 raise fail(
                     f"two identical runs end with different state for tensor {i}",
                     step=case.problem.steps,
-                    snippet=snippet(ctx, case.hp, params0, grads, body),
+                    snippet=snippet(ctx, case.hp, params0, grads, body, **_held(ctx, case)),
                 )
 
     return run_property(ctx, cases(ctx, problems()), prop)

@@ -28,6 +28,17 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         # would drop the step function (contract.resume, deepcopy mode).
         return {**super().__getstate__(), "_step_fn": self._step_fn}
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's loader casts floating state to each parameter's dtype; the reference's state
+        is float64 by design (a float32 parameter's too), so it is restored as saved."""
+        super().load_state_dict(state_dict)
+        saved = state_dict["state"]
+        for group, saved_group in zip(self.param_groups, state_dict["param_groups"], strict=True):
+            for p, index in zip(group["params"], saved_group["params"], strict=True):
+                for key, value in saved.get(index, {}).items():
+                    if key != "step" and isinstance(value, torch.Tensor):
+                        self.state[p][key] = value.detach().to(torch.float64).clone()
+
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         loss = None

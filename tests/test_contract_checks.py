@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import torch
+from zoo import kinds as kinds_zoo
 from zoo import optimizers_contract as zoo
 
 import optcheck
@@ -62,10 +63,15 @@ def run_check(
     spec_name: str | None = None,
     fixed_hp: dict[str, Any] | None = None,
     examples: int = EXAMPLES,
-    skip_kinds: tuple[str, ...] = (),
+    skip_kinds: tuple[str, ...] | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> CheckResult:
+    """``skip_kinds``: None probes the kinds the target declines, as a run does; ``kinds``:
+    those drawn at all (None: every kind, as --shapes all)."""
     spec = OPTIMIZERS[spec_name] if spec_name else None
-    settings = Settings(max_examples=examples, fixed_hp=dict(fixed_hp or {}), skip_kinds=skip_kinds)
+    settings = Settings(
+        max_examples=examples, fixed_hp=dict(fixed_hp or {}), skip_kinds=skip_kinds, kinds=kinds
+    )
     return execute(CHECKS[check_id], Context(target=target, spec=spec, settings=settings))
 
 
@@ -120,7 +126,7 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
     name, _, impl = target.label.partition("-")  # torch_target's label
     finding = lookup(name, impl, check_id) if impl in IMPLEMENTATIONS else None
     avoid = finding.avoid if finding else None
-    skip = ("zero-size",) if finding and finding.empty_tensor else ()
+    skip = ("zero-size",) if finding and finding.empty_tensor else None
     result = run_check(check_id, target, spec_name, avoid, skip_kinds=skip)
     # contract.param_kinds meets an empty-tensor crash whatever the run skips.
     skipped = finding and finding.empty_tensor and check_id != "contract.param_kinds"
@@ -158,7 +164,9 @@ def test_torch_finding_is_reported(name, impl, check_id):
     finding = TORCH_FINDINGS[name, check_id]
     if name not in OPTIMIZERS:
         pytest.skip(f"{name}'s record is not in this catalog (the torch-only test reproduces it)")
-    result = run_check(check_id, torch_target(name, impl), name, finding.trigger, examples=25)
+    # Every kind drawn (no probe): a kind-crash finding shows in each check that meets it.
+    target = torch_target(name, impl)
+    result = run_check(check_id, target, name, finding.trigger, examples=25, skip_kinds=())
     assert result.verdict == "violation", (finding.why, result.detail)
     assert finding.message in result.detail
     assert result.evidence.case is not None
@@ -404,11 +412,14 @@ def _exec(source: str) -> None:
 @pytest.mark.parametrize(
     ("check_id", "catch"), CATCH_CASES, ids=[f"{i}-{c.mutant}" for i, c in CATCH_CASES]
 )
-def test_contract_check_catches_mutant(check_id, catch):
+def test_contract_check_catches_mutant(check_id, catch, request):
     """A violation for the mutant's own bug, with the minimal case and a snippet that fails on
     the mutant and, swapped to the unbroken base class with the same keywords, passes: the
-    snippet tests the contract, not something that always fails."""
-    result = run_check(check_id, zoo_target(catch.mutant), catch.spec)
+    snippet tests the contract, not something that always fails. These bugs are of no
+    parameter kind: by default the old cases (0-d and zero-size among ordinary tensors, ~2 s
+    less in all), every kind with --thorough (tests/test_param_kinds.py catches the kinds')."""
+    kinds = None if request.config.getoption("--thorough") else kinds_zoo.OLD_CONTRACT_KINDS
+    result = run_check(check_id, zoo_target(catch.mutant), catch.spec, kinds=kinds)
     assert result.verdict == "violation", result.detail
     assert catch.message in result.detail
     evidence = result.evidence
@@ -572,6 +583,35 @@ def test_line_search_optimizer_is_skipped_with_the_reason():
     result = run_check("contract.resume", OptimizerTarget("LBFGS", torch.optim.LBFGS))
     assert result.verdict == "skip"
     assert "requires a closure" in result.detail
+
+
+def test_the_reference_resumes_a_float32_parameter_bit_exactly():
+    """The reference keeps float64 state for every parameter; torch's load_state_dict casts
+    floating state to the parameter's dtype, so a float32 parameter (a mixed-dtypes case)
+    resumed off its uninterrupted run (seed 19: step 3) until the adapter restored it."""
+    import io
+
+    step = reference_factory(OPTIMIZERS["Adadelta"])
+    g = torch.Generator().manual_seed(19)
+    p0 = torch.randn(4, generator=g, dtype=torch.float32)
+    grads = [torch.randn(4, generator=g) * 10 for _ in range(3)]
+
+    def run(split: int | None = None) -> torch.Tensor:
+        p = torch.nn.Parameter(p0.clone())
+        opt = step([p], lr=1.0)
+        for k, grad in enumerate(grads):
+            if k == split:
+                buffer = io.BytesIO()
+                torch.save(opt.state_dict(), buffer)
+                buffer.seek(0)
+                p = torch.nn.Parameter(p.detach().clone())
+                opt = step([p], lr=1.0)
+                opt.load_state_dict(torch.load(buffer, weights_only=True))
+            p.grad = grad.clone()
+            opt.step()
+        return p.detach()
+
+    assert torch.equal(run(), run(split=1))
 
 
 def test_state_made_in_the_constructor_is_allowed():

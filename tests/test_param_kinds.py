@@ -211,3 +211,147 @@ def test_a_complex_rule_other_than_torch_s_is_declined_not_failed():
     target = OptimizerTarget("Lion", lion_pytorch.Lion, "lion_pytorch:Lion")
     result = execute(CHECKS["contract.param_kinds"], Context(target, None, settings=Settings()))
     assert result.verdict == "pass" and "declines complex" in result.detail, result.detail
+
+
+# --- every contract check draws the kinds -----------------------------------------------------
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+# By default the non-contiguous one (the mixed-dtypes violation shrinks for ~5 s); the rest
+# with --thorough, the devices one on a CUDA machine (nox -s gpu).
+CONTRACT_KIND_MARKS = {
+    "non-contiguous": (),
+    "mixed-dtypes": (pytest.mark.thorough,),
+    "devices": (pytest.mark.cuda, CUDA),
+}
+CONTRACT_KIND_CASES = [
+    pytest.param(
+        kind, mutant, check_id, marks=CONTRACT_KIND_MARKS[kind],
+        id=f"{kind}-{mutant.__name__}-{check_id}",
+    )
+    for kind, (mutant, check_id) in Z.CONTRACT_KIND_MUTANTS.items()
+]  # fmt: skip
+
+
+def _exec(source: str) -> None:
+    exec(compile(source, "<snippet>", "exec"), {"__name__": "snippet"})
+
+
+def _contract(mutant: type, check_id: str, kinds: tuple[str, ...]) -> object:
+    settings = Settings(max_examples=10, kinds=kinds)
+    return execute(CHECKS[check_id], Context(zoo(mutant), None, settings=settings))
+
+
+@pytest.mark.parametrize(("kind", "mutant", "check_id"), CONTRACT_KIND_CASES)
+def test_a_contract_check_beyond_param_kinds_catches_the_kind_s_mutant(kind, mutant, check_id):
+    """The mutant passes contract.param_kinds (it neither raises nor leaves a tensor unmoved);
+    with the kind drawn, ``check_id`` catches it, and its snippet rebuilds the kind: it fails
+    on the mutant and passes on KindAdam, the same code without the bug."""
+    probe = _contract(mutant, "contract.param_kinds", (kind,))
+    assert probe.verdict == "pass", probe.detail
+    caught = _contract(mutant, check_id, (kind,))
+    assert caught.verdict == "violation", caught.detail
+    source = caught.evidence.snippet
+    assert source is not None and f"factory = {mutant.__name__}" in source
+    with pytest.raises(AssertionError):
+        _exec(source)
+    control = source.replace(f"import {mutant.__name__}\n", "import KindAdam\n")
+    _exec(control.replace(f"factory = {mutant.__name__}", "factory = KindAdam"))
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize(("kind", "mutant", "check_id"), CONTRACT_KIND_CASES)
+def test_the_contract_s_old_cases_let_the_kind_s_mutant_through(kind, mutant, check_id):
+    result = _contract(mutant, check_id, Z.OLD_CONTRACT_KINDS)
+    assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.cuda
+@CUDA
+@pytest.mark.parametrize("impl", ["forloop", "foreach"])
+def test_torch_adam_steps_cpu_and_cuda_parameters_in_one_group(impl):
+    """torch's foreach groups tensors by device and dtype: a group holding cpu and cuda
+    parameters conforms on every contract check."""
+    keywords = {"foreach": impl == "foreach"}
+    target = OptimizerTarget("Adam", torch.optim.Adam, "torch.optim:Adam", keywords)
+    settings = Settings(max_examples=10, kinds=("devices", "mixed-dtypes"))
+    for check_id in sorted(i for i in CHECKS if i.startswith("contract.")):
+        if CHECKS[check_id].kind != "optimizer":
+            continue
+        result = execute(CHECKS[check_id], Context(target, None, settings=settings))
+        assert result.verdict in ("pass", "skip"), (check_id, result.detail)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_torch_adam_resumes_every_kind_in_one_group_by_hand(foreach):
+    """The contract's verdict on torch, by hand: one group holding a 0-d, an empty, a
+    transposed float32, a channels_last and a complex tensor beside 20 ordinary ones resumes
+    through torch.save bit-exactly, and step() leaves every p.grad as it was."""
+    import io
+
+    g = torch.Generator().manual_seed(0)
+    values = [
+        torch.randn((), dtype=torch.float64, generator=g),
+        torch.randn(0, dtype=torch.float64, generator=g),
+        torch.randn(4, 3, generator=g).t(),
+        torch.randn(2, 3, 2, 2, dtype=torch.float64, generator=g).contiguous(
+            memory_format=torch.channels_last
+        ),
+        torch.randn(3, dtype=torch.complex128, generator=g),
+        *[torch.randn(2, dtype=torch.float64, generator=g) for _ in range(20)],
+    ]
+    grads = [[torch.randn_like(v) for v in values] for _ in range(3)]
+
+    def run(split: int | None = None) -> list[torch.Tensor]:
+        params = [torch.nn.Parameter(v.clone()) for v in values]
+        opt = torch.optim.Adam(params, lr=0.1, weight_decay=0.01, foreach=foreach)
+        for k, gs in enumerate(grads):
+            if k == split:
+                buffer = io.BytesIO()
+                torch.save(opt.state_dict(), buffer)
+                buffer.seek(0)
+                params = [torch.nn.Parameter(p.detach().clone()) for p in params]
+                opt = torch.optim.Adam(params, lr=0.1, weight_decay=0.01, foreach=foreach)
+                opt.load_state_dict(torch.load(buffer, weights_only=True))
+            for p, grad in zip(params, gs, strict=True):
+                p.grad = grad.clone()
+            opt.step()
+            assert all(torch.equal(p.grad, grad) for p, grad in zip(params, gs, strict=True))
+        assert params[2].stride() == values[2].stride()  # still transposed
+        return [p.detach() for p in params]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(), run(split=2), strict=True))
+
+
+def test_a_crash_on_a_layout_is_one_finding_and_the_other_checks_go_on():
+    """AdamViewFlat raises on transposed and channels_last parameters: contract.param_kinds
+    says so once; the other checks of the run (one Settings) draw neither, say so, and pass."""
+    settings = Settings(max_examples=3)
+    ids = ("contract.param_kinds", "contract.resume", "contract.zero_lr", "contract.dtype")
+    results = []
+    for check_id in ids:
+        ctx = Context(zoo(Z.AdamViewFlat), None, settings=settings)
+        results.append(execute(CHECKS[check_id], ctx))
+    probe, *others = results
+    assert probe.verdict == "violation", probe.detail
+    assert "non-contiguous" in probe.detail and "channels-last" in probe.detail, probe.detail
+    for result in others:
+        assert result.verdict == "pass", (result.check_id, result.detail)
+        assert "no non-contiguous or channels-last" in result.detail, result.detail
+
+
+def test_keywords_that_decline_complex_parameters_drop_the_kind_not_fail():
+    """torch's fused=True takes no complex parameter (Adam at construction, SGD's kernel at
+    step()): with those keywords a case holds ordinary parameters, or param_groups drops the
+    case; with foreach=True the complex parameter is drawn. An unrelated crash stays."""
+    from optcheck.checks.kit.contract import Problem, declines
+
+    problem = Problem(shapes=((2, 2), (2,)), steps=1, seed=0, layouts=("complex", "plain"))
+    for name in ("Adam", "SGD"):
+        target = OptimizerTarget(name, getattr(torch.optim, name), f"torch.optim:{name}")
+        ctx = Context(target, None, settings=Settings())
+        assert declines(ctx, {"lr": 0.1, "fused": True}, problem)
+        assert "complex parameters" in ctx.notes[-1], ctx.notes
+        assert not declines(ctx, {"lr": 0.1, "foreach": True}, problem)
+    raising = Context(zoo(Z.AdamViewFlat), None, settings=Settings())
+    transposed = Problem(shapes=((3, 4), (2,)), steps=1, seed=0, layouts=("transposed", "plain"))
+    assert not declines(raising, {"lr": 0.1}, transposed)  # a crash: the checks judge it

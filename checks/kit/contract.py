@@ -22,10 +22,12 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import (
+    COMPLEX,
     DTYPES,
     MakeOptimizer,
     graph_on,
     make_params,
+    run_torch,
     set_grads,
     set_lr,
     sparse_from_now,
@@ -80,6 +82,31 @@ class Problem:
     zero: bool = False
     # Sparse gradients (OptimizerRecord.sparse_grads): rows left out, NaN-encoded.
     untouched_rows: bool = False
+    # How tensor i is held (``held_kinds`` draws them): its layout (harness.LAYOUTS; a
+    # complex tensor's array has a trailing 2), dtype name and device (None: the run's).
+    layouts: tuple[str, ...] = ()
+    dtypes: tuple[str | None, ...] = ()
+    devices: tuple[str | None, ...] = ()
+
+    def held(self, dtype: torch.dtype) -> dict[str, tuple]:
+        """``snippet``'s per-tensor keywords when the run's dtype is ``dtype``: a complex
+        layout only where the tensor's dtype has a complex kind (plain, of the array's shape,
+        otherwise: contract.dtype also draws bfloat16)."""
+
+        def layout(i: int, x: str) -> str:
+            name = self.dtypes[i] if i < len(self.dtypes) else None
+            return x if x != "complex" or (DTYPES[name] if name else dtype) in COMPLEX else "plain"
+
+        layouts = tuple(layout(i, x) for i, x in enumerate(self.layouts))
+        return {"layouts": layouts, "dtypes": self.dtypes, "devices": self.devices}
+
+    def retyped(self, run: str, to: str) -> Problem:
+        """The problem drawn for a run in dtype ``run`` as a run in ``to`` holds it: a tensor
+        of the run's other dtype (strategies.OTHER_DTYPE) in ``to``'s other dtype."""
+        if not self.dtypes or run == to:
+            return self
+        other = OTHER_DTYPE[to]
+        return replace(self, dtypes=tuple(other if d else None for d in self.dtypes))
 
     def arrays(self) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
         rng = np.random.default_rng(self.seed)
@@ -391,18 +418,12 @@ def cases(
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
     ensure_limits(ctx)
-    crashed = [k for k in skipped_kinds(ctx) if k in PARAM_KINDS]
-    if crashed:
-        ctx.notes.append(
-            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
-            "(contract.param_kinds)"
-        )
-    skip = tuple(k for k in PARAM_KINDS if k in crashed or not wanted(ctx, k))
-    strategy = _case_strategy(ctx, problem, overrides, extra, skip)
+    kinds = drawn_kinds(ctx, contract=True)
+    strategy = _case_strategy(ctx, problem, overrides, extra, kinds)
     # One case per switch plan runs first in every check (run_property's explicit phase).
     plans = switch_plans(ctx, overrides)
     strategy.explicit = lambda: [  # type: ignore[attr-defined]
-        first_draw(_case_strategy(ctx, problem, {**plan, **(overrides or {})}, extra, skip))
+        first_draw(_case_strategy(ctx, problem, {**plan, **(overrides or {})}, extra, kinds))
         for plan in plans
     ]
     return strategy
@@ -413,20 +434,123 @@ def _case_strategy(
     problem: st.SearchStrategy[Problem],
     overrides: Mapping[str, Any] | None,
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None,
-    skip: tuple[str, ...],
+    kinds: tuple[str, ...],
 ) -> st.SearchStrategy[ContractCase]:
     @st.composite
     def draw_case(draw: st.DrawFn) -> ContractCase:
         hp = draw(hp_strategy(ctx, overrides))
         p = draw(problem)
-        drawn = tuple(ORDINARY_SHAPE if kind_of(s) in skip else s for s in p.shapes)
+        drawn = tuple(
+            ORDINARY_SHAPE if (k := kind_of(s)) is not None and k not in kinds else s
+            for s in p.shapes
+        )
         p = replace(p, shapes=drawn) if drawn != p.shapes else p
         if (lim := limits_of(ctx)) is not None:  # the shapes and gradients the target steps
             shapes = tuple(fit_shape(lim, s) for s in p.shapes)
             p = replace(p, shapes=shapes, untouched_rows=lim.sparse_grads)
+        held = draw(held_kinds(ctx, p, kinds))
+        p = held if held == p else _accepted(ctx, hp, held, p)
         return ContractCase(hp, p, draw(extra(p)) if extra else {})
 
     return draw_case()
+
+
+def _accepted(ctx: Context, hp: Mapping[str, Any], held: Problem, plain: Problem) -> Problem:
+    """``held``, unless keywords decline a kind of it where ordinary parameters with the same
+    keywords are taken: a constructor that refuses the kinds (then ``plain``), or a step()
+    that raises on complex parameters, which a target may decline (DECLINABLE_KINDS; torch's
+    fused=True takes none): then ``held`` with them ordinary. Said in the check's notes; any
+    other failure is left to the checks to judge."""
+    if (refusal := _refusal(ctx, hp, held, stepped=False)) is not None:
+        if _refusal(ctx, hp, plain, stepped=False) is not None:
+            return held
+        fallback, what = plain, "these parameter kinds"
+    else:
+        layouts = tuple("plain" if x == "complex" else x for x in held.layouts)
+        fallback, what = replace(held, layouts=layouts), "complex parameters"
+        if fallback == held or (refusal := _refusal(ctx, hp, held, stepped=True)) is None:
+            return held
+        if _refusal(ctx, hp, fallback, stepped=True) is not None:
+            return held
+    note = f"{refusal}: cases whose keywords decline {what} hold ordinary ones"
+    if note not in ctx.notes:
+        ctx.notes.append(note)
+    return fallback
+
+
+def declines(ctx: Context, hp: Mapping[str, Any], problem: Problem) -> bool:
+    """Whether ``hp`` declines a kind of the drawn ``problem`` (as ``_accepted`` tells it, and
+    says so in the notes): for keywords beyond the case's own (a second group's fused=True)."""
+    ordinary = replace(problem, layouts=(), dtypes=(), devices=())
+    return problem != ordinary and _accepted(ctx, hp, problem, ordinary) != problem
+
+
+def _refusal(ctx: Context, hp: Mapping[str, Any], p: Problem, stepped: bool) -> str | None:
+    """What the target raises when built with ``hp`` on ``p``'s parameters (and, if
+    ``stepped``, stepped once at zero), as a first line; None if nothing."""
+    params0 = [np.zeros(s) for s in p.shapes]
+    try:
+        params = hold(ctx, p, params0)
+        opt = ctx.target.make(params, hp)
+        if stepped:
+            set_grads(params, params0)
+            opt.step()
+    except Exception as exc:  # noqa: BLE001 - a refusal, weighed against ordinary parameters
+        return first_line(exc)
+    return None
+
+
+# One contract case in CROWD_ODDS holds MANY_TENSORS tensors (as cross-validation draws them).
+CROWD_ODDS = 6
+
+
+@st.composite
+def held_kinds(draw: st.DrawFn, ctx: Context, p: Problem, kinds: Sequence[str]) -> Problem:
+    """``p`` with its tensors held as ``kinds`` have them: a layout kind gives a tensor the
+    layout's own shape (a complex one its array's trailing 2), mixed-dtypes gives tensors
+    the run's other dtype (strategies.OTHER_DTYPE), devices puts tensors on the other device
+    (each in half the cases), and many-tensors (one case in CROWD_ODDS) adds ordinary tensors
+    up to MANY_TENSORS, for at most 3 steps (the bucketing is what is tested). Each draw
+    shrinks to the plain one."""
+    lim = limits_of(ctx)
+    shapes, steps = list(p.shapes), p.steps
+    if "many-tensors" in kinds and draw(st.integers(1, CROWD_ODDS)) == CROWD_ODDS:
+        n = draw(st.integers(*MANY_TENSORS))
+        shapes += [fit_shape(lim, ORDINARY_SHAPE)] * (n - len(shapes))
+        steps = min(steps, 3)
+    choices = kind_choices(lim or Limits(), kinds, ctx.settings.dtype)
+    layouts = [draw(st.sampled_from(choices)) for _ in shapes] if len(choices) > 1 else []
+    for i, layout in enumerate(layouts):
+        if layout == "complex":
+            shapes[i] = (*shapes[i], 2)
+        elif layout != "plain":
+            shapes[i] = draw(st.sampled_from(LAYOUT_SHAPES[layout]))
+    # Mixed dtypes and devices in half the cases: the other half keeps every tensor in the
+    # run's dtype and on its device, as contract.dtype's bfloat16 cases need.
+    dtypes: list[str | None] = []
+    if "mixed-dtypes" in kinds and draw(st.booleans()):
+        other = OTHER_DTYPE[ctx.settings.dtype]
+        complex_ok = DTYPES[other] in COMPLEX
+        dtypes = [
+            None if layouts and layouts[i] == "complex" and not complex_ok else d
+            for i, d in enumerate(draw(st.sampled_from((None, other))) for _ in shapes)
+        ]
+    devices: list[str | None] = []
+    if "devices" in kinds and draw(st.booleans()):
+        devices = [draw(st.sampled_from((None, other_device(ctx)))) for _ in shapes]
+    return replace(
+        p,
+        shapes=tuple(shapes),
+        steps=steps,
+        layouts=tuple(layouts) if any(x != "plain" for x in layouts) else (),
+        dtypes=tuple(dtypes) if any(dtypes) else (),
+        devices=tuple(devices) if any(devices) else (),
+    )
+
+
+def other_device(ctx: Context) -> str:
+    """The second device of a devices case: cuda beside cpu, cpu beside cuda."""
+    return "cpu" if torch.device(ctx.settings.device).type == "cuda" else "cuda"
 
 
 # --- driving the target -------------------------------------------------------------------
@@ -434,6 +558,53 @@ def _case_strategy(
 
 def torch_dtype(ctx: Context) -> torch.dtype:
     return DTYPES[ctx.settings.dtype]
+
+
+def hold(
+    ctx: Context,
+    problem: Problem,
+    params0: Sequence[np.ndarray],
+    dtype: torch.dtype | None = None,
+    part: slice = slice(None),
+) -> list[torch.nn.Parameter]:
+    """The case's parameters (``part``: those tensors only), each held in the layout, dtype
+    and device drawn for it (``Problem.held``); ``dtype``: the run's, unless given."""
+    dtype = dtype or torch_dtype(ctx)
+    kinds = _per_tensor(problem, dtype, part)
+    return make_params(list(params0)[part], dtype, ctx.settings.device, **kinds)
+
+
+def _per_tensor(problem: Problem, dtype: torch.dtype, part: slice) -> dict[str, Any]:
+    """harness.make_params' per-tensor keywords for ``part`` of the problem."""
+    held = problem.held(dtype)
+    return {
+        "layouts": held["layouts"][part],
+        "dtypes": [DTYPES[d] if d else None for d in held["dtypes"][part]],
+        "devices": held["devices"][part],
+    }
+
+
+def run_held(
+    ctx: Context,
+    make_opt: MakeOptimizer,
+    problem: Problem,
+    params0: Sequence[np.ndarray],
+    grads: Grads,
+    lrs: Sequence[float] | None = None,
+    part: slice = slice(None),
+) -> Trajectory:
+    """harness.run_torch on the case's parameters as ``hold`` holds them (``part``: those
+    tensors and their gradients only)."""
+    dtype = torch_dtype(ctx)
+    return run_torch(
+        make_opt,
+        list(params0)[part],
+        [list(gs)[part] for gs in grads],
+        dtype=dtype,
+        device=ctx.settings.device,
+        lrs=lrs,
+        **_per_tensor(problem, dtype, part),
+    )
 
 
 def first_line(exc: BaseException) -> str:
@@ -570,6 +741,7 @@ class KindCrash:
     grads: list[list[np.ndarray]]
     layouts: tuple[str, ...] = ()
     dtypes: tuple[str | None, ...] = ()
+    devices: tuple[str | None, ...] = ()
 
 
 KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
@@ -580,20 +752,25 @@ def wanted(ctx: Context, kind: str) -> bool:
     return ctx.settings.kinds is None or kind in ctx.settings.kinds
 
 
-def _probe_layout(ctx: Context, kind: str) -> tuple[list[tuple[int, ...]], list[str], list]:
-    """(array shapes, layouts, dtype names) of the probe of ``kind``: a tensor of the kind
-    beside an ordinary one (for many-tensors, MANY_TENSORS ordinary ones)."""
+ProbeLayout = tuple[list[tuple[int, ...]], list[str], list[str | None], list[str | None]]
+
+
+def _probe_layout(ctx: Context, kind: str) -> ProbeLayout:
+    """(array shapes, layouts, dtype names, devices) of the probe of ``kind``: a tensor of
+    the kind beside an ordinary one (for many-tensors, MANY_TENSORS ordinary ones)."""
     lim = limits_of(ctx)
     ordinary = fit_shape(lim, ORDINARY_SHAPE)
     if kind in PARAM_KINDS:
-        return [fit_shape(lim, PARAM_KINDS[kind]), ordinary], [], []
+        return [fit_shape(lim, PARAM_KINDS[kind]), ordinary], [], [], []
     if kind in KIND_LAYOUT:
         layout = KIND_LAYOUT[kind]
         shape = (*ORDINARY_SHAPE, 2) if layout == "complex" else LAYOUT_SHAPES[layout][0]
-        return [shape, ordinary], [layout, "plain"], []
+        return [shape, ordinary], [layout, "plain"], [], []
     if kind == "mixed-dtypes":
-        return [ordinary, ordinary], [], [None, OTHER_DTYPE[ctx.settings.dtype]]
-    return [ordinary] * MANY_TENSORS[1], [], []
+        return [ordinary, ordinary], [], [None, OTHER_DTYPE[ctx.settings.dtype]], []
+    if kind == "devices":
+        return [ordinary, ordinary], [], [], [None, other_device(ctx)]
+    return [ordinary] * MANY_TENSORS[1], [], [], []
 
 
 def probed_kinds(ctx: Context) -> list[str]:
@@ -606,6 +783,8 @@ def probed_kinds(ctx: Context) -> list[str]:
     out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
     out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
     out += ["mixed-dtypes", "many-tensors"]
+    if torch.cuda.is_available():  # a second device to put parameters on
+        out.append("devices")
     return [k for k in out if wanted(ctx, k)]
 
 
@@ -615,12 +794,15 @@ def _probe(
     grads: list[list[np.ndarray]],
     layouts: Sequence[str] = (),
     dtypes: Sequence[str | None] = (),
+    devices: Sequence[str | None] = (),
 ) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
     """Build the target (default keywords) and step it KIND_PROBE_STEPS times: (the exception's
     first line or "", the values it started from, where it ended)."""
     torch_dtypes = [DTYPES[d] if d else None for d in dtypes]
     try:
-        params = make_params(params0, torch_dtype(ctx), ctx.settings.device, layouts, torch_dtypes)
+        params = make_params(
+            params0, torch_dtype(ctx), ctx.settings.device, layouts, torch_dtypes, devices
+        )
         start = [to_numpy(p) for p in params]
         opt = ctx.target.make(params, default_hp(ctx))
         end = drive(opt, params, grads, range(KIND_PROBE_STEPS))[-1]
@@ -636,13 +818,16 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     kind: the one KindCrash is of kind "ordinary" (and every check meets it)."""
     rng = np.random.default_rng(0)
 
-    def attempt(shapes: list[tuple[int, ...]], layouts: list[str], dtypes: list) -> KindCrash:
+    def attempt(
+        shapes: list[tuple[int, ...]], layouts: list[str], dtypes: list, devices: list
+    ) -> KindCrash:
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message = _probe(ctx, params0, grads, layouts, dtypes)[0]
-        return KindCrash("", message, params0, grads, tuple(layouts), tuple(dtypes))
+        message = _probe(ctx, params0, grads, layouts, dtypes, devices)[0]
+        held = (tuple(layouts), tuple(dtypes), tuple(devices))
+        return KindCrash("", message, params0, grads, *held)
 
-    ordinary = attempt([fit_shape(limits_of(ctx), ORDINARY_SHAPE)], [], [])
+    ordinary = attempt([fit_shape(limits_of(ctx), ORDINARY_SHAPE)], [], [], [])
     if ordinary.message:
         return [replace(ordinary, kind="ordinary")]
     crashes = []
@@ -666,10 +851,10 @@ def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
     rng = np.random.default_rng(1)
     out = []
     for kind in (k for k in STALL_KINDS if k in kinds):
-        shapes, layouts, dtypes = _probe_layout(ctx, kind)
+        shapes, layouts, dtypes, devices = _probe_layout(ctx, kind)
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message, start, end = _probe(ctx, params0, grads, layouts, dtypes)
+        message, start, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
         if message:
             continue  # a crash: kind_crashes tells it
         for i, (a, b) in enumerate(zip(start, end, strict=True)):
@@ -725,7 +910,9 @@ def _other_rule(start: np.ndarray, moved: np.ndarray, expected: np.ndarray, eps:
 
 def skipped_kinds(ctx: Context) -> tuple[str, ...]:
     """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run: those
-    step() raises on, and complex parameters stepped by another rule than torch's."""
+    step() raises on, and complex parameters stepped by another rule than torch's. (A kind
+    that never moves is left out only when contract.param_kinds is the first to probe:
+    cross-validation, run before it, measures such a tensor against the reference.)"""
     s = ctx.settings
     if s.skip_kinds is None:
         skip = [c.kind for c in kind_crashes(ctx) if c.kind != "ordinary"]
@@ -735,9 +922,14 @@ def skipped_kinds(ctx: Context) -> tuple[str, ...]:
     return s.skip_kinds
 
 
-def drawn_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds cross-validation draws: the run's (--shapes) less those step() raises on;
-    the check's notes say which were left out and why."""
+# Kinds only the contract draws: cross-validation's cases hold one device (strategies.cases).
+CONTRACT_ONLY_KINDS = ("devices",)
+
+
+def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
+    """The kinds a check draws (cross-validation's, or with ``contract`` the contract's): the
+    run's (--shapes) less those the target declines, raises on or never moves; the check's
+    notes say which were left out and why."""
     skip = skipped_kinds(ctx)
     left = [k for k in skip if k in DECLINABLE_KINDS]
     if left:
@@ -748,10 +940,11 @@ def drawn_kinds(ctx: Context) -> tuple[str, ...]:
     crashed = [k for k in skip if k not in DECLINABLE_KINDS]
     if crashed:
         ctx.notes.append(
-            f"no {' or '.join(crashed)} parameters drawn: step() raises on them "
-            "(contract.param_kinds)"
+            f"no {' or '.join(crashed)} parameters drawn: step() raises on them or never "
+            "moves them (contract.param_kinds)"
         )
-    return tuple(k for k in probed_kinds(ctx) if k not in skip)
+    only = () if contract else CONTRACT_ONLY_KINDS
+    return tuple(k for k in probed_kinds(ctx) if k not in skip and k not in only)
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
@@ -850,9 +1043,11 @@ def reference_trajectory(
     return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
 
 
-def initial_values(ctx: Context, params0: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The target's starting point: params0 rounded to the run's dtype."""
-    return [to_numpy(p) for p in make_params(params0, torch_dtype(ctx), ctx.settings.device)]
+def initial_values(
+    ctx: Context, problem: Problem, params0: Sequence[np.ndarray]
+) -> list[np.ndarray]:
+    """The target's starting point: params0 rounded to each tensor's dtype."""
+    return [to_numpy(p) for p in hold(ctx, problem, params0)]
 
 
 def frozen(start: Sequence[np.ndarray], traj: Trajectory, step: int, i: int) -> bool:
@@ -874,10 +1069,12 @@ def snippet(
     dtype: str | None = None,
     layouts: Sequence[str] = (),
     dtypes: Sequence[str | None] = (),
+    devices: Sequence[str | None] = (),
 ) -> str:
     """Python (torch alone plus the target's import) that replays the case and asserts the
     contract; ``body`` uses make_params(), make(params, **hp) and run(opt, params, steps).
-    ``layouts`` and ``dtypes``: per tensor, as harness.make_params (``PARAM_SOURCE``)."""
+    ``layouts``, ``dtypes`` and ``devices``: per tensor, as harness.make_params
+    (``PARAM_SOURCE``; a case's are ``Problem.held``)."""
     target = ctx.target
     if target.import_path:
         module, _, attr = target.import_path.partition(":")
@@ -899,7 +1096,7 @@ DTYPE, DEVICE = torch.{dtype or ctx.settings.dtype}, {ctx.settings.device!r}
 PARAMS0 = {[np.asarray(p).tolist() for p in params0]!r}
 # GRADS[k][i]: the gradient of tensor i at step k + 1 (None: no gradient).
 GRADS = {grads_lists!r}
-{param_source(layouts, dtypes)}
+{param_source(layouts, dtypes, devices)}
 
 SETUP = {list(getattr(target, "setup", ()))!r}  # methods called on the optimizer once built
 CLOSURE_STEP = {bool(getattr(target, "closure_step", False))!r}  # step() requires a closure
@@ -933,17 +1130,23 @@ def run(opt, params, steps, grads=GRADS, lrs=None):
 '''
 
 
-def param_source(layouts: Sequence[str], dtypes: Sequence[str | None]) -> str:
-    """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE) and as_grad(p, g):
-    tensor i in layout LAYOUTS[i] and dtype DTYPES[i] as harness.make_params holds it, a
-    gradient laid out as its parameter (autograd's layout), or inside graph_gradients with
-    harness.graph_loss's graph (GRAPH; loss_of(p, g) is that loss)."""
+def param_source(
+    layouts: Sequence[str], dtypes: Sequence[str | None], devices: Sequence[str | None] = ()
+) -> str:
+    """Snippet source defining make_params() (from PARAMS0, DTYPE, DEVICE), as_grad(p, g)
+    and real(p): tensor i in layout LAYOUTS[i], dtype DTYPES[i] and on DEVICES[i] as
+    harness.make_params holds it, a gradient laid out as its parameter (autograd's layout),
+    or inside graph_gradients with harness.graph_loss's graph (GRAPH; loss_of(p, g) is that
+    loss), a complex tensor's view_as_real."""
     names = ", ".join(f"torch.{d}" if d else "None" for d in dtypes)
-    return PARAM_SOURCE.format(layouts=list(layouts), dtypes=f"[{names}]", graph=graph_on())
+    return PARAM_SOURCE.format(
+        layouts=list(layouts), dtypes=f"[{names}]", devices=list(devices), graph=graph_on()
+    )
 
 
 PARAM_SOURCE = """LAYOUTS = {layouts}
 DTYPES = {dtypes}  # None: DTYPE
+DEVICES = {devices}  # None: DEVICE
 
 
 def make_params():
@@ -951,7 +1154,8 @@ def make_params():
     for i, p in enumerate(PARAMS0):
         layout = LAYOUTS[i] if i < len(LAYOUTS) else "plain"
         dtype = (DTYPES[i] if i < len(DTYPES) else None) or DTYPE
-        t = torch.tensor(p, dtype=dtype, device=DEVICE)
+        device = (DEVICES[i] if i < len(DEVICES) else None) or DEVICE
+        t = torch.tensor(p, dtype=dtype, device=device)
         if layout == "transposed":
             t = t.t().contiguous().t()
         elif layout == "channels-last":
@@ -960,6 +1164,10 @@ def make_params():
             t = torch.complex(t[..., 0], t[..., 1])
         out.append(torch.nn.Parameter(t))
     return out
+
+
+def real(t):
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 GRAPH = {graph}  # --create-graph: gradients carry a graph (the loss below), as Adahessian needs
@@ -986,8 +1194,7 @@ def as_grad(p, g):
         with torch.enable_grad():
             return torch.autograd.grad(loss_of(p, g), p, create_graph=True)[0]
     grad = torch.empty_like(p)
-    real = torch.view_as_real(grad) if grad.is_complex() else grad
-    real.copy_(torch.tensor(g, dtype=real.dtype, device=p.device))
+    real(grad).copy_(torch.tensor(g, dtype=real(grad).dtype, device=p.device))
     return grad
 """
 

@@ -35,12 +35,15 @@ LAYOUTS = ("plain", "transposed", "channels-last", "complex")
 COMPLEX = {torch.float64: torch.complex128, torch.float32: torch.complex64}
 
 
+def real_view(t: torch.Tensor) -> torch.Tensor:
+    """A complex tensor as its view_as_real (how torch.optim steps it), any other as itself."""
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     if t.is_sparse:
         t = t.to_dense()
-    if t.is_complex():
-        t = torch.view_as_real(t)
-    return t.detach().to("cpu", torch.float64).numpy().copy()
+    return real_view(t).detach().to("cpu", torch.float64).numpy().copy()
 
 
 def grad_array(t: torch.Tensor) -> np.ndarray:
@@ -98,14 +101,16 @@ def make_params(
     device: str = "cpu",
     layouts: Sequence[str] = (),
     dtypes: Sequence[torch.dtype | None] = (),
+    devices: Sequence[str | None] = (),
 ) -> list[torch.nn.Parameter]:
-    """Parameters holding ``params0``; tensor i in ``layouts[i]`` and ``dtypes[i]`` where
-    given (None or missing: ``dtype``, plain)."""
+    """Parameters holding ``params0``; tensor i in ``layouts[i]``, ``dtypes[i]`` and on
+    ``devices[i]`` where given (None or missing: ``dtype``, plain, ``device``)."""
 
     def one(i: int, p: np.ndarray) -> torch.nn.Parameter:
         dt = (dtypes[i] if i < len(dtypes) else None) or dtype
         layout = layouts[i] if i < len(layouts) else "plain"
-        values = torch.as_tensor(np.asarray(p), dtype=dt, device=device)
+        on = (devices[i] if i < len(devices) else None) or device
+        values = torch.as_tensor(np.asarray(p), dtype=dt, device=on)
         return torch.nn.Parameter(laid_out(values, layout))
 
     return [one(i, p) for i, p in enumerate(params0)]
@@ -182,7 +187,7 @@ def set_grads(params: Sequence[torch.nn.Parameter], grads: Sequence[np.ndarray |
         elif p.is_complex() or not p.is_contiguous():
             # As autograd lays a gradient out: the parameter's strides (and kind).
             grad = torch.empty_like(p)
-            real = torch.view_as_real(grad) if grad.is_complex() else grad
+            real = real_view(grad)
             real.copy_(torch.as_tensor(np.asarray(g), dtype=real.dtype, device=p.device))
             p.grad = grad
         else:
@@ -207,10 +212,11 @@ def run_torch(
     lrs: Sequence[float] | None = None,
     layouts: Sequence[str] = (),
     dtypes: Sequence[torch.dtype | None] = (),
+    devices: Sequence[str | None] = (),
 ) -> list[list[np.ndarray]]:
     """Params after each step, as float64 arrays; mirrors optcheck.reference.trajectory.run.
-    ``layouts`` and ``dtypes``: per tensor, as ``make_params``."""
-    params = make_params(params0, dtype, device, layouts, dtypes)
+    ``layouts``, ``dtypes`` and ``devices``: per tensor, as ``make_params``."""
+    params = make_params(params0, dtype, device, layouts, dtypes, devices)
     opt = make_opt(params)
     out = []
     for k, gs in enumerate(grads):

@@ -16,6 +16,7 @@ PARAM_KINDS: dict[str, str] = {
     "complex": "complex parameters, optimized as their view_as_real (torch's semantics)",
     "mixed-dtypes": "parameters of two dtypes in one group and across groups",
     "many-tensors": "20+ tensors in one group (foreach kernels bucket and chunk them)",
+    "devices": "parameters on cpu and cuda in one group (drawn only where CUDA is present)",
 }
 # --shapes words beyond the kinds: "all", "plain" (no kind), "matrices" (2-D parameters only).
 SHAPES_WORDS = ("all", "plain", "matrices")

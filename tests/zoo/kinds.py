@@ -37,18 +37,19 @@ class KindAdam(Optimizer):
     def step(self, closure: Any = None) -> Any:
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            for dtype, bucket in self._buckets(params).items():
+            for where, bucket in self._buckets(params).items():
                 for chunk in self._chunks(bucket):
                     for p in chunk:
-                        self._update(p, group, dtype)
+                        self._update(p, group, *where)
         return None
 
     # the pieces mutants override ---------------------------------------------------------------
 
-    def _buckets(self, params: list[torch.Tensor]) -> dict[torch.dtype, list[torch.Tensor]]:
-        out: dict[torch.dtype, list[torch.Tensor]] = {}
+    def _buckets(self, params: list[torch.Tensor]) -> dict[tuple, list[torch.Tensor]]:
+        """(dtype, device) -> the tensors stepped in that dtype on that device."""
+        out: dict[tuple, list[torch.Tensor]] = {}
         for p in params:
-            out.setdefault(p.dtype, []).append(p)
+            out.setdefault((p.dtype, p.device), []).append(p)
         return out
 
     def _chunks(self, params: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
@@ -67,11 +68,14 @@ class KindAdam(Optimizer):
     def _write(self, p: torch.Tensor, m: torch.Tensor, denom: torch.Tensor, alpha: float) -> None:
         p.addcdiv_(m, denom, value=alpha)
 
-    def _update(self, p: torch.Tensor, group: dict, dtype: torch.dtype) -> None:
+    def _update(
+        self, p: torch.Tensor, group: dict, dtype: torch.dtype, device: torch.device
+    ) -> None:
         real_p = self._real(p)
         dtype = dtype.to_real()  # a complex bucket steps its view_as_real
-        work = real_p if real_p.dtype == dtype else real_p.to(dtype)
-        g = self._real(p.grad).to(work.dtype)
+        work = real_p.to(device=device, dtype=dtype)  # real_p itself where they match
+        grad = p.grad if p.grad is not None else torch.zeros_like(p)  # a mutant's doing
+        g = self._real(grad).to(device=work.device, dtype=work.dtype)
         state = self.state[p]
         if not state:
             state["step"] = self._new_counter()
@@ -108,6 +112,26 @@ class AdamStorageOrder(KindAdam):
         flat.addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
 
 
+class AdamViewFlat(KindAdam):
+    """Writes the update through ``p.view(-1)``, which raises on a transposed or channels_last
+    tensor: a crash on those kinds, one finding (contract.param_kinds) however many checks
+    would draw them."""
+
+    def _write(self, p, m, denom, alpha):
+        p.view(-1).addcdiv_(m.reshape(-1), denom.reshape(-1), value=alpha)
+
+
+class AdamCopiesBackFlat(KindAdam):
+    """Computes the new value out of place and copies it back through a flat view of the
+    storage (as a kernel taking ``data_ptr()`` and ``numel()`` does): a transposed or
+    channels_last tensor gets its values permuted, even when the update is zero. Every element
+    moves, so contract.param_kinds sees nothing wrong; contract.zero_lr does."""
+
+    def _write(self, p, m, denom, alpha):
+        new = p.addcdiv(m, denom, value=alpha)
+        torch.as_strided(p, (p.numel(),), (1,), p.storage_offset()).copy_(new.reshape(-1))
+
+
 class AdamComplexRealPart(KindAdam):
     """Steps a complex parameter's real part only (``p.real``): the imaginary part never moves
     and its gradient is ignored."""
@@ -121,7 +145,37 @@ class AdamFirstDtype(KindAdam):
     is stepped in float32."""
 
     def _buckets(self, params):
-        return {params[0].dtype: params} if params else {}
+        out = {}
+        for p in params:
+            out.setdefault((params[0].dtype, p.device), []).append(p)
+        return out
+
+
+class AdamCastPathStepsAll(KindAdam):
+    """Tensors of the group's first dtype are stepped when they have a gradient; those of any
+    other dtype go down a cast path that forgets the check and steps them all, a missing
+    gradient taken as zero: with mixed dtypes a tensor without a gradient gets state, and
+    moves once it has momentum."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            first = group["params"][0].dtype
+            for p in group["params"]:
+                if p.grad is not None or p.dtype != first:
+                    self._update(p, group, p.dtype, p.device)
+        return None
+
+
+class AdamFirstDevice(KindAdam):
+    """One bucket per group on the first tensor's device (a foreach grouping that forgets
+    the device): a cuda tensor behind a cpu one is stepped, and keeps its state, on cpu."""
+
+    def _buckets(self, params):
+        out = {}
+        for p in params:
+            out.setdefault((p.dtype, params[0].device), []).append(p)
+        return out
 
 
 class AdamDropsPastChunk(KindAdam):
@@ -159,3 +213,14 @@ KIND_MUTANTS: dict[str, tuple[type[KindAdam], ...]] = {
     "many-tensors": (AdamDropsPastChunk,),
 }
 LONG_RUN_MUTANTS = (AdamStepCapped, AdamFloat16Step)
+# The contract's cases before every check drew every parameter kind: 0-d and zero-size tensors
+# among ordinary ones.
+OLD_CONTRACT_KINDS = ("0-d", "zero-size")
+# Caught by a contract check other than contract.param_kinds (whose probe they pass: they
+# neither raise nor leave a tensor unmoved) once the contract draws the kind, and let through
+# by the contract's plain cases: kind -> (mutant, the check that catches it).
+CONTRACT_KIND_MUTANTS: dict[str, tuple[type[KindAdam], str]] = {
+    "non-contiguous": (AdamCopiesBackFlat, "contract.zero_lr"),
+    "mixed-dtypes": (AdamCastPathStepsAll, "contract.grad_none"),
+    "devices": (AdamFirstDevice, "contract.dtype"),
+}
