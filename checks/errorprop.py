@@ -815,12 +815,16 @@ class _Ops:
         u, tiny = ar.u, ar.tiny
         # u(ca|a| + cb|x| + tiny(|a| + |x| + 3)) + rnd(r) + w.e(|a| + |x|), grouped by operand:
         # β̂ and ŵ = fl(1 - β̂) both err by at most w.e (w.e ≥ β's own error).
+        # Exact zeros average to an exact 0 in every arrangement: no subnormal floor there
+        # (sign(0) of a zero history stays certain: Lion under zero gradients).
+        ea, ey = _err(a, shape), _err(y, shape)
+        floor = np.where((absa == 0) & (absy == 0) & (ea == 0) & (ey == 0), 0.0, 4 * tiny)
         E = (
-            beta_v * _err(a, shape)
-            + w_v * _err(y, shape)
+            beta_v * ea
+            + w_v * ey
             + (u * (ca + tiny) + w.e) * absa
             + (u * (cb + tiny) + w.e) * absy
-            + u * (np.abs(r) + 4 * tiny)
+            + u * (np.abs(r) + floor)
         )
         ar.see(r)
         return Tracked(r, E, ar, max(a.rho, y.rho) + 4 * u + (w.e / w_v if w_v else 0.0))
