@@ -267,6 +267,8 @@ def _perturbed(name: str, default: Any) -> st.SearchStrategy[Any] | None:
         return factor.map(lambda f: 1.0 - (1.0 - d) * f)
     if d < 1.0:
         return factor.map(lambda f: min(d * f, 0.99))
+    if d == 1.0:  # often a fraction's upper end (QHAdam's ν, dampening): above it is no domain
+        return st.floats(-PERTURB_EXP, 0.0).map(lambda e: float(10.0**e))
     return factor.map(lambda f: d * f)
 
 
