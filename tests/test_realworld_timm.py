@@ -359,3 +359,20 @@ def test_timm_plateau_is_torchs_rule_after_a_warm_up_that_ignores_metrics():
     assert noisy[:3] == got[:3]  # noise from t = 3 on
     assert all(abs(n / g - 1) < 0.5 for n, g in zip(noisy[3:], got[3:], strict=True))
     assert all(n != g for n, g in zip(noisy[3:], got[3:], strict=True))
+
+
+def test_timm_lamb_crashes_on_a_group_mixing_float32_and_float64_with_weight_decay():
+    """By hand: with weight_decay > 0 a group holding float32 and float64 tensors raises at
+    the first step (torch.optim steps such groups); without decay it steps. The generic
+    contract meets it in every check that draws mixed dtypes with the explored decay."""
+    lamb = _timm("Lamb")
+
+    def step(weight_decay: float) -> None:
+        ps = [torch.nn.Parameter(torch.ones((), dtype=d)) for d in (torch.float64, torch.float32)]
+        for p in ps:
+            p.grad = torch.ones_like(p)
+        lamb(ps, lr=0.1, weight_decay=weight_decay).step()
+
+    step(0.0)
+    with pytest.raises(RuntimeError, match="expected dtype float for `end` but got dtype double"):
+        step(0.01)
