@@ -361,18 +361,21 @@ def test_timm_plateau_is_torchs_rule_after_a_warm_up_that_ignores_metrics():
     assert all(n != g for n, g in zip(noisy[3:], got[3:], strict=True))
 
 
-def test_timm_lamb_crashes_on_a_group_mixing_float32_and_float64_with_weight_decay():
-    """By hand: with weight_decay > 0 a group holding float32 and float64 tensors raises at
-    the first step (torch.optim steps such groups); without decay it steps. The generic
-    contract meets it in every check that draws mixed dtypes with the explored decay."""
+def test_timm_lamb_crashes_on_a_0d_float32_tensor_beside_a_float64_one():
+    """By hand: a param group holding a 0-d float32 tensor and a float64 tensor raises at the
+    first step (torch.optim steps such groups); vectors of both dtypes, or one dtype, step.
+    The generic contract meets it in every check that draws 0-d tensors of mixed dtypes."""
     lamb = _timm("Lamb")
 
-    def step(weight_decay: float) -> None:
-        ps = [torch.nn.Parameter(torch.ones((), dtype=d)) for d in (torch.float64, torch.float32)]
+    def step(*tensors: tuple[tuple[int, ...], torch.dtype]) -> None:
+        ps = [torch.nn.Parameter(torch.ones(shape, dtype=dtype)) for shape, dtype in tensors]
         for p in ps:
             p.grad = torch.ones_like(p)
-        lamb(ps, lr=0.1, weight_decay=weight_decay).step()
+        lamb(ps, lr=0.1).step()
 
-    step(0.0)
+    f32, f64 = torch.float32, torch.float64
+    step(((3,), f32), ((2,), f64))
+    step(((), f64), ((), f64))
+    step(((3,), f32), ((), f64))
     with pytest.raises(RuntimeError, match="expected dtype float for `end` but got dtype double"):
-        step(0.01)
+        step(((3,), f64), ((), f32))
