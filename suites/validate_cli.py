@@ -114,8 +114,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jobs",
         type=_positive_int,
         metavar="N",
-        help="worker processes running checks side by side (default: 2 where two CPUs are "
-        "free, else 1); each loads the target once",
+        help="worker processes running checks side by side, started at once (default: a "
+        "second one where a CPU is free, once the checks have run for twice what loading the "
+        "target took); each loads the target",
     )
     p.add_argument(
         "--select",
