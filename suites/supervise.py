@@ -1,7 +1,8 @@
 """Run a validation in a supervised worker process: the target never decides the verdict.
 
 The parent (``optcheck validate``) starts a worker (``optcheck.suites.worker``); once it has
-loaded the target, a second one where two CPUs are free (``jobs``). Each worker takes the next
+loaded the target, a second one where a CPU is free and the run proves long (``_Helpers``,
+``jobs``). Each worker takes the next
 check left from the parent and streams its results; the report lists them in the order of the
 checks, whichever worker ran them. Whatever the target does, the parent keeps the results
 already in and turns the event into a finding:
