@@ -433,7 +433,12 @@ def _drive(
             shared.add(CheckResult("worker", "the worker process starts", "error", why))
             return "construct"
         with shared.lock:
-            shared.workers.add(worker)
+            stopped = shared.stop  # interrupted while it started: the run's kill missed it
+            if not stopped:
+                shared.workers.add(worker)
+        if stopped:
+            worker.close()
+            return "gave up"
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
         ready_at = time.monotonic()
