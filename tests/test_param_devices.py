@@ -27,6 +27,7 @@ from optcheck.checks.kit import strategies as S
 from optcheck.checks.kit.evidence import Observation, require
 from optcheck.checks.kit.kinds import PARAM_KINDS
 from optcheck.checks.kit.registry import CHECKS, Context, Settings, Violation, execute, load_all
+from optcheck.checks.records import IMPLEMENTATION_KEYWORDS
 from optcheck.checks.target import OptimizerTarget
 
 load_all()
@@ -196,7 +197,6 @@ TORCH_DEVICES = [
     for impl in ("forloop", "foreach", "fused")
     for device in ("cpu", "cuda")
 ]
-IMPLS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
 @pytest.mark.parametrize(("name", "impl", "device"), TORCH_DEVICES)
@@ -204,7 +204,7 @@ def test_torch_steps_a_group_spanning_cpu_and_cuda_like_the_reference(name, impl
     """torch groups a step's tensors by device and dtype: each tensor is stepped as on its own
     device, within the same error model (tolerance.case_tolerance)."""
     cls = getattr(torch.optim, name)
-    target = OptimizerTarget(name, cls, f"torch.optim:{name}", IMPLS[impl])
+    target = OptimizerTarget(name, cls, f"torch.optim:{name}", IMPLEMENTATION_KEYWORDS[impl])
     ctx = Context(target, OPTIMIZERS[name], settings=Settings(kinds=("devices",), device=device))
     result = execute(TRAJECTORY, ctx)
     assert result.verdict == "pass", result.detail
