@@ -659,8 +659,8 @@ def cases(
         hp = {k: v for k, v in hp.items() if accepts(k)}
         n = draw(st.integers(1, max_tensors))
         n_steps = draw(st.integers(*steps))
-        # One case in 6 holds many plain tensors of one dtype (one foreach bucket; few steps:
-        # the bucketing and chunking is what is tested).
+        # One case in 6 holds many plain tensors of one dtype and device (one foreach bucket;
+        # few steps: the bucketing and chunking is what is tested).
         crowd = many and draw(st.integers(0, 5)) == 5
         if crowd:
             n, n_steps = draw(st.integers(*MANY_TENSORS)), min(n_steps, 3)
