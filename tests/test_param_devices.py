@@ -214,3 +214,27 @@ def test_torch_steps_a_group_spanning_cpu_and_cuda_like_the_reference(name, impl
 def test_the_correct_implementation_passes_with_devices(device):
     result = execute(TRAJECTORY, context(zoo(Z.KindAdam), kinds=("devices",), device=device))
     assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.parametrize("impl", [pytest.param(i, marks=CUDA) for i in IMPLEMENTATION_KEYWORDS])
+def test_torch_adam_steps_a_two_device_group_as_each_device_alone_by_hand(impl):
+    """The cross-validation verdict on torch, by hand: in a group holding a cpu and a cuda
+    tensor, each is stepped bit for bit as in a group of its own (torch runs one kernel call
+    per device either way)."""
+    g = torch.Generator().manual_seed(0)
+    values = [torch.randn(5, dtype=torch.float64, generator=g) for _ in range(2)]
+    grads = [[torch.randn(5, dtype=torch.float64, generator=g) for _ in range(2)] for _ in range(3)]
+    devices = ("cpu", "cuda")
+
+    def run(indices: list[int]) -> list[torch.Tensor]:
+        params = [torch.nn.Parameter(values[i].to(devices[i])) for i in indices]
+        keywords = IMPLEMENTATION_KEYWORDS[impl]
+        opt = torch.optim.Adam(params, lr=0.1, weight_decay=0.01, **keywords)
+        for gs in grads:
+            for p, i in zip(params, indices, strict=True):
+                p.grad = gs[i].to(devices[i])
+            opt.step()
+        return [p.detach().cpu() for p in params]
+
+    together = run([0, 1])
+    assert torch.equal(together[0], run([0])[0]) and torch.equal(together[1], run([1])[0])
