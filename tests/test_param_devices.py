@@ -95,10 +95,14 @@ def test_no_devices_are_drawn_where_the_run_leaves_the_kind_out(cpu_as_other_dev
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
-def test_without_cuda_the_kind_is_not_drawn():
+def test_without_cuda_the_kind_is_not_drawn_and_asked_for_it_is_said():
     ctx = context(zoo(Z.KindAdam))
     assert contract.other_device(ctx) is None
-    assert "devices" not in contract.probed_kinds(ctx)
+    assert "devices" not in crossval_checks.drawn_kinds(ctx)
+    assert not any("devices" in note for note in ctx.notes), ctx.notes  # not asked for
+    asked = context(zoo(Z.KindAdam), kinds=("devices", "0-d"))
+    assert crossval_checks.drawn_kinds(asked) == ("0-d",)
+    assert any("no devices parameters drawn" in note for note in asked.notes), asked.notes
 
 
 def placements(case: S.Case) -> list[str]:

@@ -944,6 +944,8 @@ def drawn_kinds(ctx: Context) -> tuple[str, ...]:
             f"no {' or '.join(crashed)} parameters drawn: step() raises on them or never "
             "moves them (contract.param_kinds)"
         )
+    if "devices" in (ctx.settings.kinds or ()) and other_device(ctx) is None:
+        ctx.notes.append("no devices parameters drawn: no second device here (CUDA)")
     return tuple(k for k in probed_kinds(ctx) if k not in skip)
 
 
