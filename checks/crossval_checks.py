@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import closures as C
 from optcheck.checks.kit import strategies as S
-from optcheck.checks.kit.contract import drawn_kinds
+from optcheck.checks.kit.contract import drawn_kinds, other_device
 from optcheck.checks.kit.evidence import Observation, require, run_target, worst
 from optcheck.checks.kit.harness import sparse_gradients
 from optcheck.checks.kit.registry import (
@@ -91,6 +91,7 @@ def case_strategy(
         "steps": (2, 12),
         "param_kinds": drawn_kinds(ctx),
         "dtype": dtype,
+        "other_device": other_device(ctx),
     }
     if model.no_empty_tensors:
         kw["shapes"] = tuple(s for s in S.SHAPES if 0 not in s)

@@ -420,7 +420,7 @@ def cases(
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
     ensure_limits(ctx)
-    kinds = drawn_kinds(ctx, contract=True)
+    kinds = drawn_kinds(ctx)
     strategy = _case_strategy(ctx, problem, overrides, extra, kinds)
     # One case per switch plan runs first in every check (run_property's explicit phase).
     plans = switch_plans(ctx, overrides)
@@ -550,9 +550,12 @@ def held_kinds(draw: st.DrawFn, ctx: Context, p: Problem, kinds: Sequence[str]) 
     )
 
 
-def other_device(ctx: Context) -> str:
-    """The second device of a devices case: cuda beside cpu, cpu beside cuda."""
-    return "cpu" if torch.device(ctx.settings.device).type == "cuda" else "cuda"
+def other_device(ctx: Context) -> str | None:
+    """The second device of a devices case: cuda beside cpu, cpu beside cuda; None without
+    CUDA (no devices case is drawn). Tests without CUDA patch it to "cpu" to run the cases."""
+    if torch.device(ctx.settings.device).type == "cuda":
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else None
 
 
 # --- driving the target -------------------------------------------------------------------
@@ -785,7 +788,7 @@ def probed_kinds(ctx: Context) -> list[str]:
     out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
     out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
     out += ["mixed-dtypes", "many-tensors"]
-    if torch.cuda.is_available():  # a second device to put parameters on
+    if other_device(ctx) is not None:  # a second device to put parameters on
         out.append("devices")
     return [k for k in out if wanted(ctx, k)]
 
@@ -924,14 +927,10 @@ def skipped_kinds(ctx: Context) -> tuple[str, ...]:
     return s.skip_kinds
 
 
-# Kinds only the contract draws: cross-validation's cases hold one device (strategies.cases).
-CONTRACT_ONLY_KINDS = ("devices",)
-
-
-def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
-    """The kinds a check draws (cross-validation's, or with ``contract`` the contract's): the
-    run's (--shapes) less those the target declines, raises on or never moves; the check's
-    notes say which were left out and why."""
+def drawn_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds a check (cross-validation or the contract) draws: the run's (--shapes) less
+    those the target declines, raises on or never moves; the check's notes say which were
+    left out and why."""
     skip = skipped_kinds(ctx)
     left = [k for k in skip if k in DECLINABLE_KINDS]
     if left:
@@ -945,8 +944,9 @@ def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
             f"no {' or '.join(crashed)} parameters drawn: step() raises on them or never "
             "moves them (contract.param_kinds)"
         )
-    only = () if contract else CONTRACT_ONLY_KINDS
-    return tuple(k for k in probed_kinds(ctx) if k not in skip and k not in only)
+    if "devices" in (ctx.settings.kinds or ()) and other_device(ctx) is None:
+        ctx.notes.append("no devices parameters drawn: no second device here (CUDA)")
+    return tuple(k for k in probed_kinds(ctx) if k not in skip)
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:

@@ -224,3 +224,14 @@ CONTRACT_KIND_MUTANTS: dict[str, tuple[type[KindAdam], str]] = {
     "mixed-dtypes": (AdamCastPathStepsAll, "contract.grad_none"),
     "devices": (AdamFirstDevice, "contract.dtype"),
 }
+
+
+class AdamFirstDeviceOnly(KindAdam):
+    """Steps only the tensors on the group's first tensor's device (a foreach path that takes
+    that device's bucket for the whole group): a cuda tensor behind a cpu one never moves.
+    Cross-validation with the devices kind catches it (tests/test_param_devices.py), on a
+    machine with CUDA only: with one device every tensor is in the first one's bucket."""
+
+    def _buckets(self, params):
+        first = params[0].device if params else None
+        return {k: v for k, v in super()._buckets(params).items() if k[1] == first}
