@@ -39,6 +39,7 @@ from optcheck.checks.kit.registry import (
     Violation,
     first_draw,
     limits_of,
+    reference_side,
     with_graph,
 )
 from optcheck.checks.kit.strategies import (
@@ -1042,7 +1043,8 @@ def reference_trajectory(
     spec = record_of(ctx)
     if spec is None:
         return None
-    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
+    with reference_side():
+        return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
 
 
 def initial_values(
