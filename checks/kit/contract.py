@@ -704,8 +704,8 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
         raise NotApplicable(
-            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
-            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
+            f"{type(opt).__qualname__}.{REQUIRES_CLOSURE}: the generic contract sets .grad and "
+            "calls step() with none (a record that declares the closure can: --like)"
         )
     if not with_graph(ctx) and (needs := _second_order_refusal(ctx, hp)) is not None:
         raise NotApplicable(
@@ -948,6 +948,10 @@ def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
         )
     only = () if contract else CONTRACT_ONLY_KINDS
     return tuple(k for k in probed_kinds(ctx) if k not in skip and k not in only)
+
+
+# The skip reason's words that tell a front end the contract could not drive step() at all.
+REQUIRES_CLOSURE = "step() requires a closure"
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
