@@ -140,3 +140,28 @@ def test_a_bad_option_is_a_one_line_usage_error(tmp_path, capsys, args, message)
     err = captured.err.strip()
     assert err.startswith(f"ERROR: optcheck: {message}") and len(err.splitlines()) == 1, err
     assert "passed" not in captured.out and "failed" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("flag", "ini", "verdict"),
+    [
+        (["--optcheck-create-graph"], "", "1 passed"),
+        # ~1 s each (a pytest session in this process): by default the flag alone
+        pytest.param([], "optcheck_create_graph = true", "1 passed", marks=pytest.mark.thorough),
+        pytest.param([], "", "1 skipped", marks=pytest.mark.thorough),
+    ],
+)
+def test_create_graph_reaches_the_checks(tmp_path, capsys, flag, ini, verdict):
+    """As the CLI's --create-graph: a target that refuses a gradient without a graph (as
+    Adahessian does) is checked with the flag or the ini option, and skipped, saying why,
+    without them. No test file: in one process, a second test_unit.py would clash."""
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    base = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:benchmark"]
+    base += ["--rootdir", str(tmp_path), str(tmp_path)]
+    target = ["--optcheck", "zoo.standins:NeedsCreateGraph", "--optcheck-max-examples", "1"]
+    target += ["--optcheck-shapes", "plain"]  # no kind probe: the flag is the subject
+    code = pytest.main([*base, *target, *flag, "-k", "contract.zero_params", "-q", "-rs"])
+    out = capsys.readouterr().out
+    assert code == pytest.ExitCode.OK and verdict in out, out[-2000:]
+    if verdict == "1 skipped":
+        assert "create_graph=True" in out, out[-2000:]
