@@ -49,3 +49,22 @@ def test_the_reference_as_target_raising_is_optchecks_error():
     raise is not 'the target raised', even under a check that catches the target's raises."""
     target = OptimizerTarget("Adam:refusing", reference_factory(ADAM, adam_refusing_step_2))
     _says_optcheck_erred(_run("contract.grad_none", target, variant=None))
+
+
+def test_variant_matching_passes_over_a_formula_that_raises():
+    """After a failed comparison the runner names the variants the target matches: a formula
+    that raises on the probe matches nothing (not a crash of the run), and a crossval error
+    (the reference raised) compared nothing, so no variant is looked for."""
+    from optcheck.checks.crossval_checks import _agrees, evidence_case
+    from optcheck.checks.result import CheckResult
+    from optcheck.suites.runner import identify_variants
+
+    ctx = Context(OptimizerTarget("Adam", torch.optim.Adam), spec=ADAM, settings=Settings())
+    result = _run("crossval.trajectory", OptimizerTarget("Adam", torch.optim.Adam))
+    case = evidence_case(result)
+    assert case is not None and case.steps >= 2
+    assert _agrees(ctx, ADAM.error_model, adam_refusing_step_2, case, "float64") is None
+    assert _agrees(ctx, ADAM.error_model, ADAM.step, case, "float64") is True
+    assert identify_variants(ctx, [result]) == []
+    crashed = CheckResult("crossval.trajectory", "t", "error", "check crashed: …")
+    assert identify_variants(ctx, [crashed]) == []
