@@ -368,8 +368,7 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
     if isinstance(dim, Real):
         return None if _is_real(value) else f"a number (e.g. {dim.default!r}), got {value!r}"
     if isinstance(dim, Int) and dim.fractions:  # torch documents an int, takes a float
-        ok = _is_real(value) and not isinstance(value, bool)
-        return None if ok else f"a number (e.g. {dim.default!r}), got {value!r}"
+        return None if _is_real(value) else f"a number (e.g. {dim.default!r}), got {value!r}"
     if isinstance(dim, Int):
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         return None if ok else f"an integer (e.g. {dim.default!r}), got {value!r}"

@@ -141,9 +141,8 @@ def test_a_step_requiring_a_closure_is_told_the_record_to_rerun_with(monkeypatch
     monkeypatch.setattr(I, "identify", lambda path, hp, **kw: found)
     hint = validate_cli._identification(_args(), _closure_skips(), {}, time.perf_counter())
     assert hint["hint"].startswith("step() requires a closure, which the generic contract ")
-    assert "; rerun with --like SGDScheduleFreeClosure (looks like: SGDScheduleFreeClosure" in (
-        hint["hint"]
-    )
+    told = "; rerun with --like SGDScheduleFreeClosure (looks like: SGDScheduleFreeClosure"
+    assert told in hint["hint"], hint["hint"]
     monkeypatch.setattr(I, "identify", lambda path, hp, **kw: _lion())
     hint = validate_cli._identification(_args(), _closure_skips(), {}, time.perf_counter())["hint"]
     assert "records that pass one: --like" in hint and "--like LBFGS" in hint, hint
