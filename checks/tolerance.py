@@ -52,6 +52,7 @@ from optcheck.checks.errorprop import (
     propagate,
     propagate_pair,
 )
+from optcheck.checks.kit.registry import reference_side
 from optcheck.reference.spec import CoupledStep, ErrorModel
 
 __all__ = [
@@ -145,7 +146,8 @@ def tolerance(
     ``observed`` (the target's trajectory) lets its rounding terms follow its magnitudes."""
     prec = precision(dtype)
     kw = {"grad_error": grad_error, "param_error": param_error}
-    with np.errstate(all="ignore"):  # out-of-range inputs show up in `outside`
+    # out-of-range inputs show up in `outside`; the model runs the reference: its raise is ours
+    with np.errstate(all="ignore"), reference_side():
         if prec is FLOAT64:  # same operations, same precision: one pass
             target, ref = propagate_pair(
                 model, params0, grads, hps, lrs, prec, observed=observed, **kw

@@ -246,7 +246,8 @@ def identify_variants(ctx: Context, results: Iterable[CheckResult]) -> list[str]
     formula, not a guess ("Adam:keras-eps-hat: Keras/TF Adam ...")."""
     if not isinstance(ctx.spec, OptimizerRecord):
         return []
-    failed = [r for r in results if r.id.startswith("crossval.") and r.failed]
+    # a violation only: an error (the reference raised) compared nothing
+    failed = [r for r in results if r.id.startswith("crossval.") and r.verdict == "violation"]
     for result in failed:
         case = evidence_case(result)
         if case is None:

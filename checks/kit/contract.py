@@ -39,6 +39,7 @@ from optcheck.checks.kit.registry import (
     Violation,
     first_draw,
     limits_of,
+    reference_side,
     with_graph,
 )
 from optcheck.checks.kit.strategies import (
@@ -706,8 +707,8 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
         raise NotApplicable(
-            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
-            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
+            f"{type(opt).__qualname__}.{REQUIRES_CLOSURE}: the generic contract sets .grad and "
+            "calls step() with none (a record that declares the closure can: --like)"
         )
     if not with_graph(ctx) and (needs := _second_order_refusal(ctx, hp)) is not None:
         raise NotApplicable(
@@ -843,40 +844,44 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     return crashes
 
 
-# Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
-# write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real part
-# alone, a foreach chunk dropped. Judged by "moved at all", never by value: without a
-# reference, the arithmetic of two layouts may differ in rounding.
+# Kinds whose tensors must follow their gradient wherever the same values held as one ordinary
+# tensor do: a write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real
+# part alone (or its update cast to real: the imaginary part then moves by decay only), a
+# foreach chunk dropped. Judged by "responds at all", never by value: without a reference,
+# the arithmetic of two layouts may differ in rounding.
 STALL_KINDS = ("non-contiguous", "channels-last", "complex", "many-tensors")
 
 
 def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
-    """The ``kinds`` (of STALL_KINDS) whose probe leaves elements exactly where they started
-    while the same tensor alone, ordinary, moves them; ``message`` says which."""
+    """The ``kinds`` (of STALL_KINDS) whose probe ends in the same place under the gradients
+    g and −g (the elements never move with their gradient: frozen, or moved by decay alone)
+    where the same values alone, in an ordinary tensor, end apart; ``message`` says which."""
     rng = np.random.default_rng(1)
     out = []
     for kind in (k for k in STALL_KINDS if k in kinds):
         shapes, layouts, dtypes, devices = _probe_layout(ctx, kind)
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message, start, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
-        if message:
+        flipped = [[-g for g in gs] for gs in grads]
+        message, _, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
+        message_flipped, _, end_flipped = _probe(ctx, params0, flipped, layouts, dtypes, devices)
+        if message or message_flipped:
             continue  # a crash: kind_crashes tells it
-        for i, (a, b) in enumerate(zip(start, end, strict=True)):
-            still = a == b
-            if not still.any():
+        for i, (a, b) in enumerate(zip(end, end_flipped, strict=True)):
+            deaf = a == b
+            if not deaf.any():
                 continue
-            alone_message, alone_start, alone_end = _probe(
-                ctx, [params0[i]], [[g[i]] for g in grads]
-            )
-            if alone_message:
+            alone = _probe(ctx, [params0[i]], [[g[i]] for g in grads])
+            alone_flipped = _probe(ctx, [params0[i]], [[g[i]] for g in flipped])
+            if alone[0] or alone_flipped[0]:
                 continue
-            stalled = int(np.sum(still & (alone_start[0] != alone_end[0])))
+            stalled = int(np.sum(deaf & (alone[2][0] != alone_flipped[2][0])))
             if stalled:
                 what = f"tensor {i}" if kind == "many-tensors" else f"the {layouts[i]} tensor"
                 message = (
-                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move, "
-                    "where the same values in an ordinary tensor of their own do"
+                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move with "
+                    "their gradient (the same end under g and −g), where the same values in an "
+                    "ordinary tensor of their own do"
                 )
                 out.append(KindCrash(kind, message, params0, grads, tuple(layouts), ()))
                 break
@@ -947,6 +952,10 @@ def drawn_kinds(ctx: Context) -> tuple[str, ...]:
     if "devices" in (ctx.settings.kinds or ()) and other_device(ctx) is None:
         ctx.notes.append("no devices parameters drawn: no second device here (CUDA)")
     return tuple(k for k in probed_kinds(ctx) if k not in skip)
+
+
+# The skip reason's words that tell a front end the contract could not drive step() at all.
+REQUIRES_CLOSURE = "step() requires a closure"
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
@@ -1042,7 +1051,8 @@ def reference_trajectory(
     spec = record_of(ctx)
     if spec is None:
         return None
-    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
+    with reference_side():
+        return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
 
 
 def initial_values(

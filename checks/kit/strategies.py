@@ -24,7 +24,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
-from optcheck.checks.kit.registry import NotApplicable
+from optcheck.checks.kit.registry import NotApplicable, reference_side
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import (
@@ -462,7 +462,8 @@ class Case:
         """The float64 reference's params after each step (reference.trajectory.run_optimizer:
         tensor by tensor, or together where the step couples them)."""
         hps = [self.tensor_hp(i) for i in range(len(self.params0))]
-        return run_optimizer(step, self.params0, self.grads, hps, lrs=self.lrs)
+        with reference_side():
+            return run_optimizer(step, self.params0, self.grads, hps, lrs=self.lrs)
 
     def describe(self) -> dict[str, Any]:
         """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""

@@ -192,6 +192,25 @@ class AdamStepCapped(KindAdam):
         return float(min(counter, 1000))
 
 
+class AdamWComplexRealPart(AdamComplexRealPart):
+    """The same, with decoupled weight decay on by default: the imaginary part moves by decay
+    alone, never with its gradient. heavyball 3.2.1's AdamW and LaProp do this (the complex
+    update cast to real); with decay it had passed as "declines complex"."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, decay: float = 1e-2):
+        Optimizer.__init__(self, params, dict(lr=lr, betas=(0.9, 0.999), eps=1e-8, decay=decay))
+        for group in self.param_groups:
+            group["weight_decay"] = 0.0  # KindAdam's L2 off: the decay here is decoupled
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.mul_(1 - group["lr"] * group["decay"])
+        return super().step(closure)
+
+
 class AdamFloat16Step(KindAdam):
     """Keeps the step count in a float16 tensor: exact up to 2048, where t + 1 rounds back to
     2048 and the bias correction stops advancing."""
