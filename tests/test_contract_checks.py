@@ -348,16 +348,18 @@ def test_torch_finding_rprop_moves_at_lr_zero(foreach):
     assert run_check("contract.zero_lr", target, "Rprop", examples=3).verdict == "pass"
 
 
-def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value():
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value(impl):
     """The finding in plain torch: a second group's initial_accumulator_value is ignored (state
-    is initialised in __init__ from the constructor's value)."""
+    is initialised in __init__ from the constructor's value), in every code path."""
+    kw = IMPLEMENTATIONS[impl]
     a = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     b = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     grouped = torch.optim.Adagrad(
-        [{"params": [a]}, {"params": [b], "initial_accumulator_value": 4.0}], lr=0.1
+        [{"params": [a]}, {"params": [b], "initial_accumulator_value": 4.0}], lr=0.1, **kw
     )
     alone = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
-    separate = torch.optim.Adagrad([alone], lr=0.1, initial_accumulator_value=4.0)
+    separate = torch.optim.Adagrad([alone], lr=0.1, initial_accumulator_value=4.0, **kw)
     for p in (a, b, alone):
         p.grad = torch.ones(2, dtype=torch.float64)
     grouped.step()
