@@ -151,9 +151,9 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
 
 def _inapplicable(target: OptimizerTarget, spec_name: str | None, check_id: str) -> str | None:
     """Why the check cannot judge this target, as the record and the class declare it: the
-    record couples tensors (Prodigy), its space excludes the check's premise (SparseAdam's
-    lr > 0, from torch's ValueError), or the class has no keyword the check sets
-    (torch.optim.Muon takes no maximize)."""
+    record couples tensors (Prodigy), its space excludes the check's premise (SparseAdam's and
+    Prodigy's lr > 0, from torch's and prodigyopt's ValueError), or the class has no keyword
+    the check sets (torch.optim.Muon takes no maximize)."""
     check_ = CHECKS[check_id]
     record = OPTIMIZERS[spec_name] if spec_name else None
     if record is not None and (why := record.not_applicable(check_id)):

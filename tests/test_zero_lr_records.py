@@ -4,8 +4,8 @@ The Lion, Adan and SignSGD records said lr > 0, so under --like every case of co
 (lr = 0) was filtered out and the check skipped as "no valid case could be drawn": a port
 whose decay ignores lr (it moves θ at lr = 0) went unseen. Their authors' code takes lr = 0
 (google/automl lion_pytorch.py, sail-sg/Adan adan.py: ``0.0 <= lr``) and each step is the
-identity there, so the records now hold it. SparseAdam's record keeps lr > 0 (torch's
-ValueError): there the check is a skip that says so.
+identity there, so the records now hold it. SparseAdam's and Prodigy's records keep lr > 0
+(torch's and prodigyopt's ValueError): there the check is a skip that says so.
 """
 
 from __future__ import annotations
@@ -60,19 +60,22 @@ def test_a_port_whose_decay_ignores_lr_is_caught(record, correct, mutant):
         exec(compile(caught.evidence.snippet, "<snippet>", "exec"), {"__name__": "snippet"})
 
 
-def test_a_premise_outside_the_record_is_a_skip_that_says_why():
-    """SparseAdam's record keeps torch's lr > 0: the reference and torch's class both get the
-    record's reason, not "no valid case could be drawn"; Adam's record holds lr = 0."""
-    record = OPTIMIZERS["SparseAdam"]
-    for target in (
-        OptimizerTarget("reference-SparseAdam", reference_factory(record)),
-        OptimizerTarget("torch SparseAdam", torch.optim.SparseAdam, "torch.optim:SparseAdam"),
-    ):
-        result = _zero_lr("SparseAdam", target)
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [("SparseAdam", "lr must be > 0"), ("Prodigy", "lr, d0 and eps must be positive")],
+)
+def test_a_premise_outside_the_record_is_a_skip_that_says_why(record, why):
+    """SparseAdam's record keeps torch's lr > 0, Prodigy's prodigyopt's (its d estimate grows
+    by lr): the reference (and torch's SparseAdam) get the record's reason, not "no valid case
+    could be drawn"; Adam's record holds lr = 0."""
+    targets = [OptimizerTarget(f"reference-{record}", reference_factory(OPTIMIZERS[record]))]
+    if record == "SparseAdam":
+        targets.append(OptimizerTarget("torch", torch.optim.SparseAdam, "torch.optim:SparseAdam"))
+    for target in targets:
+        result = _zero_lr(record, target)
         assert result.verdict == "skip"
         assert result.detail == (
-            "SparseAdam's hyper-parameter space excludes this check's premise lr = 0.0 "
-            "(lr must be > 0)"
+            f"{record}'s hyper-parameter space excludes this check's premise lr = 0.0 ({why})"
         )
     assert premise_excluded(ZERO_LR, OPTIMIZERS["Adam"]) is None
     assert premise_excluded(ZERO_LR, None) is None  # without --like the target decides
