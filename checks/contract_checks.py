@@ -1172,21 +1172,28 @@ def zero_params(ctx: Context) -> CheckResult:
     return result
 
 
-@check(id="contract.zero_lr", title="lr = 0 leaves parameters unchanged", needs=("lr",))
+@check(
+    id="contract.zero_lr",
+    title="lr = 0 leaves parameters unchanged",
+    needs=("lr",),
+    premise={"lr": 0.0},
+)
 def zero_lr(ctx: Context) -> CheckResult:
     """Constructed with lr = 0, nothing moves: SGD and Adam steps are η times a direction, and
     AdamW's decoupled decay θ(1 - ηλ) is the identity at η = 0. With a spec, only tensors the
     reference (or the --like variant, e.g. decay not scaled by lr) keeps fixed are checked;
     without one, any movement is a violation. A constructor that rejects lr = 0 with a
     ValueError or a failed assert (lion-pytorch: ``assert lr > 0``) gets a skip: refusing is
-    not moving."""
+    not moving; so is a record whose space excludes lr = 0 (registry.premise_excluded)."""
     if "lr" in ctx.settings.fixed_hp:
         raise NotApplicable("lr is fixed by the settings")
+    assert ctx.check is not None, "a check runs inside registry.execute"
+    premise = ctx.check.premise
     try:
         zeros = make_params(
             [np.zeros(fit_shape(limits_of(ctx), (2,)))], torch_dtype(ctx), ctx.settings.device
         )
-        ctx.target.make(zeros, {**default_hp(ctx), "lr": 0.0})
+        ctx.target.make(zeros, {**default_hp(ctx), **premise})
     except (ValueError, AssertionError) as exc:
         raise NotApplicable(f"the target rejects lr = 0 ({first_line(exc)})") from exc
     except Exception:  # noqa: BLE001 - build() below reports it as a violation
@@ -1199,7 +1206,7 @@ def zero_lr(ctx: Context) -> CheckResult:
         got = run_held(ctx, maker(ctx, case.hp), case.problem, params0, grads)
         _expect_frozen(ctx, case, params0, grads, got, ref, "lr is 0")
 
-    chosen = cases(ctx, problems(), overrides={"lr": 0.0})
+    chosen = cases(ctx, problems(), overrides=premise)
     return run_property(ctx, chosen, prop)
 
 

@@ -112,11 +112,13 @@ VARIANTS = (
 
 
 def constraint(hp: Hyper) -> str | None:
-    """The ranges every real Adan accepts (lr > 0, betas in [0, 1), ε ≥ 0, λ ≥ 0)."""
+    """The ranges every real Adan accepts (lr ≥ 0, betas in [0, 1), ε ≥ 0, λ ≥ 0): the
+    authors' code (sail-sg/Adan adan.py) raises only below 0, and at lr = 0 the proximal
+    step θ/(1 + ηλ) is the identity."""
     if not all(0.0 <= b < 1.0 for b in hp.get("betas", DEFAULT_BETAS)):
         return "betas must lie in [0, 1)"
-    if not hp.get("lr", 1e-3) > 0:
-        return "lr must be positive"
+    if not hp.get("lr", 1e-3) >= 0:
+        return "lr must be non-negative"
     if hp.get("eps", 1e-8) < 0 or hp.get("weight_decay", 0.0) < 0:
         return "eps and weight_decay must be non-negative"
     return None

@@ -87,12 +87,14 @@ VARIANTS = (
 
 
 def constraint(hp: Hyper) -> str | None:
-    """The ranges every real Lion accepts (lr > 0, betas in [0, 1], λ ≥ 0)."""
+    """The ranges real Lions accept (lr ≥ 0, betas in [0, 1], λ ≥ 0). lr = 0 is in: Alg. 2
+    is the identity there, and the authors' PyTorch code (google/automl lion_pytorch.py)
+    raises only below 0; a port asserting lr > 0 (lion-pytorch) refuses it on its own."""
     b1, b2 = hp.get("betas", (0.9, 0.99))
     if not (0.0 <= b1 <= 1.0 and 0.0 <= b2 <= 1.0):
         return "betas must lie in [0, 1]"
-    if not hp.get("lr", 1e-4) > 0:
-        return "lr must be positive"
+    if not hp.get("lr", 1e-4) >= 0:
+        return "lr must be non-negative"
     if hp.get("weight_decay", 0.0) < 0:
         return "weight_decay must be non-negative"
     return None

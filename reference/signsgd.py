@@ -71,11 +71,12 @@ VARIANTS = decay_variants(
 
 
 def constraint(hp: Hyper) -> str | None:
-    """The ranges every real signSGD accepts (lr > 0, momentum in [0, 1), λ ≥ 0)."""
+    """The ranges of Alg. 1 and 3 (lr ≥ 0, momentum in [0, 1), λ ≥ 0): at η = 0 both are the
+    identity, decoupled decay θ(1 - ηλ) included (pytorch-optimizer 4.1's SignSGD takes it)."""
     if not 0.0 <= hp.get("momentum", 0.9) < 1.0:
         return "momentum must lie in [0, 1)"
-    if not hp.get("lr", 1e-3) > 0:
-        return "lr must be positive"
+    if not hp.get("lr", 1e-3) >= 0:
+        return "lr must be non-negative"
     if hp.get("weight_decay", 0.0) < 0:
         return "weight_decay must be non-negative"
     return None

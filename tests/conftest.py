@@ -112,7 +112,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # more than the sample itself.
     for marker in OPT_IN:
         if not config.getoption(f"--{marker}"):
-            _deselect(config, items, [item for item in items if marker in item.keywords])
+            # By marker, not keyword: keywords hold folder names (a checkout in "thorough/").
+            _deselect(config, items, [i for i in items if i.get_closest_marker(marker)])
     if not config.getoption("--thorough"):
         _deselect(config, items, _halved(items))
 

@@ -23,7 +23,14 @@ import optcheck
 from optcheck.checks import catalog, profiles
 from optcheck.checks.catalog import OPTIMIZERS
 from optcheck.checks.findings import TORCH_FINDINGS, lookup, reproduced_by
-from optcheck.checks.kit.registry import CHECKS, Context, Settings, execute, load_all
+from optcheck.checks.kit.registry import (
+    CHECKS,
+    Context,
+    Settings,
+    execute,
+    load_all,
+    premise_excluded,
+)
 from optcheck.checks.reference_optimizer import reference_factory
 from optcheck.checks.result import CheckResult
 from optcheck.checks.target import OptimizerTarget
@@ -134,12 +141,27 @@ def test_contract_holds_for_conforming_optimizers(target, spec_name, check_id):
         # No keyword avoids it (torch's scalar state in its default dtype, a crash on a kind):
         # the check must pass or report exactly the finding, which validate marks "known".
         assert result.verdict == "pass" or finding.message in result.detail, result.detail
-    elif spec_name and OPTIMIZERS[spec_name].not_applicable(check_id):  # couples tensors
-        assert result.verdict == "skip", result.detail
+    elif (why := _inapplicable(target, spec_name, check_id)) is not None:
+        assert result.verdict == "skip", (why, result.detail)
         return
     else:
         assert result.verdict == "pass", (result.detail, result.evidence)
     assert result.examples > 0
+
+
+def _inapplicable(target: OptimizerTarget, spec_name: str | None, check_id: str) -> str | None:
+    """Why the check cannot judge this target, as the record and the class declare it: the
+    record couples tensors (Prodigy), its space excludes the check's premise (SparseAdam's and
+    Prodigy's lr > 0, from torch's and prodigyopt's ValueError), or the class has no keyword
+    the check sets (torch.optim.Muon takes no maximize)."""
+    check_ = CHECKS[check_id]
+    record = OPTIMIZERS[spec_name] if spec_name else None
+    if record is not None and (why := record.not_applicable(check_id)):
+        return why
+    if (why := premise_excluded(check_, record)) is not None:
+        return why
+    missing = target.missing(check_.needs)
+    return f"{target.label} takes no {', '.join(missing)}" if missing else None
 
 
 def _one_case_per_finding() -> list[Any]:
@@ -326,16 +348,18 @@ def test_torch_finding_rprop_moves_at_lr_zero(foreach):
     assert run_check("contract.zero_lr", target, "Rprop", examples=3).verdict == "pass"
 
 
-def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value():
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_torch_finding_adagrad_ignores_a_groups_initial_accumulator_value(impl):
     """The finding in plain torch: a second group's initial_accumulator_value is ignored (state
-    is initialised in __init__ from the constructor's value)."""
+    is initialised in __init__ from the constructor's value), in every code path."""
+    kw = IMPLEMENTATIONS[impl]
     a = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     b = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     grouped = torch.optim.Adagrad(
-        [{"params": [a]}, {"params": [b], "initial_accumulator_value": 4.0}], lr=0.1
+        [{"params": [a]}, {"params": [b], "initial_accumulator_value": 4.0}], lr=0.1, **kw
     )
     alone = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
-    separate = torch.optim.Adagrad([alone], lr=0.1, initial_accumulator_value=4.0)
+    separate = torch.optim.Adagrad([alone], lr=0.1, initial_accumulator_value=4.0, **kw)
     for p in (a, b, alone):
         p.grad = torch.ones(2, dtype=torch.float64)
     grouped.step()

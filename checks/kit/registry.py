@@ -14,7 +14,7 @@ import functools
 import importlib
 import pkgutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -187,6 +187,9 @@ class Check:
     needs: tuple[str, ...] = ()
     # Only with --like (cross-validation needs a reference even if not an invariant).
     needs_reference: bool = False
+    # Keywords every case of the check holds at one value (contract.zero_lr's lr = 0): a
+    # record whose space excludes them cannot be judged by it (premise_excluded).
+    premise: Mapping[str, Any] = field(default_factory=dict)
     # Takes seconds where most checks take a fraction of one: handed out first when checks
     # run side by side (suites.supervise), so that it does not end the run alone.
     long: bool = False
@@ -203,12 +206,15 @@ def check(
     invariant: bool = False,
     needs: tuple[str, ...] = (),
     needs_reference: bool = False,
+    premise: Mapping[str, Any] | None = None,
     long: bool = False,
 ) -> Callable[[Callable[[Context], CheckResult]], Callable[[Context], CheckResult]]:
     def register(fn: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
         if id in CHECKS and CHECKS[id].fn is not fn:
             raise ValueError(f"check id {id!r} registered twice")
-        CHECKS[id] = Check(id, title, kind, fn, invariant, needs, needs_reference, long)
+        CHECKS[id] = Check(
+            id, title, kind, fn, invariant, needs, needs_reference, dict(premise or {}), long
+        )
         fn.check_id = id  # type: ignore[attr-defined]  # records list checks by function
         return fn
 
@@ -295,6 +301,8 @@ def _execute(check_: Check, ctx: Context) -> CheckResult:
     lim = limits_of(ctx)
     if lim is not None and (why := lim.not_applicable(check_.id)):
         return skipped(check_, why)
+    if (why := premise_excluded(check_, ctx.spec, ctx.settings.fixed_hp)) is not None:
+        return skipped(check_, why)
     sparse = lim is not None and lim.sparse_grads
     try:
         with (
@@ -320,6 +328,23 @@ def _execute(check_: Check, ctx: Context) -> CheckResult:
         result.detail += "".join(f"; {n}" for n in dict.fromkeys(ctx.notes))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def premise_excluded(
+    check_: Check,
+    spec: OptimizerRecord | ScheduleSpec | None,
+    fixed_hp: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Why the record's hyper-parameter space excludes the check's premise (torch's SparseAdam
+    raises on lr = 0, and its record keeps that), or None. Without this, every drawn case was
+    filtered out and the check skipped as "no valid case could be drawn"."""
+    if not check_.premise or not isinstance(spec, OptimizerRecord):
+        return None
+    why = spec.check_hp({**spec.defaults, **(fixed_hp or {}), **check_.premise})
+    if why is None:
+        return None
+    premise = ", ".join(f"{k} = {v!r}" for k, v in check_.premise.items())
+    return f"{spec.name}'s hyper-parameter space excludes this check's premise {premise} ({why})"
 
 
 def _refused_through_kwargs(check_: Check, ctx: Context) -> str | None:

@@ -25,7 +25,7 @@ class ZooAdan(Optimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        if not lr > 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+        if not lr >= 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError("invalid hyper-parameter")
         super().__init__(
             params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
@@ -140,3 +140,10 @@ class AdanCoupledDecay(ZooAdan):
 
     def _apply(self, p, step, lr, wd):
         p.sub_(step)
+
+
+class AdanDecayWithoutLr(ZooAdan):
+    """θ/(1+λ): the proximal decay not scaled by the learning rate (it moves θ at lr = 0)."""
+
+    def _apply(self, p, step, lr, wd):
+        p.sub_(step).div_(1 + wd)

@@ -24,7 +24,7 @@ class ZooLion(Optimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        if not lr > 0 or weight_decay < 0 or not all(0 <= b <= 1 for b in betas):
+        if not lr >= 0 or weight_decay < 0 or not all(0 <= b <= 1 for b in betas):
             raise ValueError("invalid hyper-parameter")
         super().__init__(
             params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)

@@ -26,7 +26,7 @@ class ZooSignum(Optimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        if not lr > 0 or weight_decay < 0 or not 0 <= momentum < 1:
+        if not lr >= 0 or weight_decay < 0 or not 0 <= momentum < 1:
             raise ValueError("invalid hyper-parameter")
         super().__init__(
             params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, maximize=maximize)
