@@ -935,13 +935,12 @@ def combination_message(crash: KindCrash) -> str:
 class KindFindings:
     """What the kind probe found: kinds step() raises on alone (``crashes``; one of kind
     "ordinary" when an ordinary tensor raises too), kinds the target declines (``declined``:
-    DECLINABLE_KINDS it raises on, or steps by another rule), crashing combinations of kinds
-    that step alone, and kinds whose tensors never move (``stalls``)."""
+    DECLINABLE_KINDS it raises on, or steps by another rule), and crashing combinations of
+    kinds that step alone."""
 
     crashes: list[KindCrash]
     declined: list[KindCrash]
     combinations: list[KindCrash]
-    stalls: list[KindCrash]
 
     @property
     def skipped(self) -> tuple[str, ...]:
@@ -950,12 +949,10 @@ class KindFindings:
         return tuple(dict.fromkeys(c.kind for c in found if c.kind != "ordinary"))
 
     def remember(self, s: Settings) -> None:
-        """Keep the run's verdicts (what a test or caller fixed beforehand stays)."""
+        """Keep the run's verdict, unless a test or caller fixed skip_kinds beforehand."""
         if s.skip_kinds is None:
             s.skip_kinds = self.skipped
             s.kind_combos = tuple(c.combination for c in self.combinations)
-        if s.stall_kinds is None:
-            s.stall_kinds = tuple(c.kind for c in self.stalls)
 
 
 def kind_findings(ctx: Context) -> KindFindings:
@@ -971,8 +968,14 @@ def kind_findings(ctx: Context) -> KindFindings:
     if not any(c.kind == "ordinary" for c in crashes):
         stepping = [k for k in kinds if k not in {c.kind for c in declined} | raised]
         combinations = kind_combinations(ctx, stepping)
-    stalls = kind_stalls(ctx, [k for k in kinds if k not in raised])
-    return KindFindings(crashes, declined, combinations, stalls)
+    return KindFindings(crashes, declined, combinations)
+
+
+def stall_candidates(kinds: Sequence[str], skipped: Sequence[str]) -> list[str]:
+    """The kinds ``kind_stalls`` probes: those drawn, and a declined one too (a complex part
+    that never moves is a finding, whatever rule moves the rest; one that raises is passed
+    over by the probe itself)."""
+    return [k for k in kinds if k not in skipped or k in DECLINABLE_KINDS]
 
 
 # Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
@@ -1057,13 +1060,15 @@ def skipped_kinds(ctx: Context) -> tuple[str, ...]:
 
 
 def stalled_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds whose tensors never move (Settings.stall_kinds): the contract's cases draw
-    none, as contract.param_kinds reports them; cross-validation, which measures each tensor
-    against the reference, still draws them."""
-    if ctx.settings.stall_kinds is None:
-        kind_findings(ctx).remember(ctx.settings)
-    assert ctx.settings.stall_kinds is not None
-    return ctx.settings.stall_kinds
+    """The kinds whose tensors never move (Settings.stall_kinds, probed once per run by
+    whichever contract check asks first): the contract's cases draw none, as
+    contract.param_kinds reports them; cross-validation, which measures each tensor against
+    the reference, still draws them."""
+    s = ctx.settings
+    if s.stall_kinds is None:
+        candidates = stall_candidates(probed_kinds(ctx), skipped_kinds(ctx))
+        s.stall_kinds = tuple(c.kind for c in kind_stalls(ctx, candidates))
+    return s.stall_kinds
 
 
 # Kinds only the contract draws: cross-validation's cases hold one device (strategies.cases).
