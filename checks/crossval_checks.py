@@ -218,6 +218,7 @@ def long_case(ctx: Context, spec: OptimizerRecord, model: ErrorModel, dtype: str
     "a 10,000-step open-loop run equals the reference's within the derived tolerance "
     "(step counters, caps, counter precision)",
     needs_reference=True,
+    long=True,
 )
 def long_horizon(ctx: Context) -> CheckResult:
     """One long run (``long_case``) against the reference, under the same error model as the

@@ -85,6 +85,7 @@ def validate(
     setup: Iterable[str] | str = (),
     shapes: str | None = None,
     create_graph: bool = False,
+    jobs: int | None = None,
 ) -> Report:
     """Validate ``target`` against the generic contract and, with ``like``, the reference.
 
@@ -106,6 +107,9 @@ def validate(
     ``in_process=True`` (a debugger, state shared with the caller). There a hung check is
     abandoned on its thread after ``timeout``, ``total_timeout`` does not apply, and a target
     that exits or crashes ends this process.
+
+    ``jobs``: worker processes running checks side by side, as ``--jobs`` (default: 2
+    where two CPUs are free); the report is the same, in the checks' order.
 
     ``warmup``: seconds the first step() of each new optimizer may take outside ``timeout``
     (a target compiling itself on its first call, as heavyball does); in this process they
@@ -132,6 +136,8 @@ def validate(
     if not (math.isfinite(warmup) and 0 <= warmup <= MAX_SECONDS):
         raise ConfigError(f"warmup must be between 0 and {MAX_SECONDS:g} s, got {warmup!r}")
     setup = [setup] if isinstance(setup, str) else list(setup)
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     name, why = _where(target, hp, in_process)
     if name is None:
         prepared = prepare(
@@ -153,7 +159,9 @@ def validate(
         shapes=shapes, create_graph=create_graph,
     )  # fmt: skip
     try:
-        return supervise.run(config, total=total_timeout or None, progress=progress, start=start)
+        return supervise.run(
+            config, total=total_timeout or None, progress=progress, start=start, jobs=jobs
+        )
     except supervise.UsageFromWorker as exc:
         raise (TargetError if exc.kind == "target" else ConfigError)(str(exc)) from None
 

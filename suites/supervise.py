@@ -1,8 +1,10 @@
 """Run a validation in a supervised worker process: the target never decides the verdict.
 
-The parent (``optcheck validate``) starts one worker (``optcheck.suites.worker``) for the
-whole run and reads the results it streams. Whatever the target does, the parent keeps the
-results already in and turns the event into a finding:
+The parent (``optcheck validate``) starts a worker (``optcheck.suites.worker``); once it has
+loaded the target, a second one where two CPUs are free (``jobs``). Each worker takes the next
+check left from the parent and streams its results; the report lists them in the order of the
+checks, whichever worker ran them. Whatever the target does, the parent keeps the results
+already in and turns the event into a finding:
 
 - the worker ends (``sys.exit``, ``os._exit``, a segfault) or the target raises a
   BaseException while loading → a violation of the check that ran (``construct`` while the
@@ -25,6 +27,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -123,7 +126,7 @@ class _Worker:
         fd, self.log = tempfile.mkstemp(prefix="optcheck-worker-", suffix=".log")
         os.close(fd)
         ctx = context()
-        self.connection, child = ctx.Pipe(duplex=False)
+        self.connection, child = ctx.Pipe()  # both ways: the worker asks for its next check
         self.proc = ctx.Process(
             target=serve, args=(child, config, self.log), name="optcheck-worker", daemon=True
         )
@@ -148,6 +151,12 @@ class _Worker:
             return json.loads(self.connection.recv_bytes())
         except (EOFError, OSError, ValueError):
             return None
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.connection.send_bytes(json.dumps(message).encode())
+        except (OSError, ValueError):  # it ended meanwhile: next() says how
+            pass
 
     def ended(self) -> str:
         self.proc.join(5)
@@ -201,23 +210,90 @@ def environment() -> dict[str, str]:
     }
 
 
+def default_jobs() -> int:
+    """Workers a run uses by default: two where two CPUs are free to this process. Checks are
+    independent (each seeds its own draw and probes its own kinds), so they can run side by
+    side; more than two buys little, since the target is loaded and probed once per worker."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+class _Run:
+    """What the workers of one run share: the checks not yet handed out, the report, the
+    restart count and the run's deadline. Every method holds the lock: each worker is
+    driven by a thread of its own."""
+
+    def __init__(self, report: Report, progress: Callable[[CheckResult], None] | None):
+        self.lock = threading.Lock()
+        self.report = report
+        self.progress = progress
+        self.checks: list[tuple[str, str]] | None = None  # (id, title), once a worker prepared
+        self.pending: list[str] = []  # not yet handed to a worker
+        self.restarts = 0
+        self.deadline: float | None = None
+        self.given_up = ""  # why checks were left unrun (restarts spent, the run's limit)
+        self.usage: UsageFromWorker | None = None
+        self.stop = False  # the run ends: no worker takes another check
+        self.workers: set[_Worker] = set()  # alive now, to be killed if the run is interrupted
+
+    def add(self, result: CheckResult) -> None:
+        with self.lock:
+            self.report.results.append(result)
+            if self.progress is not None:
+                self.progress(result)
+
+    def take(self) -> str | None:
+        """The next check to run, or None when none is left (or the run stops)."""
+        with self.lock:
+            if self.stop or not self.pending:
+                return None
+            return self.pending.pop(0)
+
+    def title(self, check_id: str) -> str:
+        with self.lock:
+            return dict(self.checks or []).get(check_id, check_id)
+
+    def restart(self) -> bool:
+        """Whether a worker that crashed may be started again (MAX_RESTARTS in the run)."""
+        with self.lock:
+            if not self.pending or self.stop:
+                return False
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                self.given_up = f"the target ended or hung the worker process {self.restarts} times"
+                self.stop = True
+                return False
+            return True
+
+    def not_run(self, why: str) -> None:
+        with self.lock:
+            done = {r.id for r in self.report.results}
+            left = [(cid, title) for cid, title in self.checks or [] if cid not in done]
+            self.pending = []
+        for cid, title in left:
+            self.add(CheckResult(cid, title, "error", f"not run: {why}"))
+
+
 def run(
     config: Config,
     *,
     total: float | None = None,
     progress: Callable[[CheckResult], None] | None = None,
     start: float | None = None,
+    jobs: int | None = None,
 ) -> Report:
-    """Validate in a worker process. Raises UsageFromWorker for a usage mistake found while
-    loading the target; any other outcome is a Report."""
+    """Validate in worker processes: ``jobs`` of them (default_jobs()), each taking the next
+    check left until none is. Raises UsageFromWorker for a usage mistake found while loading
+    the target; any other outcome is a Report, its results in the order of the checks."""
     start = time.perf_counter() if start is None else start
-    deadline = None  # `total` counts from the first worker ready to load the target
-    timeout = config.timeout or None
     payload: dict[str, Any] = {
         **vars(config),
         "sys_path": [p for p in sys.path if isinstance(p, str)],
-        "skip": [],
         "prior": [],
+        "name_only": False,
     }
     report = Report(
         target=config.target,
@@ -236,30 +312,96 @@ def run(
         },
         notes=[],
     )
-    checks: list[tuple[str, str]] | None = None
-    restarts = 0
+    shared = _Run(report, progress)
+    jobs = default_jobs() if jobs is None else jobs
+    helpers: list[threading.Thread] = []
+
+    def helper_slot() -> None:
+        try:
+            _drive(config, payload, shared, total, first=False)
+        except BaseException:  # noqa: BLE001 - a helper's failure leaves its checks to the first
+            with shared.lock:
+                shared.report.notes.append("a second worker process failed; checks ran in one")
+
+    def prepared() -> None:  # the first worker knows the checks: more workers may help
+        with shared.lock:
+            more = min(jobs, len(shared.pending)) - 1
+        for _ in range(max(more, 0)):
+            helper = threading.Thread(target=helper_slot, name="optcheck:worker", daemon=True)
+            helper.start()
+            helpers.append(helper)
+
+    try:
+        _drive(config, payload, shared, total, first=True, on_prepared=prepared)
+    except BaseException:  # Ctrl-C, SIGTERM: the other workers end now, not after their check
+        with shared.lock:
+            shared.stop = True
+            alive = list(shared.workers)
+        for worker in alive:
+            worker.kill()
+        raise
+    finally:
+        for helper in helpers:
+            helper.join()
+    if shared.usage is not None:
+        raise shared.usage
+    with shared.lock:
+        done = {r.id for r in report.results}
+        missing = any(cid not in done for cid, _ in shared.checks or [])
+    if missing:  # restarts spent, the run's limit, or a worker thread that failed
+        shared.not_run(shared.given_up or "a worker process failed before running it")
+    naming = any(r.id.startswith("crossval.") and r.failed for r in report.results)
+    if naming and not shared.given_up and shared.checks is not None:
+        naming_payload = {
+            **payload,
+            "name_only": True,
+            "prior": [
+                _asdict(r) for r in report.results if r.id.startswith("crossval.") and r.failed
+            ],
+        }
+        _drive(config, naming_payload, shared, total, first=False)
+    order = {cid: i for i, (cid, _) in enumerate(shared.checks or [])}
+    report.results.sort(key=lambda r: order.get(r.id, len(order)))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+_TOTAL = "the whole-run limit of {:g} s (--total-timeout) was reached"
+
+
+def _drive(
+    config: Config,
+    payload: dict[str, Any],
+    shared: _Run,
+    total: float | None,
+    *,
+    first: bool,
+    on_prepared: Callable[[], None] | None = None,
+) -> str:
+    """Drive worker processes, one at a time, until no check is left for them: each crash or
+    hang becomes a finding and the next worker takes the next check. Returns how the last
+    worker ended: "done", "total" (the run's limit), "gave up" (no restart left) or
+    "construct" (the target could not be loaded or built). ``first``: the run's first
+    worker, whose failure to load the target is the run's finding (a later one's is not:
+    the checks it would have taken go to the others)."""
+    timeout = config.timeout or None
 
     def soonest(limit: float | None) -> float | None:
-        ends = [t for t in (deadline, None if limit is None else time.monotonic() + limit) if t]
+        mine = None if limit is None else time.monotonic() + limit
+        ends = [t for t in (shared.deadline, mine) if t]
         return min(ends) if ends else None
 
-    def add(result: CheckResult) -> None:
-        report.results.append(result)
-        if progress is not None:
-            progress(result)
-
-    def not_run(why: str) -> None:
-        done = {r.id for r in report.results}
-        for cid, title in checks or []:
-            if cid not in done:
-                add(CheckResult(cid, title, "error", f"not run: {why}"))
-
     while True:
+        if shared.stop:
+            return "gave up"
         try:
             worker = _Worker(payload)
         except Exception as exc:  # noqa: BLE001 - optcheck's own machinery failed: say so
-            add(CheckResult("worker", "the worker process starts", "error", f"{exc!r}"[:300]))
-            break
+            why = f"{exc!r}"[:300]
+            shared.add(CheckResult("worker", "the worker process starts", "error", why))
+            return "construct"
+        with shared.lock:
+            shared.workers.add(worker)
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
         check_ends: float | None = None  # the running check's deadline, warm-ups added
@@ -274,10 +416,10 @@ def run(
                     ends = check_ends
                     if warm_since is not None:
                         ends = max(ends, warm_since + config.warmup)
-                    until = min(ends, deadline) if deadline is not None else ends
+                    until = min(ends, shared.deadline) if shared.deadline is not None else ends
                 msg = worker.next(until)
                 if msg == "timeout":
-                    if deadline is not None and time.monotonic() >= deadline:
+                    if shared.deadline is not None and time.monotonic() >= shared.deadline:
                         crashed = "total"
                     else:
                         crashed = "timeout"
@@ -290,23 +432,24 @@ def run(
                 kind = msg.get("t")
                 if kind == "ready":
                     phase = "preparing"
-                    if total and deadline is None:
-                        deadline = time.monotonic() + total
+                    with shared.lock:
+                        if total and shared.deadline is None:
+                            shared.deadline = time.monotonic() + total
                 elif kind == "usage":
-                    raise UsageFromWorker(msg["message"], msg.get("kind", "config"))
+                    if first:
+                        shared.usage = UsageFromWorker(msg["message"], msg.get("kind", "config"))
+                    return "construct"
                 elif kind == "raised":
                     crashed = f"raised: {msg['message']}"
                     break
                 elif kind == "prepared":
-                    if checks is None:
-                        report.target, report.like = msg["target"], msg["like"]
-                        report.settings = msg["settings"]
-                        report.environment = msg["environment"]
-                        report.notes = msg["notes"]
-                        checks = [tuple(c) for c in msg["checks"]]  # type: ignore[misc]
-                        if msg.get("failure"):
-                            add(result_from_dict(msg["failure"]))
+                    _take_prepared(shared, msg)
                     phase = "between"
+                    if on_prepared is not None and not msg.get("failure"):
+                        on_prepared()
+                        on_prepared = None
+                elif kind == "want":
+                    worker.send({"id": shared.take()})
                 elif kind == "start":
                     phase, current = "check", msg["id"]
                     check_ends = None if timeout is None else time.monotonic() + timeout
@@ -319,27 +462,28 @@ def run(
                         check_ends += min(now - warm_since, config.warmup)
                         warm_since = None
                 elif kind == "result":
-                    add(result_from_dict(msg["result"]))
+                    shared.add(result_from_dict(msg["result"]))
                     phase, current, check_ends, warm_since = "between", None, None, None
                 elif kind == "naming":
                     phase = "naming"
                 elif kind == "matches":
-                    report.matches = list(msg["matches"])
+                    shared.report.matches = list(msg["matches"])
                     phase = "between"
                 elif kind == "done":
                     break
-        except BaseException:
-            worker.close()
-            raise
+        finally:
+            with shared.lock:
+                shared.workers.discard(worker)
+            if crashed is None:
+                worker.close()
         if crashed is None:
-            worker.close()
-            break
-        how = worker.ended() if crashed in ("ended",) else ""
+            return "done"
+        how = worker.ended() if crashed == "ended" else ""
         output = worker.last_output()
         worker.close()
         said = f" (last output: {output})" if output and crashed == "ended" else ""
         if crashed == "total":
-            what = f"the whole-run limit of {total:g} s (--total-timeout) was reached"
+            what = _TOTAL.format(total)
         elif crashed == "timeout":
             what = f"timed out after {timeout:g} s (the target hangs)"
             if config.warmup:
@@ -350,13 +494,17 @@ def run(
             what = crashed.partition(": ")[2]
             if what.startswith("raised"):
                 what = f"the target {what} while being imported or constructed"
-        if phase in ("starting", "preparing") and checks is None:
+        if phase in ("starting", "preparing") and not first and shared.checks is not None:
+            with shared.lock:
+                shared.report.notes.append(f"a second worker process did not start ({what})")
+            return "done"
+        if phase in ("starting", "preparing") and shared.checks is None:
             if phase == "starting" and crashed == "ended":
                 what = f"the worker process could not start: it {how}{said}"
             raised = crashed.startswith("raised")
             where = "importing or constructing the target" if phase == "preparing" else ""
             where = "" if raised else where
-            add(
+            shared.add(
                 CheckResult(
                     "construct",
                     "the target can be imported and constructed",
@@ -364,32 +512,40 @@ def run(
                     f"{where}: {what}" if where else what,
                 )
             )
-            break
+            return "construct"
         if phase == "check" and current is not None:
-            title = dict(checks or []).get(current, current)
-            seconds = timeout if crashed == "timeout" else 0.0
-            add(CheckResult(current, title, "violation", what, seconds=seconds or 0.0))
+            seconds = (timeout if crashed == "timeout" else 0.0) or 0.0
+            title = shared.title(current)
+            shared.add(CheckResult(current, title, "violation", what, seconds=seconds))
         elif phase == "naming":
-            add(CheckResult("variants", "naming the variant the target matches", "violation", what))
-            break
+            shared.add(
+                CheckResult("variants", "naming the variant the target matches", "violation", what)
+            )
+            return "done"
         if crashed == "total":
-            not_run(what)
-            break
-        done = [r.id for r in report.results]
-        left = [cid for cid, _ in checks or [] if cid not in done]
-        naming = any(r.id.startswith("crossval.") and r.failed for r in report.results)
-        if not left and not naming:
-            break
-        restarts += 1
-        if restarts > MAX_RESTARTS:
-            not_run(f"the target ended or hung the worker process {restarts} times")
-            break
-        payload["skip"] = done
-        payload["prior"] = [
-            _asdict(r) for r in report.results if r.id.startswith("crossval.") and r.failed
-        ]
-    report.seconds = time.perf_counter() - start
-    return report
+            with shared.lock:
+                shared.stop, shared.given_up = True, what
+            return "total"
+        if payload.get("name_only") or not shared.restart():
+            return "gave up" if shared.given_up else "done"
+
+
+def _take_prepared(shared: _Run, msg: dict[str, Any]) -> None:
+    """The first worker to have loaded the target says what the run is; the others agree."""
+    with shared.lock:
+        if shared.checks is not None:
+            return
+        report = shared.report
+        report.target, report.like = msg["target"], msg["like"]
+        report.settings = msg["settings"]
+        report.environment = msg["environment"]
+        report.notes = [*msg["notes"], *report.notes]
+        shared.checks = [tuple(c) for c in msg["checks"]]  # type: ignore[misc]
+        long = [cid for cid, _ in shared.checks if cid in msg.get("long", ())]
+        rest = [cid for cid, _ in shared.checks if cid not in long]
+        shared.pending = [] if msg.get("failure") else long + rest  # the long ones first
+    if msg.get("failure"):
+        shared.add(result_from_dict(msg["failure"]))
 
 
 def _asdict(result: CheckResult) -> dict[str, Any]:

@@ -111,6 +111,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "then are errors (default 1800; 0: none)",
     )
     p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes running checks side by side (default: 2 where two CPUs are "
+        "free, else 1); each loads the target once",
+    )
+    p.add_argument(
         "--select",
         action="append",
         default=[],
@@ -210,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             total=args.total_timeout or None,
             progress=progress if live else None,
             start=start,
+            jobs=args.jobs,
         )
     except supervise.UsageFromWorker as exc:
         raise UsageError(str(exc)) from None

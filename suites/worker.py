@@ -3,18 +3,22 @@
 optcheck runs other people's code, and that code may exit, crash or hang. ``optcheck
 validate`` therefore runs it here (started by ``optcheck.suites.supervise`` from a forkserver
 that has optcheck and torch imported already, so a worker, and a restart after a crash, costs
-a fork) and owns the verdict, the report and the exit code; the worker only streams what it
-finds, one JSON message per event, on the connection it was handed:
+a fork) and owns the verdict, the report and the exit code. A run may have several workers at
+once: each asks the parent for its next check ("want"; the parent answers {"id": ...}, null
+when none is left). The worker streams what it finds, one JSON message per event, on the
+connection it was handed:
 
     {"t": "ready"}                       forked; the target comes next
     {"t": "usage", "message": ..., "kind": "target"|"config"}
                                          a usage mistake (exit 2 in the parent)
     {"t": "raised", "message": ...}      the target raised while being imported or built
     {"t": "prepared", ...}               the target is built: the header and the checks to run
+    {"t": "want"}                        which check next? (answered {"id": ...} or {"id": null})
     {"t": "start", "id": ...}            a check begins (its time limit starts)
     {"t": "warm", "on": true|false}      a new optimizer's first step() starts / ends (--warmup)
     {"t": "result", "result": {...}}     a check's result
-    {"t": "naming"} / {"t": "matches"}   naming the variant a failed comparison matches
+    {"t": "naming"} / {"t": "matches"}   naming the variant a failed comparison matches (a worker
+                                         of its own, once the checks are done: "name_only")
     {"t": "done"}
 
 Whatever the target prints goes to a log file the parent reads when the worker dies. When the
@@ -60,6 +64,12 @@ _CONNECTION: Any = None
 
 def _send(message: dict[str, Any]) -> None:
     _CONNECTION.send_bytes(json.dumps(message, default=_jsonable).encode())
+
+
+def _next_check() -> str | None:
+    """Ask the parent for the next check to run: None when none is left for this worker."""
+    _send({"t": "want"})
+    return json.loads(_CONNECTION.recv_bytes())["id"]
 
 
 def _paths(parent: list[str]) -> None:
@@ -132,23 +142,22 @@ def _run(config: dict[str, Any]) -> None:
             "environment": environment(),
             "notes": list(prepared.notes),
             "checks": [[c.id, c.title] for c in checks],
+            "long": [c.id for c in checks if c.long],
             "failure": asdict(prepared.failure) if prepared.failure is not None else None,
         }
     )
     if prepared.failure is not None:
         return
-    done = set(config.get("skip", ()))
     results = [result_from_dict(r) for r in config.get("prior", ())]
-    for check in checks:
-        if check.id in done:
-            continue
+    by_id = {c.id: c for c in checks}
+    while not config.get("name_only") and (check := by_id.get(_next_check() or "")) is not None:
         _send({"t": "start", "id": check.id})
         result = _execute(check, ctx)
         np.seterr(**defaults)
         result = mark_known(result, ctx)
         results.append(result)
         _send({"t": "result", "result": asdict(result)})
-    if config.get("name_variants", True) and any(r.failed for r in results):
+    if config.get("name_only") and any(r.failed for r in results):
         _send({"t": "naming"})
         try:
             matches = identify_variants(ctx, results)

@@ -44,6 +44,9 @@ class _ScriptedWorker:
         self.items.pop(0)
         return msg
 
+    def send(self, message: dict) -> None:
+        pass
+
     def ended(self) -> str:
         return "was killed by SIGKILL"
 
@@ -66,9 +69,11 @@ def _run(monkeypatch, steps: list[tuple[float, dict]], warmup: float) -> list:
     _ScriptedWorker.script = [
         (0.0, {"t": "ready"}),
         (0.0, prepared),
+        (0.0, {"t": "want"}),
         (0.0, {"t": "start", "id": CHECK[0]}),
         *steps,
         (0.1, {"t": "result", "result": result}),
+        (0.0, {"t": "want"}),
         (0.0, {"t": "done"}),
     ]
     monkeypatch.setattr(supervise, "_Worker", _ScriptedWorker)

@@ -122,18 +122,20 @@ def test_a_target_that_exits_or_hangs_while_built_is_a_finding(target, detail, t
 
 
 def test_the_whole_run_has_a_time_limit(tmp_path):
+    """Two workers each hang in a check when the limit comes: both are violations, and the
+    check no worker reached is an error (not run)."""
     start = time.monotonic()
+    select = ["contract.finite", "contract.determinism", "contract.zero_lr"]
     code = main(
         ["validate", "zoo.hostile:HangsInEveryStep", "--timeout", "0", "--total-timeout", "3"]
-        + ["--select", "contract.finite", "--select", "contract.determinism"]
-        + ["--json", str(tmp_path / "r.json")]
+        + [a for s in select for a in ("--select", s)]
+        + ["--jobs", "2", "--json", str(tmp_path / "r.json")]
     )
     assert code == 1
     assert time.monotonic() - start < 60
     limit = "the whole-run limit of 3 s (--total-timeout) was reached"
-    got = _verdicts(tmp_path / "r.json")
-    assert got["contract.finite"] == ("violation", limit)
-    assert got["contract.determinism"] == ("error", f"not run: {limit}")
+    got = sorted(_verdicts(tmp_path / "r.json").values())
+    assert got == [("error", f"not run: {limit}")] + [("violation", limit)] * 2
 
 
 @pytest.mark.thorough
@@ -197,3 +199,23 @@ def test_a_module_is_not_imported_in_optcheck_s_own_process(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=600
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_two_workers_give_the_report_one_gives():
+    """Checks run side by side in two workers (each asks for the next check left) and the
+    variant is named once all are in: the report is the one a single worker gives, in the
+    same order, failures, evidence and named variant included."""
+    import optcheck
+
+    run = dict(
+        like="Adam",
+        max_examples=4,
+        select=["crossval.trajectory", "adam.first_step", "contract.zero_lr", "contract.resume"],
+    )
+    one = optcheck.validate("zoo.optimizers_numeric:AdamKerasEpsHat", jobs=1, **run)
+    two = optcheck.validate("zoo.optimizers_numeric:AdamKerasEpsHat", jobs=2, **run)
+    assert one.verdict == "DOES NOT CONFORM" and one.matches, one.results
+    assert [(r.id, r.verdict, r.detail, r.evidence) for r in two.results] == [
+        (r.id, r.verdict, r.detail, r.evidence) for r in one.results
+    ]
+    assert two.matches == one.matches

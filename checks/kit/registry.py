@@ -148,6 +148,9 @@ class Check:
     needs: tuple[str, ...] = ()
     # Only with --like (cross-validation needs a reference even if not an invariant).
     needs_reference: bool = False
+    # Takes seconds where most checks take a fraction of one: handed out first when checks
+    # run side by side (suites.supervise), so that it does not end the run alone.
+    long: bool = False
 
 
 CHECKS: dict[str, Check] = {}
@@ -161,11 +164,12 @@ def check(
     invariant: bool = False,
     needs: tuple[str, ...] = (),
     needs_reference: bool = False,
+    long: bool = False,
 ) -> Callable[[Callable[[Context], CheckResult]], Callable[[Context], CheckResult]]:
     def register(fn: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
         if id in CHECKS and CHECKS[id].fn is not fn:
             raise ValueError(f"check id {id!r} registered twice")
-        CHECKS[id] = Check(id, title, kind, fn, invariant, needs, needs_reference)
+        CHECKS[id] = Check(id, title, kind, fn, invariant, needs, needs_reference, long)
         fn.check_id = id  # type: ignore[attr-defined]  # records list checks by function
         return fn
 
