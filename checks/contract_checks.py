@@ -53,7 +53,6 @@ from optcheck.checks.kit.contract import (
     hp_strategy,
     initial_values,
     kind_findings,
-    kind_stalls,
     lr_strategy,
     maker,
     preflight,
@@ -64,7 +63,6 @@ from optcheck.checks.kit.contract import (
     run_held,
     same,
     snippet,
-    stall_candidates,
     state_of,
     torch_dtype,
 )
@@ -124,10 +122,7 @@ def param_kinds(ctx: Context) -> CheckResult:
         raise NotApplicable("no parameter kind applies (--shapes, or the ranks it steps)")
     found = kind_findings(ctx)
     found.remember(ctx.settings)
-    crashes, declined = found.crashes, found.declined
-    stalls = kind_stalls(ctx, stall_candidates(kinds, found.skipped))
-    if ctx.settings.stall_kinds is None:  # the probe stalled_kinds makes
-        ctx.settings.stall_kinds = tuple(c.kind for c in stalls)
+    crashes, declined, stalls = found.crashes, found.declined, found.stalls
     if not crashes and not found.combinations and stalls:
         first = stalls[0]
         body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"

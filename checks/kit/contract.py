@@ -892,33 +892,40 @@ def left_out(combination: Sequence[str]) -> str:
     return max(combination, key=list(KIND_PHRASES).index)
 
 
-def kind_combinations(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
+def kind_combinations(
+    ctx: Context, kinds: Sequence[str]
+) -> tuple[list[KindCrash], tuple[str, ...]]:
     """Crashes of ``kinds`` (each of which steps alone) held together (``_combined_layout``):
     probe them all at once; if step() raises, drop kinds one at a time while it still raises,
     report that minimal set and leave one of it out (``left_out``); repeat with the rest until
-    the probe steps (at most one round per kind). One probe when nothing raises."""
+    the probe steps (at most one round per kind). One probe when nothing raises. Also returns
+    the kinds of the probe that stepped if every element of it moved (else none): those
+    need no probe of their own for a kind that never moves (``kind_stalls``)."""
 
-    def attempt(subset: Sequence[str]) -> KindCrash:
+    def attempt(subset: Sequence[str]) -> tuple[KindCrash, bool]:
         rng = np.random.default_rng(3)
         shapes, layouts, dtypes, devices = _combined_layout(ctx, subset)
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message = _probe(ctx, params0, grads, layouts, dtypes, devices)[0]
+        message, start, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
         held = (tuple(layouts), tuple(dtypes), tuple(devices))
-        return KindCrash("", message, params0, grads, *held, combination=tuple(subset))
+        moved = not message and all(np.all(a != b) for a, b in zip(start, end, strict=True))
+        return KindCrash("", message, params0, grads, *held, combination=tuple(subset)), moved
 
     left, out = list(kinds), []
-    for _ in range(len(kinds)):
-        crash = attempt(left)
+    for _ in range(len(kinds) + 1):
+        crash, moved = attempt(left)
         if not crash.message:
-            break
+            return out, tuple(left) if moved else ()
+        if not left:
+            break  # ordinary tensors alone raise: tied to no kind, the checks meet it
         for kind in list(crash.combination):
             if len(crash.combination) > 1:
-                smaller = attempt([k for k in crash.combination if k != kind])
+                smaller = attempt([k for k in crash.combination if k != kind])[0]
                 crash = smaller if smaller.message else crash
         out.append(replace(crash, kind=left_out(crash.combination)))
         left.remove(out[-1].kind)
-    return out
+    return out, ()
 
 
 def combination_message(crash: KindCrash) -> str:
@@ -935,12 +942,13 @@ def combination_message(crash: KindCrash) -> str:
 class KindFindings:
     """What the kind probe found: kinds step() raises on alone (``crashes``; one of kind
     "ordinary" when an ordinary tensor raises too), kinds the target declines (``declined``:
-    DECLINABLE_KINDS it raises on, or steps by another rule), and crashing combinations of
-    kinds that step alone."""
+    DECLINABLE_KINDS it raises on, or steps by another rule), crashing combinations of kinds
+    that step alone, and kinds whose tensors never move (``stalls``)."""
 
     crashes: list[KindCrash]
     declined: list[KindCrash]
     combinations: list[KindCrash]
+    stalls: list[KindCrash]
 
     @property
     def skipped(self) -> tuple[str, ...]:
@@ -949,14 +957,19 @@ class KindFindings:
         return tuple(dict.fromkeys(c.kind for c in found if c.kind != "ordinary"))
 
     def remember(self, s: Settings) -> None:
-        """Keep the run's verdict, unless a test or caller fixed skip_kinds beforehand."""
+        """Keep the run's verdicts (what a test or caller fixed beforehand stays)."""
         if s.skip_kinds is None:
             s.skip_kinds = self.skipped
             s.kind_combos = tuple(c.combination for c in self.combinations)
+        if s.stall_kinds is None:
+            s.stall_kinds = tuple(c.kind for c in self.stalls)
 
 
 def kind_findings(ctx: Context) -> KindFindings:
-    """Probe every kind the run draws (default keywords, fixed seeds: the same whoever asks)."""
+    """Probe every kind the run draws (default keywords, fixed seeds: the same whoever asks).
+    A kind that never moves is looked for in the kinds that do not raise alone (a complex
+    part that never moves is a finding, whatever rule moves the rest), on its own probe
+    unless the probe of the kinds together moved every element."""
     crashes = kind_crashes(ctx)
     declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
     crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
@@ -964,18 +977,13 @@ def kind_findings(ctx: Context) -> KindFindings:
     kinds = probed_kinds(ctx)
     if "complex" in kinds and "complex" not in raised and (rule := complex_rule(ctx)):
         declined.append(KindCrash("complex", rule, [], []))
-    combinations = []
+    combinations: list[KindCrash] = []
+    moving: tuple[str, ...] = ()
     if not any(c.kind == "ordinary" for c in crashes):
         stepping = [k for k in kinds if k not in {c.kind for c in declined} | raised]
-        combinations = kind_combinations(ctx, stepping)
-    return KindFindings(crashes, declined, combinations)
-
-
-def stall_candidates(kinds: Sequence[str], skipped: Sequence[str]) -> list[str]:
-    """The kinds ``kind_stalls`` probes: those drawn, and a declined one too (a complex part
-    that never moves is a finding, whatever rule moves the rest; one that raises is passed
-    over by the probe itself)."""
-    return [k for k in kinds if k not in skipped or k in DECLINABLE_KINDS]
+        combinations, moving = kind_combinations(ctx, stepping)
+    stalls = kind_stalls(ctx, [k for k in kinds if k not in raised and k not in moving])
+    return KindFindings(crashes, declined, combinations, stalls)
 
 
 # Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
@@ -1060,15 +1068,13 @@ def skipped_kinds(ctx: Context) -> tuple[str, ...]:
 
 
 def stalled_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds whose tensors never move (Settings.stall_kinds, probed once per run by
-    whichever contract check asks first): the contract's cases draw none, as
-    contract.param_kinds reports them; cross-validation, which measures each tensor against
-    the reference, still draws them."""
-    s = ctx.settings
-    if s.stall_kinds is None:
-        candidates = stall_candidates(probed_kinds(ctx), skipped_kinds(ctx))
-        s.stall_kinds = tuple(c.kind for c in kind_stalls(ctx, candidates))
-    return s.stall_kinds
+    """The kinds whose tensors never move (Settings.stall_kinds, probed with skipped_kinds):
+    the contract's cases draw none, as contract.param_kinds reports them; cross-validation,
+    which measures each tensor against the reference, still draws them."""
+    if ctx.settings.stall_kinds is None:
+        kind_findings(ctx).remember(ctx.settings)
+    assert ctx.settings.stall_kinds is not None
+    return ctx.settings.stall_kinds
 
 
 # Kinds only the contract draws: cross-validation's cases hold one device (strategies.cases).
