@@ -112,9 +112,11 @@ def param_kinds(ctx: Context) -> CheckResult:
     embedding), transposed and channels_last weights, complex parameters, several dtypes and
     many tensors in a group (checks.kit.kinds.PARAM_KINDS); a step that raises on one kind is one
     finding, told here once, and so is a kind whose tensor never moves where the same values
-    in an ordinary tensor do (``kind_stalls``). No check draws that kind afterwards
-    (``Settings.skip_kinds``, from the same probe, and each says so), so they still judge
-    everything else. A target that raises on complex parameters, or steps them by another
+    in an ordinary tensor do (``kind_stalls``), and a minimal set of kinds that raises held
+    together where each steps alone (``kind_combinations``). No check draws such a kind, or
+    one kind of such a set (``skipped_kinds``, ``stalled_kinds``: the same probe whichever
+    check runs first, and each says so), so they still judge everything else. A target that
+    raises on complex parameters, or steps them by another
     rule than their view_as_real's (``complex_rule``), declines them (DECLINABLE_KINDS):
     said, not a finding."""
     preflight(ctx)
