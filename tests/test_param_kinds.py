@@ -438,3 +438,25 @@ def test_what_a_check_draws_does_not_depend_on_the_order_of_checks(mutant, first
         return out
 
     assert run((first, second)) == run((second, first))
+
+
+def test_the_together_probe_costs_one_probe_when_nothing_raises(monkeypatch):
+    """One extra probe for a target that steps every kind together (torch's SGD). The pair
+    mutant's probe is reduced, one probe per kind, to the pair; then the rest, without
+    mixed dtypes, step together (one more), and every element moved (no stall probes)."""
+    from optcheck.checks.kit import contract
+
+    calls = []
+    probe = contract._probe
+    monkeypatch.setattr(contract, "_probe", lambda *a, **k: calls.append(1) or probe(*a, **k))
+    sgd = OptimizerTarget("SGD", torch.optim.SGD, "torch.optim:SGD")
+    ctx = Context(sgd, None, settings=Settings())
+    kinds = contract.probed_kinds(ctx)
+    assert contract.kind_combinations(ctx, kinds) == ([], tuple(kinds))
+    assert len(calls) == 1
+    calls.clear()
+    ctx = Context(zoo(Z.AdamZeroDimPromoted), None, settings=Settings())
+    combinations, moving = contract.kind_combinations(ctx, kinds)
+    assert [c.combination for c in combinations] == [("0-d", "mixed-dtypes")]
+    assert moving == tuple(k for k in kinds if k != "mixed-dtypes")
+    assert len(calls) == 1 + len(kinds) + 1
