@@ -460,3 +460,10 @@ def test_the_together_probe_costs_one_probe_when_nothing_raises(monkeypatch):
     assert [c.combination for c in combinations] == [("0-d", "mixed-dtypes")]
     assert moving == tuple(k for k in kinds if k != "mixed-dtypes")
     assert len(calls) == 1 + len(kinds) + 1
+
+
+def test_every_kind_has_a_phrase_for_the_combination_finding():
+    from optcheck.checks.kit.contract import KIND_PHRASES, left_out
+
+    assert set(KIND_PHRASES) == set(PARAM_KINDS)
+    assert left_out(("mixed-dtypes", "0-d")) == "mixed-dtypes"  # the group's arrangement goes

@@ -33,6 +33,7 @@ from optcheck.checks.kit.harness import (
     sparse_from_now,
     to_numpy,
 )
+from optcheck.checks.kit.kinds import PARAM_KINDS as ALL_KINDS
 from optcheck.checks.kit.registry import (
     Context,
     NotApplicable,
@@ -844,7 +845,8 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     return crashes
 
 
-# How a finding names a kind held beside others (contract.param_kinds' message, the notes).
+# How a finding names a kind held beside others (contract.param_kinds' message, the notes);
+# every kind of kinds.PARAM_KINDS.
 KIND_PHRASES = {
     "0-d": "0-d parameters",
     "zero-size": "zero-size parameters",
@@ -889,7 +891,7 @@ def left_out(combination: Sequence[str]) -> str:
     kinds.PARAM_KINDS' order, where a group's arrangements (dtypes, count, devices) come after
     a tensor's own forms, so every form stays drawn (timm's Lamb: 0-d tensors stay, mixed
     dtypes go)."""
-    return max(combination, key=list(KIND_PHRASES).index)
+    return max(combination, key=list(ALL_KINDS).index)
 
 
 def kind_combinations(
