@@ -99,7 +99,7 @@ def gpu(session: nox.Session) -> None:
         session.error("no CUDA device here: the gpu session needs one (on CPU: nox -s crossval)")
     session.run(
         "python", "-m", "pytest", "-m", "cuda", "tests/test_crossval.py",
-        "tests/test_param_kinds.py", *session.posargs,
+        "tests/test_param_kinds.py", "tests/test_param_devices.py", *session.posargs,
     )  # fmt: skip
 
 

@@ -419,7 +419,17 @@ after = opt.state.get(p, {{}})
 
         for k, gs in enumerate(grads):
             before = [(to_numpy(p), state_of(opt, p)) for p in params]
-            drive(opt, params, grads, range(k, k + 1))
+            try:
+                drive(opt, params, grads, range(k, k + 1))
+            except Exception as exc:  # noqa: BLE001 - the target's step with a grad None
+                i = next((i for i, g in enumerate(gs) if g is None), None)
+                if i is None:
+                    raise  # every tensor had a gradient: not this check's case
+                raise fail(
+                    f"step {k + 1} raised {first_line(exc)} with tensor {i}'s grad None",
+                    step=k + 1,
+                    snippet=repro(k, i, "assert torch.equal(value, p), (value, p)"),
+                ) from exc
             for i, (p, g) in enumerate(zip(params, gs, strict=True)):
                 if g is not None:
                     continue

@@ -29,6 +29,12 @@ from optcheck.reference.spec import (
 )
 
 Implementation = Literal["forloop", "foreach", "fused"]
+# The torch.optim constructor keywords that choose each implementation.
+IMPLEMENTATION_KEYWORDS: dict[str, dict[str, bool]] = {
+    "forloop": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+}
 Decay = Literal["coupled", "decoupled", "none"]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from optcheck.checks.kit.harness import grad_array
+from optcheck.checks.kit.registry import reference_side
 from optcheck.checks.records import OptimizerRecord
 from optcheck.reference.spec import CoupledStep, StepFn
 
@@ -59,7 +60,8 @@ class ReferenceOptimizer(torch.optim.Optimizer):
                 # torch's semantics for a complex parameter: it is optimized as its real view
                 real, grad = _real(p), _real(p.grad)
                 param = real.detach().double().cpu().numpy()
-                new_param, new_state = self._step_fn(param, grad_array(grad), np_state, hp, t)
+                with reference_side():  # the oracle raising is optcheck's error
+                    new_param, new_state = self._step_fn(param, grad_array(grad), np_state, hp, t)
                 real.copy_(torch.from_numpy(np.asarray(new_param, dtype=np.float64)).to(real))
                 state.clear()
                 state["step"] = torch.tensor(float(t))
@@ -82,7 +84,8 @@ class ReferenceOptimizer(torch.optim.Optimizer):
         grads = [None if p.grad is None else grad_array(_real(p.grad)) for _, p in members]
         t = int(first.get("joint_step", 0)) + 1
         state = {**shared, "tensors": tensors} if shared else {}
-        new_params, new_state = self._step_fn.joint(params, grads, state, hps, t)
+        with reference_side():
+            new_params, new_state = self._step_fn.joint(params, grads, state, hps, t)
         # states first: they may view a parameter's memory (p0 = x0.reshape(-1)[::p])
         owns = [
             {k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in own.items()}

@@ -482,7 +482,8 @@ def _resume_case(ctx: Context) -> st.SearchStrategy[Case]:
     # ``snap``: interrupt exactly at one of the schedule's own epochs (a milestone, a restart,
     # the end of a warmup), where a resume that re-applies or skips a step shows.
     extra = {"split": st.floats(0.0, 1.0), "snap": st.booleans()}
-    return schedule_cases(ctx, cap=RESUME_CAP, extra=extra)
+    # the target against itself: holds wherever torch accepts the parameters
+    return schedule_cases(ctx, cap=RESUME_CAP, extra=extra, stated_on_space=False)
 
 
 def _split(ctx: Context, case: Case, low: int) -> tuple[ScheduleSpec | None, int, int]:

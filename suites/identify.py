@@ -200,6 +200,34 @@ def hint(
     return found.asdict()
 
 
+def needs_closure(report: Any) -> bool:
+    """Nothing was checked because step() requires a closure the generic contract never
+    passes (schedulefree's Closure forms, LBFGS): only a record can drive such a target."""
+    from optcheck.checks.kit.contract import REQUIRES_CLOSURE
+
+    skips = [r for r in report.results if r.verdict == "skip"]
+    return report.nothing_checked and any(REQUIRES_CLOSURE in r.detail for r in skips)
+
+
+def closure_advice(found: dict[str, Any]) -> dict[str, Any]:
+    """``found`` (``hint``'s answer) with a hint that names the record to rerun with: the
+    closure-taking record identify matched, else every closure-taking record of the catalog."""
+    from optcheck.checks import catalog
+
+    takes_closure = [
+        name for name, r in catalog.OPTIMIZERS.items() if r.closure_step or r.closure_driven
+    ]
+    fits = [m for m in found.get("matches", []) if m.split(":")[0] in takes_closure]
+    if fits:
+        advice = f"rerun with --like {fits[0]}"
+    else:
+        advice = "the catalog's records that pass one: " + ", ".join(
+            f"--like {name}" for name in takes_closure
+        )
+    head = "step() requires a closure, which the generic contract does not pass, so nothing "
+    return {**found, "hint": f"{head}was checked; {advice} ({found['hint']})"}
+
+
 def _child(conn: Any, path: str, hp: dict[str, Any], cases: int, create_graph: bool) -> None:
     from optcheck.suites.target import TargetError, TargetRaised
 

@@ -305,6 +305,8 @@ def _check_hp(
     """Every keyword taken by the target, every value of the form the spec's space says, and
     the combination (over the spec's defaults) one the reference accepts."""
     dims = {d.name: d for d in spec.space} if spec is not None else {}
+    if isinstance(spec, ScheduleSpec):  # what torch accepts, not only what invariants hold on
+        dims |= spec.accepted
     first = _first_argument(target)
     for name, value in hp.items():
         if name in (first, "self"):
@@ -364,6 +366,8 @@ def _form_error(dim: Dimension, value: Any) -> str | None:
     forms are: a number, an integer, True/False, a pair of numbers, or a value like the
     choices (one of them, for named options)."""
     if isinstance(dim, Real):
+        return None if _is_real(value) else f"a number (e.g. {dim.default!r}), got {value!r}"
+    if isinstance(dim, Int) and dim.fractions:  # torch documents an int, takes a float
         return None if _is_real(value) else f"a number (e.g. {dim.default!r}), got {value!r}"
     if isinstance(dim, Int):
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)

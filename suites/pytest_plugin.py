@@ -43,6 +43,13 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
     "skips": ("FILE", "file of check-id prefixes to skip (repeatable)", "paths"),
     "xfails": ("FILE", "file of check-id prefixes expected to fail (repeatable)", "paths"),
     "setup": ("METHOD", "call optimizer.METHOD() once built (repeatable)", "linelist"),
+    # a flag (ini: true/false), as the CLI's --create-graph
+    "create-graph": (
+        "",
+        "hand gradients over with an autograd graph, as loss.backward(create_graph=True) does "
+        "(step() takes Hessian-vector products of p.grad, e.g. Adahessian)",
+        "bool",
+    ),
 }
 _LISTS = ("hp", "skips", "xfails", "setup")
 
@@ -60,8 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (metavar, help, ini_type) in _OPTIONS.items():
         # No argparse types or choices: a bad value gets optcheck's one-line usage error,
         # the same from the command line and from the ini file (_read).
-        kind = {"action": "append"} if name in _LISTS else {}
-        group.addoption(_flag(name), dest=_dest(name), metavar=metavar, help=help, **kind)
+        kind: dict[str, Any] = {"metavar": metavar}
+        if name in _LISTS:
+            kind["action"] = "append"
+        if ini_type == "bool":  # a flag takes no value, so no metavar
+            kind = {"action": "store_true"}
+        group.addoption(_flag(name), dest=_dest(name), help=help, **kind)
         parser.addini(_dest(name), f"default for {_flag(name)}", type=ini_type)
 
 
@@ -80,6 +91,7 @@ class Options:
     xfails: list[str]
     setup: tuple[str, ...] = ()
     shapes: str | None = None
+    create_graph: bool = False
 
 
 def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -146,6 +158,7 @@ def _read(config: pytest.Config) -> Options | None:
         xfails=read_prefixes(_raw(config, "xfails")[0]),
         setup=tuple(_raw(config, "setup")[0] or ()),
         shapes=_raw(config, "shapes")[0],
+        create_graph=bool(_raw(config, "create-graph")[0]),
     )
 
 
@@ -284,6 +297,7 @@ def _prepare(options: Options) -> Any:
             source="--optcheck-hp",
             setup=list(options.setup) or None,
             shapes=options.shapes,
+            create_graph=options.create_graph,
         )
     except (TargetError, ConfigError) as exc:
         raise pytest.UsageError(f"optcheck: {exc}") from None

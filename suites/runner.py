@@ -108,8 +108,9 @@ def validate(
     abandoned on its thread after ``timeout``, ``total_timeout`` does not apply, and a target
     that exits or crashes ends this process.
 
-    ``jobs``: worker processes running checks side by side, as ``--jobs`` (default: 2
-    where two CPUs are free); the report is the same, in the checks' order.
+    ``jobs``: worker processes running checks side by side, started at once, as ``--jobs``
+    (default: a second one where a CPU is free, once the run proves long:
+    supervise._Helpers); the report is the same, in the checks' order.
 
     ``warmup``: seconds the first step() of each new optimizer may take outside ``timeout``
     (a target compiling itself on its first call, as heavyball does); in this process they
@@ -245,7 +246,8 @@ def identify_variants(ctx: Context, results: Iterable[CheckResult]) -> list[str]
     formula, not a guess ("Adam:keras-eps-hat: Keras/TF Adam ...")."""
     if not isinstance(ctx.spec, OptimizerRecord):
         return []
-    failed = [r for r in results if r.id.startswith("crossval.") and r.failed]
+    # a violation only: an error (the reference raised) compared nothing
+    failed = [r for r in results if r.id.startswith("crossval.") and r.verdict == "violation"]
     for result in failed:
         case = evidence_case(result)
         if case is None:

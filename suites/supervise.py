@@ -1,7 +1,8 @@
 """Run a validation in a supervised worker process: the target never decides the verdict.
 
 The parent (``optcheck validate``) starts a worker (``optcheck.suites.worker``); once it has
-loaded the target, a second one where two CPUs are free (``jobs``). Each worker takes the next
+loaded the target, a second one where a CPU is free and the run proves long (``_Helpers``,
+``jobs``). Each worker takes the next
 check left from the parent and streams its results; the report lists them in the order of the
 checks, whichever worker ran them. Whatever the target does, the parent keeps the results
 already in and turns the event into a finding:
@@ -211,14 +212,20 @@ def environment() -> dict[str, str]:
 
 
 def default_jobs() -> int:
-    """Workers a run uses by default: two where two CPUs are free to this process. Checks are
-    independent (each seeds its own draw and probes its own kinds), so they can run side by
-    side; more than two buys little, since the target is loaded and probed once per worker."""
+    """Workers a run uses by default: two where a second CPU is free to this process (its
+    affinity holds two and the load average leaves half of one idle), else one. Checks are
+    independent (each seeds its own draw), so they can run side by side; more than two buys
+    little, since each worker loads and probes the target again, and on a busy machine (a test
+    session's other processes) a second worker only adds that load."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on POSIX
+        busy = 0.0
+    return 2 if cpus >= 2 and cpus - busy >= 0.5 else 1
 
 
 class _Run:
@@ -313,8 +320,6 @@ def run(
         notes=[],
     )
     shared = _Run(report, progress)
-    jobs = default_jobs() if jobs is None else jobs
-    helpers: list[threading.Thread] = []
 
     def helper_slot() -> None:
         try:
@@ -323,16 +328,9 @@ def run(
             with shared.lock:
                 shared.report.notes.append("a second worker process failed; checks ran in one")
 
-    def prepared() -> None:  # the first worker knows the checks: more workers may help
-        with shared.lock:
-            more = min(jobs, len(shared.pending)) - 1
-        for _ in range(max(more, 0)):
-            helper = threading.Thread(target=helper_slot, name="optcheck:worker", daemon=True)
-            helper.start()
-            helpers.append(helper)
-
+    helpers = _Helpers(shared, helper_slot, jobs)
     try:
-        _drive(config, payload, shared, total, first=True, on_prepared=prepared)
+        _drive(config, payload, shared, total, first=True, helpers=helpers)
     except BaseException:  # Ctrl-C, SIGTERM: the other workers end now, not after their check
         with shared.lock:
             shared.stop = True
@@ -341,8 +339,8 @@ def run(
             worker.kill()
         raise
     finally:
-        for helper in helpers:
-            helper.join()
+        for thread in helpers.threads:
+            thread.join()
     if shared.usage is not None:
         raise shared.usage
     with shared.lock:
@@ -366,6 +364,40 @@ def run(
     return report
 
 
+class _Helpers:
+    """The workers a run adds to its first, once that one has loaded the target. Asked for
+    (``jobs``), they start at once. By default (``jobs`` None, up to default_jobs()) they start
+    only once the run has shown it is long: after its checks have taken twice what loading the
+    target took (each helper loads it again) and at least AUTO_AFTER s. A run of a few quick
+    checks keeps one worker and pays no second load."""
+
+    AUTO_AFTER = 1.0
+
+    def __init__(self, shared: _Run, slot: Callable[[], None], jobs: int | None):
+        self.shared, self.slot = shared, slot
+        self.auto = jobs is None
+        self.count = (default_jobs() if jobs is None else jobs) - 1
+        self.due: float | None = None  # when to start them (auto); None: not yet, or done
+        self.threads: list[threading.Thread] = []
+
+    def prepared(self, loading: float) -> None:
+        if self.count < 1:
+            return
+        if self.auto:
+            self.due = time.monotonic() + max(2 * loading, self.AUTO_AFTER)
+        else:
+            self.start()
+
+    def start(self) -> None:
+        self.due = None
+        with self.shared.lock:
+            count = min(self.count, len(self.shared.pending))
+        for _ in range(count):
+            thread = threading.Thread(target=self.slot, name="optcheck:worker", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+
 _TOTAL = "the whole-run limit of {:g} s (--total-timeout) was reached"
 
 
@@ -376,14 +408,14 @@ def _drive(
     total: float | None,
     *,
     first: bool,
-    on_prepared: Callable[[], None] | None = None,
+    helpers: _Helpers | None = None,
 ) -> str:
     """Drive worker processes, one at a time, until no check is left for them: each crash or
     hang becomes a finding and the next worker takes the next check. Returns how the last
     worker ended: "done", "total" (the run's limit), "gave up" (no restart left) or
     "construct" (the target could not be loaded or built). ``first``: the run's first
     worker, whose failure to load the target is the run's finding (a later one's is not:
-    the checks it would have taken go to the others)."""
+    the checks it would have taken go to the others); it starts the ``helpers``."""
     timeout = config.timeout or None
 
     def soonest(limit: float | None) -> float | None:
@@ -401,9 +433,15 @@ def _drive(
             shared.add(CheckResult("worker", "the worker process starts", "error", why))
             return "construct"
         with shared.lock:
-            shared.workers.add(worker)
+            stopped = shared.stop  # interrupted while it started: the run's kill missed it
+            if not stopped:
+                shared.workers.add(worker)
+        if stopped:
+            worker.close()
+            return "gave up"
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
+        ready_at = time.monotonic()
         check_ends: float | None = None  # the running check's deadline, warm-ups added
         warm_since: float | None = None  # a first step() under way since then
         try:
@@ -417,7 +455,11 @@ def _drive(
                     if warm_since is not None:
                         ends = max(ends, warm_since + config.warmup)
                     until = min(ends, shared.deadline) if shared.deadline is not None else ends
-                msg = worker.next(until)
+                due = helpers.due if helpers is not None else None
+                msg = worker.next(until if due is None or (until and until < due) else due)
+                if msg == "timeout" and due is not None and (until is None or due < until):
+                    helpers.start()  # the run has shown it is long: its helpers now
+                    continue
                 if msg == "timeout":
                     if shared.deadline is not None and time.monotonic() >= shared.deadline:
                         crashed = "total"
@@ -431,7 +473,7 @@ def _drive(
                 assert isinstance(msg, dict)
                 kind = msg.get("t")
                 if kind == "ready":
-                    phase = "preparing"
+                    phase, ready_at = "preparing", time.monotonic()
                     with shared.lock:
                         if total and shared.deadline is None:
                             shared.deadline = time.monotonic() + total
@@ -445,9 +487,9 @@ def _drive(
                 elif kind == "prepared":
                     _take_prepared(shared, msg)
                     phase = "between"
-                    if on_prepared is not None and not msg.get("failure"):
-                        on_prepared()
-                        on_prepared = None
+                    if helpers is not None and not msg.get("failure"):
+                        helpers.prepared(time.monotonic() - ready_at)
+                        helpers = helpers if helpers.due is not None else None
                 elif kind == "want":
                     worker.send({"id": shared.take()})
                 elif kind == "start":

@@ -114,8 +114,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jobs",
         type=_positive_int,
         metavar="N",
-        help="worker processes running checks side by side (default: 2 where two CPUs are "
-        "free, else 1); each loads the target once",
+        help="worker processes running checks side by side, started at once (default: a "
+        "second one where a CPU is free, once the checks have run for twice what loading the "
+        "target took); each loads the target",
     )
     p.add_argument(
         "--select",
@@ -256,16 +257,19 @@ def _identification(
     """The hint without --like: the generic contract says nothing about which algorithm the
     target is. Not run for a --select run (a focused one), nor where the target failed to run
     (an error result) or passed no check (its constructor raised, nothing was checked):
-    identify would only meet the same failure, at the cost of a child process."""
+    identify would only meet the same failure, at the cost of a child process. Except where
+    step() requires a closure: identify passes one, and names the record that can."""
     if args.like or args.no_identify or args.select:
         return None
-    verdicts = {r.verdict for r in report.results}
-    if "error" in verdicts or "pass" not in verdicts:
-        return None
-    from optcheck.suites.identify import hint
+    from optcheck.suites.identify import closure_advice, hint, needs_closure
 
+    verdicts = {r.verdict for r in report.results}
+    closure = needs_closure(report)  # then identify names the record that can drive it
+    if "error" in verdicts or ("pass" not in verdicts and not closure):
+        return None
     left = None if not args.total_timeout else args.total_timeout - (time.perf_counter() - start)
-    return hint(args.target, hp, left, args.create_graph)
+    found = hint(args.target, hp, left, args.create_graph)
+    return closure_advice(found) if closure else found
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -419,6 +419,17 @@ def test_contract_check_catches_mutant(check_id, catch, request):
     parameter kind: by default the old cases (0-d and zero-size among ordinary tensors, ~2 s
     less in all), every kind with --thorough (tests/test_param_kinds.py catches the kinds')."""
     kinds = None if request.config.getoption("--thorough") else kinds_zoo.OLD_CONTRACT_KINDS
+    _assert_caught(check_id, catch, kinds)
+
+
+def test_grad_none_reproduces_a_step_that_raises():
+    """A step() that reads a None grad raises: the violation names the step and the tensor and
+    carries a snippet that raises the same way (kept out of CATCHES: that family is halved)."""
+    catch = Catch("SGDRaisesOnGradNone", "with tensor", snippet_raises=AttributeError)
+    _assert_caught("contract.grad_none", catch, kinds_zoo.OLD_CONTRACT_KINDS)
+
+
+def _assert_caught(check_id: str, catch: Catch, kinds: Any) -> None:
     result = run_check(check_id, zoo_target(catch.mutant), catch.spec, kinds=kinds)
     assert result.verdict == "violation", result.detail
     assert catch.message in result.detail

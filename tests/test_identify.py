@@ -118,6 +118,45 @@ def test_validate_hint_runs_only_where_it_can_say_something(monkeypatch):
     assert late["hint"].startswith("identification skipped: ") and len(asked) == 2
 
 
+def _closure_skips():
+    from optcheck.checks.result import CheckResult, Report
+
+    why = "Zoo.step() requires a closure: the generic contract sets .grad and calls step() …"
+    results = [CheckResult("contract.resume", "t", "skip", why)]
+    results.append(CheckResult("contract.maximize", "t", "skip", "target does not accept it"))
+    return Report("t", None, {}, results)
+
+
+def test_a_step_requiring_a_closure_is_told_the_record_to_rerun_with(monkeypatch):
+    """Nothing checked because step() requires a closure: identify runs anyway (it passes
+    one) and the hint says why nothing was checked and which --like drives the target; where
+    identify matches no closure-taking record, the catalog's closure-taking records."""
+    import time
+
+    from optcheck.suites import identify as I
+    from optcheck.suites import validate_cli
+
+    sf = I.Candidate("SGDScheduleFreeClosure", "", 0.03, 1e-16, 2)
+    found = I.Identification("t", {}, [{}], [sf, I.Candidate("SGD", "", 7e14, 0.9, 2)], {})
+    monkeypatch.setattr(I, "identify", lambda path, hp, **kw: found)
+    hint = validate_cli._identification(_args(), _closure_skips(), {}, time.perf_counter())
+    assert hint["hint"].startswith("step() requires a closure, which the generic contract ")
+    told = "; rerun with --like SGDScheduleFreeClosure (looks like: SGDScheduleFreeClosure"
+    assert told in hint["hint"], hint["hint"]
+    monkeypatch.setattr(I, "identify", lambda path, hp, **kw: _lion())
+    hint = validate_cli._identification(_args(), _closure_skips(), {}, time.perf_counter())["hint"]
+    assert "records that pass one: --like" in hint and "--like LBFGS" in hint, hint
+    assert "--like SGDScheduleFreeClosure" in hint and "rerun with" not in hint
+
+
+@pytest.mark.thorough  # (a validate run and a child identify: about 15 s)
+def test_validate_names_the_closure_record_for_a_schedulefree_closure_class(capsys):
+    code = main(["validate", "tests.zoo.schedulefree_more:ZooSGDScheduleFreeClosure"])
+    text = capsys.readouterr().out
+    assert code == 3 and "NOTHING CHECKED" in text, text
+    assert "rerun with --like SGDScheduleFreeClosure (looks like: SGDScheduleFreeClosure" in text
+
+
 def test_validate_hint_is_printed_and_kept_in_the_json(tmp_path):
     from optcheck.checks.result import Report
     from optcheck.reports import validation

@@ -175,13 +175,14 @@ def test_torch_classes_pass_the_long_run(name):
     [
         (Z.AdamFlatCopy, ("non-contiguous", "channels-last")),
         (Z.AdamComplexRealPart, ("complex",)),
+        (Z.AdamWComplexRealPart, ("complex",)),  # moved by decay alone: no gradient reaches it
         (Z.AdamDropsPastChunk, ("many-tensors",)),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else "-".join(v),
 )
 def test_the_contract_finds_a_kind_that_never_moves(mutant, kinds):
-    """No reference: a tensor of the kind must move wherever the same values held as an
-    ordinary tensor move (judged by moved or not, never by value)."""
+    """No reference: a tensor of the kind must follow its gradient wherever the same values held
+    as an ordinary tensor do (judged by the ends under g and −g differing, never by value)."""
     ctx = Context(zoo(mutant), None, settings=Settings(max_examples=1))
     result = execute(CHECKS["contract.param_kinds"], ctx)
     assert result.verdict == "violation", result.detail
@@ -441,9 +442,10 @@ def test_what_a_check_draws_does_not_depend_on_the_order_of_checks(mutant, first
 
 
 def test_the_together_probe_costs_one_probe_when_nothing_raises(monkeypatch):
-    """One extra probe for a target that steps every kind together (torch's SGD). The pair
-    mutant's probe is reduced, one probe per kind, to the pair; then the rest, without
-    mixed dtypes, step together (one more), and every element moved (no stall probes)."""
+    """One extra probe for a target that steps every kind together (torch's SGD), and its twin
+    under −g, which stands for the stall probes when every element follows its gradient. The
+    pair mutant's probe is reduced, one probe per kind, to the pair; then the rest, without
+    mixed dtypes, step together (one more, and its twin)."""
     from optcheck.checks.kit import contract
 
     calls = []
@@ -453,13 +455,13 @@ def test_the_together_probe_costs_one_probe_when_nothing_raises(monkeypatch):
     ctx = Context(sgd, None, settings=Settings())
     kinds = contract.probed_kinds(ctx)
     assert contract.kind_combinations(ctx, kinds) == ([], tuple(kinds))
-    assert len(calls) == 1
+    assert len(calls) == 2
     calls.clear()
     ctx = Context(zoo(Z.AdamZeroDimPromoted), None, settings=Settings())
     combinations, moving = contract.kind_combinations(ctx, kinds)
     assert [c.combination for c in combinations] == [("0-d", "mixed-dtypes")]
     assert moving == tuple(k for k in kinds if k != "mixed-dtypes")
-    assert len(calls) == 1 + len(kinds) + 1
+    assert len(calls) == 1 + len(kinds) + 2
 
 
 def test_every_kind_has_a_phrase_for_the_combination_finding():

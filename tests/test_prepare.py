@@ -139,7 +139,9 @@ BAD_HP = [
     ("torch.optim:Adam", "Adam", ["caution=True"], "does not take 'caution'"),
     ("zoo.configured:AdamCaution", "Adam", ["caution=ture"], "caution takes True or False"),
     ("torch.optim:SGD", "SGD", ["nesterov=True"], "nesterov requires momentum > 0"),
-    ("torch.optim.lr_scheduler:StepLR", "StepLR", ["step_size=2.5"], "step_size takes an integer"),
+    # outside what torch takes: t % 0 (a fractional step_size it takes: below)
+    ("torch.optim.lr_scheduler:StepLR", "StepLR", ["step_size=0"], "step_size must be >= 1"),
+    ("torch.optim.lr_scheduler:StepLR", "StepLR", ["step_size=two"], "step_size takes a number"),
     (
         "torch.optim.lr_scheduler:MultiStepLR",
         "MultiStepLR",
@@ -147,6 +149,31 @@ BAD_HP = [
         "milestones takes a list of integers",
     ),
 ]
+
+
+def test_a_value_torch_accepts_outside_the_documented_space_is_taken_and_checked():
+    """StepLR documents an int step_size and takes a float; gamma > 1 raises the lr. Both are
+    in the record's accepted space: pinned, they reach the closed-form comparison (torch's
+    fractional step_size is a known finding there: a violation before marking), the resume
+    runs, and the invariants stated on the documented space (monotone, step drops) do not
+    apply, saying so (gamma=1.2 was reported violating them: torch was right)."""
+    from optcheck.suites.runner import mark_known
+
+    target = "torch.optim.lr_scheduler:StepLR"
+    prepared = prepare(target, "StepLR", ["step_size=2.5"], max_examples=5)
+    ctx = prepared.context
+    assert ctx.settings.fixed_hp["step_size"] == 2.5
+    registry.load_all()
+    compared = mark_known(registry.execute(registry.CHECKS["crossval.schedule"], ctx), ctx)
+    assert compared.verdict == "known" and "fractional step_size" in compared.detail
+    assert compared.evidence.case["params"]["step_size"] == 2.5
+    by_id = {r.id: r for r in run(prepared, select=("schedule.",)).results}
+    for check_id in ("schedule.step_drops", "schedule.monotone_nonincreasing"):
+        assert by_id[check_id].verdict == "skip", by_id[check_id].detail
+        assert "--hp step_size=2.5 is accepted by torch but outside" in by_id[check_id].detail
+    steep = prepare(target, "StepLR", ["gamma=1.2"], max_examples=5)
+    result = run(steep, select=("schedule.monotone_nonincreasing",)).results[0]
+    assert result.verdict == "skip" and "--hp gamma=1.2" in result.detail, result.detail
 
 
 @pytest.mark.parametrize(("target", "like", "hp", "message"), BAD_HP)

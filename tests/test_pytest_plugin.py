@@ -66,6 +66,7 @@ def test_checks_are_collected_and_every_option_is_read_from_the_ini_file(tmp_pat
             optcheck_timeout = 9
             optcheck_skips = lists/skips.txt
             optcheck_xfails = lists/xfails.txt
+            optcheck_create_graph = true
         """)
     )
     out = _pytest(tmp_path, "--collect-only")
@@ -86,6 +87,7 @@ def test_checks_are_collected_and_every_option_is_read_from_the_ini_file(tmp_pat
     assert (settings["dtype"], settings["max_examples"], settings["seed"]) == ("float32", 3, 7)
     assert settings["fixed_hp"] == {"momentum": 0.5, "nesterov": True}
     assert settings["timeout"] == 9.0
+    assert options["create_graph"] is settings["create_graph"] is True
     # The id files are found relative to the ini file, not the current directory.
     assert seen["marks"]["contract.resume"] == ["skip"]
     assert seen["marks"]["sgd.linearity"] == ["xfail"]
@@ -140,3 +142,29 @@ def test_a_bad_option_is_a_one_line_usage_error(tmp_path, capsys, args, message)
     err = captured.err.strip()
     assert err.startswith(f"ERROR: optcheck: {message}") and len(err.splitlines()) == 1, err
     assert "passed" not in captured.out and "failed" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("flag", "ini", "verdict"),
+    [
+        # 1-3 s each (a pytest session in this process, its gc passes included): by default
+        # the ini option is read in the collect-only test above
+        pytest.param(["--optcheck-create-graph"], "", "1 passed", marks=pytest.mark.thorough),
+        pytest.param([], "optcheck_create_graph = true", "1 passed", marks=pytest.mark.thorough),
+        pytest.param([], "", "1 skipped", marks=pytest.mark.thorough),
+    ],
+)
+def test_create_graph_reaches_the_checks(tmp_path, capsys, flag, ini, verdict):
+    """As the CLI's --create-graph: a target that refuses a gradient without a graph (as
+    Adahessian does) is checked with the flag or the ini option, and skipped, saying why,
+    without them. No test file: in one process, a second test_unit.py would clash."""
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n{ini}\n")
+    base = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:benchmark"]
+    base += ["--rootdir", str(tmp_path), str(tmp_path)]
+    target = ["--optcheck", "zoo.standins:NeedsCreateGraph", "--optcheck-max-examples", "1"]
+    target += ["--optcheck-shapes", "plain"]  # no kind probe: the flag is the subject
+    code = pytest.main([*base, *target, *flag, "-k", "contract.zero_params", "-q", "-rs"])
+    out = capsys.readouterr().out
+    assert code == pytest.ExitCode.OK and verdict in out, out[-2000:]
+    if verdict == "1 skipped":
+        assert "create_graph=True" in out, out[-2000:]

@@ -582,3 +582,32 @@ def test_adahessian_raises_on_a_three_dimensional_parameter_or_reuses_the_previo
     opt.step()
     assert torch.allclose(w.detach(), torch.full_like(w, -1.0), atol=1e-3)  # Alg. 1: -0.25
     assert torch.allclose(a.detach(), torch.full_like(a, -1.0), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "path", ["torch_optimizer:RAdam", "torch_optimizer:Ranger", "timm_by_path:RAdamLegacy"]
+)
+def test_float32_copy_zeroes_the_imaginary_part_of_a_complex_parameter(path):
+    """``p.data.float()`` of a complex parameter keeps its real part (PyTorch warns that the
+    imaginary part is discarded), and the copy back writes 0 into the imaginary part: after
+    two steps it is 0 under g and under −g alike, where the same values as a real tensor (its
+    view_as_real, torch's rule) end apart. The real part still follows its gradient."""
+    cls = _cls(path)
+    z0 = torch.tensor([1 + 2j, 3 - 1j], dtype=torch.complex128)
+    g = torch.tensor([1 + 1j, -1 + 2j], dtype=torch.complex128)
+
+    def ends(sign: float, as_complex: bool) -> torch.Tensor:
+        p = torch.nn.Parameter(z0.clone() if as_complex else torch.view_as_real(z0).clone())
+        opt = cls([p], lr=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Casting complex values to real discards ..."
+            for _ in range(2):
+                p.grad = sign * (g if as_complex else torch.view_as_real(g)).clone()
+                opt.step()
+        return torch.view_as_real(p.detach()) if as_complex else p.detach()
+
+    plus, minus = ends(1.0, True), ends(-1.0, True)
+    assert torch.equal(plus[:, 1], torch.zeros(2, dtype=torch.float64))
+    assert torch.equal(minus[:, 1], plus[:, 1]) and not torch.equal(minus[:, 0], plus[:, 0])
+    real_plus, real_minus = ends(1.0, False), ends(-1.0, False)
+    assert not torch.equal(real_plus[:, 1], real_minus[:, 1])

@@ -63,7 +63,13 @@ from optcheck.checks.kit.evidence import (
     worst,
 )
 from optcheck.checks.kit.harness import DTYPES, make_params
-from optcheck.checks.kit.registry import Context, NotApplicable, Violation
+from optcheck.checks.kit.registry import (
+    Context,
+    NotApplicable,
+    ReferenceRaised,
+    Violation,
+    reference_side,
+)
 from optcheck.checks.kit.strategies import TargetRaised, hyperparams
 from optcheck.checks.records import OptimizerRecord
 from optcheck.checks.result import Evidence
@@ -365,9 +371,12 @@ def run_reference(step: Callable[..., Any], case: ClosureCase, fg: FG | None = N
         for _ in range(case.calls):
             count[0] = 0
             try:
-                x, state = step(x, counted, state, case.hp)
-            except ArithmeticError as exc:  # e.g. a line search's interpolation degenerates
-                raise NotApplicable(f"the reference's own run fails here: {exc!r}") from exc
+                with reference_side():
+                    x, state = step(x, counted, state, case.hp)
+            except ReferenceRaised as exc:  # e.g. a line search's interpolation degenerates
+                if not isinstance(exc.cause, ArithmeticError):
+                    raise
+                raise NotApplicable(f"the reference's own run fails here: {exc.cause!r}") from exc
             xs.append(np.array(x, dtype=np.float64))
             evals.append(count[0])
         exact = case.fg

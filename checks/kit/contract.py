@@ -41,6 +41,7 @@ from optcheck.checks.kit.registry import (
     Violation,
     first_draw,
     limits_of,
+    reference_side,
     with_graph,
 )
 from optcheck.checks.kit.strategies import (
@@ -552,9 +553,12 @@ def held_kinds(draw: st.DrawFn, ctx: Context, p: Problem, kinds: Sequence[str]) 
     )
 
 
-def other_device(ctx: Context) -> str:
-    """The second device of a devices case: cuda beside cpu, cpu beside cuda."""
-    return "cpu" if torch.device(ctx.settings.device).type == "cuda" else "cuda"
+def other_device(ctx: Context) -> str | None:
+    """The second device of a devices case: cuda beside cpu, cpu beside cuda; None without
+    CUDA (no devices case is drawn). Tests without CUDA patch it to "cpu" to run the cases."""
+    if torch.device(ctx.settings.device).type == "cuda":
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else None
 
 
 # --- driving the target -------------------------------------------------------------------
@@ -705,8 +709,8 @@ def preflight(ctx: Context, hp: Mapping[str, Any] | None = None) -> torch.optim.
     opt = build(ctx, params, default_hp(ctx) if hp is None else hp)
     if _requires_closure(opt):
         raise NotApplicable(
-            f"{type(opt).__qualname__}.step() requires a closure (a line-search optimizer such "
-            "as LBFGS evaluates it many times); the contract drives step() with .grad set"
+            f"{type(opt).__qualname__}.{REQUIRES_CLOSURE}: the generic contract sets .grad and "
+            "calls step() with none (a record that declares the closure can: --like)"
         )
     if not with_graph(ctx) and (needs := _second_order_refusal(ctx, hp)) is not None:
         raise NotApplicable(
@@ -790,7 +794,7 @@ def probed_kinds(ctx: Context) -> list[str]:
     out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
     out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
     out += ["mixed-dtypes", "many-tensors"]
-    if torch.cuda.is_available():  # a second device to put parameters on
+    if other_device(ctx) is not None:  # a second device to put parameters on
         out.append("devices")
     return [k for k in out if wanted(ctx, k)]
 
@@ -901,24 +905,31 @@ def kind_combinations(
     probe them all at once; if step() raises, drop kinds one at a time while it still raises,
     report that minimal set and leave one of it out (``left_out``); repeat with the rest until
     the probe steps (at most one round per kind). One probe when nothing raises. Also returns
-    the kinds of the probe that stepped if every element of it moved (else none): those
-    need no probe of their own for a kind that never moves (``kind_stalls``)."""
+    the kinds of the probe that stepped if every element of it follows its gradient (ends
+    elsewhere under −g, one more probe; else none): those need no probe of their own for a
+    kind that never moves with its gradient (``kind_stalls``)."""
 
-    def attempt(subset: Sequence[str]) -> tuple[KindCrash, bool]:
+    def attempt(subset: Sequence[str]) -> tuple[KindCrash, list[np.ndarray]]:
         rng = np.random.default_rng(3)
         shapes, layouts, dtypes, devices = _combined_layout(ctx, subset)
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message, start, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
+        message, _, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
         held = (tuple(layouts), tuple(dtypes), tuple(devices))
-        moved = not message and all(np.all(a != b) for a, b in zip(start, end, strict=True))
-        return KindCrash("", message, params0, grads, *held, combination=tuple(subset)), moved
+        return KindCrash("", message, params0, grads, *held, combination=tuple(subset)), end
+
+    def responds(probe: KindCrash, end: list[np.ndarray]) -> bool:
+        """Whether every element ends elsewhere under −g (kind_stalls' criterion)."""
+        flipped = [[-g for g in gs] for gs in probe.grads]
+        held = (probe.layouts, probe.dtypes, probe.devices)
+        message, _, end_flipped = _probe(ctx, probe.params0, flipped, *held)
+        return not message and all(np.all(a != b) for a, b in zip(end, end_flipped, strict=True))
 
     left, out = list(kinds), []
     for _ in range(len(kinds) + 1):
-        crash, moved = attempt(left)
+        crash, end = attempt(left)
         if not crash.message:
-            return out, tuple(left) if moved else ()
+            return out, tuple(left) if responds(crash, end) else ()
         if not left:
             break  # ordinary tensors alone raise: tied to no kind, the checks meet it
         for kind in list(crash.combination):
@@ -969,9 +980,9 @@ class KindFindings:
 
 def kind_findings(ctx: Context) -> KindFindings:
     """Probe every kind the run draws (default keywords, fixed seeds: the same whoever asks).
-    A kind that never moves is looked for in the kinds that do not raise alone (a complex
-    part that never moves is a finding, whatever rule moves the rest), on its own probe
-    unless the probe of the kinds together moved every element."""
+    A kind that never moves with its gradient is looked for in the kinds that do not raise
+    alone (a complex part that never moves is a finding, whatever rule moves the rest), on its
+    own probe unless every element of the probe of the kinds together followed its gradient."""
     crashes = kind_crashes(ctx)
     declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
     crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
@@ -988,40 +999,44 @@ def kind_findings(ctx: Context) -> KindFindings:
     return KindFindings(crashes, declined, combinations, stalls)
 
 
-# Kinds whose tensors must move wherever the same values held as one ordinary tensor move: a
-# write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real part
-# alone, a foreach chunk dropped. Judged by "moved at all", never by value: without a
-# reference, the arithmetic of two layouts may differ in rounding.
+# Kinds whose tensors must follow their gradient wherever the same values held as one ordinary
+# tensor do: a write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real
+# part alone (or its update cast to real: the imaginary part then moves by decay only), a
+# foreach chunk dropped. Judged by "responds at all", never by value: without a reference,
+# the arithmetic of two layouts may differ in rounding.
 STALL_KINDS = ("non-contiguous", "channels-last", "complex", "many-tensors")
 
 
 def kind_stalls(ctx: Context, kinds: Sequence[str]) -> list[KindCrash]:
-    """The ``kinds`` (of STALL_KINDS) whose probe leaves elements exactly where they started
-    while the same tensor alone, ordinary, moves them; ``message`` says which."""
+    """The ``kinds`` (of STALL_KINDS) whose probe ends in the same place under the gradients
+    g and −g (the elements never move with their gradient: frozen, or moved by decay alone)
+    where the same values alone, in an ordinary tensor, end apart; ``message`` says which."""
     rng = np.random.default_rng(1)
     out = []
     for kind in (k for k in STALL_KINDS if k in kinds):
         shapes, layouts, dtypes, devices = _probe_layout(ctx, kind)
         params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
         grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
-        message, start, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
-        if message:
+        flipped = [[-g for g in gs] for gs in grads]
+        message, _, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
+        message_flipped, _, end_flipped = _probe(ctx, params0, flipped, layouts, dtypes, devices)
+        if message or message_flipped:
             continue  # a crash: kind_crashes tells it
-        for i, (a, b) in enumerate(zip(start, end, strict=True)):
-            still = a == b
-            if not still.any():
+        for i, (a, b) in enumerate(zip(end, end_flipped, strict=True)):
+            deaf = a == b
+            if not deaf.any():
                 continue
-            alone_message, alone_start, alone_end = _probe(
-                ctx, [params0[i]], [[g[i]] for g in grads]
-            )
-            if alone_message:
+            alone = _probe(ctx, [params0[i]], [[g[i]] for g in grads])
+            alone_flipped = _probe(ctx, [params0[i]], [[g[i]] for g in flipped])
+            if alone[0] or alone_flipped[0]:
                 continue
-            stalled = int(np.sum(still & (alone_start[0] != alone_end[0])))
+            stalled = int(np.sum(deaf & (alone[2][0] != alone_flipped[2][0])))
             if stalled:
                 what = f"tensor {i}" if kind == "many-tensors" else f"the {layouts[i]} tensor"
                 message = (
-                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move, "
-                    "where the same values in an ordinary tensor of their own do"
+                    f"{what} of a {kind} probe: {stalled} of {a.size} elements never move with "
+                    "their gradient (the same end under g and −g), where the same values in an "
+                    "ordinary tensor of their own do"
                 )
                 out.append(KindCrash(kind, message, params0, grads, tuple(layouts), ()))
                 break
@@ -1079,10 +1094,6 @@ def stalled_kinds(ctx: Context) -> tuple[str, ...]:
     return ctx.settings.stall_kinds
 
 
-# Kinds only the contract draws: cross-validation's cases hold one device (strategies.cases).
-CONTRACT_ONLY_KINDS = ("devices",)
-
-
 def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
     """The kinds a check draws (cross-validation's, or with ``contract`` the contract's and
     interplay's): the run's (--shapes) less those the target declines or raises on, alone or
@@ -1106,8 +1117,13 @@ def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
             f"no {kind} parameters drawn: step() raises on them beside {beside}, where each "
             "alone steps (contract.param_kinds)"
         )
-    only = () if contract else CONTRACT_ONLY_KINDS
-    return tuple(k for k in probed_kinds(ctx) if k not in (*skip, *stalls, *only))
+    if "devices" in (ctx.settings.kinds or ()) and other_device(ctx) is None:
+        ctx.notes.append("no devices parameters drawn: no second device here (CUDA)")
+    return tuple(k for k in probed_kinds(ctx) if k not in (*skip, *stalls))
+
+
+# The skip reason's words that tell a front end the contract could not drive step() at all.
+REQUIRES_CLOSURE = "step() requires a closure"
 
 
 def _requires_closure(opt: torch.optim.Optimizer) -> bool:
@@ -1203,7 +1219,8 @@ def reference_trajectory(
     spec = record_of(ctx)
     if spec is None:
         return None
-    return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
+    with reference_side():
+        return reference_run(ctx.reference, params0, grads, {**spec.defaults, **hp}, lrs=lrs)
 
 
 def initial_values(

@@ -228,7 +228,7 @@ RUNS = [
 
 
 def as_sparse_grad(p, g):
-    t = torch.tensor(g, dtype=DTYPE, device=DEVICE)
+    t = torch.tensor(g, dtype=p.dtype, device=p.device)
     if torch.isnan(t).any():  # NaN: an entry absent from a sparse gradient
         keep = ~torch.isnan(t)
         return torch.sparse_coo_tensor(keep.nonzero().T, t[keep], t.shape)
@@ -361,7 +361,7 @@ def make_snippet(
         setup=literal(list(getattr(target, "setup", ()))),
         closure_step=literal(bool(getattr(target, "closure_step", False))),
         runs="\n".join(run_lines),
-        param_source=param_source(first.layouts, first.dtypes),
+        param_source=param_source(first.layouts, first.dtypes, first.devices),
         tail=tail,  # inserted verbatim: its braces stay literal
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import pkgutil
 import time
@@ -25,7 +26,7 @@ from optcheck.checks.kit.harness import graph_gradients, sparse_gradients
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
-from optcheck.reference.spec import ErrorModel, Variant
+from optcheck.reference.spec import CoupledStep, ErrorModel, Variant
 
 Kind = Literal["optimizer", "schedule"]
 
@@ -40,6 +41,48 @@ class Violation(Exception):
 
 class NotApplicable(Exception):
     """Raised when the check cannot apply to this target; the message is the reason."""
+
+
+class ReferenceRaised(BaseException):
+    """optcheck's own reference raised on a case: an error of optcheck, never a finding about
+    the target. A BaseException (as pytest's outcome exceptions are) so that no ``except
+    Exception`` that judges what the target raised can take it for the target's."""
+
+    def __init__(self, cause: BaseException):
+        text = str(cause).strip().splitlines()
+        super().__init__(f"{type(cause).__name__}: {text[0] if text else ''}".rstrip(": "))
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def reference_side() -> Iterator[None]:
+    """Runs optcheck's reference: what it raises comes out as ReferenceRaised."""
+    try:
+        yield
+    except (NotApplicable, Violation):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the reference is optcheck's
+        raise ReferenceRaised(exc) from exc
+
+
+def as_reference(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a reference step or closed form) with its exceptions made ReferenceRaised."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with reference_side():
+            return fn(*args, **kwargs)
+
+    return call
+
+
+def reference_error(check_: Check, exc: ReferenceRaised, case: Any = None) -> CheckResult:
+    """The check could not judge the target: its reference raised (on ``case``, if drawn)."""
+    evidence = Evidence(
+        f"the reference (optcheck's) raised {exc}: an error of optcheck, not of the target",
+        case=None if case is None else describe_case(case),
+    )
+    return CheckResult(check_.id, check_.title, "error", evidence.message, evidence)
 
 
 @dataclass
@@ -115,11 +158,14 @@ class Context:
     @property
     def reference(self) -> Callable[..., Any]:
         if self.variant is not None:
-            return self.variant.fn
+            fn = self.variant.fn
+            return fn if isinstance(fn, CoupledStep) else as_reference(fn)
         if isinstance(self.spec, OptimizerRecord):
-            return self.spec.step
+            step = self.spec.step
+            # a CoupledStep keeps its type (its drivers step it jointly, under reference_side)
+            return step if isinstance(step, CoupledStep) else as_reference(step)
         if isinstance(self.spec, ScheduleSpec):
-            return self.spec.closed_form
+            return as_reference(self.spec.closed_form)
         raise NotApplicable("needs --like to name a reference")
 
     @property
@@ -269,6 +315,8 @@ def _execute(check_: Check, ctx: Context) -> CheckResult:
         result = skipped(check_, str(exc))
     except Violation as exc:
         result = violated(check_, exc.evidence)
+    except ReferenceRaised as exc:
+        result = reference_error(check_, exc)
     except Exception as exc:  # noqa: BLE001 - a crash in a check must not lose the others
         result = CheckResult(
             check_.id, check_.title, "error", f"check crashed: {type(exc).__name__}: {exc}"
@@ -377,6 +425,9 @@ def run_property(
             prop(case)
         except NotApplicable:
             hypothesis.reject()  # a rejected draw is not counted as a checked case
+        except ReferenceRaised:
+            seen["case"] = case  # not shrunk: hypothesis lets a BaseException through
+            raise
         except Violation as exc:
             seen["n"] += 1
             seen["evidence"], seen["case"] = exc.evidence, case
@@ -407,6 +458,8 @@ def run_property(
         runner = hypothesis.seed(s.seed)(runner)
     try:
         runner()
+    except ReferenceRaised as exc:
+        return reference_error(check_, exc, seen.get("case"))
     except hypothesis.errors.Unsatisfiable:
         return skipped(check_, "no valid case could be drawn for this target")
     except Exception:  # noqa: BLE001 - the evidence was captured in `seen`

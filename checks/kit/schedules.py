@@ -308,12 +308,18 @@ def schedule_cases(
     cap: int = CAP,
     extra: Mapping[str, st.SearchStrategy[Any]] | None = None,
     wide: bool = False,
+    stated_on_space: bool = True,
 ) -> st.SearchStrategy[Case]:
     """Parameters from the spec's space (integer sizes up to ``cap``), a base lr, and
     ``extra`` draws a check needs. Without a spec, only ``fixed_hp`` (the user's --hp).
     ``wide``: the spec's ``accepted`` space instead, ties above the base lr too (the
-    closed-form comparisons; the invariants hold only on ``space``)."""
+    closed-form comparisons; the invariants hold only on ``space``). ``stated_on_space``: the
+    check holds on ``space`` only (not a comparison of the target with itself), so a pinned
+    value outside it makes the check not apply (``undocumented``)."""
     fixed = dict(ctx.settings.fixed_hp)
+    spec_only = isinstance(ctx.spec, ScheduleSpec) and not wide and stated_on_space
+    if spec_only and (why := undocumented(ctx.spec, fixed)):
+        raise NotApplicable(why)
     if isinstance(ctx.spec, ScheduleSpec):
         spec = widened(ctx.spec) if wide else ctx.spec
         kids = [d for d in spec.space if isinstance(d, Children) and d.name not in fixed]
@@ -394,6 +400,31 @@ def children(dim: Children, cap: int) -> st.SearchStrategy[dict[str, Any]]:
 
 # A tied keyword drawn above the base lr goes up to this multiple of it.
 TIE_ABOVE = 4.0
+
+
+def undocumented(spec: ScheduleSpec, fixed: Mapping[str, Any]) -> str | None:
+    """Why a check drawn from the documented space does not apply: a pinned value torch
+    accepts (the record's ``accepted``) that the space, on which the invariants and their
+    landmarks are stated, leaves out (a fractional step_size, gamma > 1). None: it applies."""
+    for dim in spec.space:
+        if dim.name not in fixed or dim.name not in spec.accepted:
+            continue
+        value = fixed[dim.name]
+        if isinstance(dim, Int) and not dim.fractions:
+            inside = float(value).is_integer()
+        elif isinstance(dim, IntList):
+            inside = all(v >= dim.low for v in value)
+        elif isinstance(dim, Real):
+            inside = dim.low <= value <= dim.high
+        else:
+            continue
+        if not inside:
+            return (
+                f"--hp {dim.name}={value!r} is accepted by torch but outside {spec.name}'s "
+                "documented space, on which this check is stated; the closed-form comparisons "
+                "(crossval.schedule*) check it"
+            )
+    return None
 
 
 def widened(spec: ScheduleSpec) -> ScheduleSpec:

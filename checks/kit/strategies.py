@@ -24,7 +24,7 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
-from optcheck.checks.kit.registry import NotApplicable
+from optcheck.checks.kit.registry import NotApplicable, reference_side
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import (
@@ -338,6 +338,8 @@ class Case:
     ``tensor_hp`` use them, the target never gets them. ``layouts[i]`` (harness.LAYOUTS) and
     ``dtypes[i]`` (None: the run's dtype) say how the target holds tensor i; its arrays are
     the values either way (a complex tensor's: its view_as_real), which the reference steps.
+    ``devices[i]`` (None: the run's device) is where the target holds tensor i, in the same
+    dtype (tolerance.case_tolerance says why the bound is the same on either device).
     """
 
     hp: dict[str, Any]
@@ -350,6 +352,7 @@ class Case:
     defaults: dict[str, Any] = field(default_factory=dict)
     layouts: tuple[str, ...] = ()
     dtypes: tuple[str | None, ...] = ()
+    devices: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -450,6 +453,7 @@ class Case:
                 lrs=self.lrs,
                 layouts=self.layouts,
                 dtypes=[DTYPES[d] if d else None for d in self.dtypes],
+                devices=self.devices,
             )
         except Exception as exc:
             raise TargetRaised(steps[0], exc) from exc
@@ -458,7 +462,8 @@ class Case:
         """The float64 reference's params after each step (reference.trajectory.run_optimizer:
         tensor by tensor, or together where the step couples them)."""
         hps = [self.tensor_hp(i) for i in range(len(self.params0))]
-        return run_optimizer(step, self.params0, self.grads, hps, lrs=self.lrs)
+        with reference_side():
+            return run_optimizer(step, self.params0, self.grads, hps, lrs=self.lrs)
 
     def describe(self) -> dict[str, Any]:
         """JSON-able: hyper-parameters, shapes, the values themselves and the recipe."""
@@ -467,6 +472,8 @@ class Case:
             extra["layouts"] = list(self.layouts)
         if any(self.dtypes):
             extra["dtypes"] = list(self.dtypes)
+        if any(self.devices):
+            extra["devices"] = list(self.devices)
         return {
             "hp": _jsonable(self.hp),
             "shapes": [list(s) for s in self.shapes],
@@ -501,6 +508,7 @@ class Case:
             defaults=_tuples(d.get("defaults") or {}),
             layouts=tuple(d.get("layouts") or ()),
             dtypes=tuple(d.get("dtypes") or ()),
+            devices=tuple(d.get("devices") or ()),
         )
 
 
@@ -532,7 +540,7 @@ def build_case(
     exponents (the [lo, hi] range), steps, param_exponent (None: params start at zero),
     param_scale (multiplies params, e.g. the lr), schedule (an lr schedule kind),
     untouched_rows (sparse gradients: rows left out, ``untouched_rows``), absent ([tensor,
-    step] pairs whose gradient is None, 0-based), layouts and dtypes
+    step] pairs whose gradient is None, 0-based), layouts, dtypes and devices
     (per tensor, ``Case``; a complex tensor of shape S has arrays of shape S + (2,)).
     """
     seed, steps = int(recipe["seed"]), int(recipe["steps"])
@@ -583,6 +591,7 @@ def build_case(
         defaults=dict(defaults or {}),
         layouts=layouts,
         dtypes=tuple(recipe.get("dtypes") or ()),
+        devices=tuple(recipe.get("devices") or ()),
     )
 
 
@@ -615,6 +624,7 @@ def cases(
     param_scale: Callable[[Mapping[str, Any], int], float] | None = None,
     param_kinds: Sequence[str] = (),
     dtype: str = "float64",
+    other_device: str | None = None,
 ) -> st.SearchStrategy[Case]:
     """Drawn open-loop cases for ``spec``.
 
@@ -629,7 +639,8 @@ def cases(
     keep params comparable to the updates, so that updates are not lost in rounding).
     ``param_kinds`` (checks.kit.kinds.PARAM_KINDS beyond the shapes): the layouts, dtypes
     (the second one of a run in ``dtype``) and tensor counts drawn besides plain tensors
-    (``kind_choices``).
+    (``kind_choices``); with "devices", tensors on ``other_device`` (contract.other_device;
+    None: none drawn) beside those on the run's device.
     """
     defaults = spec.defaults
     shapes = fit_shapes(spec, shapes)
@@ -641,6 +652,7 @@ def cases(
     layouts = kind_choices(spec, param_kinds, dtype)
     other = OTHER_DTYPE[dtype] if "mixed-dtypes" in param_kinds else None
     many = "many-tensors" in param_kinds
+    second = other_device if "devices" in param_kinds else None
 
     @st.composite
     def draw_case(draw: st.DrawFn) -> Case:
@@ -648,8 +660,8 @@ def cases(
         hp = {k: v for k, v in hp.items() if accepts(k)}
         n = draw(st.integers(1, max_tensors))
         n_steps = draw(st.integers(*steps))
-        # One case in 6 holds many plain tensors of one dtype (one foreach bucket; few steps:
-        # the bucketing and chunking is what is tested).
+        # One case in 6 holds many plain tensors of one dtype and device (one foreach bucket;
+        # few steps: the bucketing and chunking is what is tested).
         crowd = many and draw(st.integers(0, 5)) == 5
         if crowd:
             n, n_steps = draw(st.integers(*MANY_TENSORS)), min(n_steps, 3)
@@ -688,6 +700,10 @@ def cases(
             ]
             if any(drawn):
                 recipe["dtypes"] = drawn
+        if second is not None and not crowd:
+            placed = [draw(st.sampled_from((None, second))) for _ in range(n)]
+            if any(placed):
+                recipe["devices"] = placed
         # Zero params in a quarter of the cases: θ = 0 hides every θ-dependent term (decay).
         if param_exponents is None or (zero_params and draw(st.integers(0, 3)) == 3):
             recipe["param_exponent"] = None

@@ -217,6 +217,25 @@ class AdamStepCapped(KindAdam):
         return float(min(counter, 1000))
 
 
+class AdamWComplexRealPart(AdamComplexRealPart):
+    """The same, with decoupled weight decay on by default: the imaginary part moves by decay
+    alone, never with its gradient. heavyball 3.2.1's AdamW and LaProp do this (the complex
+    update cast to real); with decay it had passed as "declines complex"."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, decay: float = 1e-2):
+        Optimizer.__init__(self, params, dict(lr=lr, betas=(0.9, 0.999), eps=1e-8, decay=decay))
+        for group in self.param_groups:
+            group["weight_decay"] = 0.0  # KindAdam's L2 off: the decay here is decoupled
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.mul_(1 - group["lr"] * group["decay"])
+        return super().step(closure)
+
+
 class AdamFloat16Step(KindAdam):
     """Keeps the step count in a float16 tensor: exact up to 2048, where t + 1 rounds back to
     2048 and the bias correction stops advancing."""
@@ -249,3 +268,14 @@ CONTRACT_KIND_MUTANTS: dict[str, tuple[type[KindAdam], str]] = {
     "mixed-dtypes": (AdamCastPathStepsAll, "contract.grad_none"),
     "devices": (AdamFirstDevice, "contract.dtype"),
 }
+
+
+class AdamFirstDeviceOnly(KindAdam):
+    """Steps only the tensors on the group's first tensor's device (a foreach path that takes
+    that device's bucket for the whole group): a cuda tensor behind a cpu one never moves.
+    Cross-validation with the devices kind catches it (tests/test_param_devices.py), on a
+    machine with CUDA only: with one device every tensor is in the first one's bucket."""
+
+    def _buckets(self, params):
+        first = params[0].device if params else None
+        return {k: v for k, v in super()._buckets(params).items() if k[1] == first}

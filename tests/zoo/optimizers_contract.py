@@ -113,6 +113,17 @@ class SGDStepsGradNone(_MomentumSGD):
         return loss
 
 
+class SGDRaisesOnGradNone(_MomentumSGD):
+    """Reads every parameter's gradient: a frozen layer (grad None) makes step() raise."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad.abs()  # BUG: should skip a parameter whose grad is None
+        return super().step(closure)
+
+
 class SGDLearningRateFromDefaults(_MomentumSGD):
     """Reads lr from self.defaults: per-group lr and scheduler changes are ignored."""
 
