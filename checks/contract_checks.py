@@ -33,16 +33,14 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.contract import (
-    DECLINABLE_KINDS,
     ContractCase,
     Grads,
-    KindCrash,
     Problem,
     Trajectory,
     build,
     cases,
+    combination_message,
     compare_lines,
-    complex_rule,
     declines,
     default_hp,
     drive,
@@ -54,8 +52,7 @@ from optcheck.checks.kit.contract import (
     hold,
     hp_strategy,
     initial_values,
-    kind_crashes,
-    kind_stalls,
+    kind_findings,
     lr_strategy,
     maker,
     preflight,
@@ -115,25 +112,20 @@ def param_kinds(ctx: Context) -> CheckResult:
     embedding), transposed and channels_last weights, complex parameters, several dtypes and
     many tensors in a group (checks.kit.kinds.PARAM_KINDS); a step that raises on one kind is one
     finding, told here once, and so is a kind whose tensor never moves where the same values
-    in an ordinary tensor do (``kind_stalls``). No check draws that kind afterwards
-    (``Settings.skip_kinds``, from the same probe, and each says so), so they still judge
-    everything else. A target that raises on complex parameters, or steps them by another
+    in an ordinary tensor do (``kind_stalls``), and a minimal set of kinds that raises held
+    together where each steps alone (``kind_combinations``). No check draws such a kind, or
+    one kind of such a set (``skipped_kinds``, ``stalled_kinds``: the same probe whichever
+    check runs first, and each says so), so they still judge everything else. A target that
+    raises on complex parameters, or steps them by another
     rule than their view_as_real's (``complex_rule``), declines them (DECLINABLE_KINDS):
     said, not a finding."""
     preflight(ctx)
     if not (kinds := probed_kinds(ctx)):
         raise NotApplicable("no parameter kind applies (--shapes, or the ranks it steps)")
-    crashes = kind_crashes(ctx)
-    declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
-    crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
-    crashed = {c.kind for c in crashes} | {c.kind for c in declined}
-    stalls = kind_stalls(ctx, [k for k in kinds if k not in crashed])
-    if "complex" in kinds and "complex" not in crashed and (rule := complex_rule(ctx)):
-        declined.append(KindCrash("complex", rule, [], []))
-    if ctx.settings.skip_kinds is None:  # the run's probe: this is it
-        skip = [c.kind for c in (*crashes, *declined, *stalls) if c.kind != "ordinary"]
-        ctx.settings.skip_kinds = tuple(dict.fromkeys(skip))
-    if not crashes and stalls:
+    found = kind_findings(ctx)
+    found.remember(ctx.settings)
+    crashes, declined, stalls = found.crashes, found.declined, found.stalls
+    if not crashes and not found.combinations and stalls:
         first = stalls[0]
         body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
         hp = default_hp(ctx)
@@ -149,22 +141,26 @@ def param_kinds(ctx: Context) -> CheckResult:
             "steps": len(first.grads),
         }
         return violated(ctx.check, violation.evidence, len(kinds))
-    if not crashes:
+    if not crashes and not found.combinations:
         stepped = [k for k in kinds if k not in {c.kind for c in declined}]
-        detail = f"{', '.join(stepped)} parameters step"
+        detail = f"{', '.join(stepped)} parameters step, alone and together"
         detail += "".join(f"; declines {c.kind} parameters ({c.message})" for c in declined)
         return passed(ctx.check, detail, len(kinds))
-    first = crashes[0]
-    if first.kind == "ordinary":
-        message = f"step() raises on an ordinary parameter too ({first.message})"
-    else:
-        message = "; ".join(f"step() raises on a {c.kind} parameter ({c.message})" for c in crashes)
-        message += " where an ordinary one steps: the other checks draw no such parameter"
+    parts = []
+    if crashes and crashes[0].kind == "ordinary":
+        parts.append(f"step() raises on an ordinary parameter too ({crashes[0].message})")
+    elif crashes:
+        parts.append(
+            "; ".join(f"step() raises on a {c.kind} parameter ({c.message})" for c in crashes)
+            + " where an ordinary one steps: the other checks draw no such parameter"
+        )
+    parts += [combination_message(c) for c in found.combinations]
+    first = (crashes or found.combinations)[0]
     body = "params = make_params()\nrun(make(params), params, range(len(GRADS)))\n"
     hp = default_hp(ctx)
     violation = fail(
-        message,
-        got=[c.kind for c in crashes],
+        "; ".join(parts),
+        got=[c.kind for c in crashes] + [list(c.combination) for c in found.combinations],
         snippet=snippet(
             ctx,
             hp,
@@ -178,11 +174,13 @@ def param_kinds(ctx: Context) -> CheckResult:
     )
     shapes = [list(np.shape(p)) for p in first.params0]
     violation.evidence.case = {"hp": hp, "shapes": shapes, "steps": len(first.grads)}
-    if first.layouts:
+    if first.combination:
+        violation.evidence.case["kinds"] = list(first.combination)
+    if any(x != "plain" for x in first.layouts):
         violation.evidence.case["layouts"] = list(first.layouts)
-    if first.dtypes:
+    if any(first.dtypes):
         violation.evidence.case["dtypes"] = list(first.dtypes)
-    if first.devices:
+    if any(first.devices):
         violation.evidence.case["devices"] = list(first.devices)
     return violated(ctx.check, violation.evidence, len(kinds))
 

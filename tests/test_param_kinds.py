@@ -356,3 +356,116 @@ def test_keywords_that_decline_complex_parameters_drop_the_kind_not_fail():
     raising = Context(zoo(Z.AdamViewFlat), None, settings=Settings())
     transposed = Problem(shapes=((3, 4), (2,)), steps=1, seed=0, layouts=("transposed", "plain"))
     assert not declines(raising, {"lr": 0.1}, transposed)  # a crash: the checks judge it
+
+
+# --- kinds that crash only together -------------------------------------------------------------
+
+
+# By default the probe and one of the checks that reported timm Lamb's crash before
+# (tests/realworld.toml's row); the whole validation (about 5 s) with --thorough.
+@pytest.mark.parametrize(
+    "select",
+    [pytest.param(("contract.param_kinds", "contract.determinism"), id="probe-and-determinism"),
+     pytest.param((), id="whole", marks=pytest.mark.thorough)],
+)  # fmt: skip
+def test_a_crash_of_two_kinds_together_is_one_finding_and_the_other_checks_pass(select):
+    """AdamZeroDimPromoted raises only on a 0-d float32 tensor beside a float64 one (as timm's
+    Lamb): one violation, contract.param_kinds, naming the pair; its snippet rebuilds the pair
+    and raises, and steps with KindAdam. Every other check draws no mixed dtypes and passes
+    (before, each that drew the pair reported the crash again)."""
+    import optcheck
+
+    report = optcheck.validate(
+        Z.AdamZeroDimPromoted, max_examples=2, in_process=True, select=select
+    )
+    failed = [r for r in report.results if r.verdict not in ("pass", "skip")]
+    assert [r.id for r in failed] == ["contract.param_kinds"], [(r.id, r.detail) for r in failed]
+    (probe,) = failed
+    assert probe.evidence.got == [["0-d", "mixed-dtypes"]], probe.evidence.got
+    assert "0-d parameters beside mixed dtypes" in probe.detail, probe.detail
+    assert "expected dtype float for `end` but got dtype double" in probe.detail
+    assert probe.evidence.case["dtypes"] == [None, "float32", None, "float32"]
+    assert probe.evidence.case["shapes"] == [[2], [2], [], []]
+    others = [r for r in report.results if r.verdict == "pass"]
+    assert others and all("no mixed-dtypes parameters drawn" in r.detail for r in others)
+    source = probe.evidence.snippet
+    with pytest.raises(RuntimeError, match="expected dtype float for `end`"):
+        _exec(source)
+    _exec(source.replace("AdamZeroDimPromoted", "KindAdam"))
+
+
+@pytest.mark.parametrize("kinds", [("0-d",), ("mixed-dtypes",)], ids="-".join)
+def test_each_kind_of_the_pair_alone_steps(kinds):
+    """The probe of one kind at a time (the check before this issue) lets the pair through."""
+    result = verdict(zoo(Z.AdamZeroDimPromoted), "contract.param_kinds", 1, kinds=kinds)
+    assert result.verdict == "pass", result.detail
+
+
+@pytest.mark.parametrize(
+    "name", ["Adam", "AdamW", "SGD", "NAdam", "RAdam", "Adagrad", "RMSprop", "Adadelta",
+             "Adamax", "ASGD", "Rprop"],
+)  # fmt: skip
+def test_torch_classes_step_every_kind_held_together(name):
+    cls = getattr(torch.optim, name)
+    target = OptimizerTarget(name, cls, f"torch.optim:{name}")
+    result = execute(CHECKS["contract.param_kinds"], Context(target, None, settings=Settings()))
+    assert result.verdict == "pass" and "alone and together" in result.detail, result.detail
+
+
+@pytest.mark.parametrize(
+    ("mutant", "first", "second"),
+    [
+        (Z.AdamFlatCopy, "contract.param_kinds", "contract.determinism"),
+        pytest.param(
+            Z.AdamZeroDimPromoted,
+            "contract.param_kinds",
+            "contract.determinism",
+            marks=pytest.mark.thorough,
+        ),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else v,
+)
+def test_what_a_check_draws_does_not_depend_on_the_order_of_checks(mutant, first, second):
+    """One Settings per run, two checks in either order: the same verdicts, details and case
+    counts. Before, a stalling kind (AdamFlatCopy's transposed tensors) was left out of the
+    later checks only when contract.param_kinds happened to probe first."""
+
+    def run(order: tuple[str, str]) -> dict[str, tuple]:
+        settings = Settings(max_examples=2)
+        out = {}
+        for check_id in order:
+            r = execute(CHECKS[check_id], Context(zoo(mutant), None, settings=settings))
+            out[check_id] = (r.verdict, r.detail, r.examples)
+        return out
+
+    assert run((first, second)) == run((second, first))
+
+
+def test_the_together_probe_costs_one_probe_when_nothing_raises(monkeypatch):
+    """One extra probe for a target that steps every kind together (torch's SGD), and its twin
+    under −g, which stands for the stall probes when every element follows its gradient. The
+    pair mutant's probe is reduced, one probe per kind, to the pair; then the rest, without
+    mixed dtypes, step together (one more, and its twin)."""
+    from optcheck.checks.kit import contract
+
+    calls = []
+    probe = contract._probe
+    monkeypatch.setattr(contract, "_probe", lambda *a, **k: calls.append(1) or probe(*a, **k))
+    sgd = OptimizerTarget("SGD", torch.optim.SGD, "torch.optim:SGD")
+    ctx = Context(sgd, None, settings=Settings())
+    kinds = contract.probed_kinds(ctx)
+    assert contract.kind_combinations(ctx, kinds) == ([], tuple(kinds))
+    assert len(calls) == 2
+    calls.clear()
+    ctx = Context(zoo(Z.AdamZeroDimPromoted), None, settings=Settings())
+    combinations, moving = contract.kind_combinations(ctx, kinds)
+    assert [c.combination for c in combinations] == [("0-d", "mixed-dtypes")]
+    assert moving == tuple(k for k in kinds if k != "mixed-dtypes")
+    assert len(calls) == 1 + len(kinds) + 2
+
+
+def test_every_kind_has_a_phrase_for_the_combination_finding():
+    from optcheck.checks.kit.contract import KIND_PHRASES, left_out
+
+    assert set(KIND_PHRASES) == set(PARAM_KINDS)
+    assert left_out(("mixed-dtypes", "0-d")) == "mixed-dtypes"  # the group's arrangement goes

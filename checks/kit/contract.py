@@ -33,9 +33,11 @@ from optcheck.checks.kit.harness import (
     sparse_from_now,
     to_numpy,
 )
+from optcheck.checks.kit.kinds import PARAM_KINDS as ALL_KINDS
 from optcheck.checks.kit.registry import (
     Context,
     NotApplicable,
+    Settings,
     Violation,
     first_draw,
     limits_of,
@@ -421,7 +423,7 @@ def cases(
     extra: Callable[[Problem], st.SearchStrategy[dict[str, Any]]] | None = None,
 ) -> st.SearchStrategy[ContractCase]:
     ensure_limits(ctx)
-    kinds = drawn_kinds(ctx)
+    kinds = drawn_kinds(ctx, contract=True)
     strategy = _case_strategy(ctx, problem, overrides, extra, kinds)
     # One case per switch plan runs first in every check (run_property's explicit phase).
     plans = switch_plans(ctx, overrides)
@@ -748,6 +750,9 @@ class KindCrash:
     layouts: tuple[str, ...] = ()
     dtypes: tuple[str | None, ...] = ()
     devices: tuple[str | None, ...] = ()
+    # A crash of kinds held together, each of which steps alone: the minimal set (``kind`` is
+    # the one of them the other checks leave out, ``left_out``).
+    combination: tuple[str, ...] = ()
 
 
 KIND_PROBE_STEPS = 2  # state is made at the first step and read at the second
@@ -844,6 +849,156 @@ def kind_crashes(ctx: Context) -> list[KindCrash]:
     return crashes
 
 
+# How a finding names a kind held beside others (contract.param_kinds' message, the notes);
+# every kind of kinds.PARAM_KINDS.
+KIND_PHRASES = {
+    "0-d": "0-d parameters",
+    "zero-size": "zero-size parameters",
+    "non-contiguous": "transposed parameters",
+    "channels-last": "channels_last parameters",
+    "complex": "complex parameters",
+    "mixed-dtypes": "mixed dtypes",
+    "many-tensors": "many tensors in a group",
+    "devices": "parameters on two devices",
+}
+
+
+def _combined_layout(ctx: Context, kinds: Sequence[str]) -> ProbeLayout:
+    """The probe of ``kinds`` held together as the drawn cases combine them: a tensor of each
+    form (ordinary, and each shape or layout kind's, as ``_probe_layout``) in every dtype and
+    on every device the kinds allow (mixed-dtypes gives any tensor, a 0-d one included, the
+    run's other dtype; a complex one only where that dtype has a complex kind), then, with
+    many-tensors, ordinary tensors up to MANY_TENSORS."""
+    ordinary = fit_shape(limits_of(ctx), ORDINARY_SHAPE)
+    forms = [(ordinary, "plain")]
+    for kind in kinds:
+        if kind in PARAM_KINDS or kind in KIND_LAYOUT:
+            shapes, layouts, _, _ = _probe_layout(ctx, kind)
+            forms.append((shapes[0], layouts[0] if layouts else "plain"))
+    dtypes = [None, OTHER_DTYPE[ctx.settings.dtype]] if "mixed-dtypes" in kinds else [None]
+    devices = [None, other_device(ctx)] if "devices" in kinds else [None]
+    held = [
+        (shape, layout, dtype, device)
+        for shape, layout in forms
+        for dtype in dtypes
+        for device in devices
+        if not (layout == "complex" and dtype and DTYPES[dtype] not in COMPLEX)
+    ]
+    if "many-tensors" in kinds:
+        held += [(ordinary, "plain", None, None)] * max(0, MANY_TENSORS[1] - len(held))
+    shapes, layouts, dtype_names, device_names = (list(x) for x in zip(*held, strict=True))
+    return shapes, layouts, dtype_names, device_names
+
+
+def left_out(combination: Sequence[str]) -> str:
+    """The kind of a crashing combination the other checks leave out: the last in
+    kinds.PARAM_KINDS' order, where a group's arrangements (dtypes, count, devices) come after
+    a tensor's own forms, so every form stays drawn (timm's Lamb: 0-d tensors stay, mixed
+    dtypes go)."""
+    return max(combination, key=list(ALL_KINDS).index)
+
+
+def kind_combinations(
+    ctx: Context, kinds: Sequence[str]
+) -> tuple[list[KindCrash], tuple[str, ...]]:
+    """Crashes of ``kinds`` (each of which steps alone) held together (``_combined_layout``):
+    probe them all at once; if step() raises, drop kinds one at a time while it still raises,
+    report that minimal set and leave one of it out (``left_out``); repeat with the rest until
+    the probe steps (at most one round per kind). One probe when nothing raises. Also returns
+    the kinds of the probe that stepped if every element of it follows its gradient (ends
+    elsewhere under −g, one more probe; else none): those need no probe of their own for a
+    kind that never moves with its gradient (``kind_stalls``)."""
+
+    def attempt(subset: Sequence[str]) -> tuple[KindCrash, list[np.ndarray]]:
+        rng = np.random.default_rng(3)
+        shapes, layouts, dtypes, devices = _combined_layout(ctx, subset)
+        params0 = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+        grads = [[rng.uniform(-1.0, 1.0, size=s) for s in shapes] for _ in range(KIND_PROBE_STEPS)]
+        message, _, end = _probe(ctx, params0, grads, layouts, dtypes, devices)
+        held = (tuple(layouts), tuple(dtypes), tuple(devices))
+        return KindCrash("", message, params0, grads, *held, combination=tuple(subset)), end
+
+    def responds(probe: KindCrash, end: list[np.ndarray]) -> bool:
+        """Whether every element ends elsewhere under −g (kind_stalls' criterion)."""
+        flipped = [[-g for g in gs] for gs in probe.grads]
+        held = (probe.layouts, probe.dtypes, probe.devices)
+        message, _, end_flipped = _probe(ctx, probe.params0, flipped, *held)
+        return not message and all(np.all(a != b) for a, b in zip(end, end_flipped, strict=True))
+
+    left, out = list(kinds), []
+    for _ in range(len(kinds) + 1):
+        crash, end = attempt(left)
+        if not crash.message:
+            return out, tuple(left) if responds(crash, end) else ()
+        if not left:
+            break  # ordinary tensors alone raise: tied to no kind, the checks meet it
+        for kind in list(crash.combination):
+            if len(crash.combination) > 1:
+                smaller = attempt([k for k in crash.combination if k != kind])[0]
+                crash = smaller if smaller.message else crash
+        out.append(replace(crash, kind=left_out(crash.combination)))
+        left.remove(out[-1].kind)
+    return out, ()
+
+
+def combination_message(crash: KindCrash) -> str:
+    """contract.param_kinds' words for a crashing combination."""
+    first, *rest = (KIND_PHRASES[k] for k in crash.combination)
+    held = f"{first} beside {' and '.join(rest)}" if rest else f"{first} beside others"
+    return (
+        f"step() raises on {held} ({crash.message}) where each alone steps: the other checks "
+        f"draw no {crash.kind} parameters"
+    )
+
+
+@dataclass(frozen=True)
+class KindFindings:
+    """What the kind probe found: kinds step() raises on alone (``crashes``; one of kind
+    "ordinary" when an ordinary tensor raises too), kinds the target declines (``declined``:
+    DECLINABLE_KINDS it raises on, or steps by another rule), crashing combinations of kinds
+    that step alone, and kinds whose tensors never move (``stalls``)."""
+
+    crashes: list[KindCrash]
+    declined: list[KindCrash]
+    combinations: list[KindCrash]
+    stalls: list[KindCrash]
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The kinds no check draws (Settings.skip_kinds)."""
+        found = (*self.crashes, *self.declined, *self.combinations)
+        return tuple(dict.fromkeys(c.kind for c in found if c.kind != "ordinary"))
+
+    def remember(self, s: Settings) -> None:
+        """Keep the run's verdicts (what a test or caller fixed beforehand stays)."""
+        if s.skip_kinds is None:
+            s.skip_kinds = self.skipped
+            s.kind_combos = tuple(c.combination for c in self.combinations)
+        if s.stall_kinds is None:
+            s.stall_kinds = tuple(c.kind for c in self.stalls)
+
+
+def kind_findings(ctx: Context) -> KindFindings:
+    """Probe every kind the run draws (default keywords, fixed seeds: the same whoever asks).
+    A kind that never moves with its gradient is looked for in the kinds that do not raise
+    alone (a complex part that never moves is a finding, whatever rule moves the rest), on its
+    own probe unless every element of the probe of the kinds together followed its gradient."""
+    crashes = kind_crashes(ctx)
+    declined = [c for c in crashes if c.kind in DECLINABLE_KINDS]
+    crashes = [c for c in crashes if c.kind not in DECLINABLE_KINDS]
+    raised = {c.kind for c in (*crashes, *declined)}
+    kinds = probed_kinds(ctx)
+    if "complex" in kinds and "complex" not in raised and (rule := complex_rule(ctx)):
+        declined.append(KindCrash("complex", rule, [], []))
+    combinations: list[KindCrash] = []
+    moving: tuple[str, ...] = ()
+    if not any(c.kind == "ordinary" for c in crashes):
+        stepping = [k for k in kinds if k not in {c.kind for c in declined} | raised]
+        combinations, moving = kind_combinations(ctx, stepping)
+    stalls = kind_stalls(ctx, [k for k in kinds if k not in raised and k not in moving])
+    return KindFindings(crashes, declined, combinations, stalls)
+
+
 # Kinds whose tensors must follow their gradient wherever the same values held as one ordinary
 # tensor do: a write into a copy (p.reshape(-1) of a transposed tensor), a complex tensor's real
 # part alone (or its update cast to real: the imaginary part then moves by decay only), a
@@ -919,39 +1074,52 @@ def _other_rule(start: np.ndarray, moved: np.ndarray, expected: np.ndarray, eps:
 
 
 def skipped_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds this run draws no parameter of (Settings.skip_kinds), probed once per run: those
-    step() raises on, and complex parameters stepped by another rule than torch's. (A kind
-    that never moves is left out only when contract.param_kinds is the first to probe:
-    cross-validation, run before it, measures such a tensor against the reference.)"""
-    s = ctx.settings
-    if s.skip_kinds is None:
-        skip = [c.kind for c in kind_crashes(ctx) if c.kind != "ordinary"]
-        if "complex" in probed_kinds(ctx) and "complex" not in skip and complex_rule(ctx):
-            skip.append("complex")
-        s.skip_kinds = tuple(skip)
-    return s.skip_kinds
+    """The kinds no check of the run draws (Settings.skip_kinds): those step() raises on, alone
+    or held with others (one kind of each crashing combination), and those the target
+    declines. Probed once per run by whichever check asks first (``kind_findings``, the same
+    whoever asks)."""
+    if ctx.settings.skip_kinds is None:
+        kind_findings(ctx).remember(ctx.settings)
+    assert ctx.settings.skip_kinds is not None
+    return ctx.settings.skip_kinds
 
 
-def drawn_kinds(ctx: Context) -> tuple[str, ...]:
-    """The kinds a check (cross-validation or the contract) draws: the run's (--shapes) less
-    those the target declines, raises on or never moves; the check's notes say which were
-    left out and why."""
+def stalled_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds whose tensors never move (Settings.stall_kinds, probed with skipped_kinds):
+    the contract's cases draw none, as contract.param_kinds reports them; cross-validation,
+    which measures each tensor against the reference, still draws them."""
+    if ctx.settings.stall_kinds is None:
+        kind_findings(ctx).remember(ctx.settings)
+    assert ctx.settings.stall_kinds is not None
+    return ctx.settings.stall_kinds
+
+
+def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
+    """The kinds a check draws (cross-validation's, or with ``contract`` the contract's and
+    interplay's): the run's (--shapes) less those the target declines or raises on, alone or
+    in combination, for every check, and with ``contract`` less those it never moves. The rule
+    is the same in any order of checks; the check's notes say which were left out and why."""
     skip = skipped_kinds(ctx)
-    left = [k for k in skip if k in DECLINABLE_KINDS]
-    if left:
+    combos = {left_out(c): c for c in ctx.settings.kind_combos or ()}
+    stalls = [k for k in stalled_kinds(ctx) if k not in skip] if contract else []
+    declined = [k for k in skip if k in DECLINABLE_KINDS and k not in combos]
+    crashed = [k for k in skip if k not in DECLINABLE_KINDS and k not in combos]
+    for kinds, why in (
+        (declined, "the target declines them (contract.param_kinds says how)"),
+        (crashed, "step() raises on them (contract.param_kinds)"),
+        (stalls, "step() never moves them (contract.param_kinds)"),
+    ):
+        if kinds:
+            ctx.notes.append(f"no {' or '.join(kinds)} parameters drawn: {why}")
+    for kind, combination in combos.items():
+        beside = " and ".join(KIND_PHRASES[k] for k in combination if k != kind) or "others"
         ctx.notes.append(
-            f"no {' or '.join(left)} parameters drawn: the target declines them "
-            "(contract.param_kinds says how)"
-        )
-    crashed = [k for k in skip if k not in DECLINABLE_KINDS]
-    if crashed:
-        ctx.notes.append(
-            f"no {' or '.join(crashed)} parameters drawn: step() raises on them or never "
-            "moves them (contract.param_kinds)"
+            f"no {kind} parameters drawn: step() raises on them beside {beside}, where each "
+            "alone steps (contract.param_kinds)"
         )
     if "devices" in (ctx.settings.kinds or ()) and other_device(ctx) is None:
         ctx.notes.append("no devices parameters drawn: no second device here (CUDA)")
-    return tuple(k for k in probed_kinds(ctx) if k not in skip)
+    return tuple(k for k in probed_kinds(ctx) if k not in (*skip, *stalls))
 
 
 # The skip reason's words that tell a front end the contract could not drive step() at all.

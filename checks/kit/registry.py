@@ -94,11 +94,18 @@ class Settings:
     fixed_hp: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = 60.0
     derandomize: bool = False  # with False, `seed` fixes the draw; True hashes the test source
-    # Parameter kinds (checks.kit.kinds.PARAM_KINDS) the checks draw no tensor of: the
-    # target raises on them, which contract.param_kinds reports once. None: not probed yet;
-    # the first check that draws contract problems probes (inside its own time limit: a
-    # target hanging in step() hangs a check, not the set-up) and sets it for the run.
+    # Parameter kinds (checks.kit.kinds.PARAM_KINDS) no check draws a tensor of: the target
+    # raises on them or declines them, which contract.param_kinds reports once. None: not
+    # probed yet; the first check that draws cases probes (inside its own time limit: a
+    # target hanging in step() hangs a check, not the set-up). The probe is the same whoever
+    # runs it (fixed seeds, default keywords), so what a check draws does not depend on order.
     skip_kinds: tuple[str, ...] | None = None
+    # The crashing combinations of kinds that each step alone, as the probe found them (one kind
+    # of each is in skip_kinds); probed with skip_kinds. None: not probed (or skip_kinds given).
+    kind_combos: tuple[tuple[str, ...], ...] | None = None
+    # Kinds whose tensors never move (contract.param_kinds): the contract's and interplay's
+    # cases draw none, cross-validation measures them against the reference. None: not probed.
+    stall_kinds: tuple[str, ...] | None = None
     # --shapes: the parameter kinds (checks.kit.kinds.PARAM_KINDS) drawn at all; None:
     # every kind.
     kinds: tuple[str, ...] | None = None

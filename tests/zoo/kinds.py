@@ -185,6 +185,31 @@ class AdamDropsPastChunk(KindAdam):
         yield params[: self.CHUNK]
 
 
+class AdamZeroDimPromoted(KindAdam):
+    """Divides each gradient by a 0-d factor in the widest dtype of the step (1.0, as timm 1.0.31's
+    Lamb divides by its global gradient norm) and averages the result into a buffer with
+    ``lerp_``. A 0-d float32 gradient over a 0-d float64 factor becomes float64 (0-d operands
+    promote each other, a vector keeps its dtype), which ``lerp_`` refuses: step() raises on a
+    0-d float32 tensor beside a float64 one, and on nothing else."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None
+        if closure is not None:  # evaluated once, as torch's optimizers do
+            with torch.enable_grad():
+                loss = closure()
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        ones = [torch.ones((), dtype=g.dtype.to_real(), device=g.device) for g in grads]
+        self._factor = torch.stack(ones).amax() if ones else None
+        super().step()
+        return loss
+
+    def _update(self, p, group, dtype, device):
+        super()._update(p, group, dtype, device)
+        scaled = p.grad / self._factor
+        self.state[p].setdefault("g_avg", torch.zeros_like(p)).lerp_(scaled, 0.5)
+
+
 class AdamStepCapped(KindAdam):
     """Caps the bias-correction step count at 1000 (a "it has converged by then" shortcut)."""
 
