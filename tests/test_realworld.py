@@ -63,3 +63,19 @@ def test_verdict_is_the_recorded_one(path, entry):
     )
     violated = sorted(r.id for r in report.results if r.verdict in ("violation", "error"))
     assert (report.verdict, violated) == (entry["verdict"], sorted(entry.get("violations", {})))
+
+
+def test_the_readme_table_counts_the_corpus():
+    """The README's corpus table: its rows add up to its totals row, and the totals are the
+    corpus's (targets, and violations, one per violated check of each target)."""
+    text = (TESTS.parent / "README.md").read_text()
+    head = "| corpus (nox -s realworld) |"
+    table = text[text.index(head) :].split("\n\n")[0].splitlines()[2:]
+    cells = [[c.strip(" *") for c in row.strip("|").split("|")] for row in table]
+    rows, total = cells[:-1], cells[-1]
+    assert "all of" in total[0], total
+    for column in (1, 2, 3, 4, 5):
+        assert sum(int(r[column]) for r in rows) == int(total[column]), (column, rows, total)
+    targets = sum(len(entry["paths"]) for entry in CORPUS)
+    violations = sum(len(e.get("violations", {})) * len(e["paths"]) for e in CORPUS)
+    assert (int(total[1]), int(total[3])) == (targets, violations)
