@@ -340,6 +340,25 @@ def test_a_crash_on_a_layout_is_one_finding_and_the_other_checks_go_on():
         assert "no non-contiguous or channels-last" in result.detail, result.detail
 
 
+@pytest.mark.parametrize("kinds", [None, ()], ids=["all kinds", "--shapes plain"])
+def test_a_crash_on_a_shape_kind_reaches_no_other_check(kinds):
+    """AdamRefusesZeroDim raises on 0-d parameters: contract.param_kinds says so once, and the
+    algorithm's invariants and cross-validation draw no 0-d tensor either (they drew the
+    record's shapes whatever the probe found, or --shapes asked: four findings for one
+    crash, and --shapes plain still drew 0-d tensors)."""
+    settings = Settings(max_examples=4, kinds=kinds)
+    ids = ["crossval.trajectory", "adam.first_step", "contract.resume"]
+    ids += ["contract.param_kinds"] if kinds is None else []
+    results = {
+        check_id: execute(
+            CHECKS[check_id], Context(zoo(Z.AdamRefusesZeroDim), ADAM, settings=settings)
+        )
+        for check_id in ids
+    }
+    failed = {i: r.detail for i, r in results.items() if r.verdict != "pass"}
+    assert failed.keys() == ({"contract.param_kinds"} if kinds is None else set()), failed
+
+
 def test_keywords_that_decline_complex_parameters_drop_the_kind_not_fail():
     """torch's fused=True takes no complex parameter (Adam at construction, SGD's kernel at
     step()): with those keywords a case holds ordinary parameters, or param_groups drops the

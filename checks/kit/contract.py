@@ -1122,6 +1122,19 @@ def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
     return tuple(k for k in probed_kinds(ctx) if k not in (*skip, *stalls))
 
 
+def shape_kinds_left_out(ctx: Context) -> frozenset[str]:
+    """The shape kinds (PARAM_KINDS: 0-d, zero-size) the run could draw but leaves out of
+    every check's cases, the algorithms' and cross-validation's (strategies.cases) as the
+    contract's: those --shapes leaves out, and those step() raises on (one finding,
+    contract.param_kinds; the kinds' probe runs only where one is wanted)."""
+    lim = limits_of(ctx)
+    possible = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+    left = {k for k in possible if not wanted(ctx, k)}
+    if any(k not in left for k in possible):
+        left |= {k for k in possible if k in skipped_kinds(ctx)}
+    return frozenset(left)
+
+
 # The skip reason's words that tell a front end the contract could not drive step() at all.
 REQUIRES_CLOSURE = "step() requires a closure"
 

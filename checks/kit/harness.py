@@ -141,6 +141,30 @@ def sparse_from_now() -> None:
 
 
 _GRAPH = contextvars.ContextVar("optcheck_graph_gradients", default=False)
+_NO_SHAPE_KINDS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "optcheck_shape_kinds_left_out", default=frozenset()
+)
+
+
+@contextlib.contextmanager
+def shape_kinds_left_out(kinds: frozenset[str]) -> Iterator[None]:
+    """Within the block drawn cases hold no tensor of these shape kinds ("0-d": shape (),
+    "zero-size": a 0 in the shape): the run's --shapes leaves them out, or step() raises on
+    them (contract.param_kinds told it once). The runner enters it around each check."""
+    token = _NO_SHAPE_KINDS.set(kinds)
+    try:
+        yield
+    finally:
+        _NO_SHAPE_KINDS.reset(token)
+
+
+def shape_drawn(shape: tuple[int, ...]) -> bool:
+    """Whether a case may hold a tensor of ``shape`` here (``shape_kinds_left_out``)."""
+    left = _NO_SHAPE_KINDS.get()
+    if not left:
+        return True
+    kind = "0-d" if len(shape) == 0 else "zero-size" if 0 in shape else None
+    return kind not in left
 
 
 def graph_gradients(on: bool = True) -> contextlib.AbstractContextManager[None]:

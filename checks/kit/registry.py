@@ -22,7 +22,7 @@ import hypothesis
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.kit.harness import graph_gradients, sparse_gradients
+from optcheck.checks.kit.harness import graph_gradients, shape_kinds_left_out, sparse_gradients
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.result import CheckResult, Evidence
 from optcheck.checks.target import OptimizerTarget, ScheduleTarget
@@ -264,10 +264,25 @@ def runs_without_lr(ctx: Context) -> bool:
 
 
 def execute(check_: Check, ctx: Context) -> CheckResult:
-    """Run one check; skips for missing keywords; an exception from the check is an error."""
-    if (broken := _variant_breaks(check_, ctx)) is not None:
-        return skipped(check_, broken)
-    return _execute(check_, ctx)
+    """Run one check; skips for missing keywords; an exception from the check is an error.
+    Its cases hold no tensor of a shape kind the run leaves out (``shape_kinds_left_out``)."""
+    with shape_kinds_left_out(_shape_kinds_left_out(ctx)):
+        if (broken := _variant_breaks(check_, ctx)) is not None:
+            return skipped(check_, broken)
+        return _execute(check_, ctx)
+
+
+def _shape_kinds_left_out(ctx: Context) -> frozenset[str]:
+    """The shape kinds no case of an optimizer's run holds (contract.shape_kinds_left_out:
+    --shapes, or a kind step() raises on, told once by contract.param_kinds)."""
+    if not isinstance(ctx.target, OptimizerTarget) or isinstance(ctx.spec, ScheduleSpec):
+        return frozenset()
+    from optcheck.checks.kit.contract import shape_kinds_left_out  # it imports the kit
+
+    try:
+        return shape_kinds_left_out(ctx)
+    except Exception:  # noqa: BLE001 - a probe that cannot run leaves the draws as they are
+        return frozenset()
 
 
 def _variant_breaks(check_: Check, ctx: Context) -> str | None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
+from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch, shape_drawn
 from optcheck.checks.kit.registry import NotApplicable, reference_side
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
@@ -643,7 +643,8 @@ def cases(
     None: none drawn) beside those on the run's device.
     """
     defaults = spec.defaults
-    shapes = fit_shapes(spec, shapes)
+    fitted = fit_shapes(spec, shapes)
+    shapes = tuple(s for s in fitted if shape_drawn(s)) or fitted
     if spec.error_model is not None and spec.error_model.no_empty_tensors:
         shapes = tuple(s for s in shapes if 0 not in s)
     fixed = {k: v for k, v in (fixed or {}).items() if accepts(k) or defaults.get(k, object()) == v}

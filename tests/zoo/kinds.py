@@ -279,3 +279,14 @@ class AdamFirstDeviceOnly(KindAdam):
     def _buckets(self, params):
         first = params[0].device if params else None
         return {k: v for k, v in super()._buckets(params).items() if k[1] == first}
+
+
+class AdamRefusesZeroDim(KindAdam):
+    """Raises on a 0-d parameter (a learned temperature) and steps every other kind: one
+    finding, contract.param_kinds, whichever check draws a 0-d tensor."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        if any(p.dim() == 0 for g in self.param_groups for p in g["params"]):
+            raise RuntimeError("0-d parameters are not supported")
+        return super().step(closure)
