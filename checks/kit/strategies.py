@@ -25,7 +25,12 @@ import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch
-from optcheck.checks.kit.registry import NotApplicable, first_draw, reference_side
+from optcheck.checks.kit.registry import (
+    NotApplicable,
+    explicit_cases,
+    first_draw,
+    reference_side,
+)
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import (
@@ -761,6 +766,25 @@ def cases(
     strategy.explicit = lambda: [  # type: ignore[attr-defined]
         c for plan in plans if (c := planned(plan)) is not None
     ]
+    return strategy
+
+
+def builds(
+    target: Callable[..., Any], cases: st.SearchStrategy[Case], *others: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """``st.builds(target, cases, *others)`` that keeps ``cases``'s fixed flag-plan cases
+    (run_property's explicit phase), each built with the others' simplest draw."""
+    strategy = st.builds(target, cases, *others)
+    strategy.explicit = lambda: [  # type: ignore[attr-defined]
+        first_draw(st.builds(target, st.just(c), *others)) for c in explicit_cases(cases)
+    ]
+    return strategy
+
+
+def one_of(*branches: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``st.one_of`` that keeps every branch's fixed flag-plan cases."""
+    strategy = st.one_of(*branches)
+    strategy.explicit = lambda: [c for b in branches for c in explicit_cases(b)]  # type: ignore[attr-defined]
     return strategy
 
 
