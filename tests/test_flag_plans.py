@@ -48,9 +48,8 @@ def test_planned_cases_are_nonempty_and_run_first():
     target = OptimizerTarget("RAdam", torch.optim.RAdam, "torch.optim:RAdam")
     cases = S.target_cases(RADAM, target, {}, steps=(1, 8))
     explicit = cases.explicit()
-    assert [{k: c.hp[k] for k in p} for c, p in zip(explicit, S.flag_plans(RADAM))] == (
-        S.flag_plans(RADAM)
-    )
+    plans = S.flag_plans(RADAM)
+    assert [{k: c.hp[k] for k in p} for c, p in zip(explicit, plans, strict=True)] == plans
     for case in explicit:
         assert case.steps == 8 and len(case.groups) <= 1 and case.hp["betas"] == (0.9, 0.999)
         assert all(p.size > 0 and np.any(p != 0) for p in case.params0)
