@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import deltas as D
@@ -150,7 +149,7 @@ def lr_scale(ctx: Context) -> CheckResult:
                 what = f"the step is not η_t = {lr:g} times the step at lr = 1"
                 D.require_at(ctx, what, obs, [case, unit], k, i)
 
-    strategy = st.builds(
+    strategy = S.builds(
         _UnitLr,
         S.target_cases(
             spec,

@@ -150,7 +150,7 @@ def rank_one_steps(ctx: Context) -> CheckResult:
 
     # Scalars s_k = ±2^j: the pattern P = G_1/s_1 stays exact.
     scale = st.builds(lambda s, j: s * 2.0**j, st.sampled_from([1.0, -1.0]), st.integers(-8, 8))
-    strategy = st.builds(
+    strategy = S.builds(
         _RankOne,
         S.target_cases(
             spec,
@@ -226,7 +226,7 @@ def relative_step(ctx: Context) -> CheckResult:
                     scalars={"c": c},
                 )
 
-    strategy = st.builds(
+    strategy = S.builds(
         _ScaledParams,
         S.target_cases(
             spec,

@@ -314,7 +314,7 @@ def scale_invariance(ctx: Context) -> CheckResult:
                 )
 
     fixed = {} if decoupled else {"weight_decay": 0.0}
-    strategy = st.builds(
+    strategy = S.builds(
         _Scaled,
         S.target_cases(
             spec,

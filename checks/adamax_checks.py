@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import deltas as D
@@ -165,7 +164,7 @@ def impulse_response(ctx: Context) -> CheckResult:
                 what = "after one gradient and zeros the step is not the closed form"
                 D.require_at(ctx, what, obs, [case], k, i)
 
-    strategy = st.builds(
+    strategy = S.builds(
         impulse,
         S.target_cases(
             spec,

@@ -164,7 +164,7 @@ def average_is_state(ctx: Context) -> CheckResult:
                 )
 
     # t0 = 0 averages from step 2, t0 = 2 from step 4: both inside a run of ≥ 5 steps.
-    strategy = st.builds(
+    strategy = S.builds(
         _Averaged,
         S.target_cases(
             spec,

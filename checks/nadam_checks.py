@@ -161,5 +161,5 @@ def constant_gradient(ctx: Context) -> CheckResult:
                 schedules=S.SCHEDULES,
             )
         )
-    strategy = st.one_of(*branches)
+    strategy = S.one_of(*branches)
     return run_property(ctx, strategy, lambda case: _adam_like_steps(ctx, case, what, 12))

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
 
 from optcheck.checks import tolerance as T
 from optcheck.checks.kit import deltas as D
@@ -177,7 +176,7 @@ def centered_dominates(ctx: Context) -> CheckResult:
     fixed = {"weight_decay": 0.0, "momentum": 0.0, "centered": False}
     if not ctx.target.keeps_per_group("centered"):
         raise NotApplicable("needs a target that keeps 'centered' per param group")
-    strategy = st.builds(
+    strategy = S.builds(
         centred_twin,
         S.target_cases(
             spec,

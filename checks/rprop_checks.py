@@ -114,7 +114,7 @@ def sign_only(ctx: Context) -> CheckResult:
                 runs = [case, scaled]
                 D.require_at(ctx, what, obs, runs, k, i)
 
-    strategy = st.builds(
+    strategy = S.builds(
         _Rescaled,
         S.target_cases(
             spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 12), schedules=S.SCHEDULES

@@ -113,7 +113,7 @@ def linearity(ctx: Context) -> CheckResult:
                     scalars={"a": a, "b": b},
                 )
 
-    strategy = st.builds(
+    strategy = S.builds(
         _Combination,
         S.target_cases(
             spec, ctx.target, ctx.settings.fixed_hp, steps=(1, 10), schedules=S.SCHEDULES

@@ -49,6 +49,7 @@ from optcheck.checks.kit.strategies import (
     LAYOUT_SHAPES,
     MANY_TENSORS,
     OTHER_DTYPE,
+    SWITCHED_ON,
     fit_shape,
     hyperparams,
     kind_choices,
@@ -320,11 +321,6 @@ def explored(ctx: Context) -> dict[str, st.SearchStrategy[Any]]:
         if (strategy := _around(name, default)) is not None:
             out[name] = strategy
     return out
-
-
-# The value a switch takes in the all-switched plan: a middle decay and momentum of the ranges
-# _switched_on draws from; an implementation flag forced on.
-SWITCHED_ON = {"decay": 1e-2, "momentum": 0.9}
 
 
 def _flipped(name: str, default: Any) -> Any:

@@ -481,7 +481,7 @@ def run_property(
             seen["n"] += 1
 
     given = hypothesis.given(cases)(test)
-    explicit = getattr(cases, "explicit", list)()  # cases every run must contain
+    explicit = explicit_cases(cases)
     for case in explicit:
         given = hypothesis.example(case)(given)
     runner = hypothesis.settings(
@@ -510,6 +510,12 @@ def run_property(
             evidence.case = describe_case(seen["case"])
         return violated(check_, evidence, seen["n"])
     return passed(check_, f"{seen['n']} cases", seen["n"])
+
+
+def explicit_cases(strategy: st.SearchStrategy[Any]) -> list[Any]:
+    """The cases a strategy's ``explicit`` attribute asks every run to contain, run first
+    (strategies.cases' flag plans, contract.cases' switch plans)."""
+    return getattr(strategy, "explicit", list)()
 
 
 def first_draw(strategy: st.SearchStrategy[Any]) -> Any:

@@ -19,12 +19,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis
 import numpy as np
 import torch
 from hypothesis import strategies as st
 
 from optcheck.checks.kit.harness import DTYPES, LAYOUTS, run_torch, shape_drawn
-from optcheck.checks.kit.registry import NotApplicable, reference_side
+from optcheck.checks.kit.registry import (
+    NotApplicable,
+    explicit_cases,
+    first_draw,
+    reference_side,
+)
 from optcheck.checks.records import Limits, OptimizerRecord, ScheduleSpec
 from optcheck.checks.target import OptimizerTarget
 from optcheck.reference.space import (
@@ -656,34 +662,44 @@ def cases(
     second = other_device if "devices" in param_kinds else None
 
     @st.composite
-    def draw_case(draw: st.DrawFn) -> Case:
+    def draw_case(
+        draw: st.DrawFn, hp_strategy: st.SearchStrategy[dict[str, Any]], plain: bool = False
+    ) -> Case:
+        """``plain``: a flag plan's case (``flag_plans``): non-empty plain tensors with
+        non-zero values and gradients, the most steps, one group of one dtype and device."""
         hp = draw(hp_strategy)
         hp = {k: v for k, v in hp.items() if accepts(k)}
         n = draw(st.integers(1, max_tensors))
-        n_steps = draw(st.integers(*steps))
+        n_steps = steps[1] if plain else draw(st.integers(*steps))
         # One case in 6 holds many plain tensors of one dtype and device (one foreach bucket;
         # few steps: the bucketing and chunking is what is tested).
-        crowd = many and draw(st.integers(0, 5)) == 5
+        crowd = many and not plain and draw(st.integers(0, 5)) == 5
         if crowd:
             n, n_steps = draw(st.integers(*MANY_TENSORS)), min(n_steps, 3)
         tensor_layouts = [
-            draw(st.sampled_from(layouts[:1] if crowd else layouts)) for _ in range(n)
+            draw(st.sampled_from(layouts[:1] if crowd or plain else layouts)) for _ in range(n)
         ]
+        # A plan's case is the strategy's simplest draw: the largest shape and random
+        # gradients first, then the rest (as the check allows).
+        sized = sorted((s for s in shapes if 0 not in s), key=math.prod, reverse=True)
+        sized = tuple(sized) if plain else tuple(shapes)
+        moving = sorted((k for k in kinds if k != "zeros"), key=lambda k: k != "random")
+        moving = moving if plain else list(kinds)
         recipe: dict[str, Any] = {
             "seed": draw(st.integers(0, 2**32 - 1)),
             "steps": n_steps,
             "shapes": [
-                list(draw(st.sampled_from(LAYOUT_SHAPES.get(layout, tuple(shapes)))))
+                list(draw(st.sampled_from(LAYOUT_SHAPES.get(layout, sized or tuple(shapes)))))
                 for layout in tensor_layouts
             ],
-            "kinds": [draw(st.sampled_from(list(kinds))) for _ in range(n)],
+            "kinds": [draw(st.sampled_from(moving or list(kinds))) for _ in range(n)],
             "exponent": draw(st.integers(*exponents)),
             "exponents": list(exponents),
             "schedule": draw(st.sampled_from(list(schedules))),
         }
         if spec.sparse_grads:
             recipe["untouched_rows"] = True
-        if spec.couples_tensors and n > 1:
+        if spec.couples_tensors and n > 1 and not plain:
             # A tensor without a gradient leaves the shared sums (Prodigy's r and ‖s‖₁), which
             # changes every other tensor's step; tensor 0 keeps its gradients.
             i = draw(st.integers(1, n - 1))
@@ -692,7 +708,7 @@ def cases(
                 recipe["absent"] = [[i, k] for k in sorted(steps_without)]
         if any(x != "plain" for x in tensor_layouts):
             recipe["layouts"] = tensor_layouts
-        if other is not None and not crowd:
+        if other is not None and not crowd and not plain:
             drawn = [draw(st.sampled_from((None, other))) for _ in range(n)]
             # A complex tensor keeps the run's dtype when the other one has no complex kind.
             drawn = [
@@ -701,12 +717,13 @@ def cases(
             ]
             if any(drawn):
                 recipe["dtypes"] = drawn
-        if second is not None and not crowd:
+        if second is not None and not crowd and not plain:
             placed = [draw(st.sampled_from((None, second))) for _ in range(n)]
             if any(placed):
                 recipe["devices"] = placed
         # Zero params in a quarter of the cases: θ = 0 hides every θ-dependent term (decay).
-        if param_exponents is None or (zero_params and draw(st.integers(0, 3)) == 3):
+        zero = zero_params and not plain and draw(st.integers(0, 3)) == 3
+        if param_exponents is None or zero:
             recipe["param_exponent"] = None
         else:
             recipe["param_exponent"] = draw(st.integers(*param_exponents))
@@ -714,7 +731,7 @@ def cases(
             recipe["param_scale"] = float(param_scale(hp, recipe["exponent"]))
         groups: list[list[int]] = []
         group_hp: list[dict[str, Any]] = []
-        n_groups = draw(st.integers(1, min(max_groups, n)))
+        n_groups = 1 if plain else draw(st.integers(1, min(max_groups, n)))
         if n_groups > 1:
             split = n - (n_groups - 1)
             groups = [list(range(split))] + [[i] for i in range(split, n)]
@@ -729,7 +746,95 @@ def cases(
                 group_hp.append(g if spec.check_hp({**hp, **g}) is None else {})
         return build_case(hp, recipe, group_hp=group_hp, groups=groups, defaults=left)
 
-    return draw_case()
+    def planned(plan: dict[str, Any]) -> Case | None:
+        """The plan's case: the other keywords at the record's defaults (the simplest draw
+        has β1 = 0, where coupled and decoupled decay agree), else drawn; the check's
+        ``overrides`` drawn."""
+        at_defaults = {k: v for k, v in defaults.items() if k not in (overrides or {})}
+        for pinned in (at_defaults, {}):
+            hp = hyperparams(
+                spec, fixed={**pinned, **fixed, **plan}, accepts=accepts, overrides=overrides
+            )
+            try:
+                return first_draw(draw_case(hp, plain=True))
+            except hypothesis.errors.HypothesisException:
+                continue
+        return None
+
+    strategy = draw_case(hp_strategy)
+    # One case per flag plan runs before the random draws (run_property's explicit phase).
+    plans = flag_plans(spec, fixed=fixed, accepts=accepts, overrides=overrides)
+    strategy.explicit = lambda: [  # type: ignore[attr-defined]
+        c for plan in plans if (c := planned(plan)) is not None
+    ]
+    return strategy
+
+
+def builds(
+    target: Callable[..., Any], cases: st.SearchStrategy[Case], *others: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """``st.builds(target, cases, *others)`` that keeps ``cases``'s fixed flag-plan cases
+    (run_property's explicit phase), each built with the others' simplest draw."""
+    strategy = st.builds(target, cases, *others)
+    strategy.explicit = lambda: [  # type: ignore[attr-defined]
+        first_draw(st.builds(target, st.just(c), *others)) for c in explicit_cases(cases)
+    ]
+    return strategy
+
+
+def one_of(*branches: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``st.one_of`` that keeps every branch's fixed flag-plan cases."""
+    strategy = st.one_of(*branches)
+    strategy.explicit = lambda: [c for b in branches for c in explicit_cases(b)]  # type: ignore[attr-defined]
+    return strategy
+
+
+# The value a zero-default switch takes when switched on (flag_plans; the generic contract's
+# all-switched plan): a middle decay and momentum of the ranges the contract draws from.
+SWITCHED_ON = {"decay": 1e-2, "momentum": 0.9}
+
+
+def _on_value(d: Dimension) -> float | None:
+    """A zero-default decay or momentum's "on" value inside its range, else None."""
+    if not isinstance(d, Real) or d.default != 0:
+        return None
+    value = next((v for k, v in SWITCHED_ON.items() if d.name.endswith(k)), None)
+    return value if value is not None and d.low <= value <= d.high else None
+
+
+def flag_plans(
+    spec: OptimizerRecord,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    accepts: Callable[[str], bool] = lambda _: True,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The keywords of the fixed cases every check over ``spec`` runs first:
+    every flag at its default, each flipped alone, then all flipped, with weight decay on.
+    Random draws met decoupled_weight_decay=True with λ > 0 on a non-empty tensor only by
+    chance: radam.sgd_phase caught RAdam ports that ignore the flag on 6 seeds of 12. The
+    check's ``fixed`` and ``overrides`` keywords (its premise) and those the target is not
+    handed are left alone; a plan the record's constraint rejects (nesterov without
+    momentum) is tried again with momentum on, else dropped."""
+    fixed, overrides = dict(fixed or {}), dict(overrides or {})
+    free = [d for d in spec.space if d.name not in fixed and d.name not in overrides]
+    free = [d for d in free if accepts(d.name)]
+    flags = {d.name: d.default for d in free if isinstance(d, Flag)}
+    on = {d.name: v for d in free if (v := _on_value(d)) is not None}
+    decay = {k: v for k, v in on.items() if k.endswith("decay")}
+    if not flags and not decay:
+        return []
+    base = {**flags, **decay}
+    plans = [base] + [{**base, name: not v} for name, v in flags.items()]
+    if len(flags) > 1:
+        plans.append({**base, **{name: not v for name, v in flags.items()}})
+    out = []
+    for plan in plans:
+        for tried in (plan, {**plan, **on}):
+            if spec.check_hp({**spec.defaults, **tried, **fixed}) is None:
+                out += [] if tried in out else [tried]
+                break
+    return out
 
 
 def kind_choices(spec: OptimizerRecord, param_kinds: Sequence[str], dtype: str) -> list[str]:
