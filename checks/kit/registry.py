@@ -274,15 +274,30 @@ def execute(check_: Check, ctx: Context) -> CheckResult:
 
 def _shape_kinds_left_out(ctx: Context) -> frozenset[str]:
     """The shape kinds no case of an optimizer's run holds (contract.shape_kinds_left_out:
-    --shapes, or a kind step() raises on, told once by contract.param_kinds)."""
+    --shapes, or a kind step() raises on, told once by contract.param_kinds). Probed on the
+    run's target (never a variant's reference: the probe is the run's, kept in its Settings)
+    and as its checks step it (``_stepping``: sparse or graph gradients)."""
     if not isinstance(ctx.target, OptimizerTarget) or isinstance(ctx.spec, ScheduleSpec):
         return frozenset()
     from optcheck.checks.kit.contract import shape_kinds_left_out  # it imports the kit
 
     try:
-        return shape_kinds_left_out(ctx)
+        with _stepping(ctx):
+            return shape_kinds_left_out(ctx)
     except Exception:  # noqa: BLE001 - a probe that cannot run leaves the draws as they are
         return frozenset()
+
+
+def _stepping(ctx: Context) -> contextlib.ExitStack:
+    """What a check of ``ctx`` steps the target under: sparse gradients where it takes only
+    those, gradients with a graph (--create-graph), one thread, the run's default dtype."""
+    lim = limits_of(ctx)
+    stack = contextlib.ExitStack()
+    stack.enter_context(sparse_gradients(lim is not None and lim.sparse_grads))
+    stack.enter_context(graph_gradients(with_graph(ctx)))
+    stack.enter_context(one_thread())
+    stack.enter_context(default_dtype(ctx.settings.default_dtype))
+    return stack
 
 
 def _variant_breaks(check_: Check, ctx: Context) -> str | None:
@@ -325,14 +340,8 @@ def _execute(check_: Check, ctx: Context) -> CheckResult:
         return skipped(check_, why)
     if (why := premise_excluded(check_, ctx.spec, ctx.settings.fixed_hp)) is not None:
         return skipped(check_, why)
-    sparse = lim is not None and lim.sparse_grads
     try:
-        with (
-            sparse_gradients(sparse),
-            graph_gradients(with_graph(ctx)),
-            one_thread(),
-            default_dtype(ctx.settings.default_dtype),
-        ):
+        with _stepping(ctx):
             result = check_.fn(ctx)
     except NotApplicable as exc:
         result = skipped(check_, str(exc))
