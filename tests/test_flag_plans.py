@@ -59,6 +59,9 @@ def test_planned_cases_are_nonempty_and_run_first():
     assert [(c.hp, c.recipe) for c, _ in built.explicit()] == recipes
     either = S.one_of(cases, cases).explicit()
     assert [(c.hp, c.recipe) for c in either] == recipes * 2
+    # One branch (NAdam's checks on a target without decoupled_weight_decay, timm's
+    # NAdamLegacy): st.one_of(x) is x, which must keep its own cases, not recurse into itself.
+    assert [(c.hp, c.recipe) for c in S.one_of(cases).explicit()] == recipes
 
 
 def _caught(mutant: type, seed: int, examples: int) -> bool:

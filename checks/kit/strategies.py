@@ -784,6 +784,8 @@ def builds(
 
 def one_of(*branches: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``st.one_of`` that keeps every branch's fixed flag-plan cases."""
+    if len(branches) == 1:  # st.one_of(x) is x itself: its own explicit cases stand
+        return branches[0]
     strategy = st.one_of(*branches)
     strategy.explicit = lambda: [c for b in branches for c in explicit_cases(b)]  # type: ignore[attr-defined]
     return strategy
