@@ -54,9 +54,9 @@ CAUGHT = {
 NAMED = {
     Z.LambNoBiasCorrection: ["no-bias-correction"],
     Z.LambDecoupledDecay: ["decoupled-decay"],
-    # Caught by a flag-plan case (β1 = 0.9, λ = 0.01), where pytorch-optimizer's three forms
-    # part; the minimal random case had β1 = 0 and λ = 0, where they coincide.
-    Z.LambDebiasedStep: ["debiased-step"],
+    # Its minimal case has β1 = 0 and λ = 0, where pytorch-optimizer's three forms coincide
+    # (the drawn cases fail first and are shrunk; the flag plans run only if they all pass).
+    Z.LambDebiasedStep: ["debiased-step", "debiased-step-ratio-decay", "eps-in-ratio"],
 }
 
 

@@ -284,8 +284,8 @@ def _shape_kinds_left_out(ctx: Context) -> frozenset[str]:
     try:
         with _stepping(ctx):
             return shape_kinds_left_out(ctx)
-    except Exception:  # noqa: BLE001 - a probe that cannot run leaves the draws as they are
-        return frozenset()
+    except (Exception, ReferenceRaised):  # noqa: BLE001 - the check meets it and says what
+        return frozenset()  # a probe that cannot run leaves the draws as they are
 
 
 def _stepping(ctx: Context) -> contextlib.ExitStack:
@@ -462,7 +462,9 @@ def run_property(
     """Draw cases; ``prop(case)`` raises Violation (or any exception from the target) to fail.
 
     Hypothesis shrinks the failing case and replays the minimal one last, so the evidence
-    kept is the minimal counterexample's.
+    kept is the minimal counterexample's. The strategy's fixed cases (``explicit_cases``: flag
+    and switch plans) run after the drawn ones, and only if those all pass: hypothesis does
+    not shrink a fixed case, so one failing first would stand in for the minimal one.
     """
     check_ = ctx.check
     assert check_ is not None, "run_property runs inside a check (registry.execute)"
@@ -491,8 +493,6 @@ def run_property(
 
     given = hypothesis.given(cases)(test)
     explicit = explicit_cases(cases)
-    for case in explicit:
-        given = hypothesis.example(case)(given)
     runner = hypothesis.settings(
         # the fixed cases count toward the run's examples: the same number of cases in all
         max_examples=max(1, (max_examples or s.max_examples) - len(explicit)),
@@ -501,12 +501,17 @@ def run_property(
         deadline=None,
         print_blob=False,
         suppress_health_check=list(hypothesis.HealthCheck),
-        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
+        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
     )(given)
     if not s.derandomize:
         runner = hypothesis.seed(s.seed)(runner)
     try:
         runner()
+        for case in explicit:
+            try:
+                test(case)
+            except hypothesis.errors.UnsatisfiedAssumption:
+                continue  # the case does not apply to this check (NotApplicable)
     except ReferenceRaised as exc:
         return reference_error(check_, exc, seen.get("case"))
     except hypothesis.errors.Unsatisfiable:
@@ -522,7 +527,7 @@ def run_property(
 
 
 def explicit_cases(strategy: st.SearchStrategy[Any]) -> list[Any]:
-    """The cases a strategy's ``explicit`` attribute asks every run to contain, run first
+    """The cases a strategy's ``explicit`` attribute asks every run to contain, run after
     (strategies.cases' flag plans, contract.cases' switch plans)."""
     return getattr(strategy, "explicit", list)()
 

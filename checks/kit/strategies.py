@@ -762,7 +762,7 @@ def cases(
         return None
 
     strategy = draw_case(hp_strategy)
-    # One case per flag plan runs before the random draws (run_property's explicit phase).
+    # One case per flag plan runs after the drawn ones, if they pass (run_property).
     plans = flag_plans(spec, fixed=fixed, accepts=accepts, overrides=overrides)
     strategy.explicit = lambda: [  # type: ignore[attr-defined]
         c for plan in plans if (c := planned(plan)) is not None
