@@ -505,8 +505,12 @@ def run_property(
     )(given)
     if not s.derandomize:
         runner = hypothesis.seed(s.seed)(runner)
+    drawn = True  # some drawn case applied (else hypothesis says Unsatisfiable)
     try:
-        runner()
+        try:
+            runner()
+        except hypothesis.errors.Unsatisfiable:
+            drawn = False
         for case in explicit:
             try:
                 test(case)
@@ -514,8 +518,6 @@ def run_property(
                 continue  # the case does not apply to this check (NotApplicable)
     except ReferenceRaised as exc:
         return reference_error(check_, exc, seen.get("case"))
-    except hypothesis.errors.Unsatisfiable:
-        return skipped(check_, "no valid case could be drawn for this target")
     except Exception:  # noqa: BLE001 - the evidence was captured in `seen`
         if "evidence" not in seen:
             raise
@@ -523,6 +525,8 @@ def run_property(
         if evidence.case is None:
             evidence.case = describe_case(seen["case"])
         return violated(check_, evidence, seen["n"])
+    if not drawn and not seen["n"]:
+        return skipped(check_, "no valid case could be drawn for this target")
     return passed(check_, f"{seen['n']} cases", seen["n"])
 
 
