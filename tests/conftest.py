@@ -91,6 +91,8 @@ HALVED = (
     "tests/test_invariants_b.py::test_passes_on_torch",
     "tests/test_interplay.py::test_torch_schedule_is_applied_as_published",
     "tests/test_interplay.py::test_closed_form_is_applied_as_published",
+    "tests/test_adabelief_record.py::test_a_variant_port_is_named",
+    "tests/test_lamb_record.py::test_a_variant_port_is_named",
 )
 
 
