@@ -409,11 +409,10 @@ def _drive(
     *,
     first: bool,
     helpers: _Helpers | None = None,
-) -> str:
+) -> None:
     """Drive worker processes, one at a time, until no check is left for them: each crash or
-    hang becomes a finding and the next worker takes the next check. Returns how the last
-    worker ended: "done", "total" (the run's limit), "gave up" (no restart left) or
-    "construct" (the target could not be loaded or built). ``first``: the run's first
+    hang becomes a finding and the next worker takes the next check (what ended the run is
+    in ``shared``: given_up, stop, usage). ``first``: the run's first
     worker, whose failure to load the target is the run's finding (a later one's is not:
     the checks it would have taken go to the others); it starts the ``helpers``."""
     timeout = config.timeout or None
@@ -425,20 +424,20 @@ def _drive(
 
     while True:
         if shared.stop:
-            return "gave up"
+            return
         try:
             worker = _Worker(payload)
         except Exception as exc:  # noqa: BLE001 - optcheck's own machinery failed: say so
             why = f"{exc!r}"[:300]
             shared.add(CheckResult("worker", "the worker process starts", "error", why))
-            return "construct"
+            return
         with shared.lock:
             stopped = shared.stop  # interrupted while it started: the run's kill missed it
             if not stopped:
                 shared.workers.add(worker)
         if stopped:
             worker.close()
-            return "gave up"
+            return
         phase, current = "starting", None
         crashed = None  # what ended this worker early, if anything
         ready_at = time.monotonic()
@@ -480,7 +479,7 @@ def _drive(
                 elif kind == "usage":
                     if first:
                         shared.usage = UsageFromWorker(msg["message"], msg.get("kind", "config"))
-                    return "construct"
+                    return
                 elif kind == "raised":
                     crashed = f"raised: {msg['message']}"
                     break
@@ -519,7 +518,7 @@ def _drive(
             if crashed is None:
                 worker.close()
         if crashed is None:
-            return "done"
+            return
         how = worker.ended() if crashed == "ended" else ""
         output = worker.last_output()
         worker.close()
@@ -539,7 +538,7 @@ def _drive(
         if phase in ("starting", "preparing") and not first and shared.checks is not None:
             with shared.lock:
                 shared.report.notes.append(f"a second worker process did not start ({what})")
-            return "done"
+            return
         if phase in ("starting", "preparing") and shared.checks is None:
             if phase == "starting" and crashed == "ended":
                 what = f"the worker process could not start: it {how}{said}"
@@ -554,7 +553,7 @@ def _drive(
                     f"{where}: {what}" if where else what,
                 )
             )
-            return "construct"
+            return
         if phase == "check" and current is not None:
             seconds = (timeout if crashed == "timeout" else 0.0) or 0.0
             title = shared.title(current)
@@ -563,13 +562,13 @@ def _drive(
             shared.add(
                 CheckResult("variants", "naming the variant the target matches", "violation", what)
             )
-            return "done"
+            return
         if crashed == "total":
             with shared.lock:
                 shared.stop, shared.given_up = True, what
-            return "total"
+            return
         if payload.get("name_only") or not shared.restart():
-            return "gave up" if shared.given_up else "done"
+            return
 
 
 def _take_prepared(shared: _Run, msg: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from optcheck.checks.kit.harness import (
     DTYPES,
     MakeOptimizer,
     graph_on,
+    kind_of,
     make_params,
     run_torch,
     set_grads,
@@ -150,13 +151,6 @@ PARAM_KINDS: dict[str, tuple[int, ...]] = {"0-d": (), "zero-size": (0,)}
 DECLINABLE_KINDS = ("complex",)
 # What a skipped kind's tensor is drawn as instead: an ordinary small vector.
 ORDINARY_SHAPE = (2,)
-
-
-def kind_of(shape: tuple[int, ...]) -> str | None:
-    """The PARAM_KINDS kind of a drawn shape (None: an ordinary tensor)."""
-    if len(shape) == 0:
-        return "0-d"
-    return "zero-size" if 0 in shape else None
 
 
 def shapes(min_tensors: int = 1, max_tensors: int = 3) -> st.SearchStrategy[tuple]:
@@ -787,7 +781,7 @@ def probed_kinds(ctx: Context) -> list[str]:
     (strategies.kind_choices)."""
     lim = limits_of(ctx)
     layouts = kind_choices(lim or Limits(), tuple(KIND_LAYOUT), ctx.settings.dtype)
-    out = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+    out = _shape_kinds(lim)
     out += [k for k, layout in KIND_LAYOUT.items() if layout in layouts]
     out += ["mixed-dtypes", "many-tensors"]
     if other_device(ctx) is not None:  # a second device to put parameters on
@@ -1118,13 +1112,18 @@ def drawn_kinds(ctx: Context, contract: bool = False) -> tuple[str, ...]:
     return tuple(k for k in probed_kinds(ctx) if k not in (*skip, *stalls))
 
 
+def _shape_kinds(lim: Limits | None) -> list[str]:
+    """The PARAM_KINDS a target of these limits can hold: a 0-d tensor fitted to a matrix
+    (Muon) is no longer 0-d."""
+    return [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+
+
 def shape_kinds_left_out(ctx: Context) -> frozenset[str]:
     """The shape kinds (PARAM_KINDS: 0-d, zero-size) the run could draw but leaves out of
     every check's cases, the algorithms' and cross-validation's (strategies.cases) as the
     contract's: those --shapes leaves out, and those step() raises on (one finding,
     contract.param_kinds; the kinds' probe runs only where one is wanted)."""
-    lim = limits_of(ctx)
-    possible = [k for k, shape in PARAM_KINDS.items() if kind_of(fit_shape(lim, shape)) == k]
+    possible = _shape_kinds(limits_of(ctx))
     left = {k for k in possible if not wanted(ctx, k)}
     if any(k not in left for k in possible):
         left |= {k for k in possible if k in skipped_kinds(ctx)}

@@ -158,13 +158,17 @@ def shape_kinds_left_out(kinds: frozenset[str]) -> Iterator[None]:
         _NO_SHAPE_KINDS.reset(token)
 
 
+def kind_of(shape: tuple[int, ...]) -> str | None:
+    """The shape kind of a drawn shape: "0-d", "zero-size", or None (an ordinary tensor)."""
+    if len(shape) == 0:
+        return "0-d"
+    return "zero-size" if 0 in shape else None
+
+
 def shape_drawn(shape: tuple[int, ...]) -> bool:
     """Whether a case may hold a tensor of ``shape`` here (``shape_kinds_left_out``)."""
     left = _NO_SHAPE_KINDS.get()
-    if not left:
-        return True
-    kind = "0-d" if len(shape) == 0 else "zero-size" if 0 in shape else None
-    return kind not in left
+    return not left or kind_of(shape) not in left
 
 
 def graph_gradients(on: bool = True) -> contextlib.AbstractContextManager[None]:
